@@ -1,0 +1,153 @@
+package arch
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/cas-reconciler/reconciler"
+
+// deps returns the import graph of pkg: its direct imports and all its
+// transitive dependencies (without test files).
+func deps(t *testing.T, env []string, pkg string) (direct, all map[string]bool) {
+	t.Helper()
+	run := func(format string) map[string]bool {
+		cmd := exec.Command("go", "list", "-f", format, pkg)
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, stderr.String())
+		}
+		m := map[string]bool{}
+		for _, l := range strings.Fields(string(out)) {
+			m[l] = true
+		}
+		return m
+	}
+	return run(`{{join .Imports "\n"}}`), run(`{{join .Deps "\n"}}`)
+}
+
+func pkgPath(p string) string { return module + "/" + p }
+
+// internal returns the module packages in set, without the module prefix.
+func internal(set map[string]bool) []string {
+	var out []string
+	for p := range set {
+		if rest, ok := strings.CutPrefix(p, module+"/"); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+func TestLeavesImportNothingFromTheModule(t *testing.T) {
+	allowed := map[string][]string{
+		"pkg/diag":    nil,
+		"pkg/segment": {"pkg/diag"},
+		"pkg/version": nil,
+		"pkg/metrics": nil,
+	}
+	for pkg, ok := range allowed {
+		_, all := deps(t, nil, pkgPath(pkg))
+	next:
+		for _, d := range internal(all) {
+			for _, a := range ok {
+				if d == a {
+					continue next
+				}
+			}
+			t.Errorf("%s depends on %s; it must stay a leaf", pkg, d)
+		}
+	}
+}
+
+func TestPureCoresDoNoNetworkIO(t *testing.T) {
+	forbidden := []string{"net/http", pkgPath("pkg/treasure"), pkgPath("pkg/source"),
+		pkgPath("pkg/daemon"), "github.com/databricks/databricks-sql-go", "github.com/go-git/go-git/v5"}
+	for _, pkg := range []string{"pkg/plan", "pkg/validate", "pkg/segment", "pkg/diag"} {
+		_, all := deps(t, nil, pkgPath(pkg))
+		for _, f := range forbidden {
+			if all[f] {
+				t.Errorf("%s depends on %s; pure cores do no network I/O", pkg, f)
+			}
+		}
+	}
+	// The CUE evaluator links packages that could reach the network (module
+	// registries), so for spec only its own imports are checked.
+	direct, _ := deps(t, nil, pkgPath("pkg/spec"))
+	for _, f := range append(forbidden, "net", "os/exec", pkgPath("pkg/warehouse")) {
+		if direct[f] {
+			t.Errorf("pkg/spec imports %s; the loader reads only the snapshot it is given", f)
+		}
+	}
+}
+
+func TestAdaptersTalkToOneSystem(t *testing.T) {
+	adapters := []string{"pkg/source", "pkg/warehouse", "pkg/treasure"}
+	others := []string{"pkg/spec", "pkg/validate", "pkg/plan", "pkg/apply", "pkg/reconcile", "pkg/daemon", "pkg/metrics"}
+	for _, a := range adapters {
+		_, all := deps(t, nil, pkgPath(a))
+		for _, b := range append(adapters, others...) {
+			if a != b && all[pkgPath(b)] {
+				t.Errorf("%s depends on %s; an adapter talks to exactly one external system", a, b)
+			}
+		}
+		if all["github.com/prometheus/client_golang/prometheus"] {
+			t.Errorf("%s depends on prometheus; client packages stay metric-free", a)
+		}
+	}
+}
+
+func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
+	for _, pkg := range []string{"pkg/plan", "pkg/apply", "pkg/reconcile"} {
+		_, all := deps(t, nil, pkgPath(pkg))
+		for _, f := range []string{pkgPath("pkg/treasure"), pkgPath("pkg/daemon"), pkgPath("pkg/metrics"),
+			"github.com/prometheus/client_golang/prometheus"} {
+			if all[f] {
+				t.Errorf("%s depends on %s", pkg, f)
+			}
+		}
+	}
+}
+
+func TestOnlyTheBinaryImportsTheDaemon(t *testing.T) {
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		importer := strings.TrimPrefix(f[0], module+"/")
+		for _, imp := range f[1:] {
+			if imp == pkgPath("pkg/daemon") && importer != "cmd/reconciler" && !strings.HasPrefix(importer, "test/") {
+				t.Errorf("%s imports pkg/daemon; only cmd/reconciler may", importer)
+			}
+		}
+	}
+}
+
+func TestProductionBinaryBuildsWithoutCgo(t *testing.T) {
+	_, all := deps(t, []string{"CGO_ENABLED=0"}, pkgPath("cmd/reconciler"))
+	if len(all) == 0 {
+		t.Fatal("no dependencies listed for cmd/reconciler")
+	}
+	for d := range all {
+		if strings.Contains(d, "duckdb") || strings.HasSuffix(d, "/pkg/dbxstandin") {
+			t.Errorf("with CGO_ENABLED=0 cmd/reconciler still depends on %s", d)
+		}
+	}
+	if !all["github.com/databricks/databricks-sql-go"] {
+		t.Errorf("cmd/reconciler does not link the Databricks driver; the dependency listing is wrong")
+	}
+}
