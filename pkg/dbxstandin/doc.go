@@ -1,0 +1,78 @@
+// Package dbxstandin is an in-process stand-in for a Databricks SQL
+// warehouse, for tests and demos. It speaks the warehouse wire protocol
+// (TCLIService, Thrift binary protocol in HTTP POST bodies) well enough for
+// the unmodified databricks-sql-go driver to run its normal paths, and it
+// executes statements on an embedded DuckDB database that holds a fake Unity
+// Catalog described by a Fixture.
+//
+// A test typically does:
+//
+//	fx, _ := dbxstandin.LoadFixture("testdata/warehouse/retail.yaml")
+//	srv, _ := dbxstandin.New(fx)
+//	defer srv.Close()
+//	ep, _ := srv.Start()
+//	db, _ := sql.Open("databricks", ep.DSN("dapi-treasure-sp"))
+//
+// # What is faithful
+//
+//   - RPCs: OpenSession (answers protocol SPARK_CLI_SERVICE_PROTOCOL_V8, so
+//     the driver sends native parameters), ExecuteStatement with direct
+//     results, FetchResults paging with correct startRowOffset,
+//     GetOperationStatus polling (see SetRunningPolls),
+//     GetResultSetMetadata, CancelOperation, CloseOperation, CloseSession.
+//     Unknown session handles answer "Invalid SessionHandle: ..." which the
+//     driver turns into driver.ErrBadConn; unknown operation handles answer
+//     an ERROR_STATUS.
+//   - Authentication by personal access token (Authorization: Bearer);
+//     a bad token gets HTTP 401 with X-Databricks-Reason-Phrase.
+//   - Failed statements report ERROR_STATE with a SQLSTATE and a message of
+//     the form "[ERROR_CLASS] message SQLSTATE: XXXXX", e.g.
+//     TABLE_OR_VIEW_NOT_FOUND/42P01, INSUFFICIENT_PERMISSIONS/42501,
+//     PARSE_SYNTAX_ERROR/42601, UNBOUND_SQL_PARAMETER/42P02.
+//   - Unity Catalog: per-catalog and system information_schema relations
+//     (catalogs, schemata, tables, columns, table_privileges,
+//     schema_privileges, catalog_privileges) with Databricks column names
+//     and the fixture's Databricks type strings; rows limited to what the
+//     caller may see. Reads need USE CATALOG, USE SCHEMA and SELECT, with
+//     inheritance from schema and catalog, checked on every table a
+//     statement references.
+//   - Dialect: backtick identifiers, '...' strings with backslash escapes,
+//     :name and ? parameter markers, :: casts, current_user(). $-parameters
+//     and double-quoted literals are refused with PARSE_SYNTAX_ERROR so that
+//     SQL relying on them fails here as it would against production (a real
+//     warehouse reads "..." as a string, DuckDB as an identifier).
+//   - Results are column-based TRowSets: typed columns for BOOLEAN, TINYINT,
+//     SMALLINT, INT, BIGINT, FLOAT and DOUBLE; strings for DECIMAL, DATE,
+//     TIMESTAMP (UTC) and STRING; ARRAY, MAP and STRUCT as JSON text with
+//     their own type ids; NULL bitmaps.
+//   - Fault injection (InjectFaults: 429/503 with Retry-After) and an RPC
+//     log (Calls) for asserting on the driver's behaviour.
+//
+// # What is not
+//
+//   - No Arrow batches and no CloudFetch: the server always answers with
+//     column-based results (the driver accepts them whatever it advertised),
+//     so rows.GetArrowBatches does not work and the driver's Arrow path is
+//     not exercised. No LZ4.
+//   - SQL is executed by DuckDB after a light rewrite, so functions and
+//     semantics differ from Databricks SQL in many places (e.g. SUM of INT
+//     is reported as BIGINT, AVG of DECIMAL as DOUBLE, struct fields in JSON
+//     come out in alphabetical order). Only queries (SELECT, WITH, VALUES,
+//     TABLE), USE and SET are accepted; DDL and DML are refused with
+//     UNSUPPORTED_FEATURE, and the catalog is changed through the Go API
+//     (AddColumn, DropColumn, DropTable, SetLastAltered, Grant, Revoke).
+//     Table functions other than range, generate_series and unnest are
+//     refused.
+//   - Views are stored as tables; only their table_type says VIEW.
+//   - No groups, no is_account_group_member, no row filters or column
+//     masks. Privilege relations list only the caller's own grants, with
+//     inherited_from NULL for direct grants and SCHEMA or CATALOG for
+//     inherited ones. information_schema shows a table only to callers who
+//     may read it.
+//   - Statements run synchronously inside ExecuteStatement; queryTimeout and
+//     cancellation of a running statement are not honoured.
+//   - No OAuth: only personal access tokens.
+//
+// Files that need DuckDB carry a cgo build constraint; without cgo only the
+// fixture, type and rewriter code is built.
+package dbxstandin
