@@ -105,3 +105,32 @@ func TestRemoveStartsFromServerTip(t *testing.T) {
 		t.Fatalf("tree = %q, want only f", files)
 	}
 }
+
+func TestSSHServerClone(t *testing.T) {
+	s := NewServer(t)
+	r := s.NewRepo(t, "segments")
+	sha := r.Commit(t, "first", map[string]string{"a.cue": "a: 1\n"})
+	key, pub := NewSSHKey(t)
+	ss := s.ServeSSH(t, pub)
+
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "id")
+	khFile := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(khFile, ss.KnownHosts(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshCmd := "ssh -i " + keyFile + " -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=" + khFile
+	if _, err := run(dir, "-c", "core.sshCommand="+sshCmd, "ls-remote", ss.URL(r)); err != nil {
+		if strings.Contains(err.Error(), "ssh: not found") || strings.Contains(err.Error(), "cannot run ssh") {
+			t.Skip("no ssh client:", err)
+		}
+		t.Fatalf("ls-remote over ssh: %v", err)
+	}
+	out := Git(t, dir, "-c", "core.sshCommand="+sshCmd, "ls-remote", ss.URL(r), "refs/heads/main")
+	if !strings.HasPrefix(out, sha) {
+		t.Fatalf("ls-remote = %q, want %s", out, sha)
+	}
+}
