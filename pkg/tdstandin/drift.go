@@ -1,0 +1,94 @@
+package tdstandin
+
+import (
+	"fmt"
+	"slices"
+)
+
+// ModifySegment changes a segment as user would by hand: fn edits a copy,
+// then updatedAt and updatedBy are stamped. The rule is not validated.
+func (s *Server) ModifySegment(id, user string, fn func(*Segment)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sg, ok := s.st.Segments[id]
+	if !ok {
+		return fmt.Errorf("tdstandin: no segment %s", id)
+	}
+	next := *sg
+	fn(&next)
+	next.ID = sg.ID
+	next.touch(s.opts.Now(), user)
+	*sg = next
+	return s.commit()
+}
+
+// ModifyFolder changes a folder as user would by hand.
+func (s *Server) ModifyFolder(id, user string, fn func(*Folder)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.st.Folders[id]
+	if !ok {
+		return fmt.Errorf("tdstandin: no folder %s", id)
+	}
+	next := *f
+	fn(&next)
+	next.ID = f.ID
+	next.touch(s.opts.Now(), user)
+	*f = next
+	return s.commit()
+}
+
+// ModifyParent changes a parent segment as user would by hand.
+func (s *Server) ModifyParent(id, user string, fn func(*Parent)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.st.Parents[id]
+	if !ok {
+		return fmt.Errorf("tdstandin: no parent segment %s", id)
+	}
+	next := *p
+	next.Attributes = slices.Clone(p.Attributes)
+	next.Behaviors = slices.Clone(p.Behaviors)
+	fn(&next)
+	next.ID = p.ID
+	next.touch(s.opts.Now(), user)
+	*p = next
+	return s.commit()
+}
+
+// Parents returns copies of every stored parent segment, ordered by id.
+func (s *Server) Parents() []Parent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Parent
+	for _, p := range s.st.Parents {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b Parent) int { return cmpNumeric(a.ID, b.ID) })
+	return out
+}
+
+// Folders returns copies of every stored folder (root folders included),
+// ordered by id.
+func (s *Server) Folders() []Folder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Folder
+	for _, f := range s.st.Folders {
+		out = append(out, *f)
+	}
+	slices.SortFunc(out, func(a, b Folder) int { return cmpNumeric(a.ID, b.ID) })
+	return out
+}
+
+// Segments returns copies of every stored segment, ordered by id.
+func (s *Server) Segments() []Segment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Segment
+	for _, sg := range s.st.Segments {
+		out = append(out, *sg)
+	}
+	slices.SortFunc(out, func(a, b Segment) int { return cmpNumeric(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,327 @@
+package tdstandin
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server.
+type Options struct {
+	// MasterKeys are the API keys allowed to read and write.
+	MasterKeys []string
+	// WriteOnlyKeys are recognised but refused (403) on every CDP endpoint.
+	WriteOnlyKeys []string
+	// Connections maps Integration Hub connection names to their ids, as
+	// answered by /v3/connections/lookup, for example
+	// {"databricks-retail": "341079"}.
+	Connections map[string]string
+	// User is the display name recorded as createdBy/updatedBy for changes
+	// made through the API; default "api-user".
+	User string
+	// StatePath, when set, is a JSON file holding the whole state: loaded by
+	// New when it exists and rewritten after every change.
+	StatePath string
+	// Now is the clock for createdAt/updatedAt; default time.Now.
+	Now func() time.Time
+	// SegmentTypes are the JSON:API types accepted for segments; default
+	// {"composable-segment"}. Responses use the type the segment was
+	// created with.
+	SegmentTypes []string
+}
+
+// Request is one entry of the request log.
+type Request struct {
+	Method string
+	// Path is the URL path, RawQuery the query string.
+	Path     string
+	RawQuery string
+	Status   int
+	Time     time.Time
+}
+
+// Fault is an injected failure. It applies to the next Times requests that
+// match Method and Path.
+type Fault struct {
+	// Method matches the request method; empty matches any.
+	Method string
+	// Path is a path.Match pattern ("/entities/segments/*"); empty matches
+	// any path.
+	Path string
+	// Times is how many matching requests the fault applies to; default 1.
+	Times int
+	// Status answers the request with this status (429, 500, 502, 503, ...)
+	// instead of handling it.
+	Status int
+	// RetryAfter is sent as the Retry-After header with Status.
+	RetryAfter string
+	// Delay waits this long before doing anything else (or until the client
+	// gives up).
+	Delay time.Duration
+	// Drop closes the connection without an answer.
+	Drop bool
+	// Process handles the request (changing state) before a Drop, so the
+	// change happens but the client never learns of it.
+	Process bool
+}
+
+// Server is the stand-in. It is an http.Handler; Start serves it on a
+// loopback port.
+type Server struct {
+	opts   Options
+	master map[string]bool
+	wonly  map[string]bool
+	mux    *http.ServeMux
+
+	mu     sync.Mutex
+	st     *state
+	faults []*Fault
+	log    []Request
+
+	srv *httptest.Server
+}
+
+// New returns a Server. It loads Options.StatePath when that file exists.
+func New(opts Options) (*Server, error) {
+	if len(opts.MasterKeys) == 0 {
+		return nil, errors.New("tdstandin: Options.MasterKeys is required")
+	}
+	if opts.User == "" {
+		opts.User = "api-user"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if len(opts.SegmentTypes) == 0 {
+		opts.SegmentTypes = []string{"composable-segment"}
+	}
+	s := &Server{opts: opts, master: map[string]bool{}, wonly: map[string]bool{}, st: newState()}
+	for _, k := range opts.MasterKeys {
+		s.master[k] = true
+	}
+	for _, k := range opts.WriteOnlyKeys {
+		s.wonly[k] = true
+	}
+	if opts.StatePath != "" {
+		st, err := loadState(opts.StatePath)
+		if err != nil {
+			return nil, fmt.Errorf("tdstandin: %w", err)
+		}
+		s.st = st
+	}
+	s.routes()
+	return s, nil
+}
+
+// Start serves s on a loopback port until Close.
+func (s *Server) Start() {
+	s.srv = httptest.NewServer(s)
+}
+
+// StartOn serves s on the given listener until Close.
+func (s *Server) StartOn(l net.Listener) {
+	s.srv = httptest.NewUnstartedServer(s)
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
+}
+
+// URL is the base URL of a started server; every host (CDP, CAS upload,
+// classic API) is served on it.
+func (s *Server) URL() string {
+	if s.srv == nil {
+		return ""
+	}
+	return s.srv.URL
+}
+
+// Close stops a started server.
+func (s *Server) Close() {
+	if s.srv != nil {
+		s.srv.CloseClientConnections()
+		s.srv.Close()
+	}
+}
+
+// Inject queues a fault.
+func (s *Server) Inject(f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// ClearFaults drops every queued fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// ResetLog empties the request log.
+func (s *Server) ResetLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
+func (s *Server) takeFault(r *http.Request) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
+			continue
+		}
+		if f.Path != "" {
+			if ok, _ := path.Match(f.Path, r.URL.Path); !ok {
+				continue
+			}
+		}
+		f.Times--
+		if f.Times <= 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		c := *f
+		return &c
+	}
+	return nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ServeHTTP applies faults, authenticates and dispatches the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now()}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		entry.Status = sw.status
+		s.mu.Lock()
+		s.log = append(s.log, entry)
+		s.mu.Unlock()
+	}()
+	if f := s.takeFault(r); f != nil {
+		if f.Delay > 0 {
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		switch {
+		case f.Drop:
+			if f.Process {
+				s.handle(httptest.NewRecorder(), r)
+			}
+			hijackClose(w)
+			return
+		case f.Status != 0:
+			if f.RetryAfter != "" {
+				w.Header().Set("Retry-After", f.RetryAfter)
+			}
+			writeServerError(sw, f.Status)
+			return
+		}
+	}
+	s.handle(sw, r)
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Request-Id", fmt.Sprintf("req-%d", s.opts.Now().UnixNano()))
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "TD1 ")
+	switch {
+	case !ok || (!s.master[key] && !s.wonly[key]):
+		writeRESTError(w, http.StatusUnauthorized, "unauthorized",
+			"Unauthorized; You don't provide valid credentials. Maybe you didn't specify valid TD's Master API Key as 'TD1 {Your TD Master API Key}'.")
+		return
+	case s.wonly[key]:
+		if isEntities(r) {
+			writeJSONAPIErrors(w, http.StatusForbidden, apiError{Code: "permission-error", Status: "403",
+				Detail: "write-only API keys cannot access the CDP API", Meta: map[string]any{"permissionCode": "MASTER_API_KEY_REQUIRED"}})
+		} else {
+			writeRESTError(w, http.StatusForbidden, "forbidden", "write-only API keys cannot access the CDP API")
+		}
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func hijackClose(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+func isEntities(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/entities/") }
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /composable_audiences", s.createParent)
+	m.HandleFunc("GET /audiences", s.listParents)
+	m.HandleFunc("GET /audiences/{id}", s.getParent)
+	m.HandleFunc("PUT /audiences/{id}", s.updateParent)
+	m.HandleFunc("DELETE /audiences/{id}", s.deleteParent)
+	m.HandleFunc("GET /v3/connections/lookup", s.lookupConnection)
+	m.HandleFunc("POST /entities/folders", s.createFolder)
+	m.HandleFunc("GET /entities/folders/{id}", s.getFolder)
+	m.HandleFunc("PATCH /entities/folders/{id}", s.patchFolder)
+	m.HandleFunc("DELETE /entities/folders/{id}", s.deleteFolder)
+	m.HandleFunc("GET /entities/by-folder/{id}", s.byFolder)
+	m.HandleFunc("POST /entities/segments", s.createSegment)
+	m.HandleFunc("GET /entities/segments/{id}", s.getSegment)
+	m.HandleFunc("PATCH /entities/segments/{id}", s.patchSegment)
+	m.HandleFunc("DELETE /entities/segments/{id}", s.deleteSegment)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if isEntities(r) {
+			writeJSONAPIErrors(w, http.StatusNotFound, apiError{Code: "record-not-found-error", Status: "404", Detail: "no route " + r.Method + " " + r.URL.Path})
+			return
+		}
+		writeRESTError(w, http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path)
+	})
+	s.mux = m
+}
+
+// commit persists the state after a change; the caller holds s.mu.
+func (s *Server) commit() error {
+	if s.opts.StatePath == "" {
+		return nil
+	}
+	return saveState(s.opts.StatePath, s.st)
+}

@@ -1,0 +1,261 @@
+package treasure
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// Observe reads everything in Treasure Data under the named parent
+// segments: the parents, their folders (Path computed from the tree) and
+// their segments (Folder path, FolderID, Rule from the detail endpoint,
+// Reference conditions with both ID and Segment name when the target is in
+// the same parent). Names that do not exist are skipped. The result is
+// sorted: parents by name, folders by parent and path, segments by parent,
+// folder and name.
+//
+// Cost: one GET /audiences, then per parent one GET /audiences/{id} and one
+// by-folder listing (more only for trees deeper than Options.ByFolderDepth),
+// plus one detail GET per segment whose updatedAt changed since this client
+// last saw it.
+func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.State, error) {
+	var st segment.State
+	if len(parentNames) == 0 {
+		return st, nil
+	}
+	list, err := c.listParents(ctx)
+	if err != nil {
+		return st, err
+	}
+	want := map[string]bool{}
+	for _, n := range parentNames {
+		want[n] = true
+	}
+	for _, a := range list {
+		if !want[a.Name] {
+			continue
+		}
+		delete(want, a.Name)
+		p, err := c.GetParent(ctx, string(a.ID))
+		if err != nil {
+			return segment.State{}, err
+		}
+		folders, segs, err := c.observeTree(ctx, p)
+		if err != nil {
+			return segment.State{}, err
+		}
+		st.Parents = append(st.Parents, *p)
+		st.Folders = append(st.Folders, folders...)
+		st.Segments = append(st.Segments, segs...)
+	}
+	slices.SortFunc(st.Parents, func(a, b segment.Parent) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(st.Folders, func(a, b segment.Folder) int {
+		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Path, b.Path))
+	})
+	slices.SortFunc(st.Segments, func(a, b segment.Segment) int {
+		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Folder, b.Folder), cmp.Compare(a.Name, b.Name))
+	})
+	return st, nil
+}
+
+type treeNode struct {
+	name, parent string
+	folder       segment.Folder
+}
+
+// observeTree lists the folder tree of p and reads the segments in it.
+func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.Folder, []segment.Segment, error) {
+	root := p.RootFolderID
+	if root == "" {
+		return nil, nil, &APIError{Reason: ReasonServer, Method: http.MethodGet, Endpoint: "audiences",
+			Message: "parent segment " + p.Name + " has no root folder id"}
+	}
+	nodes := map[string]*treeNode{}
+	type segRes struct {
+		res   resource
+		users map[string]string
+	}
+	segs := map[string]segRes{}
+	queue := []string{root}
+	listed := map[string]bool{}
+	for len(queue) > 0 {
+		top := queue[0]
+		queue = queue[1:]
+		if listed[top] {
+			continue
+		}
+		listed[top] = true
+		doc, err := c.listFolder(ctx, top, c.o.ByFolderDepth)
+		if err != nil {
+			return nil, nil, err
+		}
+		us := users(doc.Included)
+		depth := map[string]int{top: 0}
+		var local []*resource
+		for i := range doc.Data {
+			r := &doc.Data[i]
+			switch {
+			case c.isFolder(r):
+				if string(r.ID) == root {
+					continue
+				}
+				f, a := toFolder(r, us)
+				nodes[string(r.ID)] = &treeNode{name: a.Name, parent: r.rel("parentFolder"), folder: f}
+				local = append(local, r)
+			case r.Type == c.o.SegmentType:
+				segs[string(r.ID)] = segRes{res: *r, users: us}
+			}
+		}
+		// Folders at the listing's full depth may have children the
+		// listing did not reach: list those again from there.
+		var level func(id string) int
+		level = func(id string) int {
+			if d, ok := depth[id]; ok {
+				return d
+			}
+			n, ok := nodes[id]
+			if !ok {
+				return -1 << 20
+			}
+			depth[id] = -1 << 20 // cycle guard
+			d := level(n.parent) + 1
+			depth[id] = d
+			return d
+		}
+		for _, r := range local {
+			if level(string(r.ID)) >= c.o.ByFolderDepth {
+				queue = append(queue, string(r.ID))
+			}
+		}
+	}
+
+	paths := map[string]string{root: ""}
+	var pathOf func(id string, hops int) (string, bool)
+	pathOf = func(id string, hops int) (string, bool) {
+		if p, ok := paths[id]; ok {
+			return p, true
+		}
+		n, ok := nodes[id]
+		if !ok || hops > len(nodes) {
+			return "", false
+		}
+		pp, ok := pathOf(n.parent, hops+1)
+		if !ok {
+			return "", false
+		}
+		full := n.name
+		if pp != "" {
+			full = pp + "/" + n.name
+		}
+		paths[id] = full
+		return full, true
+	}
+	var folders []segment.Folder
+	for id, n := range nodes {
+		path, ok := pathOf(id, 0)
+		if !ok {
+			continue
+		}
+		f := n.folder
+		f.Parent, f.Path = p.Name, path
+		folders = append(folders, f)
+	}
+
+	// Segments: rules from the cache when updatedAt is unchanged, from the
+	// detail endpoint otherwise.
+	out := make([]segment.Segment, 0, len(segs))
+	rules := make([]json.RawMessage, 0, len(segs))
+	var fetch []int
+	for _, sr := range segs {
+		r := sr.res
+		s, a := toSegment(&r, sr.users)
+		path, ok := pathOf(s.FolderID, 0)
+		if !ok {
+			continue
+		}
+		s.Parent, s.Folder = p.Name, path
+		raw, hit := c.cached(s.Meta.ID, a.UpdatedAt)
+		out = append(out, s)
+		rules = append(rules, raw)
+		if !hit {
+			fetch = append(fetch, len(out)-1)
+		}
+	}
+	if err := c.fetchDetails(ctx, out, rules, fetch); err != nil {
+		return nil, nil, err
+	}
+	names := map[string]string{}
+	for i := range out {
+		names[out[i].Meta.ID] = out[i].Name
+	}
+	for i := range out {
+		if err := json.Unmarshal(ruleOrEmpty(rules[i]), &out[i].Rule); err != nil {
+			return nil, nil, &APIError{Reason: ReasonServer, Method: http.MethodGet, Endpoint: "segments",
+				Message: "segment " + out[i].Meta.ID + ": decode rule: " + err.Error()}
+		}
+		resolveNames(&out[i].Rule, names)
+	}
+	return folders, out, nil
+}
+
+// fetchDetails reads the detail of out[i] for every i in idx, in parallel
+// (bounded by MaxConcurrent), storing rules[i] and refreshing out[i]'s Meta
+// and description from the detail.
+func (c *Client) fetchDetails(ctx context.Context, out []segment.Segment, rules []json.RawMessage, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	work := make(chan int)
+	for w := 0; w < min(c.o.MaxConcurrent, len(idx)); w++ {
+		wg.Go(func() {
+			for i := range work {
+				got, err := c.GetSegment(ctx, out[i].Meta.ID)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+						cancel()
+					}
+					mu.Unlock()
+					continue
+				}
+				raw, _ := json.Marshal(got.Rule)
+				rules[i] = raw
+				out[i].Name, out[i].Description, out[i].Meta = got.Name, got.Description, got.Meta
+			}
+		})
+	}
+	for _, i := range idx {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return first
+}
+
+// resolveNames fills Condition.Segment of Reference conditions from ids.
+func resolveNames(r *segment.Rule, names map[string]string) {
+	for i := range r.Conditions {
+		for j := range r.Conditions[i].Conditions {
+			cd := &r.Conditions[i].Conditions[j]
+			if cd.Type == segment.ReferenceCondition && cd.ID != "" {
+				cd.Segment = names[cd.ID]
+			}
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package treasure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/version"
+)
+
+// Region is a Treasure Data site.
+type Region struct {
+	// CDP is the CDP API base URL (api-cdp).
+	CDP string
+	// CAS is the base URL of the CAS configuration upload (api-cas).
+	CAS string
+	// Classic is the classic API base URL (api), without /v3.
+	Classic string
+}
+
+// Regions maps the site codes to their base URLs. us01, jp01 and eu01 are
+// documented for all three hosts; the api-cas hosts of ap02 and ap03 and
+// the classic host of ap03 follow the naming pattern and are not confirmed
+// by the public documentation.
+var Regions = map[string]Region{
+	"us01": {CDP: "https://api-cdp.treasuredata.com", CAS: "https://api-cas.treasuredata.com", Classic: "https://api.treasuredata.com"},
+	"jp01": {CDP: "https://api-cdp.treasuredata.co.jp", CAS: "https://api-cas.treasuredata.co.jp", Classic: "https://api.treasuredata.co.jp"},
+	"eu01": {CDP: "https://api-cdp.eu01.treasuredata.com", CAS: "https://api-cas.eu01.treasuredata.com", Classic: "https://api.eu01.treasuredata.com"},
+	"ap02": {CDP: "https://api-cdp.ap02.treasuredata.com", CAS: "https://api-cas.ap02.treasuredata.com", Classic: "https://api.ap02.treasuredata.com"},
+	"ap03": {CDP: "https://api-cdp.ap03.treasuredata.com", CAS: "https://api-cas.ap03.treasuredata.com", Classic: "https://api.ap03.treasuredata.com"},
+}
+
+// DefaultCASUploadPath is the documented path of the CAS configuration
+// upload. Newer documentation calls the step "via CDP API" without showing
+// the path; set Options.CASURL to the CDP base URL (and, if needed,
+// Options.CASUploadPath) to use that instead.
+const DefaultCASUploadPath = "/composable_audiences"
+
+// Options configure a Client. Zero values take the documented defaults.
+type Options struct {
+	// APIKey is the Treasure Data master API key, sent as "TD1 <key>".
+	APIKey string
+	// Region is the site code: us01 (default), jp01, eu01, ap02 or ap03.
+	Region string
+	// CDPURL, CASURL and ClassicURL override the region's base URLs.
+	CDPURL, CASURL, ClassicURL string
+	// CASUploadPath is the path of the configuration upload below CASURL;
+	// default DefaultCASUploadPath.
+	CASUploadPath string
+	// Owner names the source in the ownership marker written on every
+	// object ([managed-by: cas-reconciler source=<Owner>]). Required;
+	// letters, digits and . _ - / only.
+	Owner string
+
+	// HTTPClient sends the requests; default a client without timeout (the
+	// per-attempt Timeout applies). Wrap its Transport to instrument it.
+	HTTPClient *http.Client
+	// Timeout bounds one HTTP attempt; default 60s.
+	Timeout time.Duration
+	// UserAgent is sent with every request; default version.UserAgent().
+	UserAgent string
+
+	// RateLimit is the client-side request rate in requests per second;
+	// default 2. Negative disables the limit.
+	RateLimit float64
+	// Burst is the token bucket size; default 2.
+	Burst int
+	// MaxConcurrent caps requests in flight; default 4.
+	MaxConcurrent int
+	// MaxRetries is how many times a failed request is retried; default 8.
+	// Negative disables retries.
+	MaxRetries int
+	// MinBackoff and MaxBackoff bound the exponential backoff; defaults 1s
+	// and 60s. Retry-After overrides the backoff (capped at MaxRetryAfter).
+	MinBackoff, MaxBackoff time.Duration
+	// MaxRetryAfter caps an honoured Retry-After; default 5m. A longer
+	// Retry-After ends the retries with a rate_limited error.
+	MaxRetryAfter time.Duration
+
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Sleep waits d or until ctx ends; default a timer. Tests inject fake
+	// time here (backoff and rate limiting both sleep through it).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Jitter returns a number in [0, 1) for backoff jitter; default
+	// math/rand/v2.
+	Jitter func() float64
+
+	// Observer, when set, is called after every HTTP exchange with a bounded
+	// endpoint name ("audiences", "cas_upload", "connections", "folders",
+	// "by_folder", "segments"), the method, the status (0 when no answer
+	// arrived) and the duration.
+	Observer func(endpoint, method string, code int, d time.Duration)
+	// Logger receives debug lines about retries; default discards.
+	Logger *slog.Logger
+
+	// SegmentType is the JSON:API type of segments; default
+	// "composable-segment" (the composable schema; classic parent segments
+	// use "segment-batch").
+	SegmentType string
+	// SegmentFolderType is the type of a segment's parentFolder
+	// relationship; default "folder" (the composable create schema; classic
+	// segments use "folder-segment").
+	SegmentFolderType string
+	// FolderType is the JSON:API type of folders and of their parentFolder
+	// relationship; default "folder-segment".
+	FolderType string
+	// ByFolderDepth is the depth of one by-folder listing; default 20.
+	// Deeper trees are listed with further requests.
+	ByFolderDepth int
+}
+
+var ownerRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+
+// withDefaults validates o and fills defaults.
+func (o Options) withDefaults() (Options, error) {
+	if o.APIKey == "" {
+		return o, errors.New("treasure: Options.APIKey is required")
+	}
+	if !ownerRE.MatchString(o.Owner) {
+		return o, fmt.Errorf("treasure: Options.Owner %q must be non-empty and use only letters, digits and . _ - /", o.Owner)
+	}
+	if o.Region == "" {
+		o.Region = "us01"
+	}
+	reg, ok := Regions[strings.ToLower(o.Region)]
+	if !ok && (o.CDPURL == "" || o.CASURL == "" || o.ClassicURL == "") {
+		return o, fmt.Errorf("treasure: unknown Options.Region %q (us01, jp01, eu01, ap02, ap03)", o.Region)
+	}
+	pick := func(v, d string) string {
+		if v == "" {
+			v = d
+		}
+		return strings.TrimRight(v, "/")
+	}
+	o.CDPURL, o.CASURL, o.ClassicURL = pick(o.CDPURL, reg.CDP), pick(o.CASURL, reg.CAS), pick(o.ClassicURL, reg.Classic)
+	if o.CASUploadPath == "" {
+		o.CASUploadPath = DefaultCASUploadPath
+	}
+	if !strings.HasPrefix(o.CASUploadPath, "/") {
+		o.CASUploadPath = "/" + o.CASUploadPath
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = version.UserAgent()
+	}
+	if o.RateLimit == 0 {
+		o.RateLimit = 2
+	}
+	if o.Burst <= 0 {
+		o.Burst = 2
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 4
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 8
+	}
+	if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Minute
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepCtx
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SegmentType == "" {
+		o.SegmentType = "composable-segment"
+	}
+	if o.SegmentFolderType == "" {
+		o.SegmentFolderType = "folder"
+	}
+	if o.FolderType == "" {
+		o.FolderType = "folder-segment"
+	}
+	if o.ByFolderDepth <= 0 {
+		o.ByFolderDepth = 20
+	}
+	return o, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
