@@ -1,0 +1,708 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // timezone names are checked without relying on the host
+
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// knownNames are objects that were declared but failed the schema: they are
+// not in the state, and references to them are not reported again.
+type knownNames struct {
+	parents  map[string]bool
+	segments map[string]bool
+}
+
+// checker runs the semantic checks over a whole repository.
+type checker struct {
+	st    *segment.State
+	known knownNames
+	diags diag.Diagnostics
+}
+
+// check runs every check that needs more than one file or more than the
+// schema can express, and returns the problems found (unsorted).
+func check(st *segment.State, known knownNames) diag.Diagnostics {
+	c := &checker{st: st, known: known}
+	parents := c.checkParents()
+	c.checkFolders(parents)
+	c.checkSegments(parents)
+	return c.diags
+}
+
+func (c *checker) add(d diag.Diagnostic) *diag.Diagnostic {
+	c.diags = append(c.diags, d)
+	return &c.diags[len(c.diags)-1]
+}
+
+func (c *checker) errorf(at diag.Pos, code, format string, args ...any) *diag.Diagnostic {
+	return c.add(diag.Errorf(at, code, format, args...))
+}
+
+func (c *checker) warnf(at diag.Pos, code, format string, args ...any) *diag.Diagnostic {
+	return c.add(diag.Warnf(at, code, format, args...))
+}
+
+func (c *checker) checkParents() map[string]*segment.Parent {
+	parents := map[string]*segment.Parent{}
+	for i := range c.st.Parents {
+		p := &c.st.Parents[i]
+		if first, ok := parents[p.Name]; ok {
+			c.errorf(p.Origin.Pos, "duplicate-parent", "duplicate parent segment %q", p.Name).
+				Detail = "first declared at " + first.Origin.Pos.String()
+			continue
+		}
+		parents[p.Name] = p
+		if len(p.Attributes) == 0 {
+			c.errorf(p.Origin.At("attributes"), "no-attributes", "parent segment %q declares no attributes", p.Name).
+				Detail = "Treasure Data requires at least one attribute"
+		}
+		if p.Timezone != "" {
+			if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
+				c.errorf(p.Origin.At("timezone"), "timezone", "unknown timezone %q", p.Timezone).
+					Detail = "use an IANA zone name such as \"UTC\" or \"Asia/Tokyo\""
+			}
+		}
+		names := map[string]diag.Pos{} // lowercased attribute and behavior names
+		for _, a := range p.Attributes {
+			k := strings.ToLower(a.Name)
+			if first, ok := names[k]; ok {
+				c.errorf(a.Origin.Pos, "duplicate-attribute", "duplicate attribute name %q in parent segment %q", a.Name, p.Name).
+					Detail = "names are compared ignoring case; first declared at " + first.String()
+				continue
+			}
+			names[k] = a.Origin.Pos
+		}
+		for _, b := range p.Behaviors {
+			k := strings.ToLower(b.Name)
+			if first, ok := names[k]; ok {
+				c.errorf(b.Origin.Pos, "duplicate-behavior", "behavior name %q is already used in parent segment %q", b.Name, p.Name).
+					Detail = "attribute and behavior names are compared ignoring case; first declared at " + first.String()
+				continue
+			}
+			names[k] = b.Origin.Pos
+			cols := map[string]diag.Pos{}
+			for _, col := range b.Columns {
+				k := strings.ToLower(col.Name)
+				if first, ok := cols[k]; ok {
+					c.errorf(col.Origin.Pos, "duplicate-column", "duplicate column %q in behavior %q", col.Name, b.Name).
+						Detail = "names are compared ignoring case; first declared at " + first.String()
+					continue
+				}
+				cols[k] = col.Origin.Pos
+			}
+		}
+	}
+	return parents
+}
+
+// parentOf resolves the parent of a folder or segment; it reports nothing
+// and returns nil when the parent is unknown because it failed the schema.
+func (c *checker) parentOf(parents map[string]*segment.Parent, name string, at diag.Pos, what string) *segment.Parent {
+	if name == "" {
+		n := len(c.st.Parents) + len(c.known.parents)
+		d := c.errorf(at, "missing-parent", "%s names no parent segment", what)
+		if n == 0 {
+			d.Detail = "the repository declares no parent segment"
+		} else {
+			d.Detail = fmt.Sprintf("the repository declares %d parent segments; set parent to one of them", n)
+		}
+		return nil
+	}
+	if p := parents[name]; p != nil {
+		return p
+	}
+	if c.known.parents[name] {
+		return nil
+	}
+	c.errorf(at, "unknown-parent", "%s names unknown parent segment %q", what, name).
+		Detail = didYouMean("parent segment", name, mapKeys(parents))
+	return nil
+}
+
+func (c *checker) checkFolders(parents map[string]*segment.Parent) {
+	seen := map[segment.Key]diag.Pos{}
+	for _, f := range c.st.Folders {
+		at := f.Origin.At("parent")
+		c.parentOf(parents, f.Parent, at, fmt.Sprintf("folder %q", f.Path))
+		if first, ok := seen[f.Key()]; ok {
+			c.errorf(f.Origin.Pos, "duplicate-folder", "duplicate folder %q in parent segment %q", f.Path, f.Parent).
+				Detail = "first declared at " + first.String()
+			continue
+		}
+		seen[f.Key()] = f.Origin.Pos
+	}
+}
+
+// ref is a reference from one segment to another, for cycle detection.
+type ref struct {
+	to string
+	at diag.Pos
+}
+
+func (c *checker) checkSegments(parents map[string]*segment.Parent) {
+	seen := map[segment.Key]diag.Pos{}
+	names := map[string][]string{}       // parent -> segment names
+	graph := map[string]map[string][]ref{} // parent -> segment -> references
+	for _, s := range c.st.Segments {
+		if _, ok := seen[s.Key()]; !ok {
+			names[s.Parent] = append(names[s.Parent], s.Name)
+		}
+	}
+	for i := range c.st.Segments {
+		s := &c.st.Segments[i]
+		what := fmt.Sprintf("segment %q", s.Name)
+		p := c.parentOf(parents, s.Parent, s.Origin.At("parent"), what)
+		if first, ok := seen[s.Key()]; ok {
+			c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
+				Detail = "first declared at " + first.String()
+			continue
+		}
+		seen[s.Key()] = s.Origin.Pos
+		if s.Kind != "" && s.Kind != segment.Batch {
+			c.errorf(s.Origin.At("kind"), "kind", "segment kind %q is not supported", s.Kind).
+				Detail = "composable parent segments support batch segments only"
+		}
+		if s.Rule.IsEmpty() {
+			c.errorf(s.Rule.Origin.Pos, "empty-rule", "segment %q has an empty rule", s.Name).
+				Detail = "add conditions with where (or rule); an empty rule would select every profile"
+			continue
+		}
+		rc := ruleChecker{c: c, p: p, seg: s, segments: names[s.Parent]}
+		rc.rule(&s.Rule)
+		if p != nil {
+			if graph[s.Parent] == nil {
+				graph[s.Parent] = map[string][]ref{}
+			}
+			graph[s.Parent][s.Name] = rc.refs
+		}
+	}
+	for _, parent := range sortedKeys(graph) {
+		c.cycles(parent, graph[parent])
+	}
+}
+
+// cycles reports each reference cycle among the segments of one parent once,
+// at the reference that leaves its lexically first segment.
+func (c *checker) cycles(parent string, g map[string][]ref) {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	reported := map[string]bool{}
+	var visit func(n string)
+	visit = func(n string) {
+		color[n] = grey
+		stack = append(stack, n)
+		for _, r := range g[n] {
+			if _, ok := g[r.to]; !ok {
+				continue
+			}
+			switch color[r.to] {
+			case white:
+				visit(r.to)
+			case grey:
+				i := slices.Index(stack, r.to)
+				cyc := slices.Clone(stack[i:])
+				// rotate so the lexically first segment leads
+				m := 0
+				for k := range cyc {
+					if cyc[k] < cyc[m] {
+						m = k
+					}
+				}
+				cyc = append(cyc[m:], cyc[:m]...)
+				key := strings.Join(cyc, "\x00")
+				if reported[key] {
+					continue
+				}
+				reported[key] = true
+				next := r.to
+				if len(cyc) > 1 {
+					next = cyc[1]
+				}
+				at := r.at
+				for _, e := range g[cyc[0]] {
+					if e.to == next {
+						at = e.at
+						break
+					}
+				}
+				quoted := make([]string, 0, len(cyc)+1)
+				for _, s := range append(cyc, cyc[0]) {
+					quoted = append(quoted, fmt.Sprintf("%q", s))
+				}
+				c.errorf(at, "reference-cycle", "segment reference cycle: %s", strings.Join(quoted, " → ")).
+					Detail = fmt.Sprintf("segments of parent segment %q must not refer to themselves through references; break the cycle", parent)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+	}
+	for _, n := range sortedKeys(g) {
+		if color[n] == white {
+			visit(n)
+		}
+	}
+}
+
+// ruleChecker checks the rule of one segment.
+type ruleChecker struct {
+	c        *checker
+	p        *segment.Parent // nil when the parent is unknown
+	seg      *segment.Segment
+	segments []string // names of the segments of the same parent
+	refs     []ref
+}
+
+func (rc *ruleChecker) rule(r *segment.Rule) {
+	c := rc.c
+	if r.Type == "" {
+		c.errorf(r.Origin.Pos, "rule", "rule has conditions but no type").Detail = "set type to And, Or or Composite"
+	}
+	rc.expr(r.Type, r.Expr, len(r.Conditions), r.Origin, "condition sets")
+	rc.limit(r.Limit, r.Origin.At("limit"))
+	for i := range r.Conditions {
+		cs := &r.Conditions[i]
+		if len(cs.Conditions) == 0 {
+			c.errorf(cs.Origin.Pos, "empty-rule", "condition set %d has no conditions", i+1)
+		}
+		rc.expr(cs.Type, cs.Expr, len(cs.Conditions), cs.Origin, "conditions")
+		for j := range cs.Conditions {
+			rc.condition(&cs.Conditions[j])
+		}
+	}
+}
+
+func (rc *ruleChecker) limit(l *segment.Limit, at diag.Pos) {
+	if l == nil {
+		return
+	}
+	n, err := l.Number.Float64()
+	switch {
+	case err != nil || n <= 0:
+		rc.c.errorf(at, "limit", "limit number must be positive, not %s", l.Number)
+	case l.Type == "Percent" && n > 100:
+		rc.c.errorf(at, "limit", "limit of %s percent is more than 100", l.Number)
+	case l.Type == "Count" && n != float64(int64(n)):
+		rc.c.errorf(at, "limit", "limit count %s is not a whole number", l.Number)
+	}
+}
+
+// expr checks a Composite expression over n numbered items.
+func (rc *ruleChecker) expr(typ, expr string, n int, o segment.Origin, items string) {
+	if typ != segment.Composite {
+		if expr != "" {
+			rc.c.warnf(o.At("expr"), "composite-expr", "expr is ignored unless type is Composite")
+		}
+		return
+	}
+	at := o.At("expr")
+	used, err := parseComposite(expr, n)
+	if err != nil {
+		rc.c.errorf(at, "composite-expr", "invalid composite expression %q: %v", expr, err).
+			Detail = fmt.Sprintf("write lowercase and/or over the %d %s, numbered 1..9 or lettered A..Z (not both), as in \"1 and (2 or 3)\"", n, items)
+		return
+	}
+	var missing []string
+	for i := range n {
+		if !used[i] {
+			missing = append(missing, fmt.Sprint(i+1))
+		}
+	}
+	if len(missing) > 0 {
+		rc.c.errorf(at, "composite-expr", "composite expression %q does not use %s %s", expr, items, strings.Join(missing, ", ")).
+			Detail = "Treasure Data rejects a composite rule that leaves conditions out"
+	}
+}
+
+func (rc *ruleChecker) condition(cond *segment.Condition) {
+	c := rc.c
+	switch cond.Type {
+	case segment.ReferenceCondition:
+		rc.reference(cond)
+		return
+	case segment.ValueCondition:
+	default:
+		if cond.ID == "" {
+			c.errorf(cond.Origin.Pos, "reference", "%s condition needs an id", cond.Type)
+		}
+		return
+	}
+	lv, op := cond.LeftValue, cond.Operator
+	if lv == nil {
+		c.errorf(cond.Origin.Pos, "condition", "value condition needs a leftValue")
+		return
+	}
+	if op == nil {
+		c.errorf(cond.Origin.Pos, "condition", "value condition needs an operator")
+		return
+	}
+	var typ segment.IONType
+	subject := ""
+	if lv.Source == nil {
+		if lv.Name == "" {
+			c.errorf(lv.Origin.Pos, "condition", "value condition names no attribute")
+			return
+		}
+		subject = fmt.Sprintf("attribute %q", lv.Name)
+		if rc.p == nil {
+			return
+		}
+		a, ok := rc.p.Attribute(lv.Name)
+		if !ok {
+			c.errorf(lv.Origin.At("name"), "unknown-attribute", "unknown attribute %q in parent segment %q", lv.Name, rc.p.Name).
+				Detail = didYouMean("attribute", lv.Name, attributeNames(rc.p)) + "; Treasure Data would silently match no profiles"
+			return
+		}
+		typ = a.Type
+	} else {
+		if rc.p == nil {
+			return
+		}
+		b, ok := rc.p.Behavior(lv.Source.Name)
+		if !ok {
+			c.errorf(lv.Origin.At("source.name"), "unknown-behavior", "unknown behavior %q in parent segment %q", lv.Source.Name, rc.p.Name).
+				Detail = didYouMean("behavior", lv.Source.Name, behaviorNames(rc.p)) + "; Treasure Data would silently match no profiles"
+			return
+		}
+		var ok2 bool
+		if typ, ok2 = rc.aggregation(b, lv.Aggregation, lv.Origin); !ok2 {
+			return
+		}
+		subject = fmt.Sprintf("%s of behavior %q", strings.ToLower(lv.Aggregation.Type), b.Name)
+		if lv.Filter != nil {
+			rc.filter(b, lv.Filter)
+		}
+		if lv.Window != nil {
+			rc.window(lv.Window, lv.Origin.At("window"))
+		}
+	}
+	rc.operator(op, typ, subject, cond.ArrayMatching, cond.Origin.At("arrayMatching"))
+	rc.limit(cond.Limit, cond.Origin.Pos)
+}
+
+func (rc *ruleChecker) reference(cond *segment.Condition) {
+	c := rc.c
+	at := cond.Origin.At("segment")
+	if cond.Segment == "" {
+		if cond.ID == "" {
+			c.errorf(cond.Origin.Pos, "reference", "reference condition names no segment").
+				Detail = "name the segment: {type: \"Reference\", segment: \"Churn Risk\"} or {in: \"Churn Risk\"}"
+		} else {
+			c.warnf(cond.Origin.At("id"), "reference-by-id", "reference to segment id %s cannot be checked", cond.ID).
+				Detail = "name the segment instead (segment: \"...\"), so that it survives recreation and can be checked"
+		}
+		return
+	}
+	if slices.Contains(rc.segments, cond.Segment) {
+		rc.refs = append(rc.refs, ref{to: cond.Segment, at: at})
+		return
+	}
+	if rc.c.known.segments[cond.Segment] || rc.p == nil {
+		return
+	}
+	c.errorf(at, "unknown-segment", "reference to unknown segment %q in parent segment %q", cond.Segment, rc.seg.Parent).
+		Detail = didYouMean("segment", cond.Segment, rc.segments)
+}
+
+// aggregation checks an aggregation against its behavior and returns the
+// type of its result ("" when unknown).
+func (rc *ruleChecker) aggregation(b *segment.Behavior, a *segment.Aggregation, lvo segment.Origin) (segment.IONType, bool) {
+	c := rc.c
+	if a == nil {
+		c.errorf(lvo.Pos, "aggregation", "behavior condition needs an aggregation")
+		return "", false
+	}
+	ok := true
+	col := func(name, field string) segment.IONType {
+		bc, found := b.Column(name)
+		if found {
+			return bc.Type
+		}
+		if name == b.Time {
+			return ""
+		}
+		c.errorf(a.Origin.At(field), "unknown-column", "behavior %q has no column %q", b.Name, name).
+			Detail = didYouMean("column", name, columnNames(b))
+		ok = false
+		return ""
+	}
+	var typ segment.IONType
+	switch a.Type {
+	case segment.Count:
+		typ = segment.Number
+		if a.Column != "" {
+			col(a.Column, "column")
+		}
+	case segment.CountDistinct:
+		typ = segment.Number
+		if len(a.Columns) == 0 {
+			c.errorf(a.Origin.Pos, "aggregation", "countDistinct needs the columns to count (of)")
+			ok = false
+		}
+		for _, n := range a.Columns {
+			col(n, "columns")
+		}
+	case segment.Sum, segment.Average, segment.Min, segment.Max, segment.First, segment.Last:
+		if a.Column == "" {
+			c.errorf(a.Origin.Pos, "aggregation", "%s needs the column to aggregate (of)", lowerFirst(a.Type))
+			return "", false
+		}
+		typ = col(a.Column, "column")
+		if (a.Type == segment.Sum || a.Type == segment.Average) && typ != "" && typ != segment.Number {
+			c.errorf(a.Origin.At("column"), "operator-type", "%s of %s column %q", strings.ToLower(a.Type), typ, a.Column).
+				Detail = "sum and average apply to number columns"
+			ok = false
+		}
+		if a.Type == segment.Sum || a.Type == segment.Average {
+			typ = segment.Number
+		}
+		if a.Type == segment.First || a.Type == segment.Last {
+			if a.OrderColumn == "" {
+				c.errorf(a.Origin.Pos, "aggregation", "%s needs the column that orders rows (by)", lowerFirst(a.Type))
+				ok = false
+			} else {
+				col(a.OrderColumn, "orderColumn")
+			}
+		}
+	}
+	for _, g := range a.GroupingColumns {
+		col(g, "groupingColumns")
+	}
+	return typ, ok
+}
+
+func (rc *ruleChecker) filter(b *segment.Behavior, f *segment.Filter) {
+	switch f.Type {
+	case "":
+	case segment.And, segment.Or:
+		for i := range f.Conditions {
+			rc.filter(b, &f.Conditions[i])
+		}
+	case segment.ColumnFilter:
+		if f.Operator == nil {
+			rc.c.errorf(f.Origin.Pos, "condition", "filter on column %q needs an operator", f.Column)
+			return
+		}
+		bc, ok := b.Column(f.Column)
+		if !ok {
+			if f.Column == b.Time {
+				rc.operator(f.Operator, "", fmt.Sprintf("column %q", f.Column), f.ArrayMatching, f.Origin.Pos)
+				return
+			}
+			rc.c.errorf(f.Origin.At("column"), "unknown-column", "behavior %q has no column %q", b.Name, f.Column).
+				Detail = didYouMean("column", f.Column, columnNames(b))
+			return
+		}
+		rc.operator(f.Operator, bc.Type, fmt.Sprintf("column %q", f.Column), f.ArrayMatching, f.Origin.Pos)
+	}
+}
+
+func (rc *ruleChecker) window(w *segment.Window, at diag.Pos) {
+	for u, n := range w.Duration {
+		switch {
+		case u != "day" && u != "hour" && u != "minute" && u != "second":
+			rc.c.errorf(at, "window", "window unit %q is not supported", u).Detail = "use day, hour, minute or second"
+		case n <= 0:
+			rc.c.errorf(at, "window", "window of %d %ss is not positive", n, u)
+		}
+	}
+}
+
+// operatorTypes lists the operators each ION type accepts.
+var operatorTypes = map[segment.IONType][]string{
+	segment.String:      {segment.Equal, segment.In, segment.Contain, segment.StartWith, segment.EndWith, segment.Regexp, segment.IsNull},
+	segment.StringArray: {segment.Equal, segment.In, segment.Contain, segment.StartWith, segment.EndWith, segment.Regexp, segment.IsNull},
+	segment.Number:      {segment.Equal, segment.Greater, segment.Less, segment.GreaterEqual, segment.LessEqual, segment.Between, segment.In, segment.IsNull},
+	segment.NumberArray: {segment.Equal, segment.Greater, segment.Less, segment.GreaterEqual, segment.LessEqual, segment.Between, segment.In, segment.IsNull},
+	segment.Boolean:     {segment.Equal, segment.IsNull},
+	segment.Date: {segment.Equal, segment.Greater, segment.Less, segment.GreaterEqual, segment.LessEqual, segment.Between, segment.IsNull,
+		segment.TimeWithinPast, segment.TimeWithinNext, segment.TimeRange, segment.TimeToday, segment.TimeThis, segment.TimeNext, segment.TimeInBetweenNext},
+}
+
+func init() { operatorTypes[segment.Timestamp] = operatorTypes[segment.Date] }
+
+// operator checks an operator's operands, and its fit to the subject's type
+// when the type is known.
+func (rc *ruleChecker) operator(op *segment.Operator, typ segment.IONType, subject string, am *segment.ArrayMatching, amAt diag.Pos) {
+	c := rc.c
+	at := op.Origin.Pos
+	if typ != "" {
+		if ops, ok := operatorTypes[typ]; ok && !slices.Contains(ops, op.Type) {
+			c.errorf(at, "operator-type", "operator %s does not apply to %s (%s)", op.Type, subject, typ).
+				Detail = fmt.Sprintf("%s values accept %s", typ, strings.Join(ops, ", "))
+			return
+		}
+		if am != nil && !typ.IsArray() {
+			c.warnf(amAt, "array-matching", "arrayMatching is set for %s, which is not an array (%s)", subject, typ)
+		}
+	}
+	need := func(ok bool, what string) bool {
+		if !ok {
+			c.errorf(at, "operand", "operator %s needs %s", op.Type, what)
+		}
+		return ok
+	}
+	elem := typ
+	switch typ {
+	case segment.StringArray:
+		elem = segment.String
+	case segment.NumberArray:
+		elem = segment.Number
+	}
+	val := func(v *segment.Value, field string) {
+		if v != nil {
+			rc.value(*v, elem, subject, op.Origin.At(field))
+		}
+	}
+	switch op.Type {
+	case segment.Equal, segment.Greater, segment.Less, segment.GreaterEqual, segment.LessEqual:
+		if need(op.RightValue != nil && op.RightValue.Kind != segment.NullValue, "a value (rightValue)") {
+			val(op.RightValue, "rightValue")
+		}
+	case segment.Between:
+		if need(op.MinValue != nil && op.MaxValue != nil, "minValue and maxValue") {
+			val(op.MinValue, "minValue")
+			val(op.MaxValue, "maxValue")
+		}
+	case segment.In:
+		if need(len(op.RightValues) > 0, "at least one value (rightValues)") {
+			for i := range op.RightValues {
+				val(&op.RightValues[i], "rightValues")
+			}
+		}
+	case segment.Contain, segment.StartWith, segment.EndWith:
+		if need(len(op.RightValues) > 0, "at least one string (rightValues)") {
+			for _, v := range op.RightValues {
+				if v.Kind != segment.StringValue {
+					c.errorf(op.Origin.At("rightValues"), "value-type", "operator %s needs strings, not %s", op.Type, v)
+				}
+			}
+		}
+	case segment.Regexp:
+		if !need(op.RightValue != nil && op.RightValue.Kind == segment.StringValue, "a pattern string (rightValue)") {
+			return
+		}
+		rc.regexp(op.RightValue.Str, op.Origin.At("rightValue"))
+	case segment.TimeWithinPast, segment.TimeWithinNext:
+		need(op.Value != "" && op.Unit != "", "value and unit")
+	case segment.TimeRange, segment.TimeThis, segment.TimeNext:
+		need(op.From != nil, "from")
+	case segment.TimeInBetweenNext:
+		need(op.From != nil && op.To != nil, "from and to")
+	}
+}
+
+// value checks that an operand fits the subject's type.
+func (rc *ruleChecker) value(v segment.Value, typ segment.IONType, subject string, at diag.Pos) {
+	ok := true
+	switch typ {
+	case segment.Number:
+		ok = v.Kind == segment.NumberValue
+	case segment.String:
+		ok = v.Kind == segment.StringValue
+	case segment.Boolean:
+		ok = v.Kind == segment.BoolValue
+	case segment.Date, segment.Timestamp:
+		switch v.Kind {
+		case segment.TimestampValue, segment.RelativeValue, segment.NumberValue:
+		case segment.StringValue:
+			ok = parsesAsTime(v.Str)
+		default:
+			ok = false
+		}
+	default:
+		return
+	}
+	if !ok {
+		rc.c.errorf(at, "value-type", "value %s does not fit %s (%s)", v, subject, typ).
+			Detail = valueHint(typ)
+	}
+}
+
+func valueHint(typ segment.IONType) string {
+	switch typ {
+	case segment.Number:
+		return "write a number without quotes"
+	case segment.Boolean:
+		return "write true or false without quotes"
+	case segment.Date, segment.Timestamp:
+		return "write a date (\"2026-01-31\"), a timestamp ({timestamp: \"2026-01-31T00:00:00Z\"}) or a relative time ({last: 3, unit: \"month\"})"
+	}
+	return "write a string in quotes"
+}
+
+func parsesAsTime(s string) bool {
+	for _, layout := range []string{"2006-01-02", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+		if _, err := time.Parse(layout, s); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// javaOnly matches regular expression syntax that Java accepts and Go's RE2
+// does not: lookaround, atomic groups, possessive quantifiers,
+// backreferences.
+var javaOnly = regexp.MustCompile(`\(\?<?[=!]|\(\?>|[*+?}]\+|\\[1-9]|\\k<`)
+
+func (rc *ruleChecker) regexp(pattern string, at diag.Pos) {
+	if _, err := regexp.Compile(pattern); err != nil {
+		if javaOnly.MatchString(pattern) {
+			rc.c.warnf(at, "regexp-unchecked", "regular expression %q cannot be checked here", pattern).
+				Detail = "it uses Java-only syntax (lookaround, atomic groups, possessive quantifiers or backreferences); the warehouse evaluates patterns with Java regular expressions, this check uses RE2"
+			return
+		}
+		msg := err.Error()
+		if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "error parsing regexp") {
+			msg = msg[i+2:]
+		}
+		rc.c.errorf(at, "regexp", "invalid regular expression %q", pattern).
+			Detail = msg + "; patterns are evaluated by the warehouse with Java regular expressions, and this check uses Go's RE2 syntax, which agrees for common patterns"
+	}
+}
+
+func attributeNames(p *segment.Parent) []string {
+	out := make([]string, 0, len(p.Attributes))
+	for _, a := range p.Attributes {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+func behaviorNames(p *segment.Parent) []string {
+	out := make([]string, 0, len(p.Behaviors))
+	for _, b := range p.Behaviors {
+		out = append(out, b.Name)
+	}
+	return out
+}
+
+func columnNames(b *segment.Behavior) []string {
+	out := make([]string, 0, len(b.Columns))
+	for _, c := range b.Columns {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string { return mapKeys(m) }

@@ -1,0 +1,310 @@
+package spec
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+	"github.com/cas-reconciler/reconciler/schemas"
+)
+
+// schemaFilePrefix starts the file names of schema positions, which are
+// never shown to authors.
+const schemaFilePrefix = "$schemas/"
+
+// schemaVersion identifies the embedded schema; cached results are keyed by
+// it together with the file content.
+var schemaVersion = func() [32]byte {
+	h := sha256.New()
+	files, _ := fs.Glob(schemas.FS, schemas.PackageDir+"/*.cue")
+	for _, name := range files {
+		b, _ := fs.ReadFile(schemas.FS, name)
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
+		h.Write(b)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}()
+
+// fileResult is everything one file contributes. It is immutable once built:
+// the cache hands the same value to many loads, and Load copies what it
+// returns.
+type fileResult struct {
+	path     string
+	parents  []segment.Parent
+	folders  []segment.Folder
+	segments []segment.Segment
+	// invalidParents and invalidSegments name objects that were declared
+	// but failed the schema, so that references to them are not reported
+	// a second time as unknown.
+	invalidParents  []string
+	invalidSegments []string
+	diags           diag.Diagnostics
+	empty           bool // the file declares nothing (only schema glue)
+}
+
+// evaluator evaluates files in one cue.Context. It is used by one goroutine.
+type evaluator struct {
+	ctx   *cue.Context
+	pkg   cue.Value // the schema package
+	repo  cue.Value // #Repo
+	files int
+}
+
+func newEvaluator() (*evaluator, error) {
+	ctx := cuecontext.New()
+	names, err := fs.Glob(schemas.FS, schemas.PackageDir+"/*.cue")
+	if err != nil {
+		return nil, err
+	}
+	merged := &ast.File{Filename: schemaFilePrefix + schemas.PackageDir}
+	for i, name := range names {
+		src, err := fs.ReadFile(schemas.FS, name)
+		if err != nil {
+			return nil, fmt.Errorf("read schema %s: %w", name, err)
+		}
+		f, err := parser.ParseFile(schemaFilePrefix+name, src)
+		if err != nil {
+			return nil, fmt.Errorf("parse schema: %w", err)
+		}
+		for _, d := range f.Decls {
+			if _, ok := d.(*ast.Package); ok && i > 0 {
+				continue
+			}
+			merged.Decls = append(merged.Decls, d)
+		}
+	}
+	pkg := ctx.BuildFile(merged)
+	if err := pkg.Err(); err != nil {
+		return nil, fmt.Errorf("build schema: %w", err)
+	}
+	repo := pkg.LookupPath(cue.MakePath(cue.Def("#Repo")))
+	if err := repo.Err(); err != nil {
+		return nil, fmt.Errorf("schema has no #Repo: %w", err)
+	}
+	return &evaluator{ctx: ctx, pkg: pkg, repo: repo}, nil
+}
+
+// scope returns the value that resolves the schema package under name.
+func (ev *evaluator) scope(name string) cue.Value {
+	return ev.ctx.CompileString("{}").FillPath(cue.MakePath(cue.Str(name)), ev.pkg)
+}
+
+// eval parses, evaluates, validates and decodes one file.
+func (ev *evaluator) eval(path string, src []byte) *fileResult {
+	ev.files++
+	res := &fileResult{path: path}
+	f, err := parser.ParseFile(path, src)
+	if err != nil {
+		for _, e := range cueerrors.Errors(err) {
+			format, args := e.Msg()
+			res.diags = append(res.diags, diag.Errorf(toPos(path, e.Position()), "syntax",
+				"syntax error: %s", fmt.Sprintf(format, args...)))
+		}
+		return res
+	}
+
+	// Imports: the standard library, and the schema package itself, which
+	// is resolved from the embedded copy (authors import it so that the cue
+	// command and editors see the schema too).
+	var opts []cue.BuildOption
+	var blank [][2]int
+	for spec := range f.ImportSpecs() {
+		ip, err := strconv.Unquote(spec.Path.Value)
+		if err != nil {
+			continue
+		}
+		if ip == schemas.ImportPath || strings.HasPrefix(ip, schemas.ImportPath+"@") {
+			name := "cas"
+			if spec.Name != nil {
+				name = spec.Name.Name
+			}
+			opts = append(opts, cue.Scope(ev.scope(name)))
+			blank = append(blank, importRange(f, spec))
+			continue
+		}
+		if first, _, _ := strings.Cut(ip, "/"); strings.Contains(first, ".") {
+			res.diags = append(res.diags, diag.Errorf(toPos(path, spec.Pos()), "import",
+				"import %q is not supported", ip).
+				WithDetail("files may import the CUE standard library and %s only; each file is evaluated on its own", schemas.ImportPath))
+			return res
+		}
+	}
+	if len(blank) > 0 {
+		// Blank the import out, keeping every position, and resolve the
+		// package name through the scope instead.
+		src = slices.Clone(src)
+		for _, r := range blank {
+			for i := r[0]; i < r[1] && i < len(src); i++ {
+				if src[i] != '\n' {
+					src[i] = ' '
+				}
+			}
+		}
+		if f, err = parser.ParseFile(path, src); err != nil {
+			res.diags = append(res.diags, diag.Errorf(diag.Pos{File: path}, "syntax", "syntax error: %v", err))
+			return res
+		}
+	}
+
+	pos := newPositions(path, f)
+	v := ev.ctx.BuildFile(f, opts...)
+	if err := v.Err(); err != nil {
+		res.diags = append(res.diags, cueDiags(err, pos)...)
+		return res
+	}
+	u := ev.repo.Unify(v)
+	bad := map[string]bool{} // "section/name" of objects with errors
+	if err := u.Validate(cue.Concrete(true)); err != nil {
+		for _, e := range cueerrors.Errors(err) {
+			p := errPath(e)
+			if len(p) >= 2 {
+				bad[p[0]+pathSep+p[1]] = true
+			} else {
+				bad[""] = true
+			}
+		}
+		res.diags = append(res.diags, cueDiags(err, pos)...)
+	}
+	d := decoder{pos: pos, res: res}
+	declared := false
+	for _, section := range []string{"parents", "folders", "segments"} {
+		sv := u.LookupPath(cue.MakePath(cue.Str(section)))
+		if !sv.Exists() {
+			continue
+		}
+		it, err := sv.Fields()
+		if err != nil {
+			if !bad[""] {
+				res.diags = append(res.diags, cueDiags(err, pos)...)
+			}
+			continue
+		}
+		for it.Next() {
+			declared = true
+			key := it.Selector().Unquoted()
+			if bad[section+pathSep+key] || bad[""] {
+				d.invalid(section, key)
+				continue
+			}
+			b, err := it.Value().MarshalJSON()
+			if err != nil {
+				res.diags = append(res.diags, cueDiags(err, pos)...)
+				d.invalid(section, key)
+				continue
+			}
+			d.decode(section, key, b)
+		}
+	}
+	res.empty = !declared && len(res.diags) == 0
+	res.diags = res.diags.Sort()
+	return res
+}
+
+// importRange returns the byte range to blank for an import spec: the whole
+// import declaration when it holds this spec alone.
+func importRange(f *ast.File, spec *ast.ImportSpec) [2]int {
+	for _, d := range f.Decls {
+		if id, ok := d.(*ast.ImportDecl); ok && len(id.Specs) == 1 && id.Specs[0] == spec {
+			return [2]int{id.Pos().Offset(), id.End().Offset()}
+		}
+	}
+	return [2]int{spec.Pos().Offset(), spec.End().Offset()}
+}
+
+// errPath returns the unquoted path of a CUE error.
+func errPath(e cueerrors.Error) []string {
+	p := e.Path()
+	if len(p) > 0 && p[0] == "#Repo" {
+		p = p[1:]
+	}
+	out := make([]string, 0, len(p))
+	for _, s := range p {
+		if u, err := strconv.Unquote(s); err == nil {
+			s = u
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// displayPath renders a path the way CUE does: segments."VIP".where[0].
+func displayPath(p []string) string {
+	var b strings.Builder
+	for i, s := range p {
+		if _, err := strconv.Atoi(s); err == nil && i > 0 {
+			b.WriteString("[" + s + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if ast.IsValidIdent(s) {
+			b.WriteString(s)
+		} else {
+			b.WriteString(strconv.Quote(s))
+		}
+	}
+	return b.String()
+}
+
+// cueDiags turns a CUE error into diagnostics positioned in the data file.
+// Errors about missing values often carry only schema positions; those are
+// placed at the nearest enclosing value written in the file.
+func cueDiags(err error, pos *positions) diag.Diagnostics {
+	var out diag.Diagnostics
+	for _, e := range cueerrors.Errors(err) {
+		p := errPath(e)
+		var at diag.Pos
+		for _, tp := range append([]token.Pos{e.Position()}, e.InputPositions()...) {
+			if tp.IsValid() && tp.Filename() == pos.file {
+				at = toPos(pos.file, tp)
+				break
+			}
+		}
+		if !at.IsValid() {
+			at = pos.value(joinPath(p...))
+		}
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		code, detail := "schema", ""
+		switch {
+		case strings.HasPrefix(msg, "incomplete value"), strings.HasPrefix(msg, "non-concrete value"):
+			code = "missing-field"
+			detail = "the field is required: " + msg
+			msg = "missing required value"
+		case strings.Contains(msg, "field not allowed"):
+			code = "unknown-field"
+			msg = "field not allowed"
+			if len(p) > 0 {
+				detail = fmt.Sprintf("%q is not a field of this object; check its spelling against the schema", p[len(p)-1])
+			}
+		case strings.Contains(msg, "empty disjunction"), strings.Contains(msg, "conflicting values"),
+			strings.Contains(msg, "invalid value"), strings.Contains(msg, "out of bound"):
+			code = "schema"
+		}
+		if dp := displayPath(p); dp != "" {
+			msg = dp + ": " + msg
+		}
+		d := diag.Errorf(at, code, "%s", msg)
+		d.Detail = detail
+		out = append(out, d)
+	}
+	return out
+}
+
+// pathString joins path elements for lookups in positions.
+func pathString(elems ...string) string { return joinPath(elems...) }

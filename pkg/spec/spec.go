@@ -1,0 +1,344 @@
+package spec
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// Options configure Load.
+type Options struct {
+	// Cache keeps per-file results across loads; nil evaluates every file.
+	Cache *Cache
+	// Workers is the number of files evaluated at once; zero means
+	// GOMAXPROCS.
+	Workers int
+	// FilesPerContext is how many files a worker evaluates before it drops
+	// its CUE context and starts a new one, which bounds memory; zero means
+	// 200.
+	FilesPerContext int
+}
+
+// Result is a loaded repository.
+type Result struct {
+	// State is every valid object, in file order. Folders include those
+	// implied by segments' folder paths (and their ancestors). Types that
+	// the repository leaves out are empty.
+	State segment.State
+	// Diagnostics are all problems found, sorted by position.
+	Diagnostics diag.Diagnostics
+	// Files is the number of CUE files read.
+	Files int
+	// Cached is the number of files whose result came from Options.Cache.
+	Cached int
+}
+
+// Load reads every CUE file of fsys (one commit of a repository), unifies
+// each with the embedded schema, decodes the objects it declares and checks
+// them together. Problems in the input are reported as Result.Diagnostics;
+// the error is for internal failures only (an unreadable fsys, a broken
+// embedded schema, a canceled ctx).
+//
+// Positions in diagnostics and Origins are the slash-separated paths of
+// fsys. The returned state does not share memory with the cache, except for
+// the Origin.Fields maps, which callers must treat as read-only.
+func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
+	files, err := cueFiles(fsys)
+	if err != nil {
+		return nil, err
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	perCtx := opts.FilesPerContext
+	if perCtx <= 0 {
+		perCtx = 200
+	}
+
+	type job struct {
+		i    int
+		path string
+		src  []byte
+		key  cacheKey
+	}
+	opts.Cache.begin()
+	results := make([]*fileResult, len(files))
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var workErr error
+	for range min(workers, max(len(files), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ev *evaluator
+			for j := range jobs {
+				if ev == nil || ev.files >= perCtx {
+					var err error
+					if ev, err = newEvaluator(); err != nil {
+						mu.Lock()
+						workErr = err
+						mu.Unlock()
+						continue
+					}
+				}
+				r := ev.eval(j.path, j.src)
+				results[j.i] = r
+				opts.Cache.put(j.key, r)
+			}
+		}()
+	}
+	cached := 0
+	var readErr error
+feed:
+	for i, name := range files {
+		if err := ctx.Err(); err != nil {
+			readErr = err
+			break
+		}
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			readErr = fmt.Errorf("read %s: %w", name, err)
+			break
+		}
+		key := newCacheKey(name, src)
+		if r := opts.Cache.get(key); r != nil {
+			results[i] = r
+			cached++
+			continue
+		}
+		select {
+		case jobs <- job{i: i, path: name, src: src, key: key}:
+		case <-ctx.Done():
+			readErr = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return nil, readErr
+	}
+	if workErr != nil {
+		return nil, fmt.Errorf("load schema: %w", workErr)
+	}
+	opts.Cache.sweep()
+	res := assemble(results)
+	res.Files, res.Cached = len(files), cached
+	return res, nil
+}
+
+// cueFiles lists the CUE files of fsys in lexical order.
+func cueFiles(fsys fs.FS) ([]string, error) {
+	var files []string
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != "." && (name == "cue.mod" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if path.Ext(name) == ".cue" && !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "_") && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	return files, nil
+}
+
+// assemble merges the per-file results (copying what it keeps), fills what
+// needs the whole repository, and runs the semantic checks.
+func assemble(results []*fileResult) *Result {
+	res := &Result{}
+	var known knownNames
+	known.parents = map[string]bool{}
+	known.segments = map[string]bool{}
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		res.Diagnostics = append(res.Diagnostics, r.diags...)
+		for _, p := range r.parents {
+			res.State.Parents = append(res.State.Parents, cloneParent(p))
+		}
+		res.State.Folders = append(res.State.Folders, r.folders...)
+		for _, s := range r.segments {
+			res.State.Segments = append(res.State.Segments, cloneSegment(s))
+		}
+		for _, n := range r.invalidParents {
+			known.parents[n] = true
+		}
+		for _, n := range r.invalidSegments {
+			known.segments[n] = true
+		}
+	}
+	// A repository with one parent segment may leave parent out.
+	if len(res.State.Parents)+len(known.parents) == 1 {
+		name := ""
+		for _, p := range res.State.Parents {
+			name = p.Name
+		}
+		for n := range known.parents {
+			name = n
+		}
+		for i := range res.State.Segments {
+			if res.State.Segments[i].Parent == "" {
+				res.State.Segments[i].Parent = name
+			}
+		}
+		for i := range res.State.Folders {
+			if res.State.Folders[i].Parent == "" {
+				res.State.Folders[i].Parent = name
+			}
+		}
+	}
+	res.Diagnostics = append(res.Diagnostics, check(&res.State, known)...)
+	res.State.Folders = impliedFolders(res.State.Folders, res.State.Segments)
+	res.Diagnostics = res.Diagnostics.Sort()
+	return res
+}
+
+// impliedFolders adds the folders named by segments, and the ancestors of
+// every folder, that are not declared. Declared folders come first, in file
+// order; implied ones follow sorted by parent and path.
+func impliedFolders(declared []segment.Folder, segs []segment.Segment) []segment.Folder {
+	have := map[segment.Key]bool{}
+	for _, f := range declared {
+		have[f.Key()] = true
+	}
+	var implied []segment.Folder
+	add := func(parent, p string, origin segment.Origin) {
+		for p != "" && parent != "" {
+			k := segment.Key{Parent: parent, Name: p}
+			if have[k] {
+				return
+			}
+			have[k] = true
+			implied = append(implied, segment.Folder{Parent: parent, Path: p, Origin: segment.Origin{Pos: origin.Pos}})
+			i := strings.LastIndexByte(p, '/')
+			if i < 0 {
+				return
+			}
+			p = p[:i]
+		}
+	}
+	for _, f := range declared {
+		if f.ParentPath() != "" {
+			add(f.Parent, f.ParentPath(), f.Origin)
+		}
+	}
+	for _, s := range segs {
+		add(s.Parent, s.Folder, segment.Origin{Pos: s.Origin.At("folder")})
+	}
+	slices.SortFunc(implied, func(a, b segment.Folder) int {
+		if c := strings.Compare(a.Parent, b.Parent); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Path, b.Path)
+	})
+	return append(declared, implied...)
+}
+
+// cacheKey identifies a file result: path, content and schema version.
+type cacheKey [32]byte
+
+func newCacheKey(name string, src []byte) cacheKey {
+	h := sha256.New()
+	h.Write(schemaVersion[:])
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write(src)
+	var k cacheKey
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// Cache keeps the results of evaluated files, keyed by path, content and
+// schema version, so that a load after a small change evaluates only the
+// changed files. It is safe for concurrent use. Entries used by neither of
+// the two most recent loads are dropped, so memory follows the repository.
+// Use one Cache per repository.
+type Cache struct {
+	mu      sync.Mutex
+	entries map[cacheKey]*cacheEntry
+	gen     uint64
+}
+
+type cacheEntry struct {
+	r   *fileResult
+	gen uint64
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{entries: map[cacheKey]*cacheEntry{}} }
+
+// begin starts a load.
+func (c *Cache) begin() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
+
+// sweep drops entries used by neither this load nor the one before.
+func (c *Cache) sweep() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	for k, e := range c.entries {
+		if e.gen+1 < c.gen {
+			delete(c.entries, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *Cache) get(k cacheKey) *fileResult {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[k]
+	if e == nil {
+		return nil
+	}
+	e.gen = c.gen
+	return e.r
+}
+
+func (c *Cache) put(k cacheKey, r *fileResult) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.entries[k] = &cacheEntry{r: r, gen: c.gen}
+	c.mu.Unlock()
+}
+
+// Len returns the number of cached files.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
