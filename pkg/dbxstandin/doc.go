@@ -20,9 +20,10 @@
 //     results, FetchResults paging with correct startRowOffset,
 //     GetOperationStatus polling (see SetRunningPolls),
 //     GetResultSetMetadata, CancelOperation, CloseOperation, CloseSession.
-//     Unknown session handles answer "Invalid SessionHandle: ..." which the
-//     driver turns into driver.ErrBadConn; unknown operation handles answer
-//     an ERROR_STATUS.
+//     Unknown session handles answer ERROR_STATUS "Invalid SessionHandle:
+//     ..." (the driver reports it as an execution error and does not
+//     reconnect; see ExpireSessions); unknown operation handles answer
+//     ERROR_STATUS "Invalid OperationHandle: ...".
 //   - Authentication by personal access token (Authorization: Bearer);
 //     a bad token gets HTTP 401 with X-Databricks-Reason-Phrase.
 //   - Failed statements report ERROR_STATE with a SQLSTATE and a message of
