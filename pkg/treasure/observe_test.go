@@ -1,0 +1,185 @@
+package treasure
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/google/go-cmp/cmp"
+)
+
+// populate creates folders × perFolder segments under p, the first segment
+// of each folder referencing the very first segment.
+func populate(t testing.TB, e *env, p *segment.Parent, folders, perFolder int) {
+	t.Helper()
+	ctx := context.Background()
+	first := ""
+	for i := range folders {
+		f, err := e.c.CreateFolder(ctx, p.Meta.ID, p.RootFolderID, &segment.Folder{Parent: p.Name, Path: fmt.Sprintf("F%03d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range perFolder {
+			rule := valueRule("country", fmt.Sprintf("C%d", j))
+			if first != "" && j == 0 {
+				rule = refRule(first, "S000-000", false)
+			}
+			s, err := e.c.CreateSegment(ctx, p.Meta.ID, f.Meta.ID, &segment.Segment{Name: fmt.Sprintf("S%03d-%03d", i, j), Parent: p.Name, Rule: rule})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == "" {
+				first = s.Meta.ID
+			}
+		}
+	}
+}
+
+// TestObserveRequestCount checks the request budget: an unchanged tree
+// costs one listing per parent, a changed segment one detail read more,
+// and list responses (whose rules are empty) are never used as rules.
+func TestObserveRequestCount(t *testing.T) {
+	e := newEnv(t, noLimit)
+	ctx := context.Background()
+	p := e.mustParent(t, "Retail")
+	populate(t, e, p, 20, 10)
+
+	obs := e.client(t, func(o *Options) {}) // a separate client: the daemon's observer
+	e.srv.ResetLog()
+	st, err := obs.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Segments) != 200 || len(st.Folders) != 20 {
+		t.Fatalf("observed %d segments %d folders", len(st.Segments), len(st.Folders))
+	}
+	if n := count(e.srv.Requests(), "GET", "/entities/segments/"); n != 200 {
+		t.Errorf("first observe read %d details, want 200", n)
+	}
+	for _, s := range st.Segments {
+		if s.Rule.IsEmpty() {
+			t.Fatalf("segment %s observed with an empty rule", s.Name)
+		}
+		if c := s.Rule.Conditions[0].Conditions[0]; c.Type == segment.ReferenceCondition && c.Segment != "S000-000" {
+			t.Errorf("segment %s: reference resolved to %q", s.Name, c.Segment)
+		}
+	}
+
+	e.srv.ResetLog()
+	st2, err := obs.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.srv.Requests()
+	if len(reqs) != 3 {
+		t.Errorf("unchanged observe made %d requests, want 3 (list, parent, by-folder): %v", len(reqs), reqs)
+	}
+	if d := cmp.Diff(st, st2); d != "" {
+		t.Errorf("a cached observe differs from the first one:\n%s", d)
+	}
+
+	// Someone edits one segment by hand.
+	target := st.Segments[57]
+	err = e.srv.ModifySegment(target.Meta.ID, "alice", func(s *tdstandin.Segment) {
+		s.Rule = json.RawMessage(`{"type":"Or","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"country"},"operator":{"type":"Equal","not":false,"rightValue":"FR"},"arrayMatching":null,"exclude":false}]}]}`)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ResetLog()
+	st3, err := obs.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.srv.Requests()); n != 4 {
+		t.Errorf("observe after one change made %d requests, want 4", n)
+	}
+	for _, s := range st3.Segments {
+		if s.Meta.ID != target.Meta.ID {
+			continue
+		}
+		if s.Rule.Type != "Or" || s.Meta.UpdatedBy != "alice" || !s.Meta.UpdatedAt.After(target.Meta.UpdatedAt) {
+			t.Errorf("drifted segment observed as %+v / %+v", s.Rule, s.Meta)
+		}
+	}
+}
+
+func TestObserveDeepTree(t *testing.T) {
+	e := newEnv(t, func(o *Options) { noLimit(o); o.ByFolderDepth = 2 })
+	ctx := context.Background()
+	p := e.mustParent(t, "Retail")
+	parentID, path := p.RootFolderID, ""
+	for i := range 5 {
+		path = strings.TrimPrefix(path+"/L"+fmt.Sprint(i), "/")
+		f, err := e.c.CreateFolder(ctx, p.Meta.ID, parentID, &segment.Folder{Parent: "Retail", Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parentID = f.Meta.ID
+	}
+	if _, err := e.c.CreateSegment(ctx, p.Meta.ID, parentID, &segment.Segment{Name: "deep", Rule: valueRule("country", "JP")}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.c.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Folders) != 5 || st.Folders[4].Path != "L0/L1/L2/L3/L4" {
+		t.Fatalf("folders = %+v", st.Folders)
+	}
+	if len(st.Segments) != 1 || st.Segments[0].Folder != "L0/L1/L2/L3/L4" {
+		t.Fatalf("segments = %+v", st.Segments)
+	}
+}
+
+func TestObserveOwnershipAndDrift(t *testing.T) {
+	e := newEnv(t, noLimit)
+	ctx := context.Background()
+	p := e.mustParent(t, "Retail")
+	f, _ := e.c.CreateFolder(ctx, p.Meta.ID, p.RootFolderID, &segment.Folder{Parent: "Retail", Path: "Mine", Description: "kept"})
+	// An object made by hand in the console carries no marker.
+	hand := e.client(t, func(o *Options) { o.Owner = "other-repo" })
+	if _, err := hand.CreateFolder(ctx, p.Meta.ID, p.RootFolderID, &segment.Folder{Parent: "Retail", Path: "Theirs"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.ModifyFolder(f.Meta.ID, "bob", func(f *tdstandin.Folder) { f.Description = "edited by hand" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.ModifyParent(p.Meta.ID, "carol", func(p *tdstandin.Parent) { p.Timezone = "Asia/Tokyo" }); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.c.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := st.Folders[0], st.Folders[1]
+	if mine.Meta.Owned || mine.Description != "edited by hand" || mine.Meta.UpdatedBy != "bob" {
+		t.Errorf("hand-edited folder (marker removed) = %+v", mine)
+	}
+	if !theirs.Meta.Owned || theirs.Meta.OwnerSource != "other-repo" {
+		t.Errorf("other source's folder = %+v", theirs.Meta)
+	}
+	if got := st.Parents[0]; got.Timezone != "Asia/Tokyo" || got.Meta.UpdatedBy != "carol" || !got.Meta.Owned {
+		t.Errorf("drifted parent = %+v %+v", got.Timezone, got.Meta)
+	}
+}
+
+func TestMarkerRoundTrip(t *testing.T) {
+	for _, desc := range []string{"", "one line", "two\n\nparagraphs", "ends with newline\n"} {
+		w := withMarker(desc, "repo/main")
+		clean, owned, owner := splitMarker(w)
+		if !owned || owner != "repo/main" || clean != strings.TrimRight(desc, "\n") {
+			t.Errorf("%q → %q → %q %v %q", desc, w, clean, owned, owner)
+		}
+		if again := withMarker(w, "repo/main"); again != w {
+			t.Errorf("marking twice: %q", again)
+		}
+	}
+	if _, owned, _ := splitMarker("mentions [managed-by: cas-reconciler source=x] in the middle"); owned {
+		t.Error("a marker in the middle of text counts")
+	}
+}
