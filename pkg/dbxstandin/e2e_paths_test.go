@@ -547,3 +547,53 @@ func TestExpiredSessionSurfacesInvalidSessionHandle(t *testing.T) {
 		t.Errorf("OpenSession calls = %d, want 2", opens)
 	}
 }
+
+func TestBrokenFixtureThroughConnector(t *testing.T) {
+	fx, err := LoadFixture(fixturePath("broken.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ep := ownServer(t, fx)
+	// The connector route: telemetry cannot be switched off here, so the
+	// driver's feature-flag request to https://127.0.0.1:443 fails fast.
+	connector, err := dbsql.NewConnector(
+		dbsql.WithServerHostname("http://"+ep.Host),
+		dbsql.WithPort(ep.Port),
+		dbsql.WithHTTPPath(ep.HTTPPath),
+		dbsql.WithAccessToken("dapi-treasure-sp"),
+		dbsql.WithInitialNamespace("retail_prod", "cdp"),
+		dbsql.WithCloudFetch(false),
+		dbsql.WithMaxRows(2),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := ctxT(t)
+	rows, err := db.QueryContext(ctx, "SELECT table_name, table_type, data_source_format FROM information_schema.tables ORDER BY table_name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var name, typ string
+		var format sql.NullString
+		if err := rows.Scan(&name, &typ, &format); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name+":"+typ+":"+format.String)
+	}
+	rows.Close()
+	if want := "customers:MANAGED:DELTA,orders:MANAGED:DELTA,vip_customers:VIEW:"; strings.Join(got, ",") != want {
+		t.Errorf("tables = %v, want %s", got, want)
+	}
+	var ltv sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT ltv FROM customers WHERE customer_id = ?", 2).Scan(&ltv); err != nil || ltv.String != "n/a" {
+		t.Errorf("ltv = %v, %v", ltv, err)
+	}
+	_, err = db.QueryContext(ctx, "SELECT * FROM restricted.secrets")
+	if err == nil || !strings.Contains(err.Error(), "INSUFFICIENT_PERMISSIONS") || !strings.Contains(err.Error(), "retail_prod.restricted") {
+		t.Errorf("restricted schema: %v", err)
+	}
+}

@@ -143,3 +143,17 @@ func TestGeneratedValuesAreDeterministic(t *testing.T) {
 		t.Errorf("values lack variety: %s", a)
 	}
 }
+
+func TestLoadBrokenFixture(t *testing.T) {
+	fx, err := LoadFixture(fixturePath("broken.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := catalogModel{&fx}
+	if err := m.checkRead("treasure-sp", "retail_prod", "restricted", "secrets"); err == nil || err.State != StatePermission {
+		t.Errorf("restricted.secrets: %v", err)
+	}
+	if err := m.checkRead("treasure-sp", "retail_prod", "cdp", "page_views"); err == nil || err.State != StateTableNotFound {
+		t.Errorf("page_views: %v", err)
+	}
+}

@@ -606,7 +606,7 @@ func (s *Server) use(ctx context.Context, se *session, words []string) (*resultS
 	if len(parts) == 0 || len(parts) > 2 || len(w)%2 == 0 {
 		return nil, syntaxError("end of input")
 	}
-	cat, sch := se.catalog, se.schema
+	cat, sch := se.catalog, ""
 	switch {
 	case kind == "CATALOG" && len(parts) == 1:
 		cat, sch = parts[0], "default"
