@@ -148,7 +148,7 @@ type ref struct {
 
 func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 	seen := map[segment.Key]diag.Pos{}
-	names := map[string][]string{}       // parent -> segment names
+	names := map[string][]string{}         // parent -> segment names
 	graph := map[string]map[string][]ref{} // parent -> segment -> references
 	for _, s := range c.st.Segments {
 		if _, ok := seen[s.Key()]; !ok {

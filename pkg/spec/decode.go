@@ -262,8 +262,13 @@ func (d *decoder) segment(path, key string, b []byte) error {
 		}
 	case doc.Where != nil:
 		w := whereExpander{d: d, path: path + pathSep + "where"}
+		n := len(d.res.diags)
 		s.Rule = w.expand(doc.Where, doc.Match, doc.Limit)
-		s.Rule.Origin = d.pos.origin(path+pathSep+"where")
+		if len(d.res.diags) > n {
+			d.invalid("segments", key)
+			return nil
+		}
+		s.Rule.Origin = d.pos.origin(path + pathSep + "where")
 	default:
 		s.Rule.Origin = d.pos.origin(path)
 	}

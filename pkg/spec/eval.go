@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -263,11 +264,14 @@ func displayPath(p []string) string {
 
 // cueDiags turns a CUE error into diagnostics positioned in the data file.
 // Errors about missing values often carry only schema positions; those are
-// placed at the nearest enclosing value written in the file.
+// placed at the nearest enclosing value written in the file. The many
+// errors of a failed disjunction (an enum) become one.
 func cueDiags(err error, pos *positions) diag.Diagnostics {
 	var out diag.Diagnostics
+	disj := map[string]int{} // path -> index in out of its disjunction diagnostic
 	for _, e := range cueerrors.Errors(err) {
 		p := errPath(e)
+		dp := displayPath(p)
 		var at diag.Pos
 		for _, tp := range append([]token.Pos{e.Position()}, e.InputPositions()...) {
 			if tp.IsValid() && tp.Filename() == pos.file {
@@ -280,11 +284,29 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 		}
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if i, ok := disj[dp]; ok {
+			// a member of a disjunction reported before
+			if m := conflictRE.FindStringSubmatch(msg); m != nil {
+				d := &out[i]
+				if d.Summary == dp+": invalid value" {
+					d.Summary = dp + ": invalid value " + m[2]
+				}
+				if d.Detail == "" {
+					d.Detail = "allowed values: " + m[1]
+				} else {
+					d.Detail += ", " + m[1]
+				}
+			}
+			continue
+		}
 		code, detail := "schema", ""
 		switch {
+		case strings.Contains(msg, "errors in empty disjunction"):
+			disj[dp] = len(out)
+			msg = "invalid value"
 		case strings.HasPrefix(msg, "incomplete value"), strings.HasPrefix(msg, "non-concrete value"):
 			code = "missing-field"
-			detail = "the field is required: " + msg
+			detail = "set this field; the schema expects " + strings.TrimPrefix(strings.TrimPrefix(msg, "incomplete value "), "non-concrete value ")
 			msg = "missing required value"
 		case strings.Contains(msg, "field not allowed"):
 			code = "unknown-field"
@@ -292,11 +314,8 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 			if len(p) > 0 {
 				detail = fmt.Sprintf("%q is not a field of this object; check its spelling against the schema", p[len(p)-1])
 			}
-		case strings.Contains(msg, "empty disjunction"), strings.Contains(msg, "conflicting values"),
-			strings.Contains(msg, "invalid value"), strings.Contains(msg, "out of bound"):
-			code = "schema"
 		}
-		if dp := displayPath(p); dp != "" {
+		if dp != "" {
 			msg = dp + ": " + msg
 		}
 		d := diag.Errorf(at, code, "%s", msg)
@@ -305,6 +324,10 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 	}
 	return out
 }
+
+// conflictRE matches a disjunction member's error: the allowed value, then
+// the value given.
+var conflictRE = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
 
 // pathString joins path elements for lookups in positions.
 func pathString(elems ...string) string { return joinPath(elems...) }
