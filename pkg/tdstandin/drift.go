@@ -1,6 +1,7 @@
 package tdstandin
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 )
@@ -91,4 +92,50 @@ func (s *Server) Segments() []Segment {
 	}
 	slices.SortFunc(out, func(a, b Segment) int { return cmpNumeric(a.ID, b.ID) })
 	return out
+}
+
+// AddFolder stores a folder directly (as user, without a request), for
+// seeding large trees quickly. It applies the API's uniqueness rule.
+func (s *Server) AddFolder(parentFolderID, name, description, user string) (Folder, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parent, ok := s.st.Folders[parentFolderID]
+	if !ok {
+		return Folder{}, fmt.Errorf("tdstandin: no folder %s", parentFolderID)
+	}
+	if s.nameTaken(parentFolderID, name, "") {
+		return Folder{}, fmt.Errorf("tdstandin: name %q has already been taken", name)
+	}
+	f := &Folder{ID: s.st.id(), AudienceID: parent.AudienceID, Name: name, Description: description, ParentFolderID: parentFolderID}
+	f.touch(s.opts.Now(), user)
+	s.st.Folders[f.ID] = f
+	return *f, s.commit()
+}
+
+// AddSegment stores a segment directly (as user, without a request), for
+// seeding. The rule is checked like a request's.
+func (s *Server) AddSegment(folderID, name, description string, rule json.RawMessage, user string) (Segment, error) {
+	refs, err := checkRule(rule)
+	if err != nil {
+		return Segment{}, fmt.Errorf("tdstandin: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.st.Folders[folderID]
+	if !ok {
+		return Segment{}, fmt.Errorf("tdstandin: no folder %s", folderID)
+	}
+	for _, r := range refs {
+		if t, ok := s.st.Segments[r]; !ok || t.AudienceID != f.AudienceID {
+			return Segment{}, fmt.Errorf("tdstandin: referenced segment %s is invalid", r)
+		}
+	}
+	if s.nameTaken(folderID, name, "") {
+		return Segment{}, fmt.Errorf("tdstandin: name %q has already been taken", name)
+	}
+	sg := &Segment{ID: s.st.id(), Type: s.opts.SegmentTypes[0], AudienceID: f.AudienceID, FolderID: folderID,
+		Name: name, Description: description, Rule: compact(rule)}
+	sg.touch(s.opts.Now(), user)
+	s.st.Segments[sg.ID] = sg
+	return *sg, s.commit()
 }

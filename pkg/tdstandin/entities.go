@@ -150,6 +150,30 @@ func (s *Server) folderChildren(id string) (folders []*Folder, segments []*Segme
 	return folders, segments
 }
 
+// childIndex maps folder ids of one parent segment to their child folders
+// and segments, each sorted by id.
+func (s *Server) childIndex(audience string) (map[string][]*Folder, map[string][]*Segment) {
+	fs := map[string][]*Folder{}
+	ss := map[string][]*Segment{}
+	for _, f := range s.st.Folders {
+		if f.AudienceID == audience && f.ParentFolderID != "" {
+			fs[f.ParentFolderID] = append(fs[f.ParentFolderID], f)
+		}
+	}
+	for _, sg := range s.st.Segments {
+		if sg.AudienceID == audience {
+			ss[sg.FolderID] = append(ss[sg.FolderID], sg)
+		}
+	}
+	for _, l := range fs {
+		slices.SortFunc(l, func(a, b *Folder) int { return cmpNumeric(a.ID, b.ID) })
+	}
+	for _, l := range ss {
+		slices.SortFunc(l, func(a, b *Segment) int { return cmpNumeric(a.ID, b.ID) })
+	}
+	return fs, ss
+}
+
 func (s *Server) nameTaken(folderID, name, except string) bool {
 	fs, ss := s.folderChildren(folderID)
 	for _, f := range fs {
@@ -349,10 +373,11 @@ func (s *Server) byFolder(w http.ResponseWriter, r *http.Request) {
 	data := []map[string]any{s.folderJSON(root)}
 	stamps := []Stamp{root.Stamp}
 	level := []*Folder{root}
+	childFolders, childSegments := s.childIndex(root.AudienceID)
 	for d := 1; d <= depth && len(level) > 0; d++ {
 		var next []*Folder
 		for _, f := range level {
-			fs, ss := s.folderChildren(f.ID)
+			fs, ss := childFolders[f.ID], childSegments[f.ID]
 			for _, c := range fs {
 				data = append(data, s.folderJSON(c))
 				stamps = append(stamps, c.Stamp)

@@ -2,7 +2,6 @@ package treasure
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -374,8 +373,4 @@ func (r redactor) apply(e *APIError) {
 	for i := range e.Details {
 		e.Details[i] = r.String(e.Details[i])
 	}
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
