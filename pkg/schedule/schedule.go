@@ -281,7 +281,8 @@ func (s *Scheduler) Start(ctx context.Context) {
 
 // Trigger asks for a run of the named job now, or right after its current
 // run. Triggers coalesce: any number of them while a run is pending or in
-// flight cause one run.
+// flight cause one run. A trigger before Start runs at Start. It returns
+// ErrUnknownJob, ErrSuspended or ErrStopped (wrapped) when it cannot.
 func (s *Scheduler) Trigger(name string) error {
 	j, err := s.job(name)
 	if err != nil {

@@ -530,3 +530,33 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestTriggerBeforeStartAndAddAfterStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec recorder
+		s := New(Options{})
+		run := func(ctx context.Context, r Run) error {
+			rec.run(ctx, r)
+			return nil
+		}
+		mustAdd(t, s, Job{Name: "a", Spec: "@every 1h", Run: run})
+		if err := s.Trigger("a"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := len(rec.times()); n != 0 {
+			t.Fatalf("ran %d times before Start", n)
+		}
+		s.Start(context.Background())
+		synctest.Wait()
+		if n := len(rec.times()); n != 1 {
+			t.Fatalf("pending trigger: %d runs at Start, want 1", n)
+		}
+		mustAdd(t, s, Job{Name: "b", Spec: "@every 1m", Run: run})
+		time.Sleep(time.Minute + time.Second)
+		if n := len(rec.times()); n != 2 {
+			t.Fatalf("job added after Start: %d runs total, want 2", n)
+		}
+		stop(t, s)
+	})
+}
