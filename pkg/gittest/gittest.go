@@ -195,6 +195,23 @@ func (r *Repo) Remove(t testing.TB, msg string, paths ...string) string {
 	return r.commitAndPush(t, DefaultBranch, msg)
 }
 
+// Symlink commits a symbolic link at path pointing to target on the default
+// branch, pushes and returns the new commit's SHA.
+func (r *Repo) Symlink(t testing.TB, msg, path, target string) string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.switchTo(t, DefaultBranch)
+	p := filepath.Join(r.work, filepath.FromSlash(path))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+	return r.commitAndPush(t, DefaultBranch, msg)
+}
+
 // ImportDir copies the tree under dir into the default branch (replacing
 // nothing else), commits, pushes and returns the new commit's SHA.
 func (r *Repo) ImportDir(t testing.TB, msg, dir string) string {

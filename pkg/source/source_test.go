@@ -372,3 +372,31 @@ func TestOptionsValidation(t *testing.T) {
 		t.Fatalf("defaults: %v, branch %q, path %q", err, r.Branch(), r.opts.Path)
 	}
 }
+
+func TestSymlinksAreNotFollowed(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "segments")
+	repo.Commit(t, "first", sample)
+	repo.Symlink(t, "link", "segments/passwd.cue", "/etc/passwd")
+	s := fetch(t, newRepo(t, Options{URL: repo.URL(), Path: "segments"}))
+	info, err := fs.Stat(s.FS, "passwd.cue")
+	if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("Stat = %v, %v; want a symlink entry", info, err)
+	}
+	if _, err := fs.ReadFile(s.FS, "passwd.cue"); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("ReadFile(symlink) = %v, want ErrInvalid", err)
+	}
+	if _, err := s.FS.Open("passwd.cue"); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("Open(symlink) = %v, want ErrInvalid", err)
+	}
+	dir := t.TempDir()
+	if err := s.Materialize(dir); err != nil {
+		t.Fatalf("Materialize: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "passwd.cue")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("symlink materialized: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "team-a", "one.cue")); err != nil {
+		t.Fatal(err)
+	}
+}
