@@ -1,0 +1,156 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+
+	dbsqlerr "github.com/databricks/databricks-sql-go/errors"
+)
+
+// Class is the cause class of an Error.
+type Class string
+
+// Error classes.
+const (
+	// Unreachable: the host could not be reached (DNS, refused, reset, TLS).
+	Unreachable Class = "unreachable"
+	// AuthRefused: the warehouse or the token URL refused the credentials.
+	AuthRefused Class = "auth refused"
+	// Permission: the principal lacks a privilege for a statement.
+	Permission Class = "permission"
+	// NotFound: a table or relation does not exist.
+	NotFound Class = "not found"
+	// Timeout: the context deadline or the connect/query timeout expired.
+	Timeout Class = "timeout"
+	// Query: the statement failed for another reason.
+	Query Class = "query"
+)
+
+// Error is the one error type of the client. It names the warehouse host
+// and the cause class, never a token or secret. Callers branch on Class
+// with errors.As.
+type Error struct {
+	Host  string
+	Class Class
+	// Op says what the client was doing ("columns query", "token exchange").
+	Op string
+	// SQLState is the warehouse's SQLSTATE for failed statements.
+	SQLState string
+	msg      string
+	err      error
+}
+
+// Error renders "warehouse <host>: <op>: <class>: <cause>".
+func (e *Error) Error() string {
+	s := "warehouse " + e.Host + ": "
+	if e.Op != "" {
+		s += e.Op + ": "
+	}
+	s += string(e.Class)
+	if e.msg != "" {
+		s += ": " + e.msg
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.err }
+
+// redactor removes secrets from text.
+type redactor []string
+
+func (r redactor) redact(s string) string {
+	for _, sec := range r {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
+
+// classify wraps err into an *Error. Secrets are removed from the message
+// and from the kept cause's text.
+func (c *Client) classify(ctx context.Context, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var we *Error
+	if errors.As(err, &we) {
+		return err
+	}
+	e := &Error{Host: c.opts.Host, Op: op, Class: Query}
+	msg := err.Error()
+	var exec dbsqlerr.DBExecutionError
+	var netErr net.Error
+	lower := strings.ToLower(msg)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (ctx != nil && errors.Is(ctx.Err(), context.DeadlineExceeded)):
+		e.Class = Timeout
+	case errors.Is(err, context.Canceled):
+		e.Class = Timeout
+		msg = "canceled"
+	case errors.As(err, &exec):
+		e.SQLState = exec.SqlState()
+		switch e.SQLState {
+		case "42501":
+			e.Class = Permission
+		case "42P01":
+			e.Class = NotFound
+		}
+		if e.Class == Query {
+			switch {
+			case strings.Contains(msg, "[INSUFFICIENT_PERMISSIONS]"):
+				e.Class = Permission
+			case strings.Contains(msg, "[TABLE_OR_VIEW_NOT_FOUND]"):
+				e.Class = NotFound
+			}
+		}
+	case strings.Contains(lower, "401") || strings.Contains(lower, "403") || strings.Contains(lower, "invalid access token") ||
+		strings.Contains(lower, "unauthorized") || strings.Contains(lower, "forbidden"):
+		e.Class = AuthRefused
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e.Class = Timeout
+	case isUnreachable(err, lower):
+		e.Class = Unreachable
+	}
+	e.msg = c.redact(firstLine(msg))
+	e.err = redactedError{msg: e.msg, cause: err}
+	return e
+}
+
+func isUnreachable(err error, lower string) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) {
+		return true
+	}
+	for _, s := range []string{"connection refused", "no such host", "connection reset", "eof", "tls:", "x509:", "i/o timeout", "dial tcp"} {
+		if strings.Contains(lower, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	const max = 400
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}
+
+// redactedError keeps the cause chain for errors.Is/As while its own text
+// is the redacted message.
+type redactedError struct {
+	msg   string
+	cause error
+}
+
+func (r redactedError) Error() string { return r.msg }
+func (r redactedError) Unwrap() error { return r.cause }

@@ -1,0 +1,360 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// Snapshot reads the metadata of tables and the principal's access to
+// them. Statements issued:
+//
+//   - current_user(), once per Client;
+//   - per catalog, one information_schema.columns query joined with tables
+//     for every requested table of that catalog; when every table of the
+//     catalog is cached, a cheap last_altered query on
+//     information_schema.tables instead, and the columns query only if a
+//     table changed, appeared or disappeared;
+//   - the privilege check chosen by Options.Privileges, unless still fresh
+//     by Options.PrivilegeTTL.
+//
+// Failures to reach or query the warehouse return an *Error; problems with
+// the tables themselves (missing, unreadable) are reported in the Catalog.
+func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*Catalog, error) {
+	principal, err := c.currentUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat := &Catalog{Host: c.opts.Host, Principal: principal, Tables: map[string]*Table{}}
+	byCatalog := map[string][]segment.Table{}
+	var catalogs []string
+	for _, t := range tables {
+		k := strings.ToLower(t.Catalog)
+		if _, ok := byCatalog[k]; !ok {
+			catalogs = append(catalogs, k)
+		}
+		if cat.Tables[Key(t)] == nil {
+			byCatalog[k] = append(byCatalog[k], t)
+			cat.Tables[Key(t)] = &Table{Name: t}
+		}
+	}
+	sort.Strings(catalogs)
+	for _, k := range catalogs {
+		if err := c.refreshCatalog(ctx, byCatalog[k]); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	for k, t := range cat.Tables {
+		if cached := c.tables[k]; cached != nil {
+			name := t.Name
+			*t = *cached
+			t.Columns = append([]Column(nil), cached.Columns...)
+			t.Name = name
+		}
+	}
+	c.mu.Unlock()
+	if err := c.checkAccess(ctx, cat, catalogs, byCatalog); err != nil {
+		return nil, err
+	}
+	return cat, nil
+}
+
+// currentUser returns the principal, asking the warehouse once.
+func (c *Client) currentUser(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	p := c.principal
+	c.mu.Unlock()
+	if p != "" {
+		return p, nil
+	}
+	err := c.query(ctx, KindPrivileges, "current user", "SELECT current_user()", nil, func(r *sql.Rows) error {
+		return r.Scan(&p)
+	})
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	c.principal = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+// inList returns ":p0, :p1, ..." and the matching named arguments for the
+// distinct lower-cased values.
+func inList(prefix string, values []string, args *[]any) string {
+	seen := map[string]bool{}
+	var marks []string
+	for _, v := range values {
+		v = strings.ToLower(v)
+		if seen[v] {
+			continue
+		}
+		seen[v] = true
+		name := fmt.Sprintf("%s%d", prefix, len(marks))
+		marks = append(marks, ":"+name)
+		*args = append(*args, sql.Named(name, v))
+	}
+	return strings.Join(marks, ", ")
+}
+
+// quote quotes an identifier with backticks.
+func quote(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" }
+
+// refreshCatalog brings the column cache up to date for tables of one
+// catalog.
+func (c *Client) refreshCatalog(ctx context.Context, tables []segment.Table) error {
+	catalog := strings.ToLower(tables[0].Catalog)
+	var schemas, names []string
+	cachedAll := true
+	c.mu.Lock()
+	for _, t := range tables {
+		schemas = append(schemas, t.Schema)
+		names = append(names, t.Table)
+		if c.tables[Key(t)] == nil {
+			cachedAll = false
+		}
+	}
+	c.mu.Unlock()
+	want := map[string]bool{}
+	for _, t := range tables {
+		want[Key(t)] = true
+	}
+
+	if cachedAll {
+		var args []any
+		stmt := "SELECT table_schema, table_name, last_altered FROM " + quote(catalog) + ".information_schema.tables" +
+			" WHERE table_schema IN (" + inList("s", schemas, &args) + ") AND table_name IN (" + inList("t", names, &args) + ")"
+		seen := map[string]time.Time{}
+		err := c.query(ctx, KindFreshness, "last_altered query", stmt, args, func(r *sql.Rows) error {
+			var s, n string
+			var la sql.NullTime
+			if err := r.Scan(&s, &n, &la); err != nil {
+				return err
+			}
+			seen[Key(segment.Table{Catalog: catalog, Schema: s, Table: n})] = la.Time
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		fresh := true
+		c.mu.Lock()
+		for k := range want {
+			cached := c.tables[k]
+			la, ok := seen[k]
+			if ok != cached.Found || (ok && !la.Equal(cached.LastAltered)) {
+				fresh = false
+			}
+		}
+		c.mu.Unlock()
+		if fresh {
+			return nil
+		}
+	}
+
+	var args []any
+	stmt := "SELECT c.table_schema, c.table_name, t.table_type, t.last_altered, c.column_name, c.full_data_type, c.is_nullable" +
+		" FROM " + quote(catalog) + ".information_schema.columns c" +
+		" JOIN " + quote(catalog) + ".information_schema.tables t" +
+		" ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema AND t.table_name = c.table_name" +
+		" WHERE c.table_schema IN (" + inList("s", schemas, &args) + ") AND c.table_name IN (" + inList("t", names, &args) + ")" +
+		" ORDER BY c.table_schema, c.table_name, c.ordinal_position"
+	found := map[string]*Table{}
+	err := c.query(ctx, KindColumns, "columns query", stmt, args, func(r *sql.Rows) error {
+		var s, n, typ, col, full, nullable sql.NullString
+		var la sql.NullTime
+		if err := r.Scan(&s, &n, &typ, &la, &col, &full, &nullable); err != nil {
+			return err
+		}
+		name := segment.Table{Catalog: catalog, Schema: s.String, Table: n.String}
+		k := Key(name)
+		if !want[k] {
+			return nil
+		}
+		t := found[k]
+		if t == nil {
+			t = &Table{Name: name, Found: true, Type: typ.String, LastAltered: la.Time}
+			found[k] = t
+		}
+		ion, ok := IONType(full.String)
+		t.Columns = append(t.Columns, Column{Name: col.String, Type: full.String, ION: ion, Supported: ok,
+			Nullable: !strings.EqualFold(nullable.String, "NO")})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range want {
+		if t := found[k]; t != nil {
+			c.tables[k] = t
+		} else {
+			c.tables[k] = &Table{Found: false}
+		}
+	}
+	return nil
+}
+
+// checkAccess fills Access of every table.
+func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []string, byCatalog map[string][]segment.Table) error {
+	if c.opts.Privileges == SkipPrivileges {
+		return nil
+	}
+	now := c.opts.Now()
+	c.mu.Lock()
+	pending := map[string][]segment.Table{}
+	for _, k := range catalogs {
+		for _, t := range byCatalog[k] {
+			if ca, ok := c.access[Key(t)]; ok && c.opts.PrivilegeTTL > 0 && now.Sub(ca.at) < c.opts.PrivilegeTTL {
+				cat.Tables[Key(t)].Access = ca.access
+				continue
+			}
+			pending[k] = append(pending[k], t)
+		}
+	}
+	c.mu.Unlock()
+	for _, k := range catalogs {
+		ts := pending[k]
+		if len(ts) == 0 {
+			continue
+		}
+		var got map[string]Access
+		var err error
+		if c.opts.Privileges == ReadGrants {
+			got, err = c.readGrants(ctx, k, ts)
+		} else {
+			got, err = c.probe(ctx, ts)
+		}
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		for key, a := range got {
+			cat.Tables[key].Access = a
+			c.access[key] = cachedAccess{access: a, at: now}
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+var missingPrivilege = regexp.MustCompile(`(?i)does not have (USE CATALOG|USE SCHEMA|SELECT|[A-Z ]+?) on`)
+
+// probe runs SELECT * FROM t LIMIT 0 for each table.
+func (c *Client) probe(ctx context.Context, tables []segment.Table) (map[string]Access, error) {
+	out := map[string]Access{}
+	for _, t := range tables {
+		stmt := "SELECT * FROM " + quote(t.Catalog) + "." + quote(t.Schema) + "." + quote(t.Table) + " LIMIT 0"
+		err := c.query(ctx, KindProbe, "probe "+t.String(), stmt, nil, func(*sql.Rows) error { return nil })
+		a := Access{Checked: true}
+		if err != nil {
+			we, _ := err.(*Error)
+			switch {
+			case we != nil && we.Class == Permission:
+				priv := Select
+				if m := missingPrivilege.FindStringSubmatch(we.msg); m != nil {
+					priv = strings.ToUpper(m[1])
+				}
+				a.Missing = []string{priv}
+				a.Detail = we.msg
+			case we != nil && we.Class == NotFound:
+				a.NotFound = true
+				a.Detail = we.msg
+			default:
+				return nil, err
+			}
+		}
+		out[Key(t)] = a
+	}
+	return out, nil
+}
+
+// readGrants computes access from the privilege relations of one catalog.
+func (c *Client) readGrants(ctx context.Context, catalog string, tables []segment.Table) (map[string]Access, error) {
+	q := quote(catalog) + ".information_schema."
+	var args []any
+	var schemas, names []string
+	for _, t := range tables {
+		schemas = append(schemas, t.Schema)
+		names = append(names, t.Table)
+	}
+	stmt := "SELECT 'catalog' AS level, '' AS sch, '' AS tbl, privilege_type FROM " + q + "catalog_privileges" +
+		" UNION ALL SELECT 'schema', schema_name, '', privilege_type FROM " + q + "schema_privileges" +
+		" UNION ALL SELECT 'table', table_schema, table_name, privilege_type FROM " + q + "table_privileges" +
+		" WHERE table_schema IN (" + inList("s", schemas, &args) + ") AND table_name IN (" + inList("t", names, &args) + ")"
+	type grant struct{ level, schema, table, priv string }
+	var grants []grant
+	err := c.query(ctx, KindPrivileges, "privileges query", stmt, args, func(r *sql.Rows) error {
+		var g grant
+		var s, t sql.NullString
+		if err := r.Scan(&g.level, &s, &t, &g.priv); err != nil {
+			return err
+		}
+		g.schema, g.table, g.priv = strings.ToLower(s.String), strings.ToLower(t.String), strings.ToUpper(g.priv)
+		grants = append(grants, g)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Access{}
+	for _, t := range tables {
+		has := func(priv string) bool {
+			for _, g := range grants {
+				if g.priv != priv && g.priv != "ALL PRIVILEGES" {
+					continue
+				}
+				switch {
+				case g.level == "catalog":
+					return true
+				case g.level == "schema" && g.schema == strings.ToLower(t.Schema) && priv != UseCatalog:
+					return true
+				case g.level == "table" && g.schema == strings.ToLower(t.Schema) && g.table == strings.ToLower(t.Table) && priv == Select:
+					return true
+				}
+			}
+			return false
+		}
+		a := Access{Checked: true}
+		for _, p := range []string{UseCatalog, UseSchema, Select} {
+			if !has(p) {
+				a.Missing = append(a.Missing, p)
+			}
+		}
+		out[Key(t)] = a
+	}
+	return out, nil
+}
+
+// CheckKeys runs the opt-in uniqueness check of each customers key (one
+// aggregate statement per table) and records the results in cat.Keys.
+func (c *Client) CheckKeys(ctx context.Context, cat *Catalog, keys []segment.KeyedTable) error {
+	if cat.Keys == nil {
+		cat.Keys = map[string]Uniqueness{}
+	}
+	for _, k := range keys {
+		if t := cat.Table(k.Table); t != nil && (!t.Found || (t.Access.Checked && !t.Access.Readable())) {
+			continue
+		}
+		col := quote(k.Key)
+		stmt := "SELECT COUNT(*), COUNT(DISTINCT " + col + "), COUNT(*) - COUNT(" + col + ") FROM " +
+			quote(k.Catalog) + "." + quote(k.Schema) + "." + quote(k.Table.Table)
+		var u Uniqueness
+		err := c.query(ctx, KindUniqueness, "uniqueness of "+k.Table.String()+"."+k.Key, stmt, nil, func(r *sql.Rows) error {
+			return r.Scan(&u.Rows, &u.Distinct, &u.Nulls)
+		})
+		if err != nil {
+			return err
+		}
+		cat.Keys[KeyID(k.Table, k.Key)] = u
+	}
+	return nil
+}
