@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path"
 	"strings"
 	"sync"
@@ -84,7 +83,8 @@ type Server struct {
 	faults []*Fault
 	log    []Request
 
-	srv *httptest.Server
+	srv *http.Server
+	url string
 }
 
 // New returns a Server. It loads Options.StatePath when that file exists.
@@ -121,30 +121,27 @@ func New(opts Options) (*Server, error) {
 
 // Start serves s on a loopback port until Close.
 func (s *Server) Start() {
-	s.srv = httptest.NewServer(s)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("tdstandin: listen: %v", err))
+	}
+	s.StartOn(l)
 }
 
 // StartOn serves s on the given listener until Close.
 func (s *Server) StartOn(l net.Listener) {
-	s.srv = httptest.NewUnstartedServer(s)
-	s.srv.Listener.Close()
-	s.srv.Listener = l
-	s.srv.Start()
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.url = "http://" + l.Addr().String()
+	go func() { _ = s.srv.Serve(l) }()
 }
 
 // URL is the base URL of a started server; every host (CDP, CAS upload,
 // classic API) is served on it.
-func (s *Server) URL() string {
-	if s.srv == nil {
-		return ""
-	}
-	return s.srv.URL
-}
+func (s *Server) URL() string { return s.url }
 
-// Close stops a started server.
+// Close stops a started server and drops its connections.
 func (s *Server) Close() {
 	if s.srv != nil {
-		s.srv.CloseClientConnections()
 		s.srv.Close()
 	}
 }
@@ -244,7 +241,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case f.Drop:
 			if f.Process {
-				s.handle(httptest.NewRecorder(), r)
+				s.handle(discard{header: http.Header{}}, r)
 			}
 			hijackClose(w)
 			return
@@ -325,3 +322,10 @@ func (s *Server) commit() error {
 	}
 	return saveState(s.opts.StatePath, s.st)
 }
+
+// discard is a ResponseWriter that throws the answer away.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
