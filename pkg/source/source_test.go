@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -397,6 +398,47 @@ func TestSymlinksAreNotFollowed(t *testing.T) {
 		t.Fatalf("symlink materialized: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "team-a", "one.cue")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadWhileFetching reads an older snapshot while new commits are
+// fetched into the same object store; run with -race.
+func TestReadWhileFetching(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "segments")
+	repo.Commit(t, "first", sample)
+	r := newRepo(t, Options{URL: repo.URL(), Path: "segments"})
+	old := fetch(t, r)
+	stopReading := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(readErr)
+		for {
+			select {
+			case <-stopReading:
+				return
+			default:
+			}
+			b, err := fs.ReadFile(old.FS, "team-b/three.cue")
+			if err != nil || string(b) != sample["segments/team-b/three.cue"] {
+				readErr <- fmt.Errorf("read old snapshot: %q, %v", b, err)
+				return
+			}
+			if _, err := fs.ReadDir(old.FS, "team-a"); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	for i := range 3 {
+		sha := repo.Commit(t, "change", map[string]string{"segments/team-b/three.cue": fmt.Sprintf("three: %d\n", i)})
+		if s := fetch(t, r); s.Revision != sha {
+			t.Fatalf("Revision = %s, want %s", s.Revision, sha)
+		}
+	}
+	close(stopReading)
+	if err := <-readErr; err != nil {
 		t.Fatal(err)
 	}
 }
