@@ -57,8 +57,7 @@
 //     not exercised. No LZ4.
 //   - SQL is executed by DuckDB after a light rewrite, so functions and
 //     semantics differ from Databricks SQL in many places (e.g. SUM of INT
-//     is reported as BIGINT, AVG of DECIMAL as DOUBLE, struct fields in JSON
-//     come out in alphabetical order). Only queries (SELECT, WITH, VALUES,
+//     is reported as BIGINT, AVG of DECIMAL as DOUBLE). Only queries (SELECT, WITH, VALUES,
 //     TABLE), USE and SET are accepted; DDL and DML are refused with
 //     UNSUPPORTED_FEATURE, and the catalog is changed through the Go API
 //     (AddColumn, DropColumn, DropTable, SetLastAltered, Grant, Revoke).

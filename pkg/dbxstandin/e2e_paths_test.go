@@ -97,9 +97,9 @@ func TestAllTypesAndNullsThroughDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		`1|pen|1.50|["a","b"]|{"x":1}|{"h":3,"w":2}|2026-01-02 03:04:05|0.5|7|1|true|2026-01-02 00:00:00`,
+		`1|pen|1.50|["a","b"]|{"x":1}|{"w":2,"h":3}|2026-01-02 03:04:05|0.5|7|1|true|2026-01-02 00:00:00`,
 		`2|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>`,
-		`3|it's|-0.05|[]|{}|{"h":0,"w":0}|2025-12-31 23:59:59|2.25|-1|-2|false|2025-12-31 00:00:00`,
+		`3|it's|-0.05|[]|{}|{"w":0,"h":0}|2025-12-31 23:59:59|2.25|-1|-2|false|2025-12-31 00:00:00`,
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -595,5 +595,24 @@ func TestBrokenFixtureThroughConnector(t *testing.T) {
 	_, err = db.QueryContext(ctx, "SELECT * FROM restricted.secrets")
 	if err == nil || !strings.Contains(err.Error(), "INSUFFICIENT_PERMISSIONS") || !strings.Contains(err.Error(), "retail_prod.restricted") {
 		t.Errorf("restricted schema: %v", err)
+	}
+}
+
+func TestNestedValuesKeepStructFieldOrder(t *testing.T) {
+	_, ep := retail(t)
+	db := openDB(t, ep.DSN("dapi-treasure-sp"))
+	var s, m, a []byte
+	q := "SELECT {'z': 1, 'a': [{'y': 2, 'b': NULL}]}, MAP {'k2': 2, 'k1': 1}, [TIMESTAMP '2026-01-02 03:04:05']"
+	if err := db.QueryRowContext(ctxT(t), q).Scan(&s, &m, &a); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(s), `{"z":1,"a":[{"y":2,"b":null}]}`; got != want {
+		t.Errorf("struct = %s, want %s", got, want)
+	}
+	if got, want := string(m), `{"k2":2,"k1":1}`; got != want {
+		t.Errorf("map = %s, want %s", got, want)
+	}
+	if got, want := string(a), `["2026-01-02 03:04:05"]`; got != want {
+		t.Errorf("array = %s, want %s", got, want)
 	}
 }

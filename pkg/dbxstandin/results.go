@@ -3,6 +3,7 @@
 package dbxstandin
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 type column struct {
 	name      string
 	typeID    tcli.TTypeId
+	nested    *duckType // ARRAY, MAP and STRUCT only
 	precision int32
 	scale     int32
 	nulls     []bool
@@ -45,6 +47,12 @@ type resultSet struct {
 func typeIDFor(dbType string) (tcli.TTypeId, int32, int32) {
 	t := strings.ToUpper(dbType)
 	switch {
+	case strings.HasSuffix(t, "]"):
+		return tcli.TTypeId_ARRAY_TYPE, 0, 0
+	case strings.HasPrefix(t, "MAP("):
+		return tcli.TTypeId_MAP_TYPE, 0, 0
+	case strings.HasPrefix(t, "STRUCT("):
+		return tcli.TTypeId_STRUCT_TYPE, 0, 0
 	case t == "BOOLEAN":
 		return tcli.TTypeId_BOOLEAN_TYPE, 0, 0
 	case t == "TINYINT":
@@ -71,12 +79,6 @@ func typeIDFor(dbType string) (tcli.TTypeId, int32, int32) {
 		return tcli.TTypeId_TIMESTAMP_TYPE, 0, 0
 	case t == "BLOB":
 		return tcli.TTypeId_BINARY_TYPE, 0, 0
-	case strings.HasSuffix(t, "]"):
-		return tcli.TTypeId_ARRAY_TYPE, 0, 0
-	case strings.HasPrefix(t, "MAP("):
-		return tcli.TTypeId_MAP_TYPE, 0, 0
-	case strings.HasPrefix(t, "STRUCT("):
-		return tcli.TTypeId_STRUCT_TYPE, 0, 0
 	}
 	return tcli.TTypeId_STRING_TYPE, 0, 0
 }
@@ -91,6 +93,10 @@ func readRows(rows *sql.Rows) (*resultSet, error) {
 	for i, ct := range cts {
 		id, p, s := typeIDFor(ct.DatabaseTypeName())
 		rs.cols[i] = &column{name: ct.Name(), typeID: id, precision: p, scale: s}
+		switch id {
+		case tcli.TTypeId_ARRAY_TYPE, tcli.TTypeId_MAP_TYPE, tcli.TTypeId_STRUCT_TYPE:
+			rs.cols[i].nested = parseDuckType(ct.DatabaseTypeName())
+		}
 	}
 	vals := make([]any, len(cts))
 	ptrs := make([]any, len(cts))
@@ -185,11 +191,9 @@ func toInt64(v any) (int64, bool) {
 func (c *column) text(v any) string {
 	switch c.typeID {
 	case tcli.TTypeId_ARRAY_TYPE, tcli.TTypeId_MAP_TYPE, tcli.TTypeId_STRUCT_TYPE:
-		b, err := json.Marshal(jsonValue(v))
-		if err != nil {
-			return fmt.Sprint(v)
-		}
-		return string(b)
+		var b bytes.Buffer
+		writeJSON(&b, v, c.nested)
+		return b.String()
 	case tcli.TTypeId_DATE_TYPE:
 		if t, ok := v.(time.Time); ok {
 			return t.Format(time.DateOnly)
