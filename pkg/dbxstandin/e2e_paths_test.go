@@ -616,3 +616,64 @@ func TestNestedValuesKeepStructFieldOrder(t *testing.T) {
 		t.Errorf("array = %s, want %s", got, want)
 	}
 }
+
+func TestWrongWarehousePathIsRejected(t *testing.T) {
+	srv, ep := ownServer(t, shopFixture(), WithWarehouseID("abc123"))
+	if ep.HTTPPath != "/sql/1.0/warehouses/abc123" {
+		t.Fatalf("HTTPPath = %s", ep.HTTPPath)
+	}
+	wrong := ep
+	wrong.HTTPPath = "/sql/1.0/warehouses/other"
+	db := openDB(t, wrong.DSN("t-alice"))
+	if err := db.PingContext(ctxT(t)); err == nil {
+		t.Fatal("ping on a wrong warehouse path succeeded")
+	}
+	calls := srv.Calls()
+	if len(calls) == 0 || calls[0].HTTPStatus != http.StatusNotFound || calls[0].Method != "OpenSession" {
+		t.Errorf("calls = %+v, want a 404", calls)
+	}
+	if err := openDB(t, ep.DSN("t-alice")).PingContext(ctxT(t)); err != nil {
+		t.Errorf("ping on the right path: %v", err)
+	}
+}
+
+func TestConcurrentSessions(t *testing.T) {
+	_, ep := retail(t)
+	db := openDB(t, ep.DSN("dapi-treasure-sp", "maxRows=500"))
+	ctx := ctxT(t)
+	tables := []string{"customers", "orders", "page_views", "email_events", "store_visits"}
+	want := map[string]int64{"customers": 5000, "orders": 40000, "page_views": 40000, "email_events": 20000, "store_visits": 10000}
+	errs := make(chan error, 40)
+	for g := range 8 {
+		go func() {
+			for i := range 5 {
+				tbl := tables[(g+i)%len(tables)]
+				rows, err := db.QueryContext(ctx, "SELECT customer_id FROM retail_prod.cdp."+tbl+" WHERE customer_id >= :from", sql.Named("from", "c004000"))
+				if err != nil {
+					errs <- err
+					continue
+				}
+				n := int64(0)
+				for rows.Next() {
+					n++
+				}
+				rows.Close()
+				var total int64
+				if err := db.QueryRowContext(ctx, "SELECT count(*) FROM retail_prod.cdp."+tbl).Scan(&total); err != nil {
+					errs <- err
+					continue
+				}
+				if total != want[tbl] || n == 0 || n >= total {
+					errs <- fmt.Errorf("%s: total %d, filtered %d", tbl, total, n)
+					continue
+				}
+				errs <- nil
+			}
+		}()
+	}
+	for range 40 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

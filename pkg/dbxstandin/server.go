@@ -271,16 +271,13 @@ func (s *Server) SetRunningPolls(n int) {
 	s.mu.Unlock()
 }
 
-// ServeHTTP authenticates the bearer token, applies injected faults,
-// records the call and hands the Thrift body to the TCLIService processor.
+// ServeHTTP checks the path (only HTTPPath is served; anything else is 404),
+// applies injected faults, authenticates the bearer token, records the call
+// and hands the Thrift body to the TCLIService processor.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if !strings.HasPrefix(r.URL.Path, "/sql/") {
-		http.NotFound(w, r)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody))
@@ -289,6 +286,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call := Call{Method: thriftMethod(body), UserAgent: r.UserAgent()}
+	if strings.TrimSuffix(r.URL.Path, "/") != s.HTTPPath() {
+		// Wrong warehouse id or path: fail as a workspace does, so a
+		// misconfigured HTTP path does not go unnoticed in tests.
+		call.HTTPStatus = http.StatusNotFound
+		s.record(call)
+		w.Header().Set("X-Databricks-Reason-Phrase", "No such warehouse at "+r.URL.Path)
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
 
 	s.mu.Lock()
 	var f *fault
