@@ -677,3 +677,31 @@ func TestConcurrentSessions(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelWhileRunning(t *testing.T) {
+	srv, ep := ownServer(t, shopFixture(), WithRunningPolls(1000))
+	db := openDB(t, ep.DSN("t-alice"))
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, err := db.QueryContext(ctx, "SELECT * FROM shop.s.items")
+	if err == nil {
+		t.Fatal("query finished although the warehouse reported RUNNING")
+	}
+	// The driver cancels the operation on the server before returning.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if containsCall(srv.Calls(), "CancelOperation") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no CancelOperation in %+v", srv.Calls())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.mu.Lock()
+	open := len(srv.ops)
+	srv.mu.Unlock()
+	if open != 0 {
+		t.Errorf("%d operations left open after cancel", open)
+	}
+}
