@@ -13,6 +13,20 @@
 //	ep, _ := srv.Start()
 //	db, _ := sql.Open("databricks", ep.DSN("dapi-treasure-sp"))
 //
+// Endpoint.DSN turns telemetry and CloudFetch off (the DSN is the only way to
+// stop driver v1.14.0 from calling https://<host>:443 for feature flags).
+// The retail fixture in testdata/warehouse/retail.yaml has principals
+// treasure-sp (token dapi-treasure-sp, can read retail_prod.cdp) and intern
+// (token dapi-intern, USE CATALOG only); testdata/warehouse/broken.yaml is a
+// small catalog where the retail example does not fit.
+//
+// Tests observe and steer the server through Calls (the RPC log: method,
+// HTTP status, principal, statement, parameters, page offsets, SQLSTATE),
+// InjectFaults (the next N requests answer 429/503 with Retry-After),
+// SetRunningPolls (answer RUNNING to status polls instead of direct
+// results), ExpireSessions, and the catalog mutations AddColumn,
+// DropColumn, DropTable, SetLastAltered, Grant and Revoke.
+//
 // # What is faithful
 //
 //   - RPCs: OpenSession (answers protocol SPARK_CLI_SERVICE_PROTOCOL_V8, so
@@ -25,7 +39,9 @@
 //     reconnect; see ExpireSessions); unknown operation handles answer
 //     ERROR_STATUS "Invalid OperationHandle: ...".
 //   - Authentication by personal access token (Authorization: Bearer);
-//     a bad token gets HTTP 401 with X-Databricks-Reason-Phrase.
+//     a bad token gets HTTP 401 with X-Databricks-Reason-Phrase. Only the
+//     warehouse HTTP path is served; any other path gets 404. Injected
+//     faults are answered before authentication, like a gateway would.
 //   - Failed statements report ERROR_STATE with a SQLSTATE and a message of
 //     the form "[ERROR_CLASS] message SQLSTATE: XXXXX", e.g.
 //     TABLE_OR_VIEW_NOT_FOUND/42P01, INSUFFICIENT_PERMISSIONS/42501,
@@ -56,8 +72,10 @@
 //     so rows.GetArrowBatches does not work and the driver's Arrow path is
 //     not exercised. No LZ4.
 //   - SQL is executed by DuckDB after a light rewrite, so functions and
-//     semantics differ from Databricks SQL in many places (e.g. SUM of INT
-//     is reported as BIGINT, AVG of DECIMAL as DOUBLE). Only queries (SELECT, WITH, VALUES,
+//     semantics differ from Databricks SQL in many places (e.g. AVG of a
+//     DECIMAL comes back as DOUBLE where Databricks keeps DECIMAL, and many
+//     DuckDB-only functions are accepted). HUGEINT results are sent as
+//     BIGINT and fail if they do not fit. Only queries (SELECT, WITH, VALUES,
 //     TABLE), USE and SET are accepted; DDL and DML are refused with
 //     UNSUPPORTED_FEATURE, and the catalog is changed through the Go API
 //     (AddColumn, DropColumn, DropTable, SetLastAltered, Grant, Revoke).
