@@ -283,3 +283,10 @@ func (c *Client) redact(s string) string {
 	}
 	return s
 }
+
+// CloseIdle closes idle warehouse sessions; the next statement opens a new
+// one (and, with OAuth, authenticates afresh).
+func (c *Client) CloseIdle() {
+	c.db.SetMaxIdleConns(0)
+	c.db.SetMaxIdleConns(2)
+}

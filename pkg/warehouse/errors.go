@@ -63,7 +63,7 @@ type redactor []string
 
 func (r redactor) redact(s string) string {
 	for _, sec := range r {
-		if len(sec) >= 4 {
+		if sec != "" {
 			s = strings.ReplaceAll(s, sec, "[redacted]")
 		}
 	}
