@@ -1,0 +1,119 @@
+package spec
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// genSegment returns the source of the i-th generated segment file: one
+// segment with a short-form rule of three conditions.
+func genSegment(i int) string {
+	return fmt.Sprintf(`package retail
+
+segments: "Generated %05d": {
+	description: "Generated segment number %d"
+	folder:      "Team %02d/Generated"
+	where: [
+		{attribute: "ltv", atLeast: %d},
+		{behavior: "orders", count: {atLeast: %d}, within: {days: %d}, filter: [{column: "category", oneOf: ["shoes", "bags"]}]},
+		{attribute: "loyalty_tier", oneOf: ["gold", "platinum"]},
+	]
+}
+`, i, i, i%20, i%5000, 1+i%7, 7+i%90)
+}
+
+// genRepo returns an in-memory repository: the retail parent segment and n
+// generated segment files in 20 directories.
+func genRepo(t testing.TB, n int) fstest.MapFS {
+	t.Helper()
+	parent, err := os.ReadFile(filepath.Join(retail, "parent.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{"parent.cue": {Data: parent}}
+	for i := range n {
+		fsys[fmt.Sprintf("team-%02d/seg-%05d.cue", i%20, i)] = &fstest.MapFile{Data: []byte(genSegment(i))}
+	}
+	return fsys
+}
+
+// TestGenerateRepo writes a generated repository for bench/spec.sh when
+// SPEC_GEN_DIR is set (SPEC_GEN_N segments, default 10000).
+func TestGenerateRepo(t *testing.T) {
+	dir := os.Getenv("SPEC_GEN_DIR")
+	if dir == "" {
+		t.Skip("set SPEC_GEN_DIR to write a generated repository")
+	}
+	n := 10000
+	if s := os.Getenv("SPEC_GEN_N"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	for name, f := range genRepo(t, n) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestGeneratedRepoIsValid(t *testing.T) {
+	r, err := Load(context.Background(), genRepo(t, 50), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Diagnostics) > 0 || len(r.State.Segments) != 50 {
+		t.Fatalf("segments=%d diagnostics:\n%s", len(r.State.Segments), render(r.Diagnostics))
+	}
+}
+
+func benchmarkLoad(b *testing.B, n int) {
+	fsys := genRepo(b, n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := Load(context.Background(), fsys, Options{})
+		if err != nil || len(r.State.Segments) != n {
+			b.Fatalf("segments=%d err=%v", len(r.State.Segments), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n)/1e3, "µs/segment")
+}
+
+// BenchmarkLoad1000 loads and checks 1,000 generated segment files cold.
+func BenchmarkLoad1000(b *testing.B) { benchmarkLoad(b, 1000) }
+
+// BenchmarkLoad10000 loads and checks 10,000 generated segment files cold.
+func BenchmarkLoad10000(b *testing.B) { benchmarkLoad(b, 10000) }
+
+// BenchmarkRevalidateOneFile loads 10,000 segment files with a warm cache
+// after one file changed: one file is evaluated, the rest come from the
+// cache, and every check runs over the whole repository.
+func BenchmarkRevalidateOneFile(b *testing.B) {
+	const n = 10000
+	fsys := genRepo(b, n)
+	cache := NewCache()
+	if _, err := Load(context.Background(), fsys, Options{Cache: cache}); err != nil {
+		b.Fatal(err)
+	}
+	name := "team-07/seg-00007.cue"
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		i++
+		src := strings.Replace(genSegment(7), "atLeast: 7}", fmt.Sprintf("atLeast: %d}", 100000+i), 1)
+		fsys[name] = &fstest.MapFile{Data: []byte(src)}
+		r, err := Load(context.Background(), fsys, Options{Cache: cache})
+		if err != nil || r.Cached != n || len(r.Diagnostics) > 0 {
+			b.Fatalf("cached=%d err=%v diags=%d", r.Cached, err, len(r.Diagnostics))
+		}
+	}
+}
