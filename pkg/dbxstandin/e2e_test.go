@@ -257,3 +257,31 @@ func TestSQLStateSurfacesThroughDriver(t *testing.T) {
 }
 
 var _ = dbsql.NewConnector
+
+func TestLimitZeroProbe(t *testing.T) {
+	_, ep := retail(t)
+	db := openDB(t, ep.DSN("dapi-treasure-sp"))
+	rows, err := db.QueryContext(ctxT(t), "SELECT * FROM `retail_prod`.`cdp`.`orders` LIMIT 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ct := range cts {
+		got = append(got, ct.Name()+":"+ct.DatabaseTypeName())
+	}
+	want := "order_id:STRING customer_id:STRING order_time:TIMESTAMP amount:DECIMAL category:STRING channel:STRING quantity:INT coupon_code:STRING"
+	if strings.Join(got, " ") != want {
+		t.Errorf("columns = %v\nwant %s", got, want)
+	}
+	if rows.Next() {
+		t.Error("LIMIT 0 returned a row")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
