@@ -1,15 +1,105 @@
+//go:build cgo
+
 package main
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/databricks/databricks-sql-go/logger"
 )
 
-// TestValidateWarehouseUnavailable covers the build without warehouse
-// checks; it goes with validate_warehouse.go.
-func TestValidateWarehouseUnavailable(t *testing.T) {
-	code, out, errs := runValidateArgs(t, "--warehouse", reposDir+"/retail")
-	if code != exitUsage || !strings.Contains(errs, "warehouse checks are not available in this build") || out != "" {
-		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+func startWarehouse(t *testing.T, fixture string) dbxstandin.Endpoint {
+	t.Helper()
+	_ = logger.SetLogLevel("disabled")
+	fx, err := dbxstandin.LoadFixture(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := dbxstandin.New(fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ep, err := srv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestValidateWarehouseRetail(t *testing.T) {
+	ep := startWarehouse(t, "../../testdata/warehouse/retail.yaml")
+	t.Setenv("DATABRICKS_HOST", fmt.Sprintf("http://%s:%d", ep.Host, ep.Port))
+	t.Setenv("DATABRICKS_HTTP_PATH", ep.HTTPPath)
+	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
+	code, out, errs := runCLI("validate", "--warehouse", "--check-keys", "--format", "json", "../../testdata/repos/retail")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	// Types left out of the repository are filled in from the warehouse.
+	if !strings.Contains(out, `"valid": true`) {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestValidateWarehouseBrokenAndSecrets(t *testing.T) {
+	ep := startWarehouse(t, "../../testdata/warehouse/broken-no-grant.yaml")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("dapi-treasure-sp\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DATABRICKS_TOKEN", "")
+	t.Setenv("DATABRICKS_CLIENT_ID", "")
+	base := []string{"validate", "--warehouse", "--warehouse-host", fmt.Sprintf("%s:%d", ep.Host, ep.Port),
+		"--warehouse-insecure", "--warehouse-http-path", ep.HTTPPath}
+	code, out, errs := runCLI(append(base, "--token-file", tokenFile, "../../testdata/repos/retail")...)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out, errs)
+	}
+	for _, want := range []string{"treasure-sp lacks SELECT on table retail_prod.cdp.email_events",
+		"GRANT SELECT ON TABLE retail_prod.cdp.store_visits TO `treasure-sp`;", "parent.cue:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%q not in output:\n%s", want, out)
+		}
+	}
+
+	// A refused token: usage/internal exit, host named, token not printed.
+	const secret = "dapi-refused-0123456789"
+	if err := os.WriteFile(tokenFile, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(append(base, "--token-file", tokenFile, "../../testdata/repos/retail")...)
+	if code != exitUsage || !strings.Contains(errs, "auth refused") || !strings.Contains(errs, ep.Host) {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	if strings.Contains(out+errs, secret) {
+		t.Errorf("secret printed:\n%s%s", out, errs)
+	}
+}
+
+func TestValidateWarehouseNeedsSettings(t *testing.T) {
+	t.Setenv("DATABRICKS_HOST", "")
+	t.Setenv("DATABRICKS_HTTP_PATH", "")
+	code, _, errs := runCLI("validate", "--warehouse", "../../testdata/repos/retail")
+	if code != exitUsage || !strings.Contains(errs, "DATABRICKS_HOST") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	// There is no flag that takes a secret as its value.
+	code, _, _ = runCLI("validate", "--warehouse", "--token", "x", "../../testdata/repos/retail")
+	if code != exitUsage {
+		t.Errorf("--token accepted")
 	}
 }
