@@ -57,9 +57,9 @@ func Check(state segment.State, cat *warehouse.Catalog, opts Options) (segment.S
 }
 
 type checker struct {
-	cat      *warehouse.Catalog
-	opts     Options
-	diags    diag.Diagnostics
+	cat   *warehouse.Catalog
+	opts  Options
+	diags diag.Diagnostics
 }
 
 func (c *checker) add(d diag.Diagnostic) { c.diags = append(c.diags, d) }
@@ -295,7 +295,6 @@ func distance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
-
 
 // describe renders a column type with its ION type when the names differ:
 // "decimal(12,2) (number)", "string".

@@ -56,7 +56,20 @@
 // Against the stand-in (pkg/dbxstandin, loopback), 2 CPU cores; see
 // BenchmarkSnapshot in this package and bench/warehouse.sh:
 //
-//	MEASUREMENTS
+//	50 tables / 2,000 columns, one catalog    statements   time/snapshot
+//	cold, ProbeTables                          52          130-220 ms
+//	cold, ReadGrants                            3           28-33 ms
+//	unchanged, ProbeTables every time          51          130-185 ms
+//	unchanged, privileges within PrivilegeTTL   1            5-6 ms
+//
+// "Cold" is a new Client: current_user() once, one columns query, then the
+// privilege check (50 probes, four at a time, or one grants query).
+// "Unchanged" is a second Snapshot when nothing changed: one freshness
+// query and no columns query. The probe's cost grows with the table count
+// and per-statement latency, which is larger against a real warehouse than
+// on loopback; a daemon should set PrivilegeTTL to its reconcile interval
+// or a few minutes, accepting that a revoked grant is noticed that much
+// later (Treasure's own reads would fail meanwhile and be reported).
 //
 // Queries and durations are also reported through Options.Observe
 // (kind, duration, error) and Client.Queries, so that a caller can export

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/segment"
@@ -248,33 +249,57 @@ func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []strin
 
 var missingPrivilege = regexp.MustCompile(`(?i)does not have (USE CATALOG|USE SCHEMA|SELECT|[A-Z ]+?) on`)
 
-// probe runs SELECT * FROM t LIMIT 0 for each table.
+// probeParallelism bounds concurrent probes; it matches the session pool.
+const probeParallelism = 4
+
+// probe runs SELECT * FROM t LIMIT 0 for each table, a few at a time.
 func (c *Client) probe(ctx context.Context, tables []segment.Table) (map[string]Access, error) {
-	out := map[string]Access{}
-	for _, t := range tables {
-		stmt := "SELECT * FROM " + quote(t.Catalog) + "." + quote(t.Schema) + "." + quote(t.Table) + " LIMIT 0"
-		err := c.query(ctx, KindProbe, "probe "+t.String(), stmt, nil, func(*sql.Rows) error { return nil })
-		a := Access{Checked: true}
-		if err != nil {
-			we, _ := err.(*Error)
-			switch {
-			case we != nil && we.Class == Permission:
-				priv := Select
-				if m := missingPrivilege.FindStringSubmatch(we.msg); m != nil {
-					priv = strings.ToUpper(m[1])
-				}
-				a.Missing = []string{priv}
-				a.Detail = we.msg
-			case we != nil && we.Class == NotFound:
-				a.NotFound = true
-				a.Detail = we.msg
-			default:
-				return nil, err
-			}
-		}
-		out[Key(t)] = a
+	out := make([]Access, len(tables))
+	errs := make([]error, len(tables))
+	sem := make(chan struct{}, probeParallelism)
+	var wg sync.WaitGroup
+	for i, t := range tables {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = c.probeOne(ctx, t)
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	res := map[string]Access{}
+	for i, t := range tables {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		res[Key(t)] = out[i]
+	}
+	return res, nil
+}
+
+func (c *Client) probeOne(ctx context.Context, t segment.Table) (Access, error) {
+	stmt := "SELECT * FROM " + quote(t.Catalog) + "." + quote(t.Schema) + "." + quote(t.Table) + " LIMIT 0"
+	err := c.query(ctx, KindProbe, "probe "+t.String(), stmt, nil, func(*sql.Rows) error { return nil })
+	a := Access{Checked: true}
+	if err == nil {
+		return a, nil
+	}
+	we, _ := err.(*Error)
+	switch {
+	case we != nil && we.Class == Permission:
+		priv := Select
+		if m := missingPrivilege.FindStringSubmatch(we.msg); m != nil {
+			priv = strings.ToUpper(m[1])
+		}
+		a.Missing = []string{priv}
+		a.Detail = we.msg
+	case we != nil && we.Class == NotFound:
+		a.NotFound = true
+		a.Detail = we.msg
+	default:
+		return a, err
+	}
+	return a, nil
 }
 
 // readGrants computes access from the privilege relations of one catalog.
