@@ -256,3 +256,31 @@ func TestRetriesOn429And503(t *testing.T) {
 		}
 	}
 }
+
+func TestReadGrantsAgreesWithProbes(t *testing.T) {
+	for _, fixture := range []string{"../../testdata/warehouse/broken-no-grant.yaml", retailFixture} {
+		_, ep := standin(t, fixture)
+		results := map[warehouse.PrivilegeCheck]*warehouse.Catalog{}
+		for _, mode := range []warehouse.PrivilegeCheck{warehouse.ProbeTables, warehouse.ReadGrants} {
+			c := open(t, ep, func(o *warehouse.Options) { o.Privileges = mode })
+			cat, err := c.Snapshot(context.Background(), allRetail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			results[mode] = cat
+		}
+		readable := 0
+		for _, tb := range allRetail {
+			p, g := results[warehouse.ProbeTables].Table(tb).Access, results[warehouse.ReadGrants].Table(tb).Access
+			if p.Readable() != g.Readable() || strings.Join(p.Missing, ",") != strings.Join(g.Missing, ",") {
+				t.Errorf("%s %s: probe %+v, grants %+v", fixture, tb, p, g)
+			}
+			if p.Readable() {
+				readable++
+			}
+		}
+		if want := map[bool]int{true: 3, false: 5}[strings.Contains(fixture, "no-grant")]; readable != want {
+			t.Errorf("%s: %d readable tables, want %d", fixture, readable, want)
+		}
+	}
+}
