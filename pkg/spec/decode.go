@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
@@ -128,6 +129,9 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// folderPathRE is #FolderPath of the schema.
+var folderPathRE = regexp.MustCompile(`^[^/\s]([^/]*[^/\s])?(/[^/\s]([^/]*[^/\s])?)*$`)
+
 // decoder turns the JSON of one file's objects into segment values.
 type decoder struct {
 	pos *positions
@@ -153,9 +157,9 @@ func (d *decoder) decode(section, key string, b []byte) {
 	var err error
 	switch section {
 	case "parents":
-		err = d.parent(path, b)
+		err = d.parent(path, key, b)
 	case "folders":
-		err = d.folder(path, b)
+		err = d.folder(path, key, b)
 	case "segments":
 		err = d.segment(path, key, b)
 	}
@@ -165,10 +169,13 @@ func (d *decoder) decode(section, key string, b []byte) {
 	}
 }
 
-func (d *decoder) parent(path string, b []byte) error {
+func (d *decoder) parent(path, key string, b []byte) error {
 	var doc parentDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
+	}
+	if doc.Name == "" {
+		doc.Name = key
 	}
 	p := segment.Parent{
 		Name:          doc.Name,
@@ -224,10 +231,18 @@ func (d *decoder) parent(path string, b []byte) error {
 	return nil
 }
 
-func (d *decoder) folder(path string, b []byte) error {
+func (d *decoder) folder(path, key string, b []byte) error {
 	var doc folderDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
+	}
+	if doc.Path == "" {
+		doc.Path = key
+	}
+	if !folderPathRE.MatchString(doc.Path) {
+		d.errorf(d.pos.label(path), "folder-path", "invalid folder path %q", doc.Path).
+			Detail = "write folder names separated by single slashes, without leading or trailing spaces or slashes, as in \"Marketing/VIP\""
+		return nil
 	}
 	d.res.folders = append(d.res.folders, segment.Folder{
 		Parent: doc.Parent, Path: doc.Path, Description: doc.Description, Lifecycle: doc.Lifecycle,
@@ -240,6 +255,9 @@ func (d *decoder) segment(path, key string, b []byte) error {
 	var doc segmentDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
+	}
+	if doc.Name == "" {
+		doc.Name = key
 	}
 	s := segment.Segment{
 		Name: doc.Name, Description: doc.Description, Parent: doc.Parent, Folder: doc.Folder,

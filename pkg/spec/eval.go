@@ -168,20 +168,25 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 		return res
 	}
 	u := ev.repo.Unify(v)
-	bad := map[string]bool{} // "section/name" of objects with errors
-	if err := u.Validate(cue.Concrete(true)); err != nil {
-		for _, e := range cueerrors.Errors(err) {
-			p := errPath(e)
-			if len(p) >= 2 {
-				bad[p[0]+pathSep+p[1]] = true
-			} else {
-				bad[""] = true
-			}
-		}
-		res.diags = append(res.diags, cueDiags(err, pos)...)
-	}
 	d := decoder{pos: pos, res: res}
 	declared := false
+	// The happy path converts each object to JSON, which fails on any
+	// error or incomplete value; only then is the object validated to
+	// collect every problem with its position.
+	it, err := v.Fields()
+	if err != nil {
+		res.diags = append(res.diags, cueDiags(err, pos)...)
+		return res
+	}
+	for it.Next() {
+		switch name := it.Selector().Unquoted(); name {
+		case "parents", "folders", "segments":
+		default:
+			at := pos.label(name)
+			res.diags = append(res.diags, diag.Errorf(at, "unknown-field", "%s: field not allowed", displayPath([]string{name})).
+				WithDetail("a file declares parents, folders and segments only%s", suggestSection(name)))
+		}
+	}
 	for _, section := range []string{"parents", "folders", "segments"} {
 		sv := u.LookupPath(cue.MakePath(cue.Str(section)))
 		if !sv.Exists() {
@@ -189,21 +194,20 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 		}
 		it, err := sv.Fields()
 		if err != nil {
-			if !bad[""] {
-				res.diags = append(res.diags, cueDiags(err, pos)...)
-			}
+			res.diags = append(res.diags, cueDiags(err, pos)...)
 			continue
 		}
 		for it.Next() {
 			declared = true
 			key := it.Selector().Unquoted()
-			if bad[section+pathSep+key] || bad[""] {
-				d.invalid(section, key)
-				continue
-			}
-			b, err := it.Value().MarshalJSON()
+			ov := it.Value()
+			b, err := ov.MarshalJSON()
 			if err != nil {
-				res.diags = append(res.diags, cueDiags(err, pos)...)
+				verr := ov.Validate(cue.Concrete(true))
+				if verr == nil {
+					verr = err
+				}
+				res.diags = append(res.diags, cueDiags(verr, pos)...)
 				d.invalid(section, key)
 				continue
 			}
@@ -213,6 +217,15 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 	res.empty = !declared && len(res.diags) == 0
 	res.diags = res.diags.Sort()
 	return res
+}
+
+// suggestSection names the section a misspelt top-level field was meant to
+// be.
+func suggestSection(name string) string {
+	if n, ok := nearest(name, []string{"parents", "folders", "segments"}); ok {
+		return fmt.Sprintf("; did you mean %q?", n)
+	}
+	return ""
 }
 
 // importRange returns the byte range to blank for an import spec: the whole
