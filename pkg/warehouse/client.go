@@ -51,6 +51,10 @@ type Options struct {
 	Port int
 	// HTTPPath is the warehouse path, /sql/1.0/warehouses/<id>.
 	HTTPPath string
+	// Catalog is the session's default catalog (its initial namespace).
+	// Snapshot always names catalogs explicitly; this only matters to
+	// statements the warehouse logs or to session-level policies.
+	Catalog string
 	// Insecure uses plain HTTP instead of HTTPS (loopback stand-ins only).
 	Insecure bool
 
@@ -173,6 +177,9 @@ func Open(opts Options) (*Client, error) {
 		dbsql.WithRetries(opts.Retries, opts.RetryWaitMin, opts.RetryWaitMax),
 		dbsql.WithCloudFetch(false),
 		dbsql.WithUserAgentEntry("cas-reconciler"),
+	}
+	if opts.Catalog != "" {
+		conn = append(conn, dbsql.WithInitialNamespace(opts.Catalog, ""))
 	}
 	if pat {
 		conn = append(conn, dbsql.WithAccessToken(opts.Token))

@@ -5,7 +5,9 @@ package warehouse_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,7 +73,7 @@ var allRetail = retailTables("customers", "orders", "page_views", "email_events"
 
 func TestSnapshotRetail(t *testing.T) {
 	srv, ep := standin(t, retailFixture)
-	c := open(t, ep, nil)
+	c := open(t, ep, func(o *warehouse.Options) { o.Catalog = "retail_prod" })
 	srv.ResetCalls()
 	cat, err := c.Snapshot(context.Background(), append(allRetail, retailTables("no_such_table")...))
 	if err != nil {
@@ -283,4 +285,57 @@ func TestReadGrantsAgreesWithProbes(t *testing.T) {
 			t.Errorf("%s: %d readable tables, want %d", fixture, readable, want)
 		}
 	}
+}
+
+// TestSecretsNotInDriverLogs runs successful and refused connections with
+// the driver's logging at its most verbose and looks for the secrets.
+func TestSecretsNotInDriverLogs(t *testing.T) {
+	var buf lockedBuffer
+	logger.SetLogOutput(&buf)
+	_ = logger.SetLogLevel("trace")
+	t.Cleanup(func() {
+		_ = logger.SetLogLevel("disabled")
+		logger.SetLogOutput(os.Stderr)
+	})
+	_, ep := standin(t, retailFixture)
+	ts := newTokenServer(t, "sp-client", "sp-secret-xyz", "dapi-treasure-sp", 3600)
+	ctx := context.Background()
+	for _, mod := range []func(*warehouse.Options){
+		nil,
+		func(o *warehouse.Options) { o.Token = "dapi-refused-secret-1" },
+		func(o *warehouse.Options) { o.Token, o.ClientID, o.ClientSecret, o.TokenURL = "", "sp-client", "sp-secret-xyz", ts.URL },
+		func(o *warehouse.Options) {
+			o.Token, o.ClientID, o.ClientSecret, o.TokenURL, o.Retries = "", "sp-client", "sp-wrong-secret", ts.URL, -1
+		},
+	} {
+		c := open(t, ep, mod)
+		_, _ = c.Snapshot(ctx, allRetail[:1])
+		c.Close()
+	}
+	logs := buf.String()
+	if !strings.Contains(logs, "connect") {
+		t.Fatalf("driver logged nothing; the test would prove nothing:\n%.2000s", logs)
+	}
+	for _, s := range []string{"dapi-treasure-sp", "dapi-refused-secret-1", "sp-secret-xyz", "sp-wrong-secret"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("secret %q in driver logs", s)
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
