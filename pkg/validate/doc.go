@@ -5,7 +5,9 @@
 // the connecting principal must be able to read every table.
 //
 // Check is pure: it reads a warehouse.Catalog that package warehouse (or a
-// test) produced, does no I/O and reads no clock. Each finding is a
+// test) produced, does no I/O and reads no clock. The type is defined in
+// package warehouse/catalog, which has no network dependencies, so this
+// package does not link the warehouse driver. Each finding is a
 // diag.Diagnostic at the position of the CUE field concerned, with a code
 // prefixed "warehouse-". Check also returns the state with every missing
 // attribute and behavior column type filled in from the warehouse.

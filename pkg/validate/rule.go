@@ -6,7 +6,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/warehouse/catalog"
 )
 
 // rule checks the behavior conditions of a segment rule against the real
@@ -48,7 +48,7 @@ func (c *checker) rule(p *segment.Parent, r *segment.Rule) {
 	}
 }
 
-func (c *checker) filter(b *segment.Behavior, wt *warehouse.Table, f *segment.Filter) {
+func (c *checker) filter(b *segment.Behavior, wt *catalog.Table, f *segment.Filter) {
 	for i := range f.Conditions {
 		c.filter(b, wt, &f.Conditions[i])
 	}
@@ -62,7 +62,7 @@ func (c *checker) filter(b *segment.Behavior, wt *warehouse.Table, f *segment.Fi
 
 // behaviorColumn resolves a column name used in a rule: a declared behavior
 // column (by its rule name), else a warehouse column of the table.
-func behaviorColumn(b *segment.Behavior, wt *warehouse.Table, name string) (*warehouse.Column, string) {
+func behaviorColumn(b *segment.Behavior, wt *catalog.Table, name string) (*catalog.Column, string) {
 	src := name
 	if bc, ok := b.Column(name); ok {
 		src = bc.SourceColumn()
@@ -81,7 +81,7 @@ var textOperators = []string{segment.Contain, segment.StartWith, segment.EndWith
 
 // operator reports an operator or operand that does not fit the real type
 // of the column it compares.
-func (c *checker) operator(op *segment.Operator, col *warehouse.Column, name string, pos diag.Pos) {
+func (c *checker) operator(op *segment.Operator, col *catalog.Column, name string, pos diag.Pos) {
 	if op == nil || op.Type == segment.IsNull {
 		return
 	}

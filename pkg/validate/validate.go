@@ -6,7 +6,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/warehouse/catalog"
 )
 
 // Diagnostic codes.
@@ -36,7 +36,7 @@ type Options struct {
 // attribute and behavior column types filled from the warehouse, and the
 // findings, sorted. Tables absent from cat (not requested) are reported as
 // not checked.
-func Check(state segment.State, cat *warehouse.Catalog, opts Options) (segment.State, diag.Diagnostics) {
+func Check(state segment.State, cat *catalog.Catalog, opts Options) (segment.State, diag.Diagnostics) {
 	c := &checker{cat: cat, opts: opts}
 	out := segment.State{Folders: state.Folders}
 	out.Parents = make([]segment.Parent, len(state.Parents))
@@ -57,7 +57,7 @@ func Check(state segment.State, cat *warehouse.Catalog, opts Options) (segment.S
 }
 
 type checker struct {
-	cat   *warehouse.Catalog
+	cat   *catalog.Catalog
 	opts  Options
 	diags diag.Diagnostics
 }
@@ -66,7 +66,7 @@ func (c *checker) add(d diag.Diagnostic) { c.diags = append(c.diags, d) }
 
 // table looks up t and reports it missing or unreadable at pos. It returns
 // nil when the table's columns cannot be checked.
-func (c *checker) table(t segment.Table, pos diag.Pos) *warehouse.Table {
+func (c *checker) table(t segment.Table, pos diag.Pos) *catalog.Table {
 	wt := c.cat.Table(t)
 	if wt == nil {
 		c.add(diag.Warnf(pos, CodeNotChecked, "table %s was not checked against the warehouse", t))
@@ -100,9 +100,9 @@ func (c *checker) table(t segment.Table, pos diag.Pos) *warehouse.Table {
 // securable names the object a privilege is granted on.
 func securable(priv string, t segment.Table) string {
 	switch priv {
-	case warehouse.UseCatalog:
+	case catalog.UseCatalog:
 		return "catalog " + t.Catalog
-	case warehouse.UseSchema:
+	case catalog.UseSchema:
 		return "schema " + t.Catalog + "." + t.Schema
 	}
 	return "table " + t.String()
@@ -114,9 +114,9 @@ func grantStatement(priv string, t segment.Table, principal string) string {
 	}
 	who := "`" + principal + "`"
 	switch priv {
-	case warehouse.UseCatalog:
+	case catalog.UseCatalog:
 		return fmt.Sprintf("GRANT USE CATALOG ON CATALOG %s TO %s;", t.Catalog, who)
-	case warehouse.UseSchema:
+	case catalog.UseSchema:
 		return fmt.Sprintf("GRANT USE SCHEMA ON SCHEMA %s.%s TO %s;", t.Catalog, t.Schema, who)
 	}
 	return fmt.Sprintf("GRANT %s ON TABLE %s TO %s;", priv, t, who)
@@ -125,12 +125,12 @@ func grantStatement(priv string, t segment.Table, principal string) string {
 // column looks up a column and reports it missing at pos, with a "did you
 // mean" when a column of the table has a near name. what says who names
 // the column ("attribute \"ltv\"").
-func (c *checker) column(wt *warehouse.Table, name, what string, pos diag.Pos) *warehouse.Column {
+func (c *checker) column(wt *catalog.Table, name, what string, pos diag.Pos) *catalog.Column {
 	return c.columnOf(wt, name, what, pos, nil)
 }
 
 // columnOf is column with candidates for suggestions limited by fit.
-func (c *checker) columnOf(wt *warehouse.Table, name, what string, pos diag.Pos, fit func(warehouse.Column) bool) *warehouse.Column {
+func (c *checker) columnOf(wt *catalog.Table, name, what string, pos diag.Pos, fit func(catalog.Column) bool) *catalog.Column {
 	if col, ok := wt.Column(name); ok {
 		return col
 	}
@@ -156,7 +156,7 @@ func (c *checker) columnOf(wt *warehouse.Table, name, what string, pos diag.Pos,
 
 // typed checks a declared ION type against a column and returns the type
 // to use: the declared one, or the warehouse's when none was declared.
-func (c *checker) typed(declared segment.IONType, col *warehouse.Column, wt *warehouse.Table, what string, colPos, typePos diag.Pos) segment.IONType {
+func (c *checker) typed(declared segment.IONType, col *catalog.Column, wt *catalog.Table, what string, colPos, typePos diag.Pos) segment.IONType {
 	if !col.Supported {
 		c.add(diag.Errorf(colPos, CodeUnsupportedType, "column %s.%s has type %s, which Treasure Data cannot use (%s)", wt.Name.Table, col.Name, col.Type, what).
 			WithDetail("Supported column types: STRING, numeric types, BOOLEAN, DATE, TIMESTAMP, ARRAY<STRING> and arrays of numbers."))
@@ -176,7 +176,7 @@ func (c *checker) parent(p segment.Parent) segment.Parent {
 	p.Attributes = append([]segment.Attribute(nil), p.Attributes...)
 	p.Behaviors = append([]segment.Behavior(nil), p.Behaviors...)
 	cust := c.table(p.Customers.Table, p.Origin.At("customers.table"))
-	var keyCol *warehouse.Column
+	var keyCol *catalog.Column
 	if cust != nil {
 		keyCol = c.column(cust, p.Customers.Key, "customers key", p.Origin.At("customers.key"))
 		if keyCol != nil {
@@ -213,9 +213,9 @@ func (c *checker) parent(p segment.Parent) segment.Parent {
 		if kc := c.column(wt, b.Key, what+" key", b.Origin.At("key")); kc != nil {
 			c.keyType(kc, keyCol, wt, p, what+" key", b.Origin.At("key"))
 		}
-		isTime := func(col warehouse.Column) bool { return warehouse.IsTimeType(col.Type) }
+		isTime := func(col catalog.Column) bool { return catalog.IsTimeType(col.Type) }
 		if tc := c.columnOf(wt, b.Time, what+" time column", b.Origin.At("time"), isTime); tc != nil &&
-			!warehouse.IsTimeType(tc.Type) && !warehouse.IsIntegerType(tc.Type) {
+			!catalog.IsTimeType(tc.Type) && !catalog.IsIntegerType(tc.Type) {
 			c.add(diag.Errorf(b.Origin.At("time"), CodeTimeType, "%s time column %s.%s is %s, not a TIMESTAMP, DATE or integer epoch", what, wt.Name.Table, tc.Name, tc.Type))
 		}
 		for j := range b.Columns {
@@ -230,8 +230,8 @@ func (c *checker) parent(p segment.Parent) segment.Parent {
 }
 
 // keyType reports a key column whose type differs from the customers key.
-func (c *checker) keyType(col, custKey *warehouse.Column, wt *warehouse.Table, p segment.Parent, what string, pos diag.Pos) {
-	if custKey == nil || warehouse.SameKeyType(col.Type, custKey.Type) {
+func (c *checker) keyType(col, custKey *catalog.Column, wt *catalog.Table, p segment.Parent, what string, pos diag.Pos) {
+	if custKey == nil || catalog.SameKeyType(col.Type, custKey.Type) {
 		return
 	}
 	c.add(diag.Errorf(pos, CodeKeyType, "%s %s.%s is %s but the customers key %s.%s is %s",
@@ -240,7 +240,7 @@ func (c *checker) keyType(col, custKey *warehouse.Column, wt *warehouse.Table, p
 }
 
 func (c *checker) uniqueness(p segment.Parent) {
-	u, ok := c.cat.Keys[warehouse.KeyID(p.Customers.Table, p.Customers.Key)]
+	u, ok := c.cat.Keys[catalog.KeyID(p.Customers.Table, p.Customers.Key)]
 	switch {
 	case !ok && c.opts.RequireUniqueKeys:
 		c.add(diag.Warnf(p.Origin.At("customers.key"), CodeNotChecked, "uniqueness of customers key %s was not checked", p.Customers.Key))
@@ -298,7 +298,7 @@ func distance(a, b string) int {
 
 // describe renders a column type with its ION type when the names differ:
 // "decimal(12,2) (number)", "string".
-func describe(col *warehouse.Column) string {
+func describe(col *catalog.Column) string {
 	if !col.Supported || strings.EqualFold(col.Type, string(col.ION)) {
 		return col.Type
 	}

@@ -6,23 +6,23 @@ import (
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/warehouse/catalog"
 )
 
 func tbl(name string) segment.Table { return segment.Table{Catalog: "cat", Schema: "sch", Table: name} }
 
-func col(name, typ string) warehouse.Column {
-	ion, ok := warehouse.IONType(typ)
-	return warehouse.Column{Name: name, Type: typ, ION: ion, Supported: ok}
+func col(name, typ string) catalog.Column {
+	ion, ok := catalog.IONType(typ)
+	return catalog.Column{Name: name, Type: typ, ION: ion, Supported: ok}
 }
 
-func readable() warehouse.Access { return warehouse.Access{Checked: true} }
+func readable() catalog.Access { return catalog.Access{Checked: true} }
 
 // catalog builds a Catalog of found, readable tables.
-func catalog(tables map[string][]warehouse.Column) *warehouse.Catalog {
-	cat := &warehouse.Catalog{Principal: "sp", Tables: map[string]*warehouse.Table{}}
+func newCatalog(tables map[string][]catalog.Column) *catalog.Catalog {
+	cat := &catalog.Catalog{Principal: "sp", Tables: map[string]*catalog.Table{}}
 	for name, cols := range tables {
-		cat.Tables[warehouse.Key(tbl(name))] = &warehouse.Table{Name: tbl(name), Found: true, Columns: cols, Access: readable()}
+		cat.Tables[catalog.Key(tbl(name))] = &catalog.Table{Name: tbl(name), Found: true, Columns: cols, Access: readable()}
 	}
 	return cat
 }
@@ -31,8 +31,8 @@ func at(field string) segment.Origin {
 	return segment.Origin{Pos: diag.Pos{File: "p.cue", Line: 1}, Fields: map[string]diag.Pos{field: {File: "p.cue", Line: 2, Col: 3}}}
 }
 
-func baseCatalog() *warehouse.Catalog {
-	return catalog(map[string][]warehouse.Column{
+func baseCatalog() *catalog.Catalog {
+	return newCatalog(map[string][]catalog.Column{
 		"customers": {col("id", "STRING"), col("email", "STRING"), col("ltv", "DECIMAL(12,2)"), col("tags", "ARRAY<STRING>"), col("props", "MAP<STRING,STRING>")},
 		"orders":    {col("customer_id", "STRING"), col("order_time", "TIMESTAMP"), col("amount", "DECIMAL(12,2)"), col("category", "STRING")},
 		"events":    {col("customer_id", "BIGINT"), col("ts", "BIGINT"), col("kind", "STRING")},
@@ -75,59 +75,59 @@ func TestCleanParentFillsTypes(t *testing.T) {
 func TestFindings(t *testing.T) {
 	tests := []struct {
 		name   string
-		modify func(*segment.Parent, *warehouse.Catalog)
+		modify func(*segment.Parent, *catalog.Catalog)
 		code   string
 		pos    string
 		text   []string
 	}{
-		{"missing table", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"missing table", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Behaviors[0].Table = tbl("ordrs")
 			p.Behaviors[0].Origin = at("table")
 		}, CodeNotChecked, "p.cue:2:3", nil},
-		{"table not found", func(p *segment.Parent, c *warehouse.Catalog) {
-			c.Tables[warehouse.Key(tbl("orders"))] = &warehouse.Table{Name: tbl("orders"), Access: warehouse.Access{Checked: true, NotFound: true}}
+		{"table not found", func(p *segment.Parent, c *catalog.Catalog) {
+			c.Tables[catalog.Key(tbl("orders"))] = &catalog.Table{Name: tbl("orders"), Access: catalog.Access{Checked: true, NotFound: true}}
 			p.Behaviors[0].Origin = at("table")
 		}, CodeTableMissing, "p.cue:2:3", []string{"cat.sch.orders does not exist"}},
-		{"column typo", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"column typo", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Attributes[0].Column = "emial"
 			p.Attributes[0].Origin = at("column")
 		}, CodeColumnMissing, "p.cue:2:3", []string{`Did you mean "email"?`}},
-		{"type mismatch", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"type mismatch", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Attributes[1].Type = segment.String
 			p.Attributes[1].Origin = at("type")
 		}, CodeTypeMismatch, "p.cue:2:3", []string{"declares type string", "DECIMAL(12,2) (number)"}},
-		{"unsupported", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"unsupported", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Attributes = append(p.Attributes, segment.Attribute{Name: "props", Column: "props"})
 		}, CodeUnsupportedType, "", []string{"MAP<STRING,STRING>"}},
-		{"array ok", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"array ok", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Attributes = append(p.Attributes, segment.Attribute{Name: "tags", Column: "tags", Type: segment.StringArray})
 		}, "", "", nil},
-		{"key type", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"key type", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Behaviors = append(p.Behaviors, segment.Behavior{Name: "events", Table: tbl("events"), Key: "customer_id", Time: "ts", Origin: at("key")})
 		}, CodeKeyType, "p.cue:2:3", []string{"BIGINT", "customers key customers.id is STRING"}},
-		{"join key type", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"join key type", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Attributes = append(p.Attributes, segment.Attribute{Name: "kind", Column: "kind",
 				Join: &segment.KeyedTable{Table: tbl("events"), Key: "customer_id"}, Origin: at("join.key")})
 		}, CodeKeyType, "p.cue:2:3", []string{"join key"}},
-		{"time type", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"time type", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Behaviors = append(p.Behaviors, segment.Behavior{Name: "notes", Table: tbl("notes"), Key: "customer_id", Time: "created", Origin: at("time")})
 		}, CodeTimeType, "p.cue:2:3", []string{"not a TIMESTAMP, DATE or integer epoch"}},
-		{"missing customers key", func(p *segment.Parent, _ *warehouse.Catalog) {
+		{"missing customers key", func(p *segment.Parent, _ *catalog.Catalog) {
 			p.Customers.Key = "ID2"
 			p.Origin = at("customers.key")
 		}, CodeColumnMissing, "p.cue:2:3", []string{"customers key"}},
-		{"no grant", func(p *segment.Parent, c *warehouse.Catalog) {
-			c.Tables[warehouse.Key(tbl("orders"))].Found = false
-			c.Tables[warehouse.Key(tbl("orders"))].Access = warehouse.Access{Checked: true, Missing: []string{warehouse.UseSchema, warehouse.Select}}
+		{"no grant", func(p *segment.Parent, c *catalog.Catalog) {
+			c.Tables[catalog.Key(tbl("orders"))].Found = false
+			c.Tables[catalog.Key(tbl("orders"))].Access = catalog.Access{Checked: true, Missing: []string{catalog.UseSchema, catalog.Select}}
 			p.Behaviors[0].Origin = at("table")
 		}, CodePrivilege, "p.cue:2:3", []string{"sp lacks USE SCHEMA, SELECT on schema cat.sch",
 			"GRANT USE SCHEMA ON SCHEMA cat.sch TO `sp`;", "GRANT SELECT ON TABLE cat.sch.orders TO `sp`;"}},
-		{"not unique", func(p *segment.Parent, c *warehouse.Catalog) {
-			c.Keys = map[string]warehouse.Uniqueness{warehouse.KeyID(tbl("customers"), "id"): {Rows: 10, Distinct: 9, Nulls: 1}}
+		{"not unique", func(p *segment.Parent, c *catalog.Catalog) {
+			c.Keys = map[string]catalog.Uniqueness{catalog.KeyID(tbl("customers"), "id"): {Rows: 10, Distinct: 9, Nulls: 1}}
 			p.Origin = at("customers.key")
 		}, CodeKeyNotUnique, "p.cue:2:3", []string{"10 rows, 9 distinct keys, 1 null keys"}},
-		{"unique", func(p *segment.Parent, c *warehouse.Catalog) {
-			c.Keys = map[string]warehouse.Uniqueness{warehouse.KeyID(tbl("customers"), "id"): {Rows: 10, Distinct: 10}}
+		{"unique", func(p *segment.Parent, c *catalog.Catalog) {
+			c.Keys = map[string]catalog.Uniqueness{catalog.KeyID(tbl("customers"), "id"): {Rows: 10, Distinct: 10}}
 		}, "", "", nil},
 	}
 	for _, tt := range tests {

@@ -303,7 +303,9 @@ func TestSecretsNotInDriverLogs(t *testing.T) {
 	for _, mod := range []func(*warehouse.Options){
 		nil,
 		func(o *warehouse.Options) { o.Token = "dapi-refused-secret-1" },
-		func(o *warehouse.Options) { o.Token, o.ClientID, o.ClientSecret, o.TokenURL = "", "sp-client", "sp-secret-xyz", ts.URL },
+		func(o *warehouse.Options) {
+			o.Token, o.ClientID, o.ClientSecret, o.TokenURL = "", "sp-client", "sp-secret-xyz", ts.URL
+		},
 		func(o *warehouse.Options) {
 			o.Token, o.ClientID, o.ClientSecret, o.TokenURL, o.Retries = "", "sp-client", "sp-wrong-secret", ts.URL, -1
 		},
