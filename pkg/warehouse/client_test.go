@@ -89,6 +89,12 @@ func TestTimeoutIsTyped(t *testing.T) {
 	if !errors.As(err, &we) || we.Class != Timeout || we.Host != host {
 		t.Fatalf("err = %v, want timeout naming %s", err, host)
 	}
+	if !we.Temporary() {
+		t.Error("timeout not temporary")
+	}
+	if (&Error{Class: AuthRefused}).Temporary() || (&Error{Class: Permission}).Temporary() {
+		t.Error("auth or permission failures reported temporary")
+	}
 	if strings.Contains(err.Error(), "dapi-timeout-secret") {
 		t.Errorf("secret in %q", err)
 	}

@@ -341,3 +341,35 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestSnapshotSpansCatalogs(t *testing.T) {
+	fx, wide := wideFixture(3, 4)
+	second := fx.Catalogs[0]
+	second.Name = "other"
+	fx.Catalogs = append(fx.Catalogs, second)
+	fx.Grants = append(fx.Grants,
+		dbxstandin.Grant{Principal: "treasure-sp", Privilege: dbxstandin.PrivUseCatalog, Catalog: "other"},
+		dbxstandin.Grant{Principal: "treasure-sp", Privilege: dbxstandin.PrivUseSchema, Catalog: "other", Schema: "cdp"})
+	_, ep := serve(t, fx)
+	c := open(t, ep, nil)
+	tables := append([]segment.Table{}, wide...)
+	tables = append(tables, segment.Table{Catalog: "other", Schema: "cdp", Table: "t00"}, segment.Table{Catalog: "nosuch", Schema: "cdp", Table: "t00"})
+	cat, err := c.Snapshot(context.Background(), tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := c.Queries()
+	if q[warehouse.KindColumns] != 3 {
+		t.Errorf("columns queries = %d, want one per catalog (3)", q[warehouse.KindColumns])
+	}
+	if tb := cat.Table(wide[2]); !tb.Found || len(tb.Columns) != 4 || !tb.Access.Readable() {
+		t.Errorf("wide t02 = %+v", tb)
+	}
+	if tb := cat.Table(tables[3]); tb.Found || tb.Access.Readable() || len(tb.Access.Missing) != 1 || tb.Access.Missing[0] != warehouse.Select {
+		t.Errorf("other.cdp.t00 (no SELECT) = %+v", tb)
+	}
+	if tb := cat.Table(tables[4]); tb.Found || tb.Access.Readable() {
+		t.Errorf("nosuch.cdp.t00 = %+v", tb)
+	}
+	t.Logf("nosuch access: %+v", cat.Table(tables[4]).Access)
+}

@@ -154,3 +154,9 @@ type redactedError struct {
 
 func (r redactedError) Error() string { return r.msg }
 func (r redactedError) Unwrap() error { return r.cause }
+
+// Temporary reports whether retrying later may succeed without anyone
+// changing anything: the warehouse was unreachable or too slow. Refused
+// credentials, missing privileges or tables and failed statements need a
+// human.
+func (e *Error) Temporary() bool { return e.Class == Unreachable || e.Class == Timeout }

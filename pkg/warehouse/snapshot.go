@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -47,7 +48,20 @@ func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*Catalog
 	}
 	sort.Strings(catalogs)
 	for _, k := range catalogs {
-		if err := c.refreshCatalog(ctx, byCatalog[k]); err != nil {
+		err := c.refreshCatalog(ctx, byCatalog[k])
+		var we *Error
+		if errors.As(err, &we) && (we.Class == NotFound || we.Class == Permission) {
+			// The catalog does not exist or its information_schema is
+			// not readable: its tables are not found, and the privilege
+			// check says why.
+			c.mu.Lock()
+			for _, t := range byCatalog[k] {
+				delete(c.tables, Key(t))
+			}
+			c.mu.Unlock()
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
