@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"regexp"
 	"strings"
 
 	dbsqlerr "github.com/databricks/databricks-sql-go/errors"
@@ -107,8 +108,7 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 				e.Class = NotFound
 			}
 		}
-	case strings.Contains(lower, "401") || strings.Contains(lower, "403") || strings.Contains(lower, "invalid access token") ||
-		strings.Contains(lower, "unauthorized") || strings.Contains(lower, "forbidden"):
+	case authRefused.MatchString(msg):
 		e.Class = AuthRefused
 	case errors.As(err, &netErr) && netErr.Timeout():
 		e.Class = Timeout
@@ -119,6 +119,10 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 	e.err = redactedError{msg: e.msg, cause: err}
 	return e
 }
+
+// authRefused matches the driver's and the token exchange's texts for HTTP
+// 401 and 403.
+var authRefused = regexp.MustCompile(`(?i)\b(status|http) 40[13]\b|invalid access token|\bunauthorized\b|\bforbidden\b`)
 
 func isUnreachable(err error, lower string) bool {
 	var opErr *net.OpError
