@@ -104,7 +104,11 @@ func (c *checker) checkParents() map[string]*segment.Parent {
 
 // parentOf resolves the parent of a folder or segment; it reports nothing
 // and returns nil when the parent is unknown because it failed the schema.
-func (c *checker) parentOf(parents map[string]*segment.Parent, name string, at diag.Pos, what string) *segment.Parent {
+func (c *checker) parentOf(parents map[string]*segment.Parent, name string, at diag.Pos, kind, obj string) *segment.Parent {
+	if p := parents[name]; p != nil {
+		return p
+	}
+	what := fmt.Sprintf("%s %q", kind, obj)
 	if name == "" {
 		n := len(c.st.Parents) + len(c.known.parents)
 		d := c.errorf(at, "missing-parent", "%s names no parent segment", what)
@@ -114,9 +118,6 @@ func (c *checker) parentOf(parents map[string]*segment.Parent, name string, at d
 			d.Detail = fmt.Sprintf("the repository declares %d parent segments; set parent to one of them", n)
 		}
 		return nil
-	}
-	if p := parents[name]; p != nil {
-		return p
 	}
 	if c.known.parents[name] {
 		return nil
@@ -130,7 +131,7 @@ func (c *checker) checkFolders(parents map[string]*segment.Parent) {
 	seen := map[segment.Key]diag.Pos{}
 	for _, f := range c.st.Folders {
 		at := f.Origin.At("parent")
-		c.parentOf(parents, f.Parent, at, fmt.Sprintf("folder %q", f.Path))
+		c.parentOf(parents, f.Parent, at, "folder", f.Path)
 		if first, ok := seen[f.Key()]; ok {
 			c.errorf(f.Origin.Pos, "duplicate-folder", "duplicate folder %q in parent segment %q", f.Path, f.Parent).
 				Detail = "first declared at " + first.String()
@@ -148,17 +149,17 @@ type ref struct {
 
 func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 	seen := map[segment.Key]diag.Pos{}
-	names := map[string][]string{}         // parent -> segment names
+	names := map[string]map[string]bool{}  // parent -> segment names
 	graph := map[string]map[string][]ref{} // parent -> segment -> references
 	for _, s := range c.st.Segments {
-		if _, ok := seen[s.Key()]; !ok {
-			names[s.Parent] = append(names[s.Parent], s.Name)
+		if names[s.Parent] == nil {
+			names[s.Parent] = map[string]bool{}
 		}
+		names[s.Parent][s.Name] = true
 	}
 	for i := range c.st.Segments {
 		s := &c.st.Segments[i]
-		what := fmt.Sprintf("segment %q", s.Name)
-		p := c.parentOf(parents, s.Parent, s.Origin.At("parent"), what)
+		p := c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
 		if first, ok := seen[s.Key()]; ok {
 			c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
 				Detail = "first declared at " + first.String()
@@ -176,7 +177,7 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 		}
 		rc := ruleChecker{c: c, p: p, seg: s, segments: names[s.Parent]}
 		rc.rule(&s.Rule)
-		if p != nil {
+		if p != nil && len(rc.refs) > 0 {
 			if graph[s.Parent] == nil {
 				graph[s.Parent] = map[string][]ref{}
 			}
@@ -260,7 +261,7 @@ type ruleChecker struct {
 	c        *checker
 	p        *segment.Parent // nil when the parent is unknown
 	seg      *segment.Segment
-	segments []string // names of the segments of the same parent
+	segments map[string]bool // names of the segments of the same parent
 	refs     []ref
 }
 
@@ -348,13 +349,13 @@ func (rc *ruleChecker) condition(cond *segment.Condition) {
 		return
 	}
 	var typ segment.IONType
-	subject := ""
+	var subj subject
 	if lv.Source == nil {
 		if lv.Name == "" {
 			c.errorf(lv.Origin.Pos, "condition", "value condition names no attribute")
 			return
 		}
-		subject = fmt.Sprintf("attribute %q", lv.Name)
+		subj = subject{kind: "attribute", name: lv.Name}
 		if rc.p == nil {
 			return
 		}
@@ -379,7 +380,7 @@ func (rc *ruleChecker) condition(cond *segment.Condition) {
 		if typ, ok2 = rc.aggregation(b, lv.Aggregation, lv.Origin); !ok2 {
 			return
 		}
-		subject = fmt.Sprintf("%s of behavior %q", strings.ToLower(lv.Aggregation.Type), b.Name)
+		subj = subject{kind: "behavior", name: b.Name, agg: lv.Aggregation.Type}
 		if lv.Filter != nil {
 			rc.filter(b, lv.Filter)
 		}
@@ -387,7 +388,7 @@ func (rc *ruleChecker) condition(cond *segment.Condition) {
 			rc.window(lv.Window, lv.Origin.At("window"))
 		}
 	}
-	rc.operator(op, typ, subject, cond.ArrayMatching, cond.Origin.At("arrayMatching"))
+	rc.operator(op, typ, subj, cond.ArrayMatching, cond.Origin.At("arrayMatching"))
 	rc.limit(cond.Limit, cond.Origin.Pos)
 }
 
@@ -404,7 +405,7 @@ func (rc *ruleChecker) reference(cond *segment.Condition) {
 		}
 		return
 	}
-	if slices.Contains(rc.segments, cond.Segment) {
+	if rc.segments[cond.Segment] {
 		rc.refs = append(rc.refs, ref{to: cond.Segment, at: at})
 		return
 	}
@@ -412,7 +413,7 @@ func (rc *ruleChecker) reference(cond *segment.Condition) {
 		return
 	}
 	c.errorf(at, "unknown-segment", "reference to unknown segment %q in parent segment %q", cond.Segment, rc.seg.Parent).
-		Detail = didYouMean("segment", cond.Segment, rc.segments)
+		Detail = didYouMean("segment", cond.Segment, mapKeys(rc.segments))
 }
 
 // aggregation checks an aggregation against its behavior and returns the
@@ -497,14 +498,14 @@ func (rc *ruleChecker) filter(b *segment.Behavior, f *segment.Filter) {
 		bc, ok := b.Column(f.Column)
 		if !ok {
 			if f.Column == b.Time {
-				rc.operator(f.Operator, "", fmt.Sprintf("column %q", f.Column), f.ArrayMatching, f.Origin.Pos)
+				rc.operator(f.Operator, "", subject{kind: "column", name: f.Column}, f.ArrayMatching, f.Origin.Pos)
 				return
 			}
 			rc.c.errorf(f.Origin.At("column"), "unknown-column", "behavior %q has no column %q", b.Name, f.Column).
 				Detail = didYouMean("column", f.Column, columnNames(b))
 			return
 		}
-		rc.operator(f.Operator, bc.Type, fmt.Sprintf("column %q", f.Column), f.ArrayMatching, f.Origin.Pos)
+		rc.operator(f.Operator, bc.Type, subject{kind: "column", name: f.Column}, f.ArrayMatching, f.Origin.Pos)
 	}
 }
 
@@ -517,6 +518,19 @@ func (rc *ruleChecker) window(w *segment.Window, at diag.Pos) {
 			rc.c.errorf(at, "window", "window of %d %ss is not positive", n, u)
 		}
 	}
+}
+
+// subject is what an operator tests, for messages; it is rendered only when
+// a problem is found.
+type subject struct {
+	kind, name, agg string
+}
+
+func (s subject) String() string {
+	if s.agg != "" {
+		return fmt.Sprintf("%s of behavior %q", strings.ToLower(s.agg), s.name)
+	}
+	return fmt.Sprintf("%s %q", s.kind, s.name)
 }
 
 // operatorTypes lists the operators each ION type accepts.
@@ -534,7 +548,7 @@ func init() { operatorTypes[segment.Timestamp] = operatorTypes[segment.Date] }
 
 // operator checks an operator's operands, and its fit to the subject's type
 // when the type is known.
-func (rc *ruleChecker) operator(op *segment.Operator, typ segment.IONType, subject string, am *segment.ArrayMatching, amAt diag.Pos) {
+func (rc *ruleChecker) operator(op *segment.Operator, typ segment.IONType, subject subject, am *segment.ArrayMatching, amAt diag.Pos) {
 	c := rc.c
 	at := op.Origin.Pos
 	if typ != "" {
@@ -604,7 +618,7 @@ func (rc *ruleChecker) operator(op *segment.Operator, typ segment.IONType, subje
 }
 
 // value checks that an operand fits the subject's type.
-func (rc *ruleChecker) value(v segment.Value, typ segment.IONType, subject string, at diag.Pos) {
+func (rc *ruleChecker) value(v segment.Value, typ segment.IONType, subject subject, at diag.Pos) {
 	ok := true
 	switch typ {
 	case segment.Number:

@@ -25,11 +25,21 @@ func cloneParent(p segment.Parent) segment.Parent {
 	return p
 }
 
+// cloneSegment copies a segment and the slices of its rule, so that callers
+// may change any field of the segment, its condition sets and its conditions
+// (Condition.ID, for example). What conditions point to (LeftValue,
+// Operator, ArrayMatching, Limit) is shared with the cache and must not be
+// changed in place: replace the pointer instead.
 func cloneSegment(s segment.Segment) segment.Segment {
-	s.Rule = cloneRule(s.Rule)
+	s.Rule.Conditions = slices.Clone(s.Rule.Conditions)
+	for i := range s.Rule.Conditions {
+		cs := &s.Rule.Conditions[i]
+		cs.Conditions = slices.Clone(cs.Conditions)
+	}
 	return s
 }
 
+// cloneRule copies a rule deeply.
 func cloneRule(r segment.Rule) segment.Rule {
 	r.Limit = cloneLimit(r.Limit)
 	r.Conditions = slices.Clone(r.Conditions)

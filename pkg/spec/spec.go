@@ -49,8 +49,10 @@ type Result struct {
 // embedded schema, a canceled ctx).
 //
 // Positions in diagnostics and Origins are the slash-separated paths of
-// fsys. The returned state does not share memory with the cache, except for
-// the Origin.Fields maps, which callers must treat as read-only.
+// fsys. The returned state is the caller's to change, with two exceptions
+// shared with the cache: Origin.Fields and Extra maps, and what a rule's
+// conditions point to (LeftValue, Operator, ArrayMatching, Limit). Replace
+// those pointers rather than change what they point to.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	files, err := cueFiles(fsys)
 	if err != nil {
@@ -167,6 +169,15 @@ func cueFiles(fsys fs.FS) ([]string, error) {
 // needs the whole repository, and runs the semantic checks.
 func assemble(results []*fileResult) *Result {
 	res := &Result{}
+	var np, nf, ns int
+	for _, r := range results {
+		if r != nil {
+			np, nf, ns = np+len(r.parents), nf+len(r.folders), ns+len(r.segments)
+		}
+	}
+	res.State.Parents = make([]segment.Parent, 0, np)
+	res.State.Folders = make([]segment.Folder, 0, nf)
+	res.State.Segments = make([]segment.Segment, 0, ns)
 	var known knownNames
 	known.parents = map[string]bool{}
 	known.segments = map[string]bool{}

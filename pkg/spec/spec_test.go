@@ -400,7 +400,9 @@ func TestCache(t *testing.T) {
 	}
 	// Mutate what the first load returned.
 	first.State.Parents[0].Attributes[0].Type = "number"
-	segmentByName(t, first.State, "VIP Customers").Rule.Conditions[0].Conditions[0].Operator.RightValue.Num = "1"
+	vip := segmentByName(t, first.State, "VIP Customers")
+	vip.Rule.Conditions[0].Conditions[0].Operator = &segment.Operator{Type: segment.Equal}
+	vip.Rule.Conditions[0].Conditions[2].Segment = "Other"
 
 	second, err := Load(ctx, fsys, Options{Cache: cache})
 	if err != nil || second.Cached != 4 {
@@ -409,8 +411,12 @@ func TestCache(t *testing.T) {
 	if second.State.Parents[0].Attributes[0].Type != "" {
 		t.Errorf("cache shares attributes with a previous result")
 	}
-	if v := segmentByName(t, second.State, "VIP Customers").Rule.Conditions[0].Conditions[0].Operator.RightValue.Num; v != "1000" {
-		t.Errorf("cache shares rules with a previous result: %s", v)
+	vip = segmentByName(t, second.State, "VIP Customers")
+	if op := vip.Rule.Conditions[0].Conditions[0].Operator; op.Type != segment.GreaterEqual || op.RightValue.Num != "1000" {
+		t.Errorf("cache shares conditions with a previous result: %+v", op)
+	}
+	if ref := vip.Rule.Conditions[0].Conditions[2].Segment; ref != "Churn Risk" {
+		t.Errorf("cache shares conditions with a previous result: reference to %q", ref)
 	}
 
 	src := strings.Replace(string(fsys["segments/marketing.cue"].Data), `atLeast: 1000`, `atLeast: "lots"`, 1)
