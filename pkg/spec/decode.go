@@ -259,6 +259,9 @@ func (d *decoder) segment(path, key string, b []byte) error {
 	if doc.Name == "" {
 		doc.Name = key
 	}
+	if doc.Kind == "" {
+		doc.Kind = string(segment.Batch)
+	}
 	s := segment.Segment{
 		Name: doc.Name, Description: doc.Description, Parent: doc.Parent, Folder: doc.Folder,
 		Kind: segment.Kind(doc.Kind), Lifecycle: doc.Lifecycle,

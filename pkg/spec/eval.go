@@ -201,7 +201,21 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 			declared = true
 			key := it.Selector().Unquoted()
 			ov := it.Value()
-			b, err := ov.MarshalJSON()
+			var b []byte
+			var err error
+			if section == "parents" {
+				// The schema fills many defaults of a parent segment:
+				// read the unified value.
+				b, err = ov.MarshalJSON()
+			} else if err = ov.Validate(cue.Concrete(true)); err == nil {
+				// Folders and segments get no default the loader does
+				// not fill itself, and converting the file's own value
+				// is much cheaper than converting the unified one.
+				b, err = v.LookupPath(cue.MakePath(cue.Str(section), cue.Str(key))).MarshalJSON()
+				if err != nil {
+					b, err = ov.MarshalJSON()
+				}
+			}
 			if err != nil {
 				verr := ov.Validate(cue.Concrete(true))
 				if verr == nil {

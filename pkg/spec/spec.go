@@ -113,11 +113,14 @@ feed:
 			readErr = fmt.Errorf("read %s: %w", name, err)
 			break
 		}
-		key := newCacheKey(name, src)
-		if r := opts.Cache.get(key); r != nil {
-			results[i] = r
-			cached++
-			continue
+		var key cacheKey
+		if opts.Cache != nil {
+			key = newCacheKey(name, src)
+			if r := opts.Cache.get(key); r != nil {
+				results[i] = r
+				cached++
+				continue
+			}
 		}
 		select {
 		case jobs <- job{i: i, path: name, src: src, key: key}:
