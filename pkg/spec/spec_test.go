@@ -260,8 +260,8 @@ segments: a: cas.#Segment & {where: [{attribute: "ltv", atLeast: 1}]}`, nil},
 				t.Errorf("codes = %v, want %v\n%s", got, tt.want, render(r.Diagnostics))
 			}
 			for _, d := range r.Diagnostics {
-				if !d.Pos.IsValid() || d.Pos.Line == 0 {
-					t.Errorf("diagnostic without a line: %v", d)
+				if !d.Pos.IsValid() || d.Pos.Line == 0 || strings.HasPrefix(d.Pos.File, schemaFilePrefix) {
+					t.Errorf("diagnostic not positioned in the repository: %v", d)
 				}
 			}
 		})
