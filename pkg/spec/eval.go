@@ -221,7 +221,9 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 				if verr == nil {
 					verr = err
 				}
-				res.diags = append(res.diags, cueDiags(verr, pos)...)
+				ds := cueDiags(verr, pos)
+				suggestFields(ds, verr, u)
+				res.diags = append(res.diags, ds...)
 				d.invalid(section, key)
 				continue
 			}
@@ -350,6 +352,45 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 		out = append(out, d)
 	}
 	return out
+}
+
+// suggestFields adds "did you mean" to unknown-field diagnostics, naming the
+// closest field the schema allows where the unknown one was written.
+func suggestFields(ds diag.Diagnostics, err error, u cue.Value) {
+	for _, e := range cueerrors.Errors(err) {
+		p := errPath(e)
+		if len(p) == 0 {
+			continue
+		}
+		prefix := displayPath(p) + ": "
+		for i := range ds {
+			d := &ds[i]
+			if d.Code != "unknown-field" || !strings.HasPrefix(d.Summary, prefix) {
+				continue
+			}
+			sels := make([]cue.Selector, 0, len(p)-1)
+			for _, el := range p[:len(p)-1] {
+				if n, err := strconv.Atoi(el); err == nil {
+					sels = append(sels, cue.Index(n))
+				} else {
+					sels = append(sels, cue.Str(el))
+				}
+			}
+			it, ferr := u.LookupPath(cue.MakePath(sels...)).Fields(cue.Optional(true))
+			if ferr != nil {
+				continue
+			}
+			var names []string
+			for it.Next() {
+				if sel := it.Selector(); sel.IsString() && sel.Unquoted() != p[len(p)-1] {
+					names = append(names, sel.Unquoted())
+				}
+			}
+			if n, ok := nearest(p[len(p)-1], names); ok {
+				d.Detail = fmt.Sprintf("did you mean %q? %s", n, d.Detail)
+			}
+		}
+	}
 }
 
 // conflictRE matches a disjunction member's error: the allowed value, then
