@@ -1,0 +1,435 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// Levels. Folder and segment levels add a depth to their base.
+const (
+	levelParent        = 0
+	levelFolder        = 10
+	levelSegment       = 1000
+	levelDeleteSegment = 5000
+	levelDeleteFolder  = 8000
+	levelDeleteParent  = 9900
+)
+
+// Compute returns the plan that turns observed into desired. Observed must
+// hold everything Treasure has under the parent segments concerned.
+func Compute(desired, observed segment.State, opts Options) *Plan {
+	c := computer{opts: opts, plan: &Plan{}}
+	c.index(observed)
+	c.parents(desired, observed)
+	c.folders(desired, observed)
+	c.segments(desired, observed)
+	c.guardDeletes(desired, observed)
+	sortChanges(c.plan.Changes)
+	return c.plan
+}
+
+type computer struct {
+	opts Options
+	plan *Plan
+}
+
+func (c *computer) add(ch Change) { c.plan.Changes = append(c.plan.Changes, ch) }
+
+func (c *computer) index(o segment.State) {
+	ids := IDs{
+		Parents:     map[string]string{},
+		RootFolders: map[string]string{},
+		Folders:     map[string]map[string]string{},
+		Segments:    map[string]map[string]string{},
+		Connections: map[string]string{},
+	}
+	for _, p := range o.Parents {
+		ids.Parents[p.Name] = p.Meta.ID
+		ids.RootFolders[p.Name] = p.RootFolderID
+		ids.Connections[p.Name] = p.ConnectionID
+	}
+	for _, f := range o.Folders {
+		if ids.Folders[f.Parent] == nil {
+			ids.Folders[f.Parent] = map[string]string{}
+		}
+		ids.Folders[f.Parent][f.Path] = f.Meta.ID
+	}
+	for _, s := range o.Segments {
+		if ids.Segments[s.Parent] == nil {
+			ids.Segments[s.Parent] = map[string]string{}
+		}
+		ids.Segments[s.Parent][s.Name] = s.Meta.ID
+	}
+	c.plan.IDs = ids
+}
+
+// ownership classifies an observed object against a desired one: ok to
+// manage, adopt, or a conflict with its reason.
+func (c *computer) ownership(m segment.Meta, lc segment.Lifecycle) (adopt bool, conflict string) {
+	switch {
+	case m.Owned && (c.opts.Owner == "" || m.OwnerSource == "" || m.OwnerSource == c.opts.Owner):
+		return false, ""
+	case lc.Adopt:
+		return true, ""
+	case m.Owned:
+		return false, fmt.Sprintf("owned by source %q; set lifecycle.adopt to take it over", m.OwnerSource)
+	default:
+		return false, "exists in Treasure Data and is not managed by the reconciler; set lifecycle.adopt to take it over"
+	}
+}
+
+func (c *computer) owned(m segment.Meta) bool {
+	return m.Owned && (c.opts.Owner == "" || m.OwnerSource == "" || m.OwnerSource == c.opts.Owner)
+}
+
+// drift returns drift information for an owned object that differs.
+func (c *computer) drift(m segment.Meta) *Drift {
+	if c.opts.SameRevision || (!c.opts.LastApplied.IsZero() && m.UpdatedAt.After(c.opts.LastApplied)) {
+		return &Drift{UpdatedBy: m.UpdatedBy, UpdatedAt: m.UpdatedAt}
+	}
+	return nil
+}
+
+func (c *computer) markDrift(ch *Change, m segment.Meta) {
+	if ch.Adopt {
+		return
+	}
+	if d := c.drift(m); d != nil {
+		ch.Drift = d
+		if c.opts.Drift == DriftReport {
+			ch.Blocked = "drift mode is report: changed outside the reconciler, not reverted"
+		}
+	}
+}
+
+func (c *computer) parents(desired, observed segment.State) {
+	obs := map[string]*segment.Parent{}
+	for i := range observed.Parents {
+		obs[observed.Parents[i].Name] = &observed.Parents[i]
+	}
+	want := map[string]bool{}
+	for i := range desired.Parents {
+		d := &desired.Parents[i]
+		want[d.Name] = true
+		ch := Change{Kind: KindParent, Key: d.Key(), After: d, Level: levelParent}
+		o, ok := obs[d.Name]
+		if !ok {
+			ch.Action = Create
+			c.add(ch)
+			continue
+		}
+		ch.ID, ch.Before = o.Meta.ID, o
+		adopt, conflict := c.ownership(o.Meta, d.Lifecycle)
+		if conflict != "" {
+			ch.Action, ch.Reason = Conflict, conflict
+			c.add(ch)
+			continue
+		}
+		ch.Adopt = adopt
+		ch.Diff = diffFields(parentFields(o, d), parentFields(d, nil))
+		if cd := connectionDiff(d, o); cd != nil {
+			ch.Diff = append([]FieldDiff{*cd}, ch.Diff...)
+		}
+		switch {
+		case len(ch.Diff) == 0 && !adopt:
+			ch.Action = NoOp
+		default:
+			// Every parent update is a PUT with `master`: a full replace.
+			ch.Action = Replace
+			for _, a := range d.Attributes {
+				ch.Recreated = append(ch.Recreated, "attribute "+a.Name)
+			}
+			for _, b := range d.Behaviors {
+				ch.Recreated = append(ch.Recreated, "behavior "+b.Name)
+			}
+			c.markDrift(&ch, o.Meta)
+		}
+		c.add(ch)
+	}
+	for i := range observed.Parents {
+		o := &observed.Parents[i]
+		if want[o.Name] || !c.owned(o.Meta) {
+			continue
+		}
+		ch := Change{Action: Delete, Kind: KindParent, Key: o.Key(), ID: o.Meta.ID, Before: o, Level: levelDeleteParent}
+		if !c.opts.Prune.AllowParentDelete {
+			ch.Blocked = "deleting a parent segment needs prune.allowParentDelete"
+		}
+		c.add(ch)
+	}
+}
+
+// connectionDiff compares the Databricks connection by name when the
+// observed side knows the name, and by id otherwise.
+func connectionDiff(d, o *segment.Parent) *FieldDiff {
+	switch {
+	case o.Connection != "":
+		if o.Connection != d.Connection {
+			return &FieldDiff{Path: "connection", Before: o.Connection, After: d.Connection}
+		}
+	case d.ConnectionID != "" && o.ConnectionID != "" && d.ConnectionID != o.ConnectionID:
+		return &FieldDiff{Path: "connection", Before: "id " + o.ConnectionID, After: d.Connection + " (id " + d.ConnectionID + ")"}
+	}
+	return nil
+}
+
+func depth(path string) int { return strings.Count(path, "/") + 1 }
+
+func (c *computer) folders(desired, observed segment.State) {
+	obs := map[segment.Key]*segment.Folder{}
+	for i := range observed.Folders {
+		obs[observed.Folders[i].Key()] = &observed.Folders[i]
+	}
+	want := map[segment.Key]bool{}
+	for i := range desired.Folders {
+		d := &desired.Folders[i]
+		want[d.Key()] = true
+		ch := Change{Kind: KindFolder, Key: d.Key(), After: d, Level: levelFolder + depth(d.Path)}
+		ch.DependsOn = []string{Ref(KindParent, segment.Key{Parent: d.Parent})}
+		if pp := d.ParentPath(); pp != "" {
+			ch.DependsOn = append(ch.DependsOn, Ref(KindFolder, segment.Key{Parent: d.Parent, Name: pp}))
+		}
+		o, ok := obs[d.Key()]
+		if !ok {
+			ch.Action = Create
+			c.add(ch)
+			continue
+		}
+		ch.ID, ch.Before = o.Meta.ID, o
+		adopt, conflict := c.ownership(o.Meta, d.Lifecycle)
+		before := map[string]string{"description": normDescription(o.Description)}
+		after := map[string]string{"description": normDescription(d.Description)}
+		ch.Diff = diffFields(before, after)
+		switch {
+		case conflict != "":
+			// An unowned folder is used as it is, never changed.
+			ch.Action = NoOp
+			ch.Reason = "folder exists and is not managed by the reconciler; segments are placed in it as it is"
+			ch.Diff = nil
+		case len(ch.Diff) == 0 && !adopt:
+			ch.Action = NoOp
+		default:
+			ch.Action, ch.Adopt = Update, adopt
+			c.markDrift(&ch, o.Meta)
+		}
+		c.add(ch)
+	}
+	for i := range observed.Folders {
+		o := &observed.Folders[i]
+		if want[o.Key()] || !c.owned(o.Meta) {
+			continue
+		}
+		c.add(Change{Action: Delete, Kind: KindFolder, Key: o.Key(), ID: o.Meta.ID, Before: o,
+			Level: levelDeleteFolder + 100 - depth(o.Path)})
+	}
+}
+
+// referenceDepths returns, per segment name of one parent, 1 + the depth of
+// the deepest segment it references (0 for none).
+func referenceDepths(segs []*segment.Segment) map[string]int {
+	byName := map[string]*segment.Segment{}
+	for _, s := range segs {
+		byName[s.Name] = s
+	}
+	memo := map[string]int{}
+	var visit func(name string, seen map[string]bool) int
+	visit = func(name string, seen map[string]bool) int {
+		if d, ok := memo[name]; ok {
+			return d
+		}
+		s, ok := byName[name]
+		if !ok || seen[name] {
+			return 0
+		}
+		seen[name] = true
+		d := 0
+		for _, ref := range references(s) {
+			if _, ok := byName[ref]; ok {
+				d = max(d, visit(ref, seen)+1)
+			}
+		}
+		delete(seen, name)
+		memo[name] = d
+		return d
+	}
+	for _, s := range segs {
+		visit(s.Name, map[string]bool{})
+	}
+	return memo
+}
+
+// references lists the names of the segments a segment's rule references.
+func references(s *segment.Segment) []string {
+	var out []string
+	for i := range s.Rule.Conditions {
+		for j := range s.Rule.Conditions[i].Conditions {
+			cd := &s.Rule.Conditions[i].Conditions[j]
+			if cd.Type == segment.ReferenceCondition && cd.Segment != "" {
+				out = append(out, cd.Segment)
+			}
+		}
+	}
+	return out
+}
+
+func byParent(segs []segment.Segment) map[string][]*segment.Segment {
+	m := map[string][]*segment.Segment{}
+	for i := range segs {
+		m[segs[i].Parent] = append(m[segs[i].Parent], &segs[i])
+	}
+	return m
+}
+
+func (c *computer) segments(desired, observed segment.State) {
+	obs := map[segment.Key]*segment.Segment{}
+	for i := range observed.Segments {
+		obs[observed.Segments[i].Key()] = &observed.Segments[i]
+	}
+	want := map[segment.Key]bool{}
+	for parent, segs := range byParent(desired.Segments) {
+		depths := referenceDepths(segs)
+		for _, d := range segs {
+			want[d.Key()] = true
+			ch := Change{Kind: KindSegment, Key: d.Key(), After: d, Level: levelSegment + depths[d.Name]}
+			ch.DependsOn = []string{Ref(KindParent, segment.Key{Parent: parent})}
+			if d.Folder != "" {
+				ch.DependsOn = append(ch.DependsOn, Ref(KindFolder, segment.Key{Parent: parent, Name: d.Folder}))
+			}
+			for _, r := range references(d) {
+				ch.DependsOn = append(ch.DependsOn, Ref(KindSegment, segment.Key{Parent: parent, Name: r}))
+			}
+			o, ok := obs[d.Key()]
+			if !ok {
+				ch.Action = Create
+				c.add(ch)
+				continue
+			}
+			ch.ID, ch.Before = o.Meta.ID, o
+			adopt, conflict := c.ownership(o.Meta, d.Lifecycle)
+			if conflict != "" {
+				ch.Action, ch.Reason = Conflict, conflict
+				c.add(ch)
+				continue
+			}
+			ch.Diff = segmentDiff(o, d)
+			if len(ch.Diff) == 0 && !adopt {
+				ch.Action = NoOp
+			} else {
+				ch.Action, ch.Adopt = Update, adopt
+				c.markDrift(&ch, o.Meta)
+			}
+			c.add(ch)
+		}
+	}
+	for _, segs := range byParent(observed.Segments) {
+		depths := referenceDepths(segs)
+		for _, o := range segs {
+			if want[o.Key()] || !c.owned(o.Meta) {
+				continue
+			}
+			c.add(Change{Action: Delete, Kind: KindSegment, Key: o.Key(), ID: o.Meta.ID, Before: o,
+				Level: levelDeleteSegment + 1000 - depths[o.Name]})
+		}
+	}
+}
+
+func segmentDiff(o, d *segment.Segment) []FieldDiff {
+	var out []FieldDiff
+	if a, b := normDescription(o.Description), normDescription(d.Description); a != b {
+		out = append(out, FieldDiff{Path: "description", Before: a, After: b})
+	}
+	if o.Folder != d.Folder {
+		out = append(out, FieldDiff{Path: "folder", Before: o.Folder, After: d.Folder})
+	}
+	if canonicalRule(&o.Rule) != canonicalRule(&d.Rule) {
+		before, after := ruleLines(&o.Rule), ruleLines(&d.Rule)
+		for _, l := range before {
+			if !slices.Contains(after, l) {
+				out = append(out, FieldDiff{Path: "rule", Before: l})
+			}
+		}
+		for _, l := range after {
+			if !slices.Contains(before, l) {
+				out = append(out, FieldDiff{Path: "rule", After: l})
+			}
+		}
+		if len(out) == 0 || out[len(out)-1].Path != "rule" {
+			out = append(out, FieldDiff{Path: "rule", Before: "(as before, with other details)", After: "(changed)"})
+		}
+	}
+	return out
+}
+
+// guardDeletes applies the prune safety rules to the planned deletes.
+func (c *computer) guardDeletes(desired, observed segment.State) {
+	p := c.plan
+	block := func(reason string) {
+		for i := range p.Changes {
+			if p.Changes[i].Action == Delete && p.Changes[i].Blocked == "" {
+				p.Changes[i].Blocked = reason
+			}
+		}
+	}
+	switch {
+	case c.opts.InhibitDeletes != "":
+		p.PruneBlocked = "no deletes in this run: " + c.opts.InhibitDeletes
+		block(p.PruneBlocked)
+		return
+	case !c.opts.Prune.Enabled:
+		p.PruneBlocked = "pruning is disabled"
+		block(p.PruneBlocked)
+		return
+	}
+	protected := map[segment.Key]bool{}
+	for _, k := range c.opts.Protect {
+		protected[k] = true
+	}
+	// Lifecycle.preventDestroy can only be known for objects still in the
+	// repository, which are never deleted; the Protect list covers the rest.
+	declares := map[string]int{}
+	for _, d := range desired.Segments {
+		declares[d.Parent]++
+	}
+	inRepo := map[string]bool{}
+	for _, d := range desired.Parents {
+		inRepo[d.Name] = true
+	}
+	owned := 0
+	for _, s := range observed.Segments {
+		if c.owned(s.Meta) {
+			owned++
+		}
+	}
+	for _, f := range observed.Folders {
+		if c.owned(f.Meta) {
+			owned++
+		}
+	}
+	deletes := 0
+	for i := range p.Changes {
+		ch := &p.Changes[i]
+		if ch.Action != Delete || ch.Blocked != "" {
+			continue
+		}
+		switch {
+		case protected[ch.Key]:
+			ch.Blocked = "protected by prune.protect"
+		case ch.Kind != KindParent && inRepo[ch.Key.Parent] && declares[ch.Key.Parent] == 0 && !c.opts.Prune.AllowEmpty:
+			ch.Blocked = fmt.Sprintf("the repository declares no segment for parent segment %q: refusing to delete everything it owns (prune.allowEmpty)", ch.Key.Parent)
+			p.PruneBlocked = ch.Blocked
+		default:
+			deletes++
+		}
+	}
+	switch {
+	case c.opts.Prune.MaxDeletes > 0 && deletes > c.opts.Prune.MaxDeletes:
+		p.PruneBlocked = fmt.Sprintf("%d deletes exceed the cap of %d per run (prune.maxDeletes)", deletes, c.opts.Prune.MaxDeletes)
+		block(p.PruneBlocked)
+	case c.opts.Prune.MaxDeletePercent > 0 && owned > 0 && deletes*100 > c.opts.Prune.MaxDeletePercent*owned:
+		p.PruneBlocked = fmt.Sprintf("%d deletes are more than %d%% of the %d owned objects (prune.maxDeletePercent)", deletes, c.opts.Prune.MaxDeletePercent, owned)
+		block(p.PruneBlocked)
+	}
+}

@@ -1,0 +1,42 @@
+// Package plan computes what must change in Treasure Data so that it matches
+// a repository: a pure diff of desired state against observed state, with
+// ownership, normalization, prune safety and drift. It does no I/O and reads
+// no clock; everything time-dependent comes in through Options.
+//
+// # Order
+//
+// Changes come in the order they must be applied: parent segments, then
+// folders top-down, then segments so that a segment comes after every segment
+// it references, then deletes in reverse: segments (referencing ones first),
+// folders (deepest first), parent segments last. Each change carries a Level;
+// changes with the same Level are independent and may run concurrently.
+//
+// # Ownership
+//
+// Treasure has no labels, so the treasure adapter records ownership in the
+// object itself and reports it as segment.Meta.Owned. The plan updates or
+// deletes only owned objects. An existing object with a desired name that is
+// not owned (or owned by another source) is a Conflict and left alone, unless
+// the author set lifecycle.adopt, which turns it into an update that takes
+// ownership. Folders are the exception: an unowned folder at a desired path is
+// used as it is (segments go into it) but never changed or deleted.
+//
+// # Drift
+//
+// Without a state file, drift is defined as: an owned object whose observed
+// content differs from the desired content, while the desired content did not
+// change since the last successful apply (Options.SameRevision), or whose
+// UpdatedAt is after Options.LastApplied. Such a change carries Drift (who and
+// when). With DriftReport it is shown but held back from apply.
+//
+// # Prune safety
+//
+// Deletes are blocked, with the reason recorded on the change and on the
+// plan, when: Options.InhibitDeletes says an earlier stage failed; pruning is
+// disabled; the object is protected (Options.Protect); a parent segment in the
+// repository declares no segment at all while Treasure holds owned ones (an
+// empty or truncated repository) and AllowEmpty is off; the number of deletes
+// exceeds MaxDeletes or MaxDeletePercent of the owned objects (then every
+// delete of the run is blocked); or a parent segment would be deleted without
+// AllowParentDelete.
+package plan

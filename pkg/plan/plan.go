@@ -1,0 +1,246 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// Action is what a change does.
+type Action int
+
+// Actions. NoOp changes are kept in the plan so that renderers can count
+// unchanged objects and apply can resolve their ids.
+const (
+	NoOp Action = iota
+	Create
+	Update
+	// Replace is a parent segment update, which Treasure performs as a
+	// destructive full replace of attributes and behaviors.
+	Replace
+	Delete
+	// Conflict is an object with a desired name that the reconciler does not
+	// own; it is left alone.
+	Conflict
+)
+
+var actionNames = [...]string{"no-op", "create", "update", "replace", "delete", "conflict"}
+
+// String returns the lowercase action name used in metrics and JSON.
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// MarshalText encodes the action name.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// Kind is the kind of object a change is about.
+type Kind string
+
+// Kinds.
+const (
+	KindParent  Kind = "parent"
+	KindFolder  Kind = "folder"
+	KindSegment Kind = "segment"
+)
+
+// DriftMode says what to do with drift.
+type DriftMode string
+
+// Drift modes.
+const (
+	// DriftCorrect reverts drift (the default).
+	DriftCorrect DriftMode = "correct"
+	// DriftReport only reports drift; the change is held.
+	DriftReport DriftMode = "report"
+)
+
+// PruneOptions bound deletes.
+type PruneOptions struct {
+	// Enabled allows deletes at all.
+	Enabled bool
+	// MaxDeletes caps deletes per run; 0 means no count cap.
+	MaxDeletes int
+	// MaxDeletePercent caps deletes per run as a percentage of the owned
+	// objects observed; 0 means no percentage cap.
+	MaxDeletePercent int
+	// AllowEmpty allows deleting every segment of a parent segment whose
+	// repository declares none.
+	AllowEmpty bool
+	// AllowParentDelete allows deleting parent segments.
+	AllowParentDelete bool
+}
+
+// Options are the inputs of Compute besides the two states.
+type Options struct {
+	// Owner is this reconciler's source name. Objects owned by another
+	// source are conflicts. Empty accepts any owner.
+	Owner string
+	Prune PruneOptions
+	// Protect lists objects that are never deleted (folder keys use the
+	// path as Name; parent keys have an empty Name).
+	Protect []segment.Key
+	// InhibitDeletes, when not empty, blocks every delete with this reason
+	// (an earlier stage failed).
+	InhibitDeletes string
+	Drift          DriftMode
+	// LastApplied is the time of the last successful apply; zero if unknown.
+	LastApplied time.Time
+	// SameRevision reports that the desired state comes from the revision
+	// that was last applied successfully.
+	SameRevision bool
+}
+
+// FieldDiff is one changed field, values rendered for people.
+type FieldDiff struct {
+	Path   string `json:"path"`
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+}
+
+// Drift describes a change made outside the reconciler.
+type Drift struct {
+	UpdatedBy string    `json:"updated_by,omitempty"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Change is one planned change.
+type Change struct {
+	Action Action
+	Kind   Kind
+	Key    segment.Key
+	// ID is Treasure's id of the observed object, if any.
+	ID string
+	// Before is the observed object (*segment.Parent, *segment.Folder or
+	// *segment.Segment); nil for creates.
+	Before any
+	// After is the desired object; nil for deletes.
+	After any
+	// Diff lists changed fields of updates and replaces.
+	Diff []FieldDiff
+	// Recreated lists, for a Replace, the attributes and behaviors that
+	// Treasure deletes and recreates (with new ids).
+	Recreated []string
+	// Adopt is set when an update takes ownership of an unowned object.
+	Adopt bool
+	// Drift is set when the object was changed outside the reconciler.
+	Drift *Drift
+	// Blocked, when not empty, is why this change will not be applied
+	// (a blocked delete, held drift).
+	Blocked string
+	// Reason explains a conflict or a no-op on an unowned object.
+	Reason string
+	// Level orders application: lower levels first; changes of one level are
+	// independent of each other.
+	Level int
+	// DependsOn lists the keys (as "kind:parent/name") this change needs.
+	DependsOn []string
+}
+
+// Ref returns the change's identity as "kind:parent/name".
+func (c *Change) Ref() string { return Ref(c.Kind, c.Key) }
+
+// Ref renders an object identity.
+func Ref(k Kind, key segment.Key) string { return string(k) + ":" + key.String() }
+
+// Applies reports whether apply will execute the change.
+func (c *Change) Applies() bool {
+	return c.Blocked == "" && c.Action != NoOp && c.Action != Conflict
+}
+
+// IDs are the observed ids apply needs to resolve names.
+type IDs struct {
+	Parents     map[string]string
+	RootFolders map[string]string
+	// Folders maps parent → path → id.
+	Folders map[string]map[string]string
+	// Segments maps parent → name → id.
+	Segments map[string]map[string]string
+	// Connections maps parent name → connection id, as observed.
+	Connections map[string]string
+}
+
+// Plan is the result of Compute.
+type Plan struct {
+	Changes []Change
+	IDs     IDs
+	// PruneBlocked, when not empty, says why deletes were blocked as a whole.
+	PruneBlocked string
+}
+
+// Summary counts changes by action (blocked changes are not counted as
+// their action but as Blocked).
+type Summary struct {
+	Add, Change, Replace, Destroy, Conflict, Blocked, Unchanged, Drift int
+}
+
+// Summary counts the plan's changes.
+func (p *Plan) Summary() Summary {
+	var s Summary
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Drift != nil {
+			s.Drift++
+		}
+		if c.Blocked != "" {
+			s.Blocked++
+			continue
+		}
+		switch c.Action {
+		case Create:
+			s.Add++
+		case Update:
+			s.Change++
+		case Replace:
+			s.Replace++
+		case Delete:
+			s.Destroy++
+		case Conflict:
+			s.Conflict++
+		case NoOp:
+			s.Unchanged++
+		}
+	}
+	return s
+}
+
+// HasChanges reports whether apply would change anything.
+func (p *Plan) HasChanges() bool {
+	for i := range p.Changes {
+		if p.Changes[i].Applies() {
+			return true
+		}
+	}
+	return false
+}
+
+// Counts returns the number of applicable changes per action name, for
+// metrics; blocked and held changes are not counted, conflicts are.
+func (p *Plan) Counts() map[string]int {
+	m := map[string]int{}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Applies() || c.Action == Conflict {
+			m[c.Action.String()]++
+		}
+	}
+	return m
+}
+
+func sortChanges(cs []Change) {
+	slices.SortStableFunc(cs, func(a, b Change) int {
+		if c := cmp.Compare(a.Level, b.Level); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Key.Parent, b.Key.Parent); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key.Name, b.Key.Name)
+	})
+}

@@ -1,0 +1,368 @@
+package plan
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const parentName = "Retail"
+
+func owned(id string) segment.Meta {
+	return segment.Meta{ID: id, Owned: true, OwnerSource: "git", UpdatedBy: "reconciler",
+		UpdatedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func parent() segment.Parent {
+	return segment.Parent{Name: parentName, Timezone: "UTC", Connection: "dbx",
+		Customers: segment.KeyedTable{Table: segment.Table{Catalog: "c", Schema: "s", Table: "customers"}, Key: "id"},
+		Attributes: []segment.Attribute{{Name: "ltv", Column: "ltv", Type: segment.Number}},
+		Behaviors: []segment.Behavior{{Name: "orders", Table: segment.Table{Catalog: "c", Schema: "s", Table: "orders"},
+			Key: "id", Time: "t", Columns: []segment.Column{{Name: "amount", Type: segment.Number}}}}}
+}
+
+func valueRule(attr string, n float64) segment.Rule {
+	v := segment.NumberOf(n)
+	return segment.Rule{Type: "And", Conditions: []segment.ConditionSet{{Type: "And", Conditions: []segment.Condition{{
+		Type: "Value", LeftValue: &segment.LeftValue{Name: attr},
+		Operator: &segment.Operator{Type: segment.GreaterEqual, RightValue: &v}}}}}}
+}
+
+func refRule(name string, exclude bool) segment.Rule {
+	return segment.Rule{Type: "And", Conditions: []segment.ConditionSet{{Type: "And", Conditions: []segment.Condition{{
+		Type: "Reference", Segment: name, Exclude: exclude}}}}}
+}
+
+func seg(name, folder string, r segment.Rule) segment.Segment {
+	return segment.Segment{Name: name, Parent: parentName, Folder: folder, Kind: segment.Batch, Rule: r}
+}
+
+func withMeta(s segment.Segment, m segment.Meta) segment.Segment { s.Meta = m; return s }
+
+func defaultOpts() Options {
+	return Options{Owner: "git", Prune: PruneOptions{Enabled: true}, Drift: DriftCorrect}
+}
+
+// actions renders the applicable changes as "action kind key" lines.
+func actions(p *Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		line := c.Action.String() + " " + string(c.Kind) + " " + c.Key.String()
+		if c.Blocked != "" {
+			line += " [blocked]"
+		}
+		if c.Drift != nil {
+			line += " [drift]"
+		}
+		if c.Adopt {
+			line += " [adopt]"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func TestCompute(t *testing.T) {
+	p := parent()
+	op := parent()
+	op.Meta = owned("1")
+	op.RootFolderID = "10"
+	vip := seg("VIP", "Marketing", valueRule("ltv", 1000))
+	churn := seg("Churn", "", valueRule("ltv", 1))
+	notChurn := seg("Not Churn", "", refRule("Churn", true))
+	mkt := segment.Folder{Parent: parentName, Path: "Marketing"}
+	omkt := mkt
+	omkt.Meta = owned("11")
+
+	tests := map[string]struct {
+		desired, observed segment.State
+		opts              func(*Options)
+		want              []string
+	}{
+		"everything new, in dependency order": {
+			desired: segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{mkt},
+				Segments: []segment.Segment{notChurn, vip, churn}},
+			want: []string{"create parent Retail", "create folder Retail/Marketing", "create segment Retail/Churn",
+				"create segment Retail/VIP", "create segment Retail/Not Churn"},
+		},
+		"nothing to do": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{mkt}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Folders: []segment.Folder{omkt}, Segments: []segment.Segment{withMeta(vip, owned("20"))}},
+			want:     []string{"no-op parent Retail", "no-op folder Retail/Marketing", "no-op segment Retail/VIP"},
+		},
+		"rule change is an update": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{seg("VIP", "", valueRule("ltv", 2000))}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(seg("VIP", "", valueRule("ltv", 1000)), owned("20"))}},
+			want:     []string{"no-op parent Retail", "update segment Retail/VIP"},
+		},
+		"number formatting is not a change": {
+			desired: segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(func() segment.Segment {
+				s := seg("VIP", "Marketing", valueRule("ltv", 1000))
+				s.Rule.Conditions[0].Conditions[0].Operator.RightValue.Num = "1000.0"
+				s.Description = "  "
+				return s
+			}(), owned("20"))}},
+			want: []string{"no-op parent Retail", "no-op segment Retail/VIP"},
+		},
+		"reference by id and by name compare equal": {
+			desired: segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{churn, notChurn}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(churn, owned("20")), withMeta(func() segment.Segment {
+				s := seg("Not Churn", "", refRule("Churn", true))
+				s.Rule.Conditions[0].Conditions[0].ID = "20"
+				return s
+			}(), owned("21"))}},
+			want: []string{"no-op parent Retail", "no-op segment Retail/Churn", "no-op segment Retail/Not Churn"},
+		},
+		"parent change is a full replace": {
+			desired: segment.State{Parents: []segment.Parent{func() segment.Parent {
+				q := parent()
+				q.Attributes = append(q.Attributes, segment.Attribute{Name: "email", Column: "email"})
+				return q
+			}()}},
+			observed: segment.State{Parents: []segment.Parent{op}},
+			want:     []string{"replace parent Retail"},
+		},
+		"types left to the warehouse match any observed type": {
+			desired: segment.State{Parents: []segment.Parent{func() segment.Parent {
+				q := parent()
+				q.Attributes[0].Type = ""
+				q.Behaviors[0].Columns[0].Type = ""
+				return q
+			}()}},
+			observed: segment.State{Parents: []segment.Parent{op}},
+			want:     []string{"no-op parent Retail"},
+		},
+		"unowned object is a conflict": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(seg("VIP", "", valueRule("ltv", 5)), segment.Meta{ID: "20"})}},
+			want:     []string{"no-op parent Retail", "conflict segment Retail/VIP"},
+		},
+		"owned by another source is a conflict": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, segment.Meta{ID: "20", Owned: true, OwnerSource: "other"})}},
+			want:     []string{"no-op parent Retail", "conflict segment Retail/VIP"},
+		},
+		"adopt takes over an unowned object": {
+			desired: segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{func() segment.Segment {
+				s := vip
+				s.Lifecycle.Adopt = true
+				return s
+			}()}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, segment.Meta{ID: "20"})}},
+			want:     []string{"no-op parent Retail", "update segment Retail/VIP [adopt]"},
+		},
+		"unowned folder is used as it is": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing", Description: "x"}}},
+			observed: segment.State{Parents: []segment.Parent{op}, Folders: []segment.Folder{mkt}},
+			want:     []string{"no-op parent Retail", "no-op folder Retail/Marketing"},
+		},
+		"deletes come last, referencing segments first, folders after segments": {
+			desired: segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{mkt}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Folders: []segment.Folder{omkt, {Parent: parentName, Path: "Old", Meta: owned("12")}},
+				Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, owned("21")), withMeta(notChurn, owned("22"))}},
+			want: []string{"no-op parent Retail", "no-op folder Retail/Marketing", "no-op segment Retail/VIP",
+				"delete segment Retail/Not Churn", "delete segment Retail/Churn", "delete folder Retail/Old"},
+		},
+		"unowned objects are never deleted": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, segment.Meta{ID: "21"})}},
+			want:     []string{"no-op parent Retail", "no-op segment Retail/VIP"},
+		},
+		"inhibited deletes are blocked": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, owned("21"))}},
+			opts:     func(o *Options) { o.InhibitDeletes = "apply failed" },
+			want:     []string{"no-op parent Retail", "no-op segment Retail/VIP", "delete segment Retail/Churn [blocked]"},
+		},
+		"pruning disabled blocks deletes": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, owned("21"))}},
+			opts:     func(o *Options) { o.Prune.Enabled = false },
+			want:     []string{"no-op parent Retail", "no-op segment Retail/VIP", "delete segment Retail/Churn [blocked]"},
+		},
+		"an empty repository deletes nothing": {
+			desired:  segment.State{Parents: []segment.Parent{p}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, owned("21"))}},
+			want:     []string{"no-op parent Retail", "delete segment Retail/Churn [blocked]", "delete segment Retail/VIP [blocked]"},
+		},
+		"an empty repository may delete everything when allowed": {
+			desired:  segment.State{Parents: []segment.Parent{p}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20"))}},
+			opts:     func(o *Options) { o.Prune.AllowEmpty = true },
+			want:     []string{"no-op parent Retail", "delete segment Retail/VIP"},
+		},
+		"delete count cap blocks every delete": {
+			desired: segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")),
+				withMeta(churn, owned("21")), withMeta(notChurn, owned("22"))}},
+			opts: func(o *Options) { o.Prune.MaxDeletes = 1 },
+			want: []string{"no-op parent Retail", "no-op segment Retail/VIP", "delete segment Retail/Not Churn [blocked]",
+				"delete segment Retail/Churn [blocked]"},
+		},
+		"delete percent cap blocks every delete": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, owned("21"))}},
+			opts:     func(o *Options) { o.Prune.MaxDeletePercent = 40 },
+			want:     []string{"no-op parent Retail", "no-op segment Retail/VIP", "delete segment Retail/Churn [blocked]"},
+		},
+		"protected objects are never deleted": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, owned("21"))}},
+			opts:     func(o *Options) { o.Protect = []segment.Key{{Parent: parentName, Name: "Churn"}} },
+			want:     []string{"no-op parent Retail", "no-op segment Retail/VIP", "delete segment Retail/Churn [blocked]"},
+		},
+		"parent delete needs its own opt-in": {
+			observed: segment.State{Parents: []segment.Parent{op}},
+			want:     []string{"delete parent Retail [blocked]"},
+		},
+		"parent delete when allowed": {
+			observed: segment.State{Parents: []segment.Parent{op}},
+			opts:     func(o *Options) { o.Prune.AllowParentDelete = true },
+			want:     []string{"delete parent Retail"},
+		},
+		"drift on an unchanged revision is corrected": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(seg("VIP", "Marketing", valueRule("ltv", 1)), owned("20"))}},
+			opts:     func(o *Options) { o.SameRevision = true },
+			want:     []string{"no-op parent Retail", "update segment Retail/VIP [drift]"},
+		},
+		"drift after the last apply is only reported in report mode": {
+			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(seg("VIP", "Marketing", valueRule("ltv", 1)), owned("20"))}},
+			opts: func(o *Options) {
+				o.LastApplied = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+				o.Drift = DriftReport
+			},
+			want: []string{"no-op parent Retail", "update segment Retail/VIP [blocked] [drift]"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			opts := defaultOpts()
+			if tc.opts != nil {
+				tc.opts(&opts)
+			}
+			got := actions(Compute(tc.desired, tc.observed, opts))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("actions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestIDsIndexObservedObjects(t *testing.T) {
+	op := parent()
+	op.Meta, op.RootFolderID, op.ConnectionID = owned("1"), "10", "77"
+	p := Compute(segment.State{}, segment.State{Parents: []segment.Parent{op},
+		Folders:  []segment.Folder{{Parent: parentName, Path: "A", Meta: owned("11")}},
+		Segments: []segment.Segment{withMeta(seg("S", "A", valueRule("ltv", 1)), owned("20"))}}, defaultOpts())
+	if p.IDs.Parents[parentName] != "1" || p.IDs.RootFolders[parentName] != "10" || p.IDs.Folders[parentName]["A"] != "11" ||
+		p.IDs.Segments[parentName]["S"] != "20" || p.IDs.Connections[parentName] != "77" {
+		t.Errorf("IDs = %+v", p.IDs)
+	}
+}
+
+func goldenPlan() *Plan {
+	p := parent()
+	op := parent()
+	op.Meta = owned("1")
+	op.Description = "old"
+	p.Description = "new"
+	vip := seg("VIP", "Marketing", valueRule("ltv", 1000))
+	drifted := withMeta(seg("VIP", "Marketing", valueRule("ltv", 10)), owned("20"))
+	drifted.Meta.UpdatedBy = "alice"
+	drifted.Meta.UpdatedAt = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+	opts := defaultOpts()
+	opts.SameRevision = true
+	return Compute(
+		segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing"}, {Parent: parentName, Path: "Marketing/New"}},
+			Segments: []segment.Segment{vip, seg("Fresh", "Marketing/New", refRule("VIP", false))}},
+		segment.State{Parents: []segment.Parent{op}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing", Meta: owned("11")}},
+			Segments: []segment.Segment{drifted, withMeta(seg("Gone", "", valueRule("ltv", 3)), owned("21")),
+				withMeta(seg("Hand made", "", valueRule("ltv", 3)), segment.Meta{ID: "22"})}},
+		opts)
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got):\n%s", name, diff)
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	p := goldenPlan()
+	var text, color, js, md bytes.Buffer
+	if err := WriteText(&text, p, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteText(&color, p, TextOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&js, p, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&md, p, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "plan.txt", text.Bytes())
+	checkGolden(t, "plan.json", js.Bytes())
+	checkGolden(t, "plan.md", md.Bytes())
+	if strings.Contains(text.String(), "\x1b[") {
+		t.Error("text without Color contains ANSI escapes")
+	}
+	if !strings.Contains(color.String(), "\x1b[32m+") {
+		t.Error("coloured text lacks a green +")
+	}
+	if !strings.Contains(text.String(), "Plan: 2 to add, 1 to change, 1 to replace, 1 to destroy.") {
+		t.Errorf("summary line missing:\n%s", text.String())
+	}
+}
+
+func TestMarkdownIsCut(t *testing.T) {
+	var segs []segment.Segment
+	for i := 0; i < 400; i++ {
+		segs = append(segs, seg(strings.Repeat("x", 50)+string(rune('a'+i%26))+strings.Repeat("y", i), "", valueRule("ltv", float64(i))))
+	}
+	p := Compute(segment.State{Parents: []segment.Parent{parent()}, Segments: segs}, segment.State{}, defaultOpts())
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, p, "", 5000); err != nil {
+		t.Fatal(err)
+	}
+	if md.Len() > 5000 {
+		t.Errorf("markdown is %d characters, limit 5000", md.Len())
+	}
+	if !strings.Contains(md.String(), "was cut") {
+		t.Error("cut markdown lacks the note")
+	}
+}
+
+func TestNoChangesLine(t *testing.T) {
+	p := Compute(segment.State{}, segment.State{}, defaultOpts())
+	if got := SummaryLine(p); got != "No changes. Treasure Data matches the repository." {
+		t.Errorf("SummaryLine = %q", got)
+	}
+	if p.HasChanges() {
+		t.Error("HasChanges on an empty plan")
+	}
+}

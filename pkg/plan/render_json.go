@@ -1,0 +1,90 @@
+package plan
+
+import (
+	"encoding/json"
+	"io"
+)
+
+// JSONFormatVersion is the version of the JSON plan schema. It changes only
+// when a field is removed or its meaning changes; new fields may appear.
+const JSONFormatVersion = "1"
+
+// jsonPlan is the documented JSON schema of a plan:
+//
+//	{
+//	  "format_version": "1",
+//	  "summary": {"add": 1, "change": 0, "replace": 0, "destroy": 0,
+//	              "conflict": 0, "blocked": 0, "unchanged": 3, "drift": 0},
+//	  "has_changes": true,
+//	  "prune_blocked": "",
+//	  "changes": [{
+//	    "action": "create|update|replace|delete|conflict|no-op",
+//	    "kind": "parent|folder|segment",
+//	    "parent": "Retail Customers", "name": "VIP Customers",
+//	    "id": "123", "adopt": false,
+//	    "diff": [{"path": "description", "before": "a", "after": "b"}],
+//	    "recreated": ["attribute ltv"],
+//	    "drift": {"updated_by": "alice", "updated_at": "..."},
+//	    "blocked": "", "reason": "", "level": 1000
+//	  }]
+//	}
+type jsonPlan struct {
+	FormatVersion string       `json:"format_version"`
+	Summary       jsonSummary  `json:"summary"`
+	HasChanges    bool         `json:"has_changes"`
+	PruneBlocked  string       `json:"prune_blocked,omitempty"`
+	Changes       []jsonChange `json:"changes"`
+}
+
+type jsonSummary struct {
+	Add       int `json:"add"`
+	Change    int `json:"change"`
+	Replace   int `json:"replace"`
+	Destroy   int `json:"destroy"`
+	Conflict  int `json:"conflict"`
+	Blocked   int `json:"blocked"`
+	Unchanged int `json:"unchanged"`
+	Drift     int `json:"drift"`
+}
+
+type jsonChange struct {
+	Action    Action      `json:"action"`
+	Kind      Kind        `json:"kind"`
+	Parent    string      `json:"parent"`
+	Name      string      `json:"name,omitempty"`
+	ID        string      `json:"id,omitempty"`
+	Adopt     bool        `json:"adopt,omitempty"`
+	Diff      []FieldDiff `json:"diff,omitempty"`
+	Recreated []string    `json:"recreated,omitempty"`
+	Drift     *Drift      `json:"drift,omitempty"`
+	Blocked   string      `json:"blocked,omitempty"`
+	Reason    string      `json:"reason,omitempty"`
+	Level     int         `json:"level"`
+}
+
+// WriteJSON renders the plan in the documented JSON schema. No-op changes
+// are included only when all is set.
+func WriteJSON(w io.Writer, p *Plan, all bool) error {
+	s := p.Summary()
+	out := jsonPlan{
+		FormatVersion: JSONFormatVersion,
+		Summary: jsonSummary{Add: s.Add, Change: s.Change, Replace: s.Replace, Destroy: s.Destroy,
+			Conflict: s.Conflict, Blocked: s.Blocked, Unchanged: s.Unchanged, Drift: s.Drift},
+		HasChanges:   p.HasChanges(),
+		PruneBlocked: p.PruneBlocked,
+		Changes:      []jsonChange{},
+	}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == NoOp && !all && c.Reason == "" {
+			continue
+		}
+		out.Changes = append(out.Changes, jsonChange{Action: c.Action, Kind: c.Kind, Parent: c.Key.Parent,
+			Name: c.Key.Name, ID: c.ID, Adopt: c.Adopt, Diff: c.Diff, Recreated: c.Recreated, Drift: c.Drift,
+			Blocked: c.Blocked, Reason: c.Reason, Level: c.Level})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}

@@ -1,0 +1,169 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// TextOptions control the human rendering.
+type TextOptions struct {
+	// Color adds ANSI colours; the CLI sets it only on a terminal.
+	Color bool
+	// ShowUnchanged lists no-op objects too.
+	ShowUnchanged bool
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+	ansiBold   = "\x1b[1m"
+)
+
+// symbol returns Terraform's marker for an action.
+func symbol(a Action) string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Replace:
+		return "-/+"
+	case Delete:
+		return "-"
+	case Conflict:
+		return "!"
+	}
+	return " "
+}
+
+func colorOf(a Action) string {
+	switch a {
+	case Create:
+		return ansiGreen
+	case Update, Conflict:
+		return ansiYellow
+	case Replace, Delete:
+		return ansiRed
+	}
+	return ""
+}
+
+// WriteText renders the plan in Terraform's grammar.
+func WriteText(w io.Writer, p *Plan, o TextOptions) error {
+	var b strings.Builder
+	paint := func(color, s string) string {
+		if !o.Color || color == "" {
+			return s
+		}
+		return color + s + ansiReset
+	}
+	shown := 0
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == NoOp && (!o.ShowUnchanged && c.Reason == "") {
+			continue
+		}
+		shown++
+		verb := map[Action]string{Create: "will be created", Update: "will be updated in-place",
+			Replace: "will be replaced (full replace of attributes and behaviors)", Delete: "will be destroyed",
+			Conflict: "conflicts with an object the reconciler does not own", NoOp: "is unchanged"}[c.Action]
+		if c.Adopt {
+			verb = "will be adopted and updated"
+		}
+		title := fmt.Sprintf("# %s %s %s", c.Kind, strconv.Quote(c.Key.String()), verb)
+		if c.ID != "" {
+			title += " (id " + c.ID + ")"
+		}
+		b.WriteString(paint(ansiBold, title) + "\n")
+		if c.Drift != nil {
+			fmt.Fprintf(&b, "  # drift: changed outside the reconciler by %s at %s\n",
+				orUnknown(c.Drift.UpdatedBy), orUnknownTime(c.Drift))
+		}
+		if c.Blocked != "" {
+			b.WriteString("  # blocked: " + c.Blocked + "\n")
+		}
+		if c.Reason != "" {
+			b.WriteString("  # " + c.Reason + "\n")
+		}
+		sym := symbol(c.Action)
+		name := c.Key.Name
+		if name == "" {
+			name = c.Key.Parent
+		}
+		fmt.Fprintf(&b, "  %s %s %s", paint(colorOf(c.Action), sym), c.Kind, strconv.Quote(name))
+		b.WriteString(" {\n")
+		switch c.Action {
+		case Create:
+			for _, l := range summaryLines(c.After) {
+				b.WriteString("      " + paint(ansiGreen, "+") + " " + l + "\n")
+			}
+		case Delete:
+			for _, l := range summaryLines(c.Before) {
+				b.WriteString("      " + paint(ansiRed, "-") + " " + l + "\n")
+			}
+		default:
+			for _, d := range c.Diff {
+				switch {
+				case d.Before == "":
+					fmt.Fprintf(&b, "      %s %s: %s\n", paint(ansiGreen, "+"), d.Path, d.After)
+				case d.After == "":
+					fmt.Fprintf(&b, "      %s %s: %s\n", paint(ansiRed, "-"), d.Path, d.Before)
+				default:
+					fmt.Fprintf(&b, "      %s %s: %s -> %s\n", paint(ansiYellow, "~"), d.Path, strconv.Quote(d.Before), strconv.Quote(d.After))
+				}
+			}
+			if len(c.Recreated) > 0 {
+				b.WriteString("      # recreated with new ids: " + strings.Join(c.Recreated, ", ") + "\n")
+			}
+		}
+		b.WriteString("    }\n\n")
+	}
+	if p.PruneBlocked != "" {
+		b.WriteString(paint(ansiYellow, "Deletes blocked: "+p.PruneBlocked) + "\n")
+	}
+	b.WriteString(SummaryLine(p) + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// SummaryLine renders Terraform's summary line.
+func SummaryLine(p *Plan) string {
+	s := p.Summary()
+	if !p.HasChanges() {
+		line := "No changes. Treasure Data matches the repository."
+		var extra []string
+		if s.Conflict > 0 {
+			extra = append(extra, fmt.Sprintf("%d conflict(s)", s.Conflict))
+		}
+		if s.Blocked > 0 {
+			extra = append(extra, fmt.Sprintf("%d blocked", s.Blocked))
+		}
+		if len(extra) > 0 {
+			line += " (" + strings.Join(extra, ", ") + ")"
+		}
+		return line
+	}
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to replace, %d to destroy.", s.Add, s.Change, s.Replace, s.Destroy)
+	if s.Conflict > 0 || s.Blocked > 0 {
+		line += fmt.Sprintf(" (%d conflict(s), %d blocked)", s.Conflict, s.Blocked)
+	}
+	return line
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown user"
+	}
+	return s
+}
+
+func orUnknownTime(d *Drift) string {
+	if d.UpdatedAt.IsZero() {
+		return "an unknown time"
+	}
+	return d.UpdatedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+}
