@@ -1,0 +1,468 @@
+package metrics
+
+import (
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "reconciler"
+
+// Run results (label result of reconciler_runs_total).
+const (
+	ResultSuccess = "success"
+	ResultFailed  = "failed"
+	ResultStalled = "stalled"
+	ResultWaiting = "waiting"
+)
+
+// Apply outcomes (label outcome of reconciler_apply_changes_total).
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailed  = "failed"
+	OutcomeSkipped = "skipped"
+)
+
+// Prune block reasons (label reason of reconciler_prune_blocked_total).
+const (
+	PruneDisabled     = "disabled"
+	PruneMaxDeletes   = "max_deletes"
+	PruneMaxPercent   = "max_percent"
+	PruneEmpty        = "empty"
+	PruneParentDelete = "parent_delete"
+	PruneInhibited    = "inhibited"
+	PruneOther        = "other"
+)
+
+// Closed label value sets, used to pre-initialise series and to reject
+// unbounded values.
+var (
+	RunResults     = []string{ResultSuccess, ResultFailed, ResultStalled, ResultWaiting}
+	Actions        = []string{"create", "update", "replace", "delete", "conflict"}
+	Outcomes       = []string{OutcomeSuccess, OutcomeFailed, OutcomeSkipped}
+	Kinds          = []string{"parent", "folder", "segment"}
+	Severities     = []string{"error", "warning"}
+	PruneReasons   = []string{PruneDisabled, PruneMaxDeletes, PruneMaxPercent, PruneEmpty, PruneParentDelete, PruneInhibited, PruneOther}
+	QueryKinds     = []string{"columns", "privileges", "probe", "uniqueness"}
+	QueryResults   = []string{"success", "error"}
+	Providers      = []string{"github", "gitlab", "generic", "unknown"}
+	WebhookResults = []string{"accepted", "ignored", "unauthorized", "bad_request", "too_large"}
+)
+
+// Buckets for the duration histograms.
+var (
+	// RunBuckets cover a reconcile pass: 50 ms to about 7 minutes.
+	RunBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 240, 420}
+	// RequestBuckets cover one HTTP request or SQL statement: 5 ms to 60 s.
+	RequestBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+)
+
+// Recorder holds every metric of one reconciler process. Its methods are
+// safe for concurrent use. A nil *Recorder records nothing, so callers need
+// no nil checks.
+type Recorder struct {
+	buildInfo *prometheus.GaugeVec
+
+	runs          *prometheus.CounterVec
+	runDuration   *prometheus.HistogramVec
+	lastRun       *prometheus.GaugeVec
+	lastSuccess   *prometheus.GaugeVec
+	sourceInfo    *prometheus.GaugeVec
+	stalled       *prometheus.GaugeVec
+	suspended     *prometheus.GaugeVec
+	ready         *prometheus.GaugeVec
+	planned       *prometheus.GaugeVec
+	applied       *prometheus.CounterVec
+	drift         *prometheus.GaugeVec
+	pruneBlocked  *prometheus.GaugeVec
+	pruneBlockedN *prometheus.CounterVec
+	diagnostics   *prometheus.GaugeVec
+
+	tdRequests *prometheus.CounterVec
+	tdDuration *prometheus.HistogramVec
+
+	dbxQueries  *prometheus.CounterVec
+	dbxDuration *prometheus.HistogramVec
+	dbxUp       prometheus.Gauge
+
+	gitFetch         *prometheus.HistogramVec
+	gitFetchFailures *prometheus.CounterVec
+
+	webhooks *prometheus.CounterVec
+	leader   prometheus.Gauge
+
+	mu sync.Mutex
+	// info remembers the labels of each source's reconciler_source_info
+	// series so the old one can be deleted when the revision changes.
+	info map[string][2]string
+}
+
+// New creates the metrics and registers them on reg. It panics if a metric
+// is already registered there, as prometheus.MustRegister does: that is a
+// programming error. The build info is set from the Go runtime with version
+// and commit "unknown" until SetBuildInfo is called.
+func New(reg prometheus.Registerer) *Recorder {
+	r := &Recorder{
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "build_info",
+			Help: "A metric with a constant '1' value labelled by the reconciler's version, commit and Go version.",
+		}, []string{"version", "commit", "goversion"}),
+
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "runs_total",
+			Help: "Reconcile runs per source by result (success, failed, stalled, waiting).",
+		}, []string{"source", "result"}),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "run_duration_seconds",
+			Help:    "Duration of reconcile runs per source.",
+			Buckets: RunBuckets,
+		}, []string{"source"}),
+		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "last_run_timestamp_seconds",
+			Help: "Unix time at which the last reconcile run of the source finished.",
+		}, []string{"source"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "last_success_timestamp_seconds",
+			Help: "Unix time at which the last successful reconcile run of the source finished.",
+		}, []string{"source"}),
+		sourceInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "source_info",
+			Help: "Constant 1 labelled with the revision and branch last applied for the source.",
+		}, []string{"source", "revision", "branch"}),
+		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "source_stalled",
+			Help: "1 when the source is stalled and waits for a new revision (invalid spec, schema mismatch).",
+		}, []string{"source"}),
+		suspended: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "source_suspended",
+			Help: "1 when reconciliation of the source is suspended.",
+		}, []string{"source"}),
+		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "source_ready",
+			Help: "1 when the last run of the source succeeded and Treasure matches its revision.",
+		}, []string{"source"}),
+		planned: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "planned_changes",
+			Help: "Changes in the source's last plan by action (create, update, replace, delete, conflict).",
+		}, []string{"source", "action"}),
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "apply_changes_total",
+			Help: "Changes applied to Treasure Data by action and outcome (success, failed, skipped).",
+		}, []string{"source", "action", "outcome"}),
+		drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "drift_objects",
+			Help: "Objects changed outside the reconciler in the source's last plan, by kind.",
+		}, []string{"source", "kind"}),
+		pruneBlocked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "prune_blocked",
+			Help: "1 when the source's last plan had deletes blocked by the prune policy.",
+		}, []string{"source"}),
+		pruneBlockedN: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "prune_blocked_total",
+			Help: "Plans whose deletes were blocked, by reason.",
+		}, []string{"source", "reason"}),
+		diagnostics: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "spec_diagnostics",
+			Help: "Diagnostics of the source's last load and validation, by severity.",
+		}, []string{"source", "severity"}),
+
+		tdRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "treasure_requests_total",
+			Help: "HTTP requests to Treasure Data by endpoint template, method and status code (0: no answer).",
+		}, []string{"endpoint", "method", "code"}),
+		tdDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "treasure_request_duration_seconds",
+			Help:    "Duration of HTTP requests to Treasure Data by endpoint template and method.",
+			Buckets: RequestBuckets,
+		}, []string{"endpoint", "method"}),
+
+		dbxQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "warehouse_queries_total",
+			Help: "Statements run on the Databricks SQL warehouse by kind and result.",
+		}, []string{"kind", "result"}),
+		dbxDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "warehouse_query_duration_seconds",
+			Help:    "Duration of statements run on the Databricks SQL warehouse by kind.",
+			Buckets: RequestBuckets,
+		}, []string{"kind"}),
+		dbxUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "warehouse_up",
+			Help: "1 when the last contact with the Databricks SQL warehouse succeeded.",
+		}),
+
+		gitFetch: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "git_fetch_duration_seconds",
+			Help:    "Duration of git fetches per source.",
+			Buckets: RequestBuckets,
+		}, []string{"source"}),
+		gitFetchFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "git_fetch_failures_total",
+			Help: "Failed git fetches per source.",
+		}, []string{"source"}),
+
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "webhook_deliveries_total",
+			Help: "Webhook deliveries by provider and result (accepted, ignored, unauthorized, bad_request, too_large).",
+		}, []string{"provider", "result"}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "leader",
+			Help: "1 when this replica holds the leader lease (always 1 when leader election is off).",
+		}),
+		info: map[string][2]string{},
+	}
+	reg.MustRegister(r.buildInfo, r.runs, r.runDuration, r.lastRun, r.lastSuccess, r.sourceInfo,
+		r.stalled, r.suspended, r.ready, r.planned, r.applied, r.drift, r.pruneBlocked, r.pruneBlockedN,
+		r.diagnostics, r.tdRequests, r.tdDuration, r.dbxQueries, r.dbxDuration, r.dbxUp,
+		r.gitFetch, r.gitFetchFailures, r.webhooks, r.leader)
+
+	r.buildInfo.WithLabelValues("unknown", "unknown", runtime.Version()).Set(1)
+	for _, k := range QueryKinds {
+		for _, res := range QueryResults {
+			r.dbxQueries.WithLabelValues(k, res)
+		}
+	}
+	for _, p := range Providers {
+		for _, res := range WebhookResults {
+			r.webhooks.WithLabelValues(p, res)
+		}
+	}
+	return r
+}
+
+// SetBuildInfo replaces the build info series.
+func (r *Recorder) SetBuildInfo(version, commit string) {
+	if r == nil {
+		return
+	}
+	r.buildInfo.Reset()
+	r.buildInfo.WithLabelValues(version, commit, runtime.Version()).Set(1)
+}
+
+// AddSource pre-initialises every per-source series of a configured source
+// so rate and absence alerts work before its first run.
+func (r *Recorder) AddSource(source string) {
+	if r == nil {
+		return
+	}
+	for _, res := range RunResults {
+		r.runs.WithLabelValues(source, res)
+	}
+	r.runDuration.WithLabelValues(source)
+	r.stalled.WithLabelValues(source)
+	r.suspended.WithLabelValues(source)
+	r.ready.WithLabelValues(source)
+	for _, a := range Actions {
+		r.planned.WithLabelValues(source, a)
+		for _, o := range Outcomes {
+			r.applied.WithLabelValues(source, a, o)
+		}
+	}
+	for _, k := range Kinds {
+		r.drift.WithLabelValues(source, k)
+	}
+	r.pruneBlocked.WithLabelValues(source)
+	for _, reason := range PruneReasons {
+		r.pruneBlockedN.WithLabelValues(source, reason)
+	}
+	for _, s := range Severities {
+		r.diagnostics.WithLabelValues(source, s)
+	}
+	r.gitFetch.WithLabelValues(source)
+	r.gitFetchFailures.WithLabelValues(source)
+}
+
+// RunFinished records a finished run: its result (one of RunResults; other
+// values are recorded as failed), duration and end time. Successful runs
+// also set the last success time.
+func (r *Recorder) RunFinished(source, result string, d time.Duration, end time.Time) {
+	if r == nil {
+		return
+	}
+	if !slices.Contains(RunResults, result) {
+		result = ResultFailed
+	}
+	r.runs.WithLabelValues(source, result).Inc()
+	r.runDuration.WithLabelValues(source).Observe(d.Seconds())
+	ts := float64(end.UnixNano()) / 1e9
+	r.lastRun.WithLabelValues(source).Set(ts)
+	if result == ResultSuccess {
+		r.lastSuccess.WithLabelValues(source).Set(ts)
+	}
+}
+
+// SetSourceInfo records the revision and branch last applied for a source,
+// deleting the series of the previous revision.
+func (r *Recorder) SetSourceInfo(source, revision, branch string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.info[source]; ok {
+		if old == [2]string{revision, branch} {
+			return
+		}
+		r.sourceInfo.DeleteLabelValues(source, old[0], old[1])
+	}
+	r.info[source] = [2]string{revision, branch}
+	r.sourceInfo.WithLabelValues(source, revision, branch).Set(1)
+}
+
+// SetState records the stalled, suspended and ready flags of a source.
+func (r *Recorder) SetState(source string, stalled, suspended, ready bool) {
+	if r == nil {
+		return
+	}
+	r.stalled.WithLabelValues(source).Set(b2f(stalled))
+	r.suspended.WithLabelValues(source).Set(b2f(suspended))
+	r.ready.WithLabelValues(source).Set(b2f(ready))
+}
+
+// SetSuspended records only the suspended flag of a source.
+func (r *Recorder) SetSuspended(source string, suspended bool) {
+	if r == nil {
+		return
+	}
+	r.suspended.WithLabelValues(source).Set(b2f(suspended))
+}
+
+// SetPlanned records the number of changes per action of the source's last
+// plan. Actions missing from counts are set to zero; actions outside Actions
+// (such as no-op) are ignored.
+func (r *Recorder) SetPlanned(source string, counts map[string]int) {
+	if r == nil {
+		return
+	}
+	for _, a := range Actions {
+		r.planned.WithLabelValues(source, a).Set(float64(counts[a]))
+	}
+}
+
+// ApplyChange counts one applied change. Unknown actions or outcomes are
+// ignored, keeping the label sets closed.
+func (r *Recorder) ApplyChange(source, action, outcome string) {
+	if r == nil || !slices.Contains(Actions, action) || !slices.Contains(Outcomes, outcome) {
+		return
+	}
+	r.applied.WithLabelValues(source, action, outcome).Inc()
+}
+
+// SetDrift records the number of drifted objects per kind of the source's
+// last plan; kinds missing from counts are set to zero.
+func (r *Recorder) SetDrift(source string, counts map[string]int) {
+	if r == nil {
+		return
+	}
+	for _, k := range Kinds {
+		r.drift.WithLabelValues(source, k).Set(float64(counts[k]))
+	}
+}
+
+// SetPruneBlocked records whether the source's last plan had deletes
+// blocked, and counts the block under reason (one of PruneReasons; others
+// count as PruneOther). An empty reason clears the gauge.
+func (r *Recorder) SetPruneBlocked(source, reason string) {
+	if r == nil {
+		return
+	}
+	if reason == "" {
+		r.pruneBlocked.WithLabelValues(source).Set(0)
+		return
+	}
+	if !slices.Contains(PruneReasons, reason) {
+		reason = PruneOther
+	}
+	r.pruneBlocked.WithLabelValues(source).Set(1)
+	r.pruneBlockedN.WithLabelValues(source, reason).Inc()
+}
+
+// SetDiagnostics records the number of error and warning diagnostics of the
+// source's last load and validation.
+func (r *Recorder) SetDiagnostics(source string, errors, warnings int) {
+	if r == nil {
+		return
+	}
+	r.diagnostics.WithLabelValues(source, "error").Set(float64(errors))
+	r.diagnostics.WithLabelValues(source, "warning").Set(float64(warnings))
+}
+
+// TreasureRequest records one HTTP exchange with Treasure Data. Its
+// signature matches treasure.Options.Observer. endpoint must be a bounded
+// template name; code is 0 when no answer arrived.
+func (r *Recorder) TreasureRequest(endpoint, method string, code int, d time.Duration) {
+	if r == nil {
+		return
+	}
+	r.tdRequests.WithLabelValues(endpoint, method, strconv.Itoa(code)).Inc()
+	r.tdDuration.WithLabelValues(endpoint, method).Observe(d.Seconds())
+}
+
+// WarehouseQuery records one statement on the warehouse and sets
+// reconciler_warehouse_up from its error. Its signature matches
+// warehouse.Options.Observe.
+func (r *Recorder) WarehouseQuery(kind string, d time.Duration, err error) {
+	if r == nil {
+		return
+	}
+	res := "success"
+	if err != nil {
+		res = "error"
+	}
+	r.dbxQueries.WithLabelValues(kind, res).Inc()
+	r.dbxDuration.WithLabelValues(kind).Observe(d.Seconds())
+	r.dbxUp.Set(b2f(err == nil))
+}
+
+// SetWarehouseUp records whether the last contact with the warehouse
+// succeeded (for failures that happen before any statement, such as a
+// refused connection).
+func (r *Recorder) SetWarehouseUp(up bool) {
+	if r == nil {
+		return
+	}
+	r.dbxUp.Set(b2f(up))
+}
+
+// GitFetch records one git fetch of a source and counts it as failed when
+// err is not nil.
+func (r *Recorder) GitFetch(source string, d time.Duration, err error) {
+	if r == nil {
+		return
+	}
+	r.gitFetch.WithLabelValues(source).Observe(d.Seconds())
+	if err != nil {
+		r.gitFetchFailures.WithLabelValues(source).Inc()
+	}
+}
+
+// WebhookDelivery counts one webhook delivery. An unknown provider is
+// counted as "unknown"; an unknown result is ignored.
+func (r *Recorder) WebhookDelivery(provider, result string) {
+	if r == nil || !slices.Contains(WebhookResults, result) {
+		return
+	}
+	if !slices.Contains(Providers, provider) {
+		provider = "unknown"
+	}
+	r.webhooks.WithLabelValues(provider, result).Inc()
+}
+
+// SetLeader records whether this replica leads.
+func (r *Recorder) SetLeader(leading bool) {
+	if r == nil {
+		return
+	}
+	r.leader.Set(b2f(leading))
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
