@@ -1,0 +1,200 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/plan"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// Target is what apply needs from Treasure Data.
+type Target interface {
+	ResolveConnection(ctx context.Context, name string) (id string, err error)
+	CreateParent(ctx context.Context, p *segment.Parent) (*segment.Parent, error)
+	UpdateParent(ctx context.Context, id string, p *segment.Parent) (*segment.Parent, error)
+	DeleteParent(ctx context.Context, id string) error
+	CreateFolder(ctx context.Context, parentID, parentFolderID string, f *segment.Folder) (*segment.Folder, error)
+	UpdateFolder(ctx context.Context, id string, f *segment.Folder) (*segment.Folder, error)
+	DeleteFolder(ctx context.Context, id string) error
+	CreateSegment(ctx context.Context, parentID, folderID string, s *segment.Segment) (*segment.Segment, error)
+	UpdateSegment(ctx context.Context, id, folderID string, s *segment.Segment) (*segment.Segment, error)
+	DeleteSegment(ctx context.Context, id string) error
+}
+
+// Options tune Run.
+type Options struct {
+	// Concurrency bounds changes in flight within one level (default 4).
+	Concurrency int
+	// Now is the clock used for durations (default time.Now).
+	Now func() time.Time
+	// OnChange, if set, is called after every change with its result.
+	OnChange func(Result)
+}
+
+// Outcome is what happened to one change.
+type Outcome string
+
+// Outcomes.
+const (
+	Succeeded Outcome = "success"
+	Failed    Outcome = "failed"
+	Skipped   Outcome = "skipped"
+)
+
+// Result is the outcome of one change.
+type Result struct {
+	Change   *plan.Change
+	Outcome  Outcome
+	Err      error
+	Duration time.Duration
+	// ID is the object's id after the change (new for creates).
+	ID string
+}
+
+// Report is what Run did.
+type Report struct {
+	Results []Result
+}
+
+// Counts returns the number of results per outcome.
+func (r *Report) Counts() map[Outcome]int {
+	m := map[Outcome]int{}
+	for _, x := range r.Results {
+		m[x.Outcome]++
+	}
+	return m
+}
+
+// Failed reports whether any change failed.
+func (r *Report) Failed() bool { return r.Counts()[Failed] > 0 }
+
+// Err joins the errors of the failed changes.
+func (r *Report) Err() error {
+	var errs []error
+	for _, x := range r.Results {
+		if x.Outcome == Failed {
+			errs = append(errs, fmt.Errorf("%s %s: %w", x.Change.Action, x.Change.Ref(), x.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ErrDependency marks a change skipped because something it needs failed.
+var ErrDependency = errors.New("skipped: a change it depends on did not succeed")
+
+// ErrDeletesSkipped marks deletes skipped after a failure.
+var ErrDeletesSkipped = errors.New("skipped: no deletes after a failed change")
+
+// Run applies the plan's applicable changes and returns a report of every
+// one of them. The error is non-nil only when ctx was canceled; failed
+// changes are in the report.
+func Run(ctx context.Context, t Target, p *plan.Plan, opts Options) (*Report, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &runner{t: t, opts: opts, ids: newIDs(p.IDs), bad: map[string]bool{}, conn: map[string]string{}}
+	report := &Report{}
+	var todo []*plan.Change
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Applies() {
+			todo = append(todo, c)
+		}
+	}
+	for len(todo) > 0 {
+		level := todo[0].Level
+		n := 0
+		for n < len(todo) && todo[n].Level == level {
+			n++
+		}
+		batch := todo[:n]
+		todo = todo[n:]
+		results := r.runLevel(ctx, batch)
+		report.Results = append(report.Results, results...)
+	}
+	if ctx.Err() != nil {
+		return report, fmt.Errorf("apply interrupted: %w", context.Cause(ctx))
+	}
+	return report, nil
+}
+
+type runner struct {
+	t    Target
+	opts Options
+
+	mu     sync.Mutex
+	ids    *ids
+	bad    map[string]bool // refs of changes that failed or were skipped
+	failed bool
+	conn   map[string]string
+}
+
+func (r *runner) runLevel(ctx context.Context, batch []*plan.Change) []Result {
+	results := make([]Result, len(batch))
+	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, c := range batch {
+		results[i].Change = c
+		if reason := r.skipReason(ctx, c); reason != nil {
+			results[i].Outcome, results[i].Err = Skipped, reason
+			r.markBad(c, false)
+			r.report(results[i])
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			start := r.opts.Now()
+			id, err := r.apply(ctx, c)
+			res := Result{Change: c, ID: id, Err: err, Duration: r.opts.Now().Sub(start), Outcome: Succeeded}
+			if err != nil {
+				res.Outcome = Failed
+				r.markBad(c, true)
+			}
+			results[i] = res
+			r.report(res)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+func (r *runner) report(res Result) {
+	if r.opts.OnChange != nil {
+		r.opts.OnChange(res)
+	}
+}
+
+func (r *runner) skipReason(ctx context.Context, c *plan.Change) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("skipped: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.Action == plan.Delete && r.failed {
+		return ErrDeletesSkipped
+	}
+	for _, d := range c.DependsOn {
+		if r.bad[d] {
+			return fmt.Errorf("%w (%s)", ErrDependency, d)
+		}
+	}
+	return nil
+}
+
+func (r *runner) markBad(c *plan.Change, failed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.bad[c.Ref()] = true
+	if failed {
+		r.failed = true
+	}
+}
