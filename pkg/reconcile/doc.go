@@ -1,0 +1,16 @@
+// Package reconcile runs one reconcile of one source as an ordered list of
+// steps:
+//
+//	load (spec) → check against the warehouse (validate) → observe Treasure →
+//	plan → apply
+//
+// It declares the small interfaces it needs (Loader, Catalog, Remote) and
+// knows no concrete client, no metrics and no HTTP; package daemon wires it.
+//
+// Outcomes are typed so that the scheduler can act on them: *Stalled means a
+// human must act (an invalid repository, a repository that does not fit the
+// warehouse): it is not retried until a new revision arrives. *Waiting means
+// a dependency is down or throttling (the warehouse is unreachable, Treasure
+// answers 429 or 5xx): retry later, after RetryAfter when known. Nothing is
+// written to Treasure in a run whose repository failed to load or validate.
+package reconcile

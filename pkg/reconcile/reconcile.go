@@ -1,0 +1,310 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/apply"
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/plan"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+	"github.com/cas-reconciler/reconciler/pkg/spec"
+	"github.com/cas-reconciler/reconciler/pkg/validate"
+	"github.com/cas-reconciler/reconciler/pkg/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/warehouse/catalog"
+)
+
+// Loader loads the desired state from one revision of a repository.
+type Loader interface {
+	Load(ctx context.Context, fsys fs.FS) (*spec.Result, error)
+}
+
+// Catalog reads warehouse metadata.
+type Catalog interface {
+	Snapshot(ctx context.Context, tables []segment.Table) (*catalog.Catalog, error)
+}
+
+// Remote is Treasure Data: what it holds, and how to change it.
+type Remote interface {
+	Observe(ctx context.Context, parentNames []string) (segment.State, error)
+	apply.Target
+}
+
+// SpecLoader loads with pkg/spec, keeping a cache across runs.
+type SpecLoader struct {
+	Options spec.Options
+}
+
+// NewSpecLoader returns a loader with a fresh cache.
+func NewSpecLoader() *SpecLoader { return &SpecLoader{Options: spec.Options{Cache: spec.NewCache()}} }
+
+// Load implements Loader.
+func (l *SpecLoader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
+	return spec.Load(ctx, fsys, l.Options)
+}
+
+// Snapshot is one revision of a repository.
+type Snapshot struct {
+	Revision string
+	FS       fs.FS
+}
+
+// Mode says how far a run goes.
+type Mode struct {
+	// DryRun stops after the plan.
+	DryRun bool
+	// Frozen holds the apply (a freeze window); the plan is still computed.
+	Frozen bool
+}
+
+// Reconciler runs reconciles of one source. It remembers the last
+// successful apply (time and revision) for drift detection; it is safe for
+// one run at a time.
+type Reconciler struct {
+	Loader  Loader
+	Catalog Catalog // nil skips the warehouse checks
+	Remote  Remote
+	// Plan holds the plan options; LastApplied and SameRevision are filled
+	// by Run.
+	Plan     plan.Options
+	Apply    apply.Options
+	Validate validate.Options
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	mu              sync.Mutex
+	lastApplied     time.Time
+	lastAppliedRev  string
+	lastObservation time.Time
+}
+
+// Step names, in order.
+const (
+	StepLoad     = "load"
+	StepValidate = "validate"
+	StepObserve  = "observe"
+	StepPlan     = "plan"
+	StepApply    = "apply"
+)
+
+// StepTiming is how long one step took.
+type StepTiming struct {
+	Step     string        `json:"step"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Result is what one run did.
+type Result struct {
+	Revision    string
+	Diagnostics diag.Diagnostics
+	// Desired is the loaded (and warehouse-completed) desired state.
+	Desired segment.State
+	Plan    *plan.Plan
+	Report  *apply.Report
+	// Applied reports whether apply ran.
+	Applied bool
+	// Held says why apply did not run although the plan had changes.
+	Held  string
+	Steps []StepTiming
+	Start time.Time
+	End   time.Time
+}
+
+// Stalled is an outcome that needs a human; retrying the same revision
+// cannot help.
+type Stalled struct {
+	Reason string
+	Err    error
+}
+
+func (e *Stalled) Error() string { return "stalled (" + e.Reason + "): " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *Stalled) Unwrap() error { return e.Err }
+
+// Waiting is an outcome that should be retried later.
+type Waiting struct {
+	Reason     string
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *Waiting) Error() string { return "waiting (" + e.Reason + "): " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *Waiting) Unwrap() error { return e.Err }
+
+// Reasons of Stalled and Waiting outcomes.
+const (
+	ReasonInvalidSpec       = "InvalidSpec"
+	ReasonWarehouseMismatch = "WarehouseMismatch"
+	ReasonWarehouseDown     = "WarehouseUnavailable"
+	ReasonTreasureDown      = "TreasureUnavailable"
+	ReasonTreasureRefused   = "TreasureRefused"
+	ReasonApplyFailed       = "ApplyFailed"
+)
+
+// temporary is implemented by adapter errors that pass by themselves.
+type temporary interface{ Temporary() bool }
+
+type retryDelay interface{ RetryDelay() time.Duration }
+
+// Run performs one reconcile of snap. The Result is returned even with an
+// error, as far as the run got.
+func (r *Reconciler) Run(ctx context.Context, snap Snapshot, mode Mode) (*Result, error) {
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	res := &Result{Revision: snap.Revision, Start: now()}
+	defer func() { res.End = now() }()
+	step := func(name string, f func() error) error {
+		t0 := now()
+		err := f()
+		res.Steps = append(res.Steps, StepTiming{Step: name, Duration: now().Sub(t0)})
+		return err
+	}
+
+	// 1. Load.
+	var loaded *spec.Result
+	if err := step(StepLoad, func() (err error) {
+		loaded, err = r.Loader.Load(ctx, snap.FS)
+		return err
+	}); err != nil {
+		return res, fmt.Errorf("load revision %s: %w", short(snap.Revision), err)
+	}
+	res.Diagnostics = loaded.Diagnostics
+	res.Desired = loaded.State
+	if loaded.Diagnostics.HasErrors() {
+		return res, &Stalled{Reason: ReasonInvalidSpec, Err: loaded.Diagnostics.Err()}
+	}
+
+	// 2. Check against the warehouse.
+	if r.Catalog != nil {
+		if err := step(StepValidate, func() error {
+			cat, err := r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired))
+			if err != nil {
+				return err
+			}
+			var ds diag.Diagnostics
+			res.Desired, ds = validate.Check(res.Desired, cat, r.Validate)
+			res.Diagnostics = append(res.Diagnostics, ds...).Sort()
+			return nil
+		}); err != nil {
+			return res, &Waiting{Reason: ReasonWarehouseDown, Err: err}
+		}
+		if res.Diagnostics.HasErrors() {
+			return res, &Stalled{Reason: ReasonWarehouseMismatch, Err: res.Diagnostics.Err()}
+		}
+	}
+
+	// 3. Observe.
+	var observed segment.State
+	if err := step(StepObserve, func() (err error) {
+		names := make([]string, 0, len(res.Desired.Parents))
+		for _, p := range res.Desired.Parents {
+			names = append(names, p.Name)
+		}
+		observed, err = r.Remote.Observe(ctx, names)
+		return err
+	}); err != nil {
+		return res, remoteOutcome(err)
+	}
+	r.mu.Lock()
+	r.lastObservation = now()
+	opts := r.Plan
+	opts.LastApplied = r.lastApplied
+	opts.SameRevision = r.lastAppliedRev != "" && r.lastAppliedRev == snap.Revision
+	r.mu.Unlock()
+
+	// 4. Plan.
+	_ = step(StepPlan, func() error {
+		res.Plan = plan.Compute(res.Desired, observed, opts)
+		return nil
+	})
+
+	// 5. Apply.
+	switch {
+	case !res.Plan.HasChanges():
+		r.markApplied(snap.Revision, now())
+		return res, nil
+	case mode.DryRun:
+		res.Held = "dry run"
+		return res, nil
+	case mode.Frozen:
+		res.Held = "freeze window"
+		return res, nil
+	}
+	var applyErr error
+	_ = step(StepApply, func() error {
+		res.Report, applyErr = apply.Run(ctx, r.Remote, res.Plan, r.Apply)
+		return nil
+	})
+	res.Applied = true
+	if applyErr != nil {
+		return res, applyErr
+	}
+	if res.Report.Failed() {
+		err := res.Report.Err()
+		if o := remoteOutcome(err); isWaiting(o) {
+			return res, o
+		}
+		return res, fmt.Errorf("%s: %w", ReasonApplyFailed, err)
+	}
+	r.markApplied(snap.Revision, now())
+	return res, nil
+}
+
+func (r *Reconciler) markApplied(rev string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastApplied, r.lastAppliedRev = at, rev
+}
+
+// LastApplied returns the time and revision of the last run that left
+// Treasure matching the repository.
+func (r *Reconciler) LastApplied() (time.Time, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastApplied, r.lastAppliedRev
+}
+
+// Observed reports whether a run has observed Treasure at least once.
+func (r *Reconciler) Observed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.lastObservation.IsZero()
+}
+
+func isWaiting(err error) bool {
+	var w *Waiting
+	return errors.As(err, &w)
+}
+
+// remoteOutcome classifies a Treasure failure: temporary ones wait.
+func remoteOutcome(err error) error {
+	var t temporary
+	if errors.As(err, &t) && t.Temporary() {
+		w := &Waiting{Reason: ReasonTreasureDown, Err: err}
+		var d retryDelay
+		if errors.As(err, &d) {
+			w.RetryAfter = d.RetryDelay()
+		}
+		return w
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &Waiting{Reason: ReasonTreasureRefused, Err: err}
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
