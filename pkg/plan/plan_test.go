@@ -24,7 +24,7 @@ func owned(id string) segment.Meta {
 
 func parent() segment.Parent {
 	return segment.Parent{Name: parentName, Timezone: "UTC", Connection: "dbx",
-		Customers: segment.KeyedTable{Table: segment.Table{Catalog: "c", Schema: "s", Table: "customers"}, Key: "id"},
+		Customers:  segment.KeyedTable{Table: segment.Table{Catalog: "c", Schema: "s", Table: "customers"}, Key: "id"},
 		Attributes: []segment.Attribute{{Name: "ltv", Column: "ltv", Type: segment.Number}},
 		Behaviors: []segment.Behavior{{Name: "orders", Table: segment.Table{Catalog: "c", Schema: "s", Table: "orders"},
 			Key: "id", Time: "t", Columns: []segment.Column{{Name: "amount", Type: segment.Number}}}}}
