@@ -1,0 +1,244 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Config is the reconciler's configuration file. Field meanings and defaults
+// are documented in schemas/config/config.cue and docs/daemon.md.
+type Config struct {
+	// Listen is the HTTP listen address for /metrics, /healthz, /readyz,
+	// /status, the API and webhooks.
+	Listen string `json:"listen"`
+	Log    Log    `json:"log"`
+	// Sources are the git repositories to reconcile, one Treasure owner each.
+	Sources    []Source   `json:"sources"`
+	Treasure   Treasure   `json:"treasure"`
+	Databricks Databricks `json:"databricks"`
+	// Prune is the default delete policy of every source.
+	Prune Prune `json:"prune"`
+	// Drift is the default drift mode: "correct" or "report".
+	Drift          string         `json:"drift"`
+	FreezeWindows  []FreezeWindow `json:"freezeWindows"`
+	Webhooks       Webhooks       `json:"webhooks"`
+	LeaderElection LeaderElection `json:"leaderElection"`
+	// CacheDir keeps bare git repositories across restarts; memory when empty.
+	CacheDir string `json:"cacheDir"`
+	// Timezone evaluates schedules and freeze windows.
+	Timezone string `json:"timezone"`
+
+	// Location is Timezone loaded.
+	Location *time.Location `json:"-"`
+	// File is the path the configuration was read from.
+	File string `json:"-"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `json:"level"`
+	// Format is json or text.
+	Format string `json:"format"`
+}
+
+// Source is one git repository (branch and directory) of CUE definitions.
+type Source struct {
+	Name     string   `json:"name"`
+	URL      string   `json:"url"`
+	Branch   string   `json:"branch"`
+	Path     string   `json:"path"`
+	Auth     *Auth    `json:"auth"`
+	Schedule string   `json:"schedule"`
+	Jitter   Duration `json:"jitter"`
+	Suspend  bool     `json:"suspend"`
+	// Owner is written in ownership markers; Name when empty.
+	Owner string `json:"owner"`
+	// Prune and Drift override the global settings when set.
+	Prune *Prune `json:"prune"`
+	Drift string `json:"drift"`
+}
+
+// OwnerName returns the owner written in ownership markers.
+func (s *Source) OwnerName() string {
+	if s.Owner != "" {
+		return s.Owner
+	}
+	return s.Name
+}
+
+// Auth holds git credentials. At most one method is set.
+type Auth struct {
+	Token *Secret    `json:"token"`
+	Basic *BasicAuth `json:"basic"`
+	SSH   *SSHAuth   `json:"ssh"`
+}
+
+// BasicAuth is HTTPS basic authentication.
+type BasicAuth struct {
+	Username string  `json:"username"`
+	Password *Secret `json:"password"`
+}
+
+// SSHAuth is SSH key authentication. The files are read at load time.
+type SSHAuth struct {
+	KeyFile        string  `json:"keyFile"`
+	KnownHostsFile string  `json:"knownHostsFile"`
+	Passphrase     *Secret `json:"passphrase"`
+	User           string  `json:"user"`
+
+	// Key and KnownHosts are the files' contents.
+	Key        []byte `json:"-"`
+	KnownHosts []byte `json:"-"`
+}
+
+// Treasure configures the Treasure Data client.
+type Treasure struct {
+	Region      string     `json:"region"`
+	Endpoints   *Endpoints `json:"endpoints"`
+	APIKey      *Secret    `json:"apiKey"`
+	RateLimit   float64    `json:"rateLimit"`
+	Burst       int        `json:"burst"`
+	Concurrency int        `json:"concurrency"`
+	Timeout     Duration   `json:"timeout"`
+	MaxRetries  int        `json:"maxRetries"`
+}
+
+// Endpoints override a region's base URLs.
+type Endpoints struct {
+	CDP     string `json:"cdp"`
+	CAS     string `json:"cas"`
+	Classic string `json:"classic"`
+}
+
+// Databricks configures the SQL warehouse client.
+type Databricks struct {
+	Host            string   `json:"host"`
+	Port            int      `json:"port"`
+	HTTPPath        string   `json:"httpPath"`
+	Catalog         string   `json:"catalog"`
+	Token           *Secret  `json:"token"`
+	OAuth           *OAuth   `json:"oauth"`
+	ConnectTimeout  Duration `json:"connectTimeout"`
+	QueryTimeout    Duration `json:"queryTimeout"`
+	CheckUniqueness bool     `json:"checkUniqueness"`
+	Insecure        bool     `json:"insecure"`
+}
+
+// OAuth is OAuth machine-to-machine authentication of a service principal.
+type OAuth struct {
+	ClientID     string  `json:"clientId"`
+	ClientSecret *Secret `json:"clientSecret"`
+	TokenURL     string  `json:"tokenUrl"`
+}
+
+// Prune bounds deletes.
+type Prune struct {
+	Enabled           bool `json:"enabled"`
+	MaxDeletes        int  `json:"maxDeletes"`
+	MaxDeletePercent  int  `json:"maxDeletePercent"`
+	AllowEmpty        bool `json:"allowEmpty"`
+	AllowParentDelete bool `json:"allowParentDelete"`
+}
+
+// FreezeWindow holds applies from each time Start fires for Duration.
+type FreezeWindow struct {
+	Name     string   `json:"name"`
+	Start    string   `json:"start"`
+	Duration Duration `json:"duration"`
+}
+
+// Webhooks holds the secrets of the webhook providers; a provider is
+// enabled only when its secret is set.
+type Webhooks struct {
+	GitHub       *Secret `json:"github"`
+	GitLab       *Secret `json:"gitlab"`
+	Generic      *Secret `json:"generic"`
+	MaxBodyBytes int64   `json:"maxBodyBytes"`
+}
+
+// LeaderElection configures the Kubernetes Lease election.
+type LeaderElection struct {
+	Enabled       bool     `json:"enabled"`
+	LeaseName     string   `json:"leaseName"`
+	Namespace     string   `json:"namespace"`
+	LeaseDuration Duration `json:"leaseDuration"`
+	RenewDeadline Duration `json:"renewDeadline"`
+	RetryPeriod   Duration `json:"retryPeriod"`
+}
+
+// Secret is a value read from an environment variable or a file. Its
+// String and MarshalJSON never reveal the value.
+type Secret struct {
+	Env  string `json:"env,omitempty"`
+	File string `json:"file,omitempty"`
+
+	value   string
+	literal bool
+}
+
+// Value returns the secret, resolved at load time.
+func (s *Secret) Value() string {
+	if s == nil {
+		return ""
+	}
+	return s.value
+}
+
+// NewSecret returns a resolved secret, for callers that build a Config in
+// code (tests, the demo).
+func NewSecret(env, value string) *Secret { return &Secret{Env: env, value: value} }
+
+// String describes where the secret comes from, never its value.
+func (s *Secret) String() string {
+	switch {
+	case s == nil:
+		return "<none>"
+	case s.Env != "":
+		return "env:" + s.Env
+	case s.File != "":
+		return "file:" + s.File
+	}
+	return "<redacted>"
+}
+
+// UnmarshalJSON accepts {"env": ...} or {"file": ...}; a plain string is
+// remembered as a literal (without its value) so that the loader can refuse
+// it.
+func (s *Secret) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		*s = Secret{literal: true}
+		return nil
+	}
+	type plain Secret
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*s = Secret(p)
+	return nil
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalJSON parses a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }

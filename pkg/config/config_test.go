@@ -1,0 +1,175 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const fixtures = "../../testdata/config"
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func load(t *testing.T, name string, vars map[string]string) (*Config, error) {
+	t.Helper()
+	path := filepath.Join(fixtures, name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Parse(filepath.ToSlash(filepath.Join("testdata/config", name)), data, Options{LookupEnv: env(vars), Dir: fixtures})
+}
+
+func TestBadFixturesGolden(t *testing.T) {
+	for _, name := range []string{"bad-many.yaml", "bad-secrets.cue"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := load(t, name, nil)
+			var inv *diag.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("Parse error = %v, want *diag.InvalidError", err)
+			}
+			var b strings.Builder
+			for _, d := range inv.Diags {
+				b.WriteString(d.String() + "\n")
+			}
+			got := b.String()
+			if strings.Contains(got, "super-secret") {
+				t.Errorf("diagnostics repeat a literal secret:\n%s", got)
+			}
+			golden := filepath.Join(fixtures, strings.TrimSuffix(name, filepath.Ext(name))+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("diagnostics differ from %s (run with -update):\ngot:\n%s\nwant:\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+func TestGoodCUE(t *testing.T) {
+	cfg, err := load(t, "good.cue", map[string]string{"GIT_TOKEN": "ghp_x", "TD_API_KEY": "td-key", "GITHUB_WEBHOOK_SECRET": "hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sources[0]
+	checks := map[string][2]any{
+		"source name":     {s.Name, "retail"},
+		"path":            {s.Path, "cas"},
+		"jitter":          {s.Jitter.D().String(), "20s"},
+		"git token":       {s.Auth.Token.Value(), "ghp_x"},
+		"owner default":   {s.OwnerName(), "retail"},
+		"api key":         {cfg.Treasure.APIKey.Value(), "td-key"},
+		"api key string":  {cfg.Treasure.APIKey.String(), "env:TD_API_KEY"},
+		"dbx token file":  {cfg.Databricks.Token.Value(), "dapi-file-token"},
+		"dbx port":        {cfg.Databricks.Port, 443},
+		"query timeout":   {cfg.Databricks.QueryTimeout.D().String(), "1m0s"},
+		"prune default":   {cfg.Prune.Enabled, true},
+		"prune max":       {cfg.Prune.MaxDeletes, 5},
+		"drift":           {cfg.Drift, "report"},
+		"freeze duration": {cfg.FreezeWindows[0].Duration.D().String(), "96h0m0s"},
+		"webhook":         {cfg.Webhooks.GitHub.Value(), "hook"},
+		"gitlab off":      {cfg.Webhooks.GitLab == nil, true},
+		"log level":       {cfg.Log.Level, "debug"},
+		"lease default":   {cfg.LeaderElection.LeaseName, "cas-reconciler"},
+		"timezone":        {cfg.Location.String(), "UTC"},
+	}
+	for name, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %v, want %v", name, c[0], c[1])
+		}
+	}
+}
+
+func TestGoodYAML(t *testing.T) {
+	cfg, err := load(t, "good.yaml", map[string]string{"DBX_CLIENT_SECRET": "oauth-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sources[0]
+	if s.Branch != "main" || s.Schedule != "@every 10m" || s.Jitter.D().String() != "30s" {
+		t.Errorf("source defaults: branch %q schedule %q jitter %s", s.Branch, s.Schedule, s.Jitter.D())
+	}
+	if string(s.Auth.SSH.Key) != "not a real key\n" || len(s.Auth.SSH.KnownHosts) == 0 {
+		t.Errorf("ssh files not read: key %q known_hosts %q", s.Auth.SSH.Key, s.Auth.SSH.KnownHosts)
+	}
+	if cfg.Treasure.APIKey.Value() != "td-file-key" || cfg.Treasure.Region != "jp01" {
+		t.Errorf("treasure = %+v", cfg.Treasure)
+	}
+	if cfg.Databricks.OAuth.ClientSecret.Value() != "oauth-secret" {
+		t.Errorf("oauth secret not resolved")
+	}
+	if !cfg.LeaderElection.Enabled || cfg.LeaderElection.Namespace != "cas" || cfg.LeaderElection.RetryPeriod.D().String() != "2s" {
+		t.Errorf("leader election = %+v", cfg.LeaderElection)
+	}
+	if cfg.Log.Format != "json" || cfg.Listen != "127.0.0.1:8080" {
+		t.Errorf("log %+v listen %q", cfg.Log, cfg.Listen)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	cfg, err := load(t, "good.cue", map[string]string{"GIT_TOKEN": "ghp_sekrit", "TD_API_KEY": "td-sekrit", "GITHUB_WEBHOOK_SECRET": "hook-sekrit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprintf("%v %+v %s", cfg, cfg.Treasure, b); strings.Contains(s, "sekrit") {
+		t.Errorf("secret value printed: %s", s)
+	}
+}
+
+func TestSchemaErrorsAndChecksTogether(t *testing.T) {
+	src := `
+sources: [{name: "a", url: "https://h/a.git", schedule: "nope"}, {name: "a", url: "https://h/b.git"}]
+treasure: {apiKey: env: "K", region: "moon"}
+databricks: {host: "h", httpPath: "/p", token: env: "T", oauth: {clientId: "c", clientSecret: env: "S"}}
+`
+	_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k", "T": "t", "S": "s"})})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, d := range inv.Diags {
+		got = append(got, d.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		`c.cue:3:38: error: treasure.region: invalid value "moon"`,
+		`c.cue:2:47: error: sources[0].schedule: invalid schedule "nope"`,
+		`c.cue:2:67: error: sources[1].name: source name "a" is also used by sources[0]`,
+		`c.cue:4:58: error: databricks.oauth: set either token or oauth, not both`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("sources: [\n"), Options{})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) || !strings.HasPrefix(inv.Diags[0].String(), "c.yaml:1: error: syntax error") {
+		t.Fatalf("err = %v", err)
+	}
+}
