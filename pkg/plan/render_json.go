@@ -68,11 +68,10 @@ func WriteJSON(w io.Writer, p *Plan, all bool) error {
 	s := p.Summary()
 	out := jsonPlan{
 		FormatVersion: JSONFormatVersion,
-		Summary: jsonSummary{Add: s.Add, Change: s.Change, Replace: s.Replace, Destroy: s.Destroy,
-			Conflict: s.Conflict, Blocked: s.Blocked, Unchanged: s.Unchanged, Drift: s.Drift},
-		HasChanges:   p.HasChanges(),
-		PruneBlocked: p.PruneBlocked,
-		Changes:      []jsonChange{},
+		Summary:       jsonSummary(s),
+		HasChanges:    p.HasChanges(),
+		PruneBlocked:  p.PruneBlocked,
+		Changes:       []jsonChange{},
 	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
