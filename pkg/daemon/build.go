@@ -1,0 +1,367 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cas-reconciler/reconciler/pkg/apply"
+	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/logging"
+	"github.com/cas-reconciler/reconciler/pkg/metrics"
+	"github.com/cas-reconciler/reconciler/pkg/plan"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+	"github.com/cas-reconciler/reconciler/pkg/source"
+	"github.com/cas-reconciler/reconciler/pkg/spec"
+	"github.com/cas-reconciler/reconciler/pkg/treasure"
+	"github.com/cas-reconciler/reconciler/pkg/validate"
+	"github.com/cas-reconciler/reconciler/pkg/warehouse"
+)
+
+// The concrete clients satisfy the consumer interfaces.
+var (
+	_ reconcile.Remote  = (*treasure.Client)(nil)
+	_ reconcile.Catalog = (*warehouse.Client)(nil)
+	_ apply.Target      = (*treasure.Client)(nil)
+)
+
+// BuildOptions are the injectable parts of Build. The zero value builds
+// everything from the configuration alone.
+type BuildOptions struct {
+	// Logger receives the clients' logs; discarded when nil.
+	Logger *slog.Logger
+	// Metrics records the clients' requests; nothing is recorded when nil.
+	Metrics *metrics.Recorder
+	// HTTPClient is the Treasure Data HTTP client; a default one when nil.
+	HTTPClient *http.Client
+	// WarehouseTransport is the base transport of the Databricks driver.
+	WarehouseTransport http.RoundTripper
+	// Treasure, Warehouse and Source, when set, adjust each client's options
+	// after they were derived from the configuration (tests and the demo
+	// point them at stand-ins or shorten their retries).
+	Treasure  func(src string, o *treasure.Options)
+	Warehouse func(o *warehouse.Options)
+	Source    func(src string, o *source.Options)
+	// Redactor, when set, learns every secret of the configuration.
+	Redactor *logging.Redactor
+	// Now is the clock of the reconcilers; time.Now when nil.
+	Now func() time.Time
+}
+
+// Clients are the wired clients of a configuration. Close releases them.
+type Clients struct {
+	// Sources are the configured sources, in configuration order.
+	Sources []*Source
+	// Warehouse is the Databricks client shared by every source.
+	Warehouse *warehouse.Client
+
+	closers []func() error
+}
+
+// Source is one configured source with its clients.
+type Source struct {
+	// Name is the source name.
+	Name string
+	// Config is the source's configuration.
+	Config config.Source
+	// Repo follows the source's branch.
+	Repo *source.Repo
+	// Treasure is the source's Treasure Data client; its owner name is the
+	// source's owner.
+	Treasure *treasure.Client
+	// Reconciler runs reconciles of the source.
+	Reconciler *reconcile.Reconciler
+	// Loader loads the source's CUE files, with a cache across runs.
+	Loader *reconcile.SpecLoader
+}
+
+// Snapshot fetches the tip of the source's branch and returns it as a
+// reconcile snapshot together with the git snapshot (revision, commit
+// details).
+func (s *Source) Snapshot(ctx context.Context) (reconcile.Snapshot, source.Snapshot, error) {
+	snap, err := s.Repo.Fetch(ctx)
+	if err != nil {
+		return reconcile.Snapshot{}, snap, err
+	}
+	return reconcile.Snapshot{Revision: snap.Revision, FS: snap.FS}, snap, nil
+}
+
+// Source returns the named source.
+func (c *Clients) Source(name string) (*Source, error) {
+	for _, s := range c.Sources {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("no source named %q", name)
+}
+
+// Close releases every client, in reverse order of creation.
+func (c *Clients) Close() error {
+	var errs []error
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		errs = append(errs, c.closers[i]())
+	}
+	c.closers = nil
+	return errors.Join(errs...)
+}
+
+// Build turns a configuration into ready clients: one Databricks client,
+// and per source a git repository, a Treasure Data client (owner = the
+// source's owner, requests reported to opts.Metrics) and a reconciler with
+// the source's prune and drift policy. It does no network I/O. The CLI
+// commands plan, apply and import use it, as does the daemon.
+func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
+	if cfg == nil {
+		return nil, errors.New("daemon: nil configuration")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Redactor != nil {
+		opts.Redactor.Add(Secrets(cfg)...)
+	}
+	c := &Clients{}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = c.Close()
+		}
+	}()
+
+	wo := warehouseOptions(cfg, opts)
+	wh, err := warehouse.Open(wo)
+	if err != nil {
+		return nil, fmt.Errorf("databricks: %w", err)
+	}
+	c.Warehouse = wh
+	c.closers = append(c.closers, wh.Close)
+
+	for i := range cfg.Sources {
+		sc := cfg.Sources[i]
+		so := sourceOptions(cfg, &sc)
+		if opts.Source != nil {
+			opts.Source(sc.Name, &so)
+		}
+		repo, err := source.New(so)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+		}
+		c.closers = append(c.closers, repo.Close)
+
+		to := treasureOptions(cfg, &sc, opts, log)
+		if opts.Treasure != nil {
+			opts.Treasure(sc.Name, &to)
+		}
+		td, err := treasure.New(to)
+		if err != nil {
+			return nil, fmt.Errorf("treasure for source %s: %w", sc.Name, err)
+		}
+
+		loader := reconcile.NewSpecLoader()
+		keyed := &keyedLoader{inner: loader}
+		var cat reconcile.Catalog = wh
+		if cfg.Databricks.CheckUniqueness {
+			cat = &uniqueCatalog{wh: wh, loader: keyed}
+		}
+		prune := cfg.Prune
+		if sc.Prune != nil {
+			prune = *sc.Prune
+		}
+		drift := cfg.Drift
+		if sc.Drift != "" {
+			drift = sc.Drift
+		}
+		rec := &reconcile.Reconciler{
+			Loader:  keyed,
+			Catalog: cat,
+			Remote:  td,
+			Plan: plan.Options{
+				Owner: sc.OwnerName(),
+				Prune: plan.PruneOptions{
+					Enabled:           prune.Enabled,
+					MaxDeletes:        prune.MaxDeletes,
+					MaxDeletePercent:  prune.MaxDeletePercent,
+					AllowEmpty:        prune.AllowEmpty,
+					AllowParentDelete: prune.AllowParentDelete,
+				},
+				Drift: plan.DriftMode(drift),
+			},
+			Apply:    apply.Options{Concurrency: cfg.Treasure.Concurrency},
+			Validate: validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
+			Now:      opts.Now,
+		}
+		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})
+	}
+	ok = true
+	return c, nil
+}
+
+// Secrets returns every secret value of the configuration, for redaction.
+func Secrets(cfg *config.Config) []string {
+	var out []string
+	add := func(s *config.Secret) {
+		if v := s.Value(); v != "" {
+			out = append(out, v)
+		}
+	}
+	add(cfg.Treasure.APIKey)
+	add(cfg.Databricks.Token)
+	if cfg.Databricks.OAuth != nil {
+		add(cfg.Databricks.OAuth.ClientSecret)
+	}
+	add(cfg.Webhooks.GitHub)
+	add(cfg.Webhooks.GitLab)
+	add(cfg.Webhooks.Generic)
+	for _, s := range cfg.Sources {
+		if a := s.Auth; a != nil {
+			add(a.Token)
+			if a.Basic != nil {
+				add(a.Basic.Password)
+			}
+			if a.SSH != nil {
+				add(a.SSH.Passphrase)
+				if len(a.SSH.Key) > 0 {
+					out = append(out, string(a.SSH.Key))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func warehouseOptions(cfg *config.Config, opts BuildOptions) warehouse.Options {
+	d := cfg.Databricks
+	wo := warehouse.Options{
+		Host:           d.Host,
+		Port:           d.Port,
+		HTTPPath:       d.HTTPPath,
+		Catalog:        d.Catalog,
+		Insecure:       d.Insecure,
+		Token:          d.Token.Value(),
+		ConnectTimeout: d.ConnectTimeout.D(),
+		QueryTimeout:   d.QueryTimeout.D(),
+		Transport:      opts.WarehouseTransport,
+		Observe:        opts.Metrics.WarehouseQuery,
+		Now:            opts.Now,
+	}
+	if d.OAuth != nil {
+		wo.ClientID = d.OAuth.ClientID
+		wo.ClientSecret = d.OAuth.ClientSecret.Value()
+		wo.TokenURL = d.OAuth.TokenURL
+	}
+	if opts.Metrics == nil {
+		wo.Observe = nil
+	}
+	if opts.Warehouse != nil {
+		opts.Warehouse(&wo)
+	}
+	return wo
+}
+
+func sourceOptions(cfg *config.Config, sc *config.Source) source.Options {
+	so := source.Options{URL: sc.URL, Branch: sc.Branch, Path: sc.Path}
+	if cfg.CacheDir != "" {
+		so.CacheDir = cfg.CacheDir + "/" + sc.Name
+	}
+	if a := sc.Auth; a != nil {
+		switch {
+		case a.Token != nil:
+			so.Auth.Token = a.Token.Value()
+		case a.Basic != nil:
+			so.Auth.Username = a.Basic.Username
+			so.Auth.Password = a.Basic.Password.Value()
+		case a.SSH != nil:
+			so.Auth.SSHKey = a.SSH.Key
+			so.Auth.KnownHosts = a.SSH.KnownHosts
+			so.Auth.SSHKeyPassphrase = a.SSH.Passphrase.Value()
+			so.Auth.SSHUser = a.SSH.User
+		}
+	}
+	return so
+}
+
+func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, log *slog.Logger) treasure.Options {
+	t := cfg.Treasure
+	to := treasure.Options{
+		APIKey:        t.APIKey.Value(),
+		Region:        t.Region,
+		Owner:         sc.OwnerName(),
+		HTTPClient:    opts.HTTPClient,
+		Timeout:       t.Timeout.D(),
+		RateLimit:     t.RateLimit,
+		Burst:         t.Burst,
+		MaxConcurrent: t.Concurrency,
+		MaxRetries:    t.MaxRetries,
+		Now:           opts.Now,
+		Logger:        log.With("source", sc.Name, "component", "treasure"),
+	}
+	if t.MaxRetries == 0 {
+		to.MaxRetries = -1 // zero in the file means no retries
+	}
+	if e := t.Endpoints; e != nil {
+		to.CDPURL, to.CASURL, to.ClassicURL = e.CDP, e.CAS, e.Classic
+	}
+	if opts.Metrics != nil {
+		to.Observer = opts.Metrics.TreasureRequest
+	}
+	return to
+}
+
+// keyedLoader remembers the last loaded state, for the uniqueness check.
+type keyedLoader struct {
+	inner reconcile.Loader
+	mu    sync.Mutex
+	state segment.State
+}
+
+func (l *keyedLoader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
+	res, err := l.inner.Load(ctx, fsys)
+	if res != nil {
+		l.mu.Lock()
+		l.state = res.State
+		l.mu.Unlock()
+	}
+	return res, err
+}
+
+func (l *keyedLoader) last() segment.State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state
+}
+
+// uniqueCatalog adds the opt-in uniqueness check of customers keys to each
+// warehouse snapshot.
+type uniqueCatalog struct {
+	wh     *warehouse.Client
+	loader *keyedLoader
+}
+
+func (u *uniqueCatalog) Snapshot(ctx context.Context, tables []segment.Table) (*warehouse.Catalog, error) {
+	cat, err := u.wh.Snapshot(ctx, tables)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.wh.CheckKeys(ctx, cat, warehouse.CustomerKeys(u.loader.last())); err != nil {
+		return nil, err
+	}
+	return cat, nil
+}
+
+// registerer returns reg, or a fresh registry when nil.
+func registerer(reg prometheus.Registerer) prometheus.Registerer {
+	if reg == nil {
+		return prometheus.NewRegistry()
+	}
+	return reg
+}

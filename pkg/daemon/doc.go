@@ -1,0 +1,28 @@
+// Package daemon wires the reconciler together and runs it as a service.
+//
+// It is the only package that knows the concrete clients: Build turns a
+// configuration into a git repository, a Treasure Data client and a
+// reconcile.Reconciler per source plus one Databricks client (the CLI
+// commands plan, apply and import use Build too). A Daemon adds the rest of
+// a long-running process:
+//
+//   - one scheduler job per source (cron or @every, jitter, single flight,
+//     backoff on failure); webhooks and POST /api/v1/sources/{name}/reconcile
+//     trigger a run at once;
+//   - outcomes from package reconcile: a stalled source (invalid repository,
+//     schema mismatch with the warehouse) is not retried until its branch
+//     moves; a waiting one (Treasure or Databricks unavailable, throttled) is
+//     retried with backoff;
+//   - freeze windows, during which plans are computed and shown but not
+//     applied;
+//   - suspend and resume per source;
+//   - leader election (package leader): only the leader runs the scheduler,
+//     standby replicas serve /metrics and /readyz;
+//   - HTTP: /metrics, /healthz, /readyz, /status, the trigger, suspend and
+//     resume API, and webhook receivers under /hooks/{provider};
+//   - metrics through one metrics.Recorder, and JSON logs with a run id on
+//     every line of a run, behind the redaction of package logging;
+//   - graceful shutdown: when the context ends the daemon refuses new
+//     triggers, lets a run in flight finish (or, after ShutdownTimeout,
+//     stops it between two changes) and returns nil.
+package daemon
