@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
+	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/metrics"
 )
 
@@ -222,5 +223,15 @@ func TestDeploymentIsLockedDown(t *testing.T) {
 				t.Errorf("env %s carries a literal value; secrets must come from a Secret", e.Name)
 			}
 		}
+	}
+}
+
+func TestShippedConfigIsValid(t *testing.T) {
+	// The Deployment fills these from the Secret.
+	for _, v := range []string{"GIT_TOKEN", "TD_API_KEY", "DATABRICKS_TOKEN", "GITHUB_WEBHOOK_SECRET"} {
+		t.Setenv(v, "placeholder-"+strings.ToLower(v))
+	}
+	if _, err := config.Load("base/config.yaml"); err != nil {
+		t.Errorf("deploy/base/config.yaml: %v", err)
 	}
 }
