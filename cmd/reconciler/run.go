@@ -2,10 +2,81 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/daemon"
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/logging"
 )
 
-func runDaemon(_ context.Context, _ []string, io stdio) int {
-	fmt.Fprintln(io.err, "reconciler run: not built yet")
-	return exitUsage
+// runDaemon implements `reconciler run --config FILE`.
+func runDaemon(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	cfgPath := fs.String("config", "", "configuration file (CUE or YAML); required")
+	check := fs.Bool("check", false, "validate the configuration and exit")
+	level := fs.String("log-level", "", "override log.level (debug, info, warn, error)")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "Usage: reconciler run --config FILE [--check] [--log-level LEVEL]")
+		fmt.Fprintln(io.err)
+		fmt.Fprintln(io.err, "Runs the reconciler daemon: schedules, webhooks, /metrics, /status.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		printConfigError(io, err)
+		return exitUsage
+	}
+	if *check {
+		fmt.Fprintf(io.out, "%s: configuration is valid (%d sources)\n", *cfgPath, len(cfg.Sources))
+		return exitOK
+	}
+	if *level != "" {
+		cfg.Log.Level = *level
+	}
+	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	log, err := logging.New(io.err, cfg.Log.Level, cfg.Log.Format, red)
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler run: %v\n", err)
+		return exitUsage
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: reg})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	if err := d.Run(ctx); err != nil {
+		log.Error("daemon failed", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// printConfigError prints every configuration problem, one per line.
+func printConfigError(io stdio, err error) {
+	var inv *diag.InvalidError
+	if errors.As(err, &inv) {
+		for _, d := range inv.Diags {
+			fmt.Fprintln(io.err, d.String())
+		}
+		n, _ := inv.Diags.Count()
+		fmt.Fprintf(io.err, "reconciler: invalid configuration (%d errors)\n", n)
+		return
+	}
+	fmt.Fprintf(io.err, "reconciler: %v\n", err)
 }

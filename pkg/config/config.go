@@ -12,6 +12,8 @@ type Config struct {
 	// Listen is the HTTP listen address for /metrics, /healthz, /readyz,
 	// /status, the API and webhooks.
 	Listen string `json:"listen"`
+	// APIToken, when set, is required as a bearer token by the POST API.
+	APIToken *Secret `json:"apiToken"`
 	Log    Log    `json:"log"`
 	// Sources are the git repositories to reconcile, one Treasure owner each.
 	Sources    []Source   `json:"sources"`

@@ -417,6 +417,7 @@ func (l *loader) check(c *Config) {
 		l.errorf("databricks.insecure", "insecure", "plain HTTP is allowed only for loopback hosts, not %q", d.Host)
 	}
 
+	l.secret("apiToken", c.APIToken, false)
 	l.secret("webhooks.github", c.Webhooks.GitHub, false)
 	l.secret("webhooks.gitlab", c.Webhooks.GitLab, false)
 	l.secret("webhooks.generic", c.Webhooks.Generic, false)

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/cas-reconciler/reconciler/pkg/apply"
 	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
@@ -215,6 +213,7 @@ func Secrets(cfg *config.Config) []string {
 		}
 	}
 	add(cfg.Treasure.APIKey)
+	add(cfg.APIToken)
 	add(cfg.Databricks.Token)
 	if cfg.Databricks.OAuth != nil {
 		add(cfg.Databricks.OAuth.ClientSecret)
@@ -356,12 +355,4 @@ func (u *uniqueCatalog) Snapshot(ctx context.Context, tables []segment.Table) (*
 		return nil, err
 	}
 	return cat, nil
-}
-
-// registerer returns reg, or a fresh registry when nil.
-func registerer(reg prometheus.Registerer) prometheus.Registerer {
-	if reg == nil {
-		return prometheus.NewRegistry()
-	}
-	return reg
 }

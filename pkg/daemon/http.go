@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cas-reconciler/reconciler/pkg/schedule"
+	"github.com/cas-reconciler/reconciler/pkg/version"
+	"github.com/cas-reconciler/reconciler/pkg/webhook"
+)
+
+// Status is the document served at /status.
+type Status struct {
+	Version  string         `json:"version"`
+	Leader   bool           `json:"leader"`
+	Draining bool           `json:"draining"`
+	Time     time.Time      `json:"time"`
+	Sources  []SourceStatus `json:"sources"`
+}
+
+// Handler returns the daemon's HTTP handler.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.opts.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, d.Status()) })
+	mux.HandleFunc("GET /status/{name}", func(w http.ResponseWriter, r *http.Request) {
+		for _, s := range d.Status().Sources {
+			if s.Name == r.PathValue("name") {
+				writeJSON(w, http.StatusOK, s)
+				return
+			}
+		}
+		writeError(w, http.StatusNotFound, "no source named "+r.PathValue("name"))
+	})
+	mux.HandleFunc("POST /api/v1/sources/{name}/{action}", d.api)
+	mux.HandleFunc("POST /hooks/{provider}", func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains([]string{webhook.GitHub, webhook.GitLab, webhook.Generic}, r.PathValue("provider")) {
+			writeError(w, http.StatusNotFound, "unknown webhook provider")
+			return
+		}
+		d.hook.ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// Ready reports whether the daemon is ready: on the leader, every source
+// that is not suspended has finished its first run (it observed Treasure,
+// or stalled on an invalid repository); a standby replica is ready.
+func (d *Daemon) Ready() (bool, string) {
+	if d.draining.Load() {
+		return false, "shutting down"
+	}
+	if !d.leading.Load() {
+		return true, "standby"
+	}
+	var pending []string
+	for _, st := range d.sources {
+		st.mu.Lock()
+		if !st.suspended && !st.firstRun {
+			pending = append(pending, st.name)
+		}
+		st.mu.Unlock()
+	}
+	if len(pending) > 0 {
+		return false, "waiting for the first run of " + strings.Join(pending, ", ")
+	}
+	return true, "ready"
+}
+
+func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
+	ok, msg := d.Ready()
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusServiceUnavailable
+	}
+	state := msg
+	if ok && msg != "standby" {
+		state = "ready"
+	} else if !ok {
+		state = "not ready"
+	}
+	writeJSON(w, code, map[string]any{"status": state, "message": msg, "leader": d.leading.Load()})
+}
+
+// Status returns the state of every source.
+func (d *Daemon) Status() Status {
+	out := Status{Version: version.Version, Leader: d.leading.Load(), Draining: d.draining.Load(), Time: d.now()}
+	s := d.scheduler()
+	for _, st := range d.sources {
+		st.mu.Lock()
+		ss := st.status
+		ss.Suspended = st.suspended
+		st.mu.Unlock()
+		if s != nil {
+			if js, err := s.Status(st.name); err == nil {
+				ss.NextRun, ss.NextRetry, ss.Running = js.NextRun, js.NextRetry, js.Running
+			}
+		}
+		out.Sources = append(out.Sources, ss)
+	}
+	return out
+}
+
+// api serves POST /api/v1/sources/{name}/{reconcile,suspend,resume}.
+func (d *Daemon) api(w http.ResponseWriter, r *http.Request) {
+	if tok := d.cfg.APIToken.Value(); tok != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			writeError(w, http.StatusUnauthorized, "a valid bearer token is required")
+			return
+		}
+	}
+	name, action := r.PathValue("name"), r.PathValue("action")
+	st := d.byName[name]
+	if st == nil {
+		writeError(w, http.StatusNotFound, "no source named "+name)
+		return
+	}
+	if d.draining.Load() {
+		writeError(w, http.StatusServiceUnavailable, errDraining.Error())
+		return
+	}
+	s := d.scheduler()
+	log := d.log.With("source", name, "remote", r.RemoteAddr)
+	switch action {
+	case "reconcile":
+		if s == nil {
+			writeError(w, http.StatusServiceUnavailable, errStandby.Error())
+			return
+		}
+		st.mu.Lock()
+		st.force = true
+		st.mu.Unlock()
+		if err := s.Trigger(name); err != nil {
+			code := http.StatusConflict
+			if !errors.Is(err, schedule.ErrSuspended) {
+				code = http.StatusServiceUnavailable
+			}
+			writeError(w, code, err.Error())
+			return
+		}
+		log.Info("reconcile requested through the API")
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "triggered", "source": name})
+	case "suspend", "resume":
+		suspend := action == "suspend"
+		st.mu.Lock()
+		st.suspended = suspend
+		st.status.Suspended = suspend
+		st.mu.Unlock()
+		if s != nil {
+			var err error
+			if suspend {
+				err = s.Suspend(name)
+			} else {
+				err = s.Resume(name)
+			}
+			if err != nil {
+				writeError(w, http.StatusServiceUnavailable, err.Error())
+				return
+			}
+		}
+		d.rec.SetSuspended(name, suspend)
+		log.Info("source "+action+"d through the API")
+		writeJSON(w, http.StatusOK, map[string]any{"status": action + "d", "source": name})
+	default:
+		writeError(w, http.StatusNotFound, "unknown action "+action)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

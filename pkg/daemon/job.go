@@ -1,0 +1,385 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/metrics"
+	"github.com/cas-reconciler/reconciler/pkg/plan"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
+	"github.com/cas-reconciler/reconciler/pkg/schedule"
+	"github.com/cas-reconciler/reconciler/pkg/source"
+)
+
+// Limits of what /status shows per source.
+const (
+	maxStatusChanges     = 100
+	maxStatusDiagnostics = 100
+)
+
+// SourceStatus is what /status reports about one source.
+type SourceStatus struct {
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+	Branch string `json:"branch"`
+	Path   string `json:"path"`
+	// Revision is the revision of the last run; AppliedRevision the last
+	// one Treasure was brought to match.
+	Revision        string    `json:"revision,omitempty"`
+	AppliedRevision string    `json:"applied_revision,omitempty"`
+	AppliedAt       time.Time `json:"applied_at,omitzero"`
+	Commit          *Commit   `json:"commit,omitempty"`
+	// Ready means the last run succeeded and nothing is held.
+	Ready     bool `json:"ready"`
+	Suspended bool `json:"suspended"`
+	Stalled   bool `json:"stalled"`
+	// Reason and Message explain a stalled, waiting or failed source.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	Running bool   `json:"running"`
+	// Frozen names the freeze window the last run fell in.
+	Frozen      string           `json:"frozen,omitempty"`
+	LastRun     *RunStatus       `json:"last_run,omitempty"`
+	Plan        *PlanStatus      `json:"plan,omitempty"`
+	Diagnostics diag.Diagnostics `json:"diagnostics,omitempty"`
+	// DiagnosticsTotal counts all diagnostics, of which at most 100 are
+	// listed.
+	DiagnosticsTotal int       `json:"diagnostics_total"`
+	NextRun          time.Time `json:"next_run,omitzero"`
+	NextRetry        time.Time `json:"next_retry,omitzero"`
+}
+
+// Commit describes the commit of the last run.
+type Commit struct {
+	Author  string    `json:"author,omitempty"`
+	Subject string    `json:"subject,omitempty"`
+	Time    time.Time `json:"time,omitzero"`
+}
+
+// RunStatus describes one finished run.
+type RunStatus struct {
+	ID       string    `json:"id"`
+	Trigger  string    `json:"trigger"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Duration string    `json:"duration"`
+	// Result is success, failed, stalled or waiting.
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+	// Held says why apply did not run although the plan had changes.
+	Held    string                 `json:"held,omitempty"`
+	Applied bool                   `json:"applied"`
+	Steps   []reconcile.StepTiming `json:"steps,omitempty"`
+	// Outcomes counts applied changes by outcome.
+	Outcomes map[string]int `json:"outcomes,omitempty"`
+}
+
+// PlanStatus summarises the last plan.
+type PlanStatus struct {
+	plan.Summary
+	Text         string         `json:"summary"`
+	PruneBlocked string         `json:"prune_blocked,omitempty"`
+	Changes      []ChangeStatus `json:"changes,omitempty"`
+	// ChangesTotal counts all changes other than no-ops, of which at most
+	// 100 are listed.
+	ChangesTotal int `json:"changes_total"`
+}
+
+// ChangeStatus is one planned change.
+type ChangeStatus struct {
+	Action  string `json:"action"`
+	Object  string `json:"object"`
+	Blocked string `json:"blocked,omitempty"`
+	Drift   bool   `json:"drift,omitempty"`
+}
+
+// sourceState is the daemon's view of one source.
+type sourceState struct {
+	src  *Source
+	name string
+
+	mu         sync.Mutex
+	status     SourceStatus
+	suspended  bool
+	stalledRev string // revision that stalled; "" when not stalled
+	force      bool   // the next run goes ahead even when stalled
+	log        *slog.Logger
+	firstRun   bool // a run has finished
+}
+
+func (st *sourceState) isSuspended() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.suspended
+}
+
+// logger returns the logger of the run in flight (with its run id).
+func (st *sourceState) logger(def *slog.Logger) *slog.Logger {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.log != nil {
+		return st.log
+	}
+	return def.With("source", st.name)
+}
+
+func newRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// runSource is the scheduler job of one source: fetch, reconcile, record.
+func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Run) error {
+	id := newRunID()
+	log := d.log.With("source", st.name, "run_id", id)
+	st.mu.Lock()
+	st.log = log
+	st.force = false
+	st.status.Running = true
+	st.mu.Unlock()
+	defer func() {
+		st.mu.Lock()
+		st.log = nil
+		st.status.Running = false
+		st.mu.Unlock()
+	}()
+
+	start := d.now()
+	log.Info("run started", "trigger", run.Reason.String(), "failures", run.Failures)
+	rs := &RunStatus{ID: id, Trigger: run.Reason.String(), Start: start}
+
+	fetchStart := d.now()
+	snap, gsnap, err := st.src.Snapshot(ctx)
+	d.rec.GitFetch(st.name, d.now().Sub(fetchStart), err)
+	if err != nil {
+		result := metrics.ResultFailed
+		reason := "GitFetchFailed"
+		if errors.Is(err, source.ErrNetwork) {
+			result, reason = metrics.ResultWaiting, "GitUnavailable"
+		}
+		d.finish(st, log, rs, nil, gsnap, result, reason, err, "")
+		return err
+	}
+	log = log.With("revision", gsnap.Short())
+	st.mu.Lock()
+	st.log = log
+	st.mu.Unlock()
+
+	frozen, window := d.frozen(d.now())
+	res, err := st.src.Reconciler.Run(ctx, snap, reconcile.Mode{Frozen: frozen})
+	if !frozen {
+		window = ""
+	}
+
+	var stalled *reconcile.Stalled
+	var waiting *reconcile.Waiting
+	switch {
+	case err == nil:
+		d.finish(st, log, rs, res, gsnap, metrics.ResultSuccess, "", nil, window)
+		return nil
+	case errors.As(err, &stalled):
+		d.finish(st, log, rs, res, gsnap, metrics.ResultStalled, stalled.Reason, err, window)
+		return schedule.Stalled(err)
+	case errors.As(err, &waiting):
+		if waiting.Reason == reconcile.ReasonWarehouseDown {
+			d.rec.SetWarehouseUp(false)
+		}
+		d.finish(st, log, rs, res, gsnap, metrics.ResultWaiting, waiting.Reason, err, window)
+		return err
+	default:
+		reason := "Failed"
+		if strings.HasPrefix(err.Error(), reconcile.ReasonApplyFailed) {
+			reason = reconcile.ReasonApplyFailed
+		}
+		d.finish(st, log, rs, res, gsnap, metrics.ResultFailed, reason, err, window)
+		return err
+	}
+}
+
+// finish records a run in the status, the metrics and the log.
+func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *reconcile.Result,
+	snap source.Snapshot, result, reason string, err error, window string) {
+	end := d.now()
+	rs.End = end
+	rs.Duration = end.Sub(rs.Start).Round(time.Millisecond).String()
+	rs.Result = result
+	if err != nil {
+		rs.Error = err.Error()
+	}
+
+	st.mu.Lock()
+	s := &st.status
+	s.Frozen = window
+	s.Reason, s.Message = reason, ""
+	if err != nil {
+		s.Message = rs.Error
+	}
+	if snap.Revision != "" {
+		s.Revision = snap.Revision
+		s.Commit = &Commit{Author: snap.Author, Subject: snap.Subject, Time: snap.Time}
+	}
+	s.Stalled = result == metrics.ResultStalled
+	if s.Stalled {
+		st.stalledRev = snap.Revision
+	} else {
+		st.stalledRev = ""
+	}
+	if res != nil {
+		rs.Held, rs.Applied, rs.Steps = res.Held, res.Applied, res.Steps
+		if res.Report != nil {
+			rs.Outcomes = map[string]int{}
+			for o, n := range res.Report.Counts() {
+				rs.Outcomes[string(o)] = n
+			}
+		}
+		s.DiagnosticsTotal = len(res.Diagnostics)
+		s.Diagnostics = res.Diagnostics
+		if len(s.Diagnostics) > maxStatusDiagnostics {
+			s.Diagnostics = s.Diagnostics[:maxStatusDiagnostics]
+		}
+		if res.Plan != nil {
+			s.Plan = planStatus(res.Plan)
+		}
+	}
+	appliedAt, appliedRev := st.src.Reconciler.LastApplied()
+	s.AppliedRevision, s.AppliedAt = appliedRev, appliedAt
+	s.Ready = result == metrics.ResultSuccess && rs.Held == ""
+	s.LastRun = rs
+	suspended := st.suspended
+	ready, stalledNow := s.Ready, s.Stalled
+	st.firstRun = true
+	st.mu.Unlock()
+
+	d.rec.RunFinished(st.name, result, end.Sub(rs.Start), end)
+	d.rec.SetState(st.name, stalledNow, suspended, ready)
+	if ready && appliedRev != "" {
+		d.rec.SetSourceInfo(st.name, appliedRev, snap.Branch)
+	}
+	if res != nil {
+		errs, warns := res.Diagnostics.Count()
+		d.rec.SetDiagnostics(st.name, errs, warns)
+		if res.Plan != nil {
+			d.recordPlan(st.name, res.Plan)
+		}
+	}
+
+	attrs := []any{"result", result, "duration", rs.Duration}
+	if res != nil && res.Plan != nil {
+		attrs = append(attrs, "plan", plan.SummaryLine(res.Plan))
+	}
+	if rs.Held != "" {
+		attrs = append(attrs, "held", rs.Held)
+	}
+	if res != nil && len(res.Diagnostics) > 0 {
+		n, w := res.Diagnostics.Count()
+		attrs = append(attrs, "diagnostic_errors", n, "diagnostic_warnings", w)
+		for i, dg := range res.Diagnostics {
+			if i == 20 {
+				break
+			}
+			log.Warn("diagnostic", "at", dg.Pos.String(), "severity", dg.Severity.String(), "code", dg.Code, "summary", dg.Summary)
+		}
+	}
+	switch result {
+	case metrics.ResultSuccess:
+		log.Info("run finished", attrs...)
+	case metrics.ResultStalled:
+		log.Error("run stalled: waiting for a new revision", append(attrs, "reason", reason, "err", err)...)
+	case metrics.ResultWaiting:
+		log.Warn("run waiting: a dependency is unavailable", append(attrs, "reason", reason, "err", err)...)
+	default:
+		log.Error("run failed", append(attrs, "reason", reason, "err", err)...)
+	}
+}
+
+// recordPlan sets the plan gauges of a source.
+func (d *Daemon) recordPlan(name string, p *plan.Plan) {
+	d.rec.SetPlanned(name, p.Counts())
+	drift := map[string]int{}
+	blocked := ""
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Drift != nil {
+			drift[string(c.Kind)]++
+		}
+		if c.Action == plan.Delete && c.Blocked != "" && blocked == "" {
+			blocked = pruneReason(c.Blocked)
+		}
+	}
+	d.rec.SetDrift(name, drift)
+	d.rec.SetPruneBlocked(name, blocked)
+}
+
+// pruneReason maps a plan's blocked-delete text to a bounded reason.
+func pruneReason(text string) string {
+	switch {
+	case strings.Contains(text, "disabled"):
+		return metrics.PruneDisabled
+	case strings.Contains(text, "maxDeletePercent"):
+		return metrics.PruneMaxPercent
+	case strings.Contains(text, "maxDeletes"):
+		return metrics.PruneMaxDeletes
+	case strings.Contains(text, "allowEmpty"):
+		return metrics.PruneEmpty
+	case strings.Contains(text, "allowParentDelete"):
+		return metrics.PruneParentDelete
+	case strings.Contains(text, "no deletes in this run"):
+		return metrics.PruneInhibited
+	}
+	return metrics.PruneOther
+}
+
+func planStatus(p *plan.Plan) *PlanStatus {
+	ps := &PlanStatus{Summary: p.Summary(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == plan.NoOp {
+			continue
+		}
+		ps.ChangesTotal++
+		if len(ps.Changes) < maxStatusChanges {
+			ps.Changes = append(ps.Changes, ChangeStatus{Action: c.Action.String(), Object: c.Ref(), Blocked: c.Blocked, Drift: c.Drift != nil})
+		}
+	}
+	return ps
+}
+
+// changed is the scheduler's question while a source is stalled: has the
+// branch moved since the stalled revision (or did someone ask for a run)?
+func (d *Daemon) changed(ctx context.Context, st *sourceState) (bool, error) {
+	st.mu.Lock()
+	force, rev := st.force, st.stalledRev
+	st.mu.Unlock()
+	if force || rev == "" {
+		return true, nil
+	}
+	latest, err := st.src.Repo.LatestRevision(ctx)
+	if err != nil {
+		return true, err
+	}
+	if latest == rev {
+		d.log.Debug("source still stalled on the same revision; run skipped", "source", st.name, "revision", rev)
+		return false, nil
+	}
+	return true, nil
+}
+
+// onResult keeps the scheduler's view (next run, suspension) in the status.
+func (d *Daemon) onResult(r schedule.Result) {
+	st := d.byName[r.Job]
+	if st == nil {
+		return
+	}
+	if r.Outcome == schedule.Panicked {
+		d.log.Error("run panicked", "source", r.Job, "err", r.Err)
+		d.rec.RunFinished(r.Job, metrics.ResultFailed, r.End.Sub(r.Start), r.End)
+	}
+}
