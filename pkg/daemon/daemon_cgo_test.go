@@ -1,0 +1,395 @@
+//go:build cgo
+
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/gittest"
+	"github.com/cas-reconciler/reconciler/pkg/logging"
+	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/pkg/treasure"
+	"github.com/cas-reconciler/reconciler/pkg/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/webhook"
+)
+
+const (
+	tdKey     = "1/0123456789abcdef0123456789abcdef"
+	gitToken  = "git-token-0123456789"
+	hookKey   = "hook-secret-0123456789"
+	dbxToken  = "dapi-treasure-sp"
+	retailDir = "../../testdata/repos/retail"
+)
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harness struct {
+	td     *tdstandin.Server
+	repo   *gittest.Repo
+	d      *Daemon
+	base   string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	git := gittest.NewServer(t, gittest.WithToken(gitToken))
+	repo := git.NewRepo(t, "retail")
+	repo.ImportDir(t, "retail segments", retailDir)
+
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	td.Start()
+	t.Cleanup(td.Close)
+
+	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbx, err := dbxstandin.New(fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbx.Close() })
+	ep, err := dbx.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	src := fmt.Sprintf(`
+listen: "127.0.0.1:0"
+sources: [{name: "retail", url: %q, auth: token: env: "GIT_TOKEN", schedule: "@every 1h"}]
+treasure: {endpoints: {cdp: %q, cas: %q, classic: %q}, apiKey: env: "TD_API_KEY"}
+databricks: {host: %q, port: %d, httpPath: %q, insecure: true, token: env: "DBX_TOKEN"}
+webhooks: generic: env: "HOOK_SECRET"
+`, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
+	vars := map[string]string{"GIT_TOKEN": gitToken, "TD_API_KEY": tdKey, "DBX_TOKEN": dbxToken, "HOOK_SECRET": hookKey}
+	cfg, err := config.Parse("test.cue", []byte(src), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &syncBuffer{}
+	red := logging.NewRedactor()
+	log, err := logging.New(logs, "debug", "json", red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{
+		Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewPedanticRegistry(), Listener: ln,
+		BackoffBase: 200 * time.Millisecond, BackoffMax: time.Second, ShutdownTimeout: 20 * time.Second,
+		Build: BuildOptions{
+			Treasure: func(_ string, o *treasure.Options) {
+				o.RateLimit = -1
+				o.MaxRetries = 1
+				o.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+			},
+			Warehouse: func(o *warehouse.Options) {
+				o.Retries = 1
+				o.RetryWaitMin, o.RetryWaitMax = 10*time.Millisecond, 50*time.Millisecond
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{td: td, repo: repo, d: d, base: "http://" + d.Addr(), logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.done:
+		case <-time.After(30 * time.Second):
+			t.Error("daemon did not stop")
+		}
+		for _, secret := range []string{tdKey, gitToken, hookKey, dbxToken} {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("logs contain the secret %q", secret)
+			}
+		}
+		if t.Failed() {
+			t.Logf("daemon logs:\n%s", logs.String())
+		}
+	})
+	return h
+}
+
+// waitFor polls cond (network state, so no fake time here) until it holds.
+func (h *harness) waitFor(t *testing.T, what string, cond func(SourceStatus) bool) SourceStatus {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last SourceStatus
+	for time.Now().Before(deadline) {
+		last = h.status(t)
+		if cond(last) {
+			return last
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := json.MarshalIndent(last, "", "  ")
+	t.Fatalf("timed out waiting for %s; last status:\n%s", what, b)
+	return last
+}
+
+func (h *harness) status(t *testing.T) SourceStatus {
+	t.Helper()
+	resp, err := http.Get(h.base + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Sources[0]
+}
+
+func (h *harness) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func (h *harness) push(t *testing.T, rev string) int {
+	t.Helper()
+	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q,"repository":{"clone_url":%q}}`, rev, h.repo.URL())
+	req, _ := http.NewRequest("POST", h.base+"/hooks/generic", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Signature-256", webhook.Sign([]byte(hookKey), []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (h *harness) writes() int {
+	n := 0
+	for _, r := range h.td.Requests() {
+		if r.Method != "GET" {
+			n++
+		}
+	}
+	return n
+}
+
+func hasSegment(td *tdstandin.Server, name string) bool {
+	for _, s := range td.Segments() {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDaemonAppliesCommitsAndStallsOnInvalidOnes(t *testing.T) {
+	h := newHarness(t)
+
+	first := h.waitFor(t, "the first run", func(s SourceStatus) bool { return s.LastRun != nil })
+	if first.LastRun.Result != "success" || !first.Ready {
+		t.Fatalf("first run = %+v (reason %s: %s)", first.LastRun, first.Reason, first.Message)
+	}
+	if first.AppliedRevision != h.repo.Head(t, "main") || len(h.td.Segments()) < 20 {
+		t.Fatalf("applied %s (head %s), %d segments in Treasure", first.AppliedRevision, h.repo.Head(t, "main"), len(h.td.Segments()))
+	}
+	resp, err := http.Get(h.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz = %d after the first run", resp.StatusCode)
+	}
+
+	// A commit plus a webhook: the new segment is applied.
+	rev := h.repo.Commit(t, "add a segment", map[string]string{
+		"segments/daemon.cue": "package retail\n\nsegments: \"Germany\": where: [{attribute: \"country\", oneOf: [\"DE\"]}]\n",
+	})
+	if code := h.push(t, rev); code != http.StatusAccepted && code != http.StatusOK {
+		t.Fatalf("webhook answered %d", code)
+	}
+	h.waitFor(t, "the new revision applied", func(s SourceStatus) bool { return s.AppliedRevision == rev })
+	if !hasSegment(h.td, "Germany") {
+		t.Fatal("segment Germany not in Treasure after the push")
+	}
+	m := h.metrics(t)
+	for _, want := range []string{
+		`reconciler_runs_total{result="success",source="retail"} 2`,
+		`reconciler_source_info{branch="main",revision="` + rev + `",source="retail"} 1`,
+		`reconciler_source_ready{source="retail"} 1`,
+		`reconciler_webhook_deliveries_total{provider="generic",result="accepted"} 1`,
+		`reconciler_apply_changes_total{action="create",outcome="success",source="retail"}`,
+		`reconciler_warehouse_up 1`,
+		`reconciler_leader 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// An invalid commit stalls the source and writes nothing.
+	before := h.writes()
+	bad := h.repo.Commit(t, "break it", map[string]string{
+		"segments/daemon.cue": "package retail\n\nsegments: \"Germany\": where: [{attribute: \"no_such_column\", oneOf: [\"DE\"]}]\n",
+	})
+	h.push(t, bad)
+	st := h.waitFor(t, "the stall", func(s SourceStatus) bool { return s.Stalled })
+	if st.Revision != bad || len(st.Diagnostics) == 0 || st.Ready {
+		t.Errorf("stalled status = revision %s, %d diagnostics, ready %v", st.Revision, len(st.Diagnostics), st.Ready)
+	}
+	if n := h.writes(); n != before {
+		t.Errorf("%d writes to Treasure for an invalid revision", n-before)
+	}
+	// The same revision again: skipped, not retried.
+	h.push(t, bad)
+	time.Sleep(500 * time.Millisecond)
+	m = h.metrics(t)
+	if !strings.Contains(m, `reconciler_runs_total{result="stalled",source="retail"} 1`) {
+		t.Errorf("stalled runs should stay at 1:\n%s", grep(m, "reconciler_runs_total"))
+	}
+	if !strings.Contains(m, `reconciler_source_stalled{source="retail"} 1`) {
+		t.Errorf("stalled gauge not set")
+	}
+	if !strings.Contains(m, `reconciler_source_info{branch="main",revision="`+rev+`",source="retail"} 1`) {
+		t.Errorf("source_info should keep the last applied revision:\n%s", grep(m, "reconciler_source_info"))
+	}
+
+	// A fix un-stalls it.
+	fixed := h.repo.Remove(t, "remove the broken segment", "segments/daemon.cue")
+	h.push(t, fixed)
+	h.waitFor(t, "the fix applied", func(s SourceStatus) bool { return s.AppliedRevision == fixed && !s.Stalled })
+	if hasSegment(h.td, "Germany") {
+		t.Error("segment Germany still in Treasure after its file was removed")
+	}
+}
+
+func TestDaemonWaitsOutTreasureOutage(t *testing.T) {
+	h := newHarness(t)
+	h.waitFor(t, "the first run", func(s SourceStatus) bool { return s.LastRun != nil && s.Ready })
+
+	h.td.Inject(tdstandin.Fault{Method: "GET", Times: 6, Status: 503})
+	rev := h.repo.Commit(t, "add a segment", map[string]string{
+		"segments/daemon.cue": "package retail\n\nsegments: \"Germany\": where: [{attribute: \"country\", oneOf: [\"DE\"]}]\n",
+	})
+	h.push(t, rev)
+	h.waitFor(t, "waiting", func(s SourceStatus) bool { return s.LastRun != nil && s.LastRun.Result == "waiting" })
+	st := h.waitFor(t, "recovery", func(s SourceStatus) bool { return s.AppliedRevision == rev })
+	if !st.Ready || !hasSegment(h.td, "Germany") {
+		t.Errorf("after recovery: ready %v, Germany present %v", st.Ready, hasSegment(h.td, "Germany"))
+	}
+	if m := h.metrics(t); !strings.Contains(m, `reconciler_runs_total{result="waiting",source="retail"}`) ||
+		strings.Contains(m, `reconciler_runs_total{result="waiting",source="retail"} 0`) {
+		t.Errorf("waiting runs not counted:\n%s", grep(m, "reconciler_runs_total"))
+	}
+}
+
+func TestDaemonAPI(t *testing.T) {
+	h := newHarness(t)
+	h.waitFor(t, "the first run", func(s SourceStatus) bool { return s.LastRun != nil })
+	post := func(path string) int {
+		resp, err := http.Post(h.base+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := post("/api/v1/sources/retail/suspend"); c != http.StatusOK {
+		t.Fatalf("suspend = %d", c)
+	}
+	if c := post("/api/v1/sources/retail/reconcile"); c != http.StatusConflict {
+		t.Errorf("reconcile of a suspended source = %d, want 409", c)
+	}
+	if st := h.status(t); !st.Suspended {
+		t.Error("status does not show the suspension")
+	}
+	if !strings.Contains(h.metrics(t), `reconciler_source_suspended{source="retail"} 1`) {
+		t.Error("suspended gauge not set")
+	}
+	id := h.status(t).LastRun.ID
+	if c := post("/api/v1/sources/retail/resume"); c != http.StatusOK {
+		t.Fatalf("resume = %d", c)
+	}
+	h.waitFor(t, "a run after resume", func(s SourceStatus) bool { return s.LastRun.ID != id })
+	id = h.status(t).LastRun.ID
+	if c := post("/api/v1/sources/retail/reconcile"); c != http.StatusAccepted {
+		t.Fatalf("reconcile = %d", c)
+	}
+	h.waitFor(t, "a triggered run", func(s SourceStatus) bool { return s.LastRun.ID != id && s.LastRun.Trigger == "triggered" })
+	if c := post("/api/v1/sources/nope/reconcile"); c != http.StatusNotFound {
+		t.Errorf("unknown source = %d", c)
+	}
+	if c := post("/hooks/bitbucket"); c != http.StatusNotFound {
+		t.Errorf("unknown provider = %d", c)
+	}
+	// A delivery with a bad signature is refused and counted.
+	req, _ := http.NewRequest("POST", h.base+"/hooks/generic", strings.NewReader(`{}`))
+	req.Header.Set("X-Signature-256", "sha256=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bad signature = %d", resp.StatusCode)
+	}
+	if !strings.Contains(h.metrics(t), `reconciler_webhook_deliveries_total{provider="generic",result="unauthorized"} 1`) {
+		t.Error("unauthorized delivery not counted")
+	}
+}
+
+func grep(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
