@@ -81,6 +81,26 @@ func (c *computer) ownership(m segment.Meta, lc segment.Lifecycle) (adopt bool, 
 	}
 }
 
+// match settles a desired object against its observed counterpart: a
+// create when there is none, a conflict when it is not ownable; both are
+// added and settled is true. Otherwise the change records the observed
+// object and adopt says whether it takes ownership.
+func (c *computer) match(ch *Change, found bool, before any, m segment.Meta, lc segment.Lifecycle) (adopt, settled bool) {
+	if !found {
+		ch.Action = Create
+		c.add(*ch)
+		return false, true
+	}
+	ch.ID, ch.Before = m.ID, before
+	adopt, conflict := c.ownership(m, lc)
+	if conflict != "" {
+		ch.Action, ch.Reason = Conflict, conflict
+		c.add(*ch)
+		return false, true
+	}
+	return adopt, false
+}
+
 func (c *computer) owned(m segment.Meta) bool {
 	return m.Owned && (c.opts.Owner == "" || m.OwnerSource == "" || m.OwnerSource == c.opts.Owner)
 }
@@ -116,16 +136,12 @@ func (c *computer) parents(desired, observed segment.State) {
 		want[d.Name] = true
 		ch := Change{Kind: KindParent, Key: d.Key(), After: d, Level: levelParent}
 		o, ok := obs[d.Name]
-		if !ok {
-			ch.Action = Create
-			c.add(ch)
-			continue
+		var meta segment.Meta
+		if ok {
+			meta = o.Meta
 		}
-		ch.ID, ch.Before = o.Meta.ID, o
-		adopt, conflict := c.ownership(o.Meta, d.Lifecycle)
-		if conflict != "" {
-			ch.Action, ch.Reason = Conflict, conflict
-			c.add(ch)
+		adopt, settled := c.match(&ch, ok, o, meta, d.Lifecycle)
+		if settled {
 			continue
 		}
 		ch.Adopt = adopt
@@ -302,16 +318,12 @@ func (c *computer) segments(desired, observed segment.State) {
 				ch.DependsOn = append(ch.DependsOn, Ref(KindSegment, segment.Key{Parent: parent, Name: r}))
 			}
 			o, ok := obs[d.Key()]
-			if !ok {
-				ch.Action = Create
-				c.add(ch)
-				continue
+			var meta segment.Meta
+			if ok {
+				meta = o.Meta
 			}
-			ch.ID, ch.Before = o.Meta.ID, o
-			adopt, conflict := c.ownership(o.Meta, d.Lifecycle)
-			if conflict != "" {
-				ch.Action, ch.Reason = Conflict, conflict
-				c.add(ch)
+			adopt, settled := c.match(&ch, ok, o, meta, d.Lifecycle)
+			if settled {
 				continue
 			}
 			ch.Diff = segmentDiff(o, d)
