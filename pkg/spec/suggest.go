@@ -2,51 +2,14 @@ package spec
 
 import (
 	"fmt"
+	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"slices"
 	"strings"
 )
 
 // nearest returns the candidate closest to name, if one is close enough to
 // be a likely typo.
-func nearest(name string, candidates []string) (string, bool) {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		if strings.EqualFold(c, name) {
-			return c, true
-		}
-		d := editDistance(strings.ToLower(name), strings.ToLower(c))
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	limit := max(2, len([]rune(name))/3)
-	if bestD < 0 || bestD > limit {
-		return "", false
-	}
-	return best, true
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+func nearest(name string, candidates []string) (string, bool) { return diag.Nearest(name, candidates) }
 
 // didYouMean renders a hint naming the nearest candidate and listing the
 // candidates (at most a dozen).

@@ -250,50 +250,11 @@ func (c *checker) uniqueness(p segment.Parent) {
 	}
 }
 
-// suggest returns the candidate nearest to name by edit distance, if near
-// enough to be a likely typo.
+// suggest returns the candidate nearest to name, if near enough to be a
+// likely typo.
 func suggest(name string, candidates []string) string {
-	best, bestD := "", 0
-	limit := 1
-	switch n := len(name); {
-	case n > 8:
-		limit = 3
-	case n > 4:
-		limit = 2
-	}
-	for _, cand := range candidates {
-		d := distance(strings.ToLower(name), strings.ToLower(cand))
-		if d <= limit && (best == "" || d < bestD) {
-			best, bestD = cand, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance, counting an adjacent swap as one.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
+	n, _ := diag.Nearest(name, candidates)
+	return n
 }
 
 // describe renders a column type with its ION type when the names differ:
