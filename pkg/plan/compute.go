@@ -8,6 +8,11 @@ import (
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
+// adoptedReason explains an adopted object that already matches: nothing is
+// written, and the ownership marker is recorded with its next change. Until
+// then the object is never pruned.
+const adoptedReason = "adopted (lifecycle.adopt); it matches the repository, so ownership is recorded with its next change"
+
 // Levels. Folder and segment levels add a depth to their base.
 const (
 	levelParent        = 0
@@ -150,8 +155,11 @@ func (c *computer) parents(desired, observed segment.State) {
 			ch.Diff = append([]FieldDiff{*cd}, ch.Diff...)
 		}
 		switch {
-		case len(ch.Diff) == 0 && !adopt:
+		case len(ch.Diff) == 0:
 			ch.Action = NoOp
+			if adopt {
+				ch.Reason = adoptedReason
+			}
 		default:
 			// Every parent update is a PUT with `master`: a full replace.
 			ch.Action = Replace
@@ -225,8 +233,11 @@ func (c *computer) folders(desired, observed segment.State) {
 			ch.Action = NoOp
 			ch.Reason = "folder exists and is not managed by the reconciler; segments are placed in it as it is"
 			ch.Diff = nil
-		case len(ch.Diff) == 0 && !adopt:
+		case len(ch.Diff) == 0:
 			ch.Action = NoOp
+			if adopt {
+				ch.Reason = adoptedReason
+			}
 		default:
 			ch.Action, ch.Adopt = Update, adopt
 			c.markDrift(&ch, o.Meta)
@@ -327,8 +338,11 @@ func (c *computer) segments(desired, observed segment.State) {
 				continue
 			}
 			ch.Diff = segmentDiff(o, d)
-			if len(ch.Diff) == 0 && !adopt {
+			if len(ch.Diff) == 0 {
 				ch.Action = NoOp
+				if adopt {
+					ch.Reason = adoptedReason
+				}
 			} else {
 				ch.Action, ch.Adopt = Update, adopt
 				c.markDrift(&ch, o.Meta)

@@ -18,7 +18,9 @@
 // deletes only owned objects. An existing object with a desired name that is
 // not owned (or owned by another source) is a Conflict and left alone, unless
 // the author set lifecycle.adopt, which turns it into an update that takes
-// ownership. Folders are the exception: an unowned folder at a desired path is
+// ownership. An adopted object that already matches is left as it is (a
+// no-op, so that `reconciler import` round-trips to "No changes"); the marker
+// is written with its next change, and until then it is never pruned. Folders are the exception: an unowned folder at a desired path is
 // used as it is (segments go into it) but never changed or deleted.
 //
 // # Drift

@@ -158,8 +158,17 @@ func TestCompute(t *testing.T) {
 				s.Lifecycle.Adopt = true
 				return s
 			}()}},
-			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, segment.Meta{ID: "20"})}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(seg("VIP", "Marketing", valueRule("ltv", 5)), segment.Meta{ID: "20"})}},
 			want:     []string{"no-op parent Retail", "update segment Retail/VIP [adopt]"},
+		},
+		"an adopted object that matches is left alone": {
+			desired: segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{func() segment.Segment {
+				s := vip
+				s.Lifecycle.Adopt = true
+				return s
+			}()}},
+			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, segment.Meta{ID: "20"})}},
+			want:     []string{"no-op parent Retail", "no-op segment Retail/VIP"},
 		},
 		"unowned folder is used as it is": {
 			desired:  segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing", Description: "x"}}},
