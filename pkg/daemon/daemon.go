@@ -99,7 +99,7 @@ type freezeWindow struct {
 
 // New validates opts, builds every client and listens for HTTP. It does no
 // other network I/O.
-func New(opts Options) (d *Daemon, err error) {
+func New(opts Options) (_ *Daemon, err error) {
 	if opts.Config == nil {
 		return nil, errors.New("daemon: Options.Config is required")
 	}
@@ -123,7 +123,7 @@ func New(opts Options) (d *Daemon, err error) {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	cfg := opts.Config
-	d = &Daemon{opts: opts, cfg: cfg, log: opts.Logger, now: opts.Now, byName: map[string]*sourceState{}}
+	d := &Daemon{opts: opts, cfg: cfg, log: opts.Logger, now: opts.Now, byName: map[string]*sourceState{}}
 	defer func() {
 		if err != nil {
 			d.cleanup()
@@ -177,7 +177,12 @@ func New(opts Options) (d *Daemon, err error) {
 	}
 
 	wh := cfg.Webhooks
-	d.hook, err = webhook.New(webhook.Options{
+	if wh.GitHub == nil && wh.GitLab == nil && wh.Generic == nil {
+		d.hook = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			d.rec.WebhookDelivery("unknown", string(webhook.Unauthorized))
+			writeError(w, http.StatusNotFound, "webhooks are not configured")
+		})
+	} else if d.hook, err = webhook.New(webhook.Options{
 		Sources:       hookSources,
 		GitHubSecret:  secretBytes(wh.GitHub),
 		GitLabToken:   secretBytes(wh.GitLab),
@@ -191,8 +196,7 @@ func New(opts Options) (d *Daemon, err error) {
 			}
 		},
 		Logger: d.log.With("component", "webhook"),
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("daemon: webhooks: %w", err)
 	}
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -61,9 +62,16 @@ type harness struct {
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
+	start  func(shutdown time.Duration)
 }
 
 func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return newHarnessWith(t, 20*time.Second, nil)
+}
+
+// newHarnessWith lets before change the stand-ins before the daemon starts.
+func newHarnessWith(t *testing.T, shutdown time.Duration, before func(*tdstandin.Server)) *harness {
 	t.Helper()
 	git := gittest.NewServer(t, gittest.WithToken(gitToken))
 	repo := git.NewRepo(t, "retail")
@@ -109,13 +117,54 @@ webhooks: generic: env: "HOOK_SECRET"
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	h := &harness{td: td, repo: repo, logs: logs}
+	h.start = func(shutdown time.Duration) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.startOn(t, cfg, log, red, ln, shutdown)
 	}
+	if before != nil {
+		before(td)
+	}
+	h.start(shutdown)
+	t.Cleanup(func() {
+		h.stop(t)
+		for _, secret := range []string{tdKey, gitToken, hookKey, dbxToken} {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("logs contain the secret %q", secret)
+			}
+		}
+		if t.Failed() {
+			t.Logf("daemon logs:\n%s", logs.String())
+		}
+	})
+	return h
+}
+
+func (h *harness) stop(t *testing.T) {
+	t.Helper()
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("daemon did not stop")
+	}
+}
+
+func (h *harness) startOn(t *testing.T, cfg *config.Config, log *slog.Logger, red *logging.Redactor, ln net.Listener, shutdown time.Duration) {
+	t.Helper()
 	d, err := New(Options{
 		Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewPedanticRegistry(), Listener: ln,
-		BackoffBase: 200 * time.Millisecond, BackoffMax: time.Second, ShutdownTimeout: 20 * time.Second,
+		BackoffBase: 200 * time.Millisecond, BackoffMax: time.Second, ShutdownTimeout: shutdown,
 		Build: BuildOptions{
 			Treasure: func(_ string, o *treasure.Options) {
 				o.RateLimit = -1
@@ -132,25 +181,8 @@ webhooks: generic: env: "HOOK_SECRET"
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{td: td, repo: repo, d: d, base: "http://" + d.Addr(), logs: logs, cancel: cancel, done: make(chan error, 1)}
+	h.d, h.base, h.cancel, h.done = d, "http://"+d.Addr(), cancel, make(chan error, 1)
 	go func() { h.done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-h.done:
-		case <-time.After(30 * time.Second):
-			t.Error("daemon did not stop")
-		}
-		for _, secret := range []string{tdKey, gitToken, hookKey, dbxToken} {
-			if strings.Contains(logs.String(), secret) {
-				t.Errorf("logs contain the secret %q", secret)
-			}
-		}
-		if t.Failed() {
-			t.Logf("daemon logs:\n%s", logs.String())
-		}
-	})
-	return h
 }
 
 // waitFor polls cond (network state, so no fake time here) until it holds.
@@ -392,4 +424,40 @@ func grep(s, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestDaemonShutdownDuringApplyLosesNothing(t *testing.T) {
+	// Every segment create is slowed down and the shutdown grace is short,
+	// so stopping in the middle of the first apply interrupts it.
+	h := newHarnessWith(t, 300*time.Millisecond, func(td *tdstandin.Server) {
+		td.Inject(tdstandin.Fault{Method: "POST", Path: "/entities/segments", Times: 1000, Delay: 150 * time.Millisecond})
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for len(h.td.Segments()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.stop(t)
+	partial := len(h.td.Segments())
+	if partial < 2 || partial >= 20 {
+		t.Fatalf("%d segments after the interrupted apply; the test wants an apply stopped midway", partial)
+	}
+	if !strings.Contains(h.logs.String(), "runs in flight were stopped") {
+		t.Error("no log line about the stopped run")
+	}
+
+	h.td.ClearFaults()
+	h.start(20 * time.Second)
+	st := h.waitFor(t, "convergence", func(s SourceStatus) bool { return s.LastRun != nil && s.Ready })
+	names := map[string]int{}
+	for _, s := range h.td.Segments() {
+		names[s.Name]++
+	}
+	for n, c := range names {
+		if c > 1 {
+			t.Errorf("segment %q exists %d times", n, c)
+		}
+	}
+	if len(names) < 20 || st.Plan == nil {
+		t.Errorf("after restart: %d segments, plan %+v", len(names), st.Plan)
+	}
 }

@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/logging"
+	"github.com/cas-reconciler/reconciler/pkg/metrics"
+)
+
+const offlineConfig = `
+listen: "127.0.0.1:0"
+apiToken: env: "API_TOKEN"
+sources: [{name: "retail", url: "https://git.invalid/retail.git", auth: token: env: "GIT_TOKEN"},
+	{name: "web", url: "https://git.invalid/web.git", suspend: true}]
+treasure: apiKey: env: "TD_API_KEY"
+databricks: {host: "dbc.invalid", httpPath: "/sql/1.0/warehouses/x", token: env: "DBX_TOKEN"}
+freezeWindows: [{name: "black-friday", start: "0 0 27 11 *", duration: "96h"}]
+`
+
+func offline(t *testing.T) *Daemon {
+	t.Helper()
+	vars := map[string]string{"API_TOKEN": "api-token-123", "GIT_TOKEN": "git-token-123", "TD_API_KEY": "td-key-123", "DBX_TOKEN": "dapi-123"}
+	cfg, err := config.Parse("c.cue", []byte(offlineConfig), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{Config: cfg, Registerer: prometheus.NewPedanticRegistry(), Redactor: logging.NewRedactor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.cleanup() })
+	return d
+}
+
+func TestNewRequiresConfigAndRegistry(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Error("New without a configuration succeeded")
+	}
+	if _, err := New(Options{Config: &config.Config{}}); err == nil {
+		t.Error("New without a registerer succeeded")
+	}
+}
+
+func TestFreezeWindows(t *testing.T) {
+	d := offline(t)
+	for _, c := range []struct {
+		at     string
+		frozen bool
+	}{
+		{"2026-11-26T23:59:59Z", false},
+		{"2026-11-27T00:00:00Z", true},
+		{"2026-11-30T23:59:59Z", true},
+		{"2026-12-01T00:00:00Z", false},
+		{"2027-06-01T12:00:00Z", false},
+	} {
+		at, _ := time.Parse(time.RFC3339, c.at)
+		got, name := d.frozen(at)
+		if got != c.frozen || (got && name != "black-friday") {
+			t.Errorf("frozen(%s) = %v %q, want %v", c.at, got, name, c.frozen)
+		}
+	}
+}
+
+func TestPruneReason(t *testing.T) {
+	for text, want := range map[string]string{
+		"pruning is disabled": metrics.PruneDisabled,
+		"12 deletes exceed the cap of 10 per run (prune.maxDeletes)":                        metrics.PruneMaxDeletes,
+		"12 deletes are more than 20% of the 40 owned objects (prune.maxDeletePercent)":     metrics.PruneMaxPercent,
+		`the repository declares no segment for parent segment "x": ... (prune.allowEmpty)`: metrics.PruneEmpty,
+		"deleting a parent segment needs prune.allowParentDelete":                           metrics.PruneParentDelete,
+		"no deletes in this run: apply failed":                                              metrics.PruneInhibited,
+		"something new":                                                                     metrics.PruneOther,
+	} {
+		if got := pruneReason(text); got != want {
+			t.Errorf("pruneReason(%q) = %s, want %s", text, got, want)
+		}
+	}
+}
+
+func TestHTTPOnStandby(t *testing.T) {
+	d := offline(t)
+	h := d.Handler()
+	do := func(method, path, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if r := do("GET", "/healthz", ""); r.Code != 200 {
+		t.Errorf("/healthz = %d", r.Code)
+	}
+	r := do("GET", "/readyz", "")
+	if r.Code != 200 || !strings.Contains(r.Body.String(), "standby") {
+		t.Errorf("/readyz before leading = %d %s", r.Code, r.Body)
+	}
+	var st Status
+	if err := json.Unmarshal(do("GET", "/status", "").Body.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Sources) != 2 || st.Sources[0].Name != "retail" || !st.Sources[1].Suspended || st.Leader {
+		t.Errorf("status = %+v", st)
+	}
+	if r := do("POST", "/api/v1/sources/retail/reconcile", ""); r.Code != http.StatusUnauthorized {
+		t.Errorf("reconcile without token = %d", r.Code)
+	}
+	if r := do("POST", "/api/v1/sources/retail/reconcile", "wrong"); r.Code != http.StatusUnauthorized {
+		t.Errorf("reconcile with a wrong token = %d", r.Code)
+	}
+	if r := do("POST", "/api/v1/sources/retail/reconcile", "api-token-123"); r.Code != http.StatusServiceUnavailable {
+		t.Errorf("reconcile on standby = %d", r.Code)
+	}
+	m := do("GET", "/metrics", "").Body.String()
+	for _, want := range []string{
+		`reconciler_leader 0`,
+		`reconciler_source_suspended{source="web"} 1`,
+		`reconciler_runs_total{result="stalled",source="retail"} 0`,
+		`reconciler_build_info{`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, secret := range []string{"api-token-123", "git-token-123", "td-key-123", "dapi-123"} {
+		if strings.Contains(m, secret) || strings.Contains(do("GET", "/status", "").Body.String(), secret) {
+			t.Errorf("secret %q served over HTTP", secret)
+		}
+	}
+}
+
+func TestBuildTeachesTheRedactor(t *testing.T) {
+	d := offline(t)
+	red := d.opts.Redactor
+	if got := red.String("key td-key-123 and token git-token-123"); strings.Contains(got, "123") {
+		t.Errorf("redactor did not learn the secrets: %s", got)
+	}
+	s, err := d.Clients().Source("web")
+	if err != nil || s.Reconciler.Plan.Owner != "web" || !s.Reconciler.Plan.Prune.Enabled || s.Treasure.Owner() != "web" {
+		t.Errorf("source web = %+v, %v", s, err)
+	}
+	if _, err := d.Clients().Source("nope"); err == nil {
+		t.Error("unknown source found")
+	}
+}
