@@ -14,7 +14,7 @@ type Config struct {
 	Listen string `json:"listen"`
 	// APIToken, when set, is required as a bearer token by the POST API.
 	APIToken *Secret `json:"apiToken"`
-	Log    Log    `json:"log"`
+	Log      Log     `json:"log"`
 	// Sources are the git repositories to reconcile, one Treasure owner each.
 	Sources    []Source   `json:"sources"`
 	Treasure   Treasure   `json:"treasure"`

@@ -172,7 +172,7 @@ func (d *Daemon) api(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		d.rec.SetSuspended(name, suspend)
-		log.Info("source "+action+"d through the API")
+		log.Info("source " + action + "d through the API")
 		writeJSON(w, http.StatusOK, map[string]any{"status": action + "d", "source": name})
 	default:
 		writeError(w, http.StatusNotFound, "unknown action "+action)
