@@ -162,7 +162,7 @@ func New(opts Options) (_ *Daemon, err error) {
 
 	var hookSources []webhook.Source
 	for _, s := range d.clients.Sources {
-		st := &sourceState{src: s, name: s.Name, suspended: s.Config.Suspend}
+		st := &sourceState{src: s, name: s.Name, suspended: s.Config.Suspend, fetch: s.Snapshot, latest: s.Repo.LatestRevision}
 		st.status.Name = s.Name
 		st.status.URL = s.Repo.URL()
 		st.status.Branch = s.Repo.Branch()
@@ -321,8 +321,13 @@ func (d *Daemon) lead(ctx, lctx context.Context) {
 	d.leading.Store(true)
 	d.rec.SetLeader(true)
 	d.log.Info("leading: starting the scheduler")
+	var jitter time.Duration
+	for _, st := range d.sources {
+		jitter = max(jitter, st.src.Config.Jitter.D())
+	}
 	s := schedule.New(schedule.Options{
 		Location:    d.cfg.Location,
+		Jitter:      jitter,
 		BackoffBase: d.opts.BackoffBase,
 		BackoffMax:  d.opts.BackoffMax,
 		Logger:      d.log.With("component", "schedule"),

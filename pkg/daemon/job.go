@@ -104,6 +104,10 @@ type ChangeStatus struct {
 type sourceState struct {
 	src  *Source
 	name string
+	// fetch and latest read the branch (Source.Snapshot and
+	// Repo.LatestRevision; replaced in tests).
+	fetch  func(context.Context) (reconcile.Snapshot, source.Snapshot, error)
+	latest func(context.Context) (string, error)
 
 	mu         sync.Mutex
 	status     SourceStatus
@@ -157,7 +161,7 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 	rs := &RunStatus{ID: id, Trigger: run.Reason.String(), Start: start}
 
 	fetchStart := d.now()
-	snap, gsnap, err := st.src.Snapshot(ctx)
+	snap, gsnap, err := st.fetch(ctx)
 	d.rec.GitFetch(st.name, d.now().Sub(fetchStart), err)
 	if err != nil {
 		result := metrics.ResultFailed
@@ -361,7 +365,7 @@ func (d *Daemon) changed(ctx context.Context, st *sourceState) (bool, error) {
 	if force || rev == "" {
 		return true, nil
 	}
-	latest, err := st.src.Repo.LatestRevision(ctx)
+	latest, err := st.latest(ctx)
 	if err != nil {
 		return true, err
 	}
