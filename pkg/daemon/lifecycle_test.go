@@ -33,8 +33,8 @@ type chanListener struct {
 }
 
 func (l *chanListener) Accept() (net.Conn, error) { <-l.done; return nil, net.ErrClosed }
-func (l *chanListener) Close() error                { l.once.Do(func() { close(l.done) }); return nil }
-func (l *chanListener) Addr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (l *chanListener) Close() error              { l.once.Do(func() { close(l.done) }); return nil }
+func (l *chanListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // fakeRepo serves revisions whose FS holds a "valid" or "invalid" marker.
 type fakeRepo struct {
