@@ -1,11 +1,92 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"flag"
 	"fmt"
+	"strings"
+
+	"github.com/cas-reconciler/reconciler/pkg/apply"
 )
 
-func runApply(_ context.Context, _ []string, io stdio) int {
-	fmt.Fprintln(io.err, "reconciler apply: not built yet")
-	return exitUsage
+// runApply implements `reconciler apply [--auto-approve] [DIR]`: it shows the
+// plan, asks for confirmation on a terminal, and applies exactly that plan.
+func runApply(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	var f planFlags
+	f.register(fs)
+	auto := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "Usage: reconciler apply [flags] [DIR]")
+		fmt.Fprintln(io.err)
+		fmt.Fprintln(io.err, "Changes Treasure Data to match the repository, after showing the plan.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 1 || !validFormat(f.format) {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	if !*auto && !isTerminal(io.in) {
+		fmt.Fprintln(io.err, "reconciler apply: standard input is not a terminal; pass --auto-approve to apply without confirmation")
+		return exitUsage
+	}
+	s, code := f.open(io)
+	if s == nil {
+		return code
+	}
+	defer s.Close()
+	res, code := computePlan(ctx, s, fs.Arg(0), io)
+	if res == nil {
+		return code
+	}
+	if err := writePlan(io, &f, res.Plan); err != nil {
+		fmt.Fprintf(io.err, "reconciler apply: %v\n", err)
+		return exitFailed
+	}
+	if !res.Plan.HasChanges() {
+		return exitOK
+	}
+	if !*auto {
+		fmt.Fprint(io.out, "\nDo you want to apply these changes? Only 'yes' will be accepted: ")
+		line, _ := bufio.NewReader(io.in).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintln(io.out, "Apply cancelled.")
+			return exitFailed
+		}
+	}
+	rep, err := apply.Run(ctx, s.src.Treasure, res.Plan, s.src.Reconciler.Apply)
+	printReport(io, rep)
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler apply: %v\n", err)
+		return exitFailed
+	}
+	if rep.Failed() {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// printReport prints one line per applied change and a summary.
+func printReport(io stdio, rep *apply.Report) {
+	if rep == nil {
+		return
+	}
+	fmt.Fprintln(io.out)
+	for _, r := range rep.Results {
+		line := fmt.Sprintf("%s %s %q: %s", r.Change.Action, r.Change.Kind, r.Change.Key.String(), r.Outcome)
+		if r.ID != "" {
+			line += " (id " + r.ID + ")"
+		}
+		if r.Err != nil {
+			line += ": " + r.Err.Error()
+		}
+		fmt.Fprintln(io.out, line)
+	}
+	c := rep.Counts()
+	fmt.Fprintf(io.out, "\nApply complete! %d succeeded, %d failed, %d skipped.\n",
+		c[apply.Succeeded], c[apply.Failed], c[apply.Skipped])
 }

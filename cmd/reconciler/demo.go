@@ -1,11 +1,307 @@
+//go:build cgo
+
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/daemon"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/logging"
+	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
 
-func runDemo(_ context.Context, _ []string, io stdio) int {
-	fmt.Fprintln(io.err, "reconciler demo: not built yet")
-	return exitUsage
+// Credentials of the demo's stand-ins. They are not secrets: they exist only
+// inside the demo process.
+const (
+	demoTDKey     = "1/demo0123456789abcdef0123456789abcdef"
+	demoDBXToken  = "dapi-treasure-sp"
+	demoConnName  = "databricks-retail"
+	demoRepoName  = "retail"
+	demoSourceKey = "retail"
+)
+
+// runDemo implements `reconciler demo`: the whole system on embedded
+// stand-ins, with a local git repository to commit into.
+func runDemo(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	dir := fs.String("dir", ".demo", "working directory of the demo (recreated)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the daemon's HTTP server")
+	every := fs.Duration("every", 15*time.Second, "reconcile schedule (commits also trigger at once)")
+	logLevel := fs.String("log-level", "warn", "daemon log level")
+	once := fs.Bool("once", false, "exit after the first reconcile (for scripts and tests)")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "Usage: reconciler demo [flags]")
+		fmt.Fprintln(io.err)
+		fmt.Fprintln(io.err, "Runs the reconciler against a Treasure Data stand-in, a Databricks warehouse")
+		fmt.Fprintln(io.err, "stand-in and a local git repository made from the retail example.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return exitUsage
+	}
+	if err := demo(ctx, io, *dir, *listen, *every, *logLevel, *once); err != nil {
+		fmt.Fprintf(io.err, "reconciler demo: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// findUp returns the first ancestor of the working directory holding rel.
+func findUp(rel string) (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, rel)); err == nil {
+			return d, nil
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return "", fmt.Errorf("%s not found: run the demo inside the reconciler's source tree", rel)
+		}
+		d = up
+	}
+}
+
+func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration, logLevel string, once bool) error {
+	root, err := findUp("testdata/repos/retail")
+	if err != nil {
+		return err
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	step := func(format string, a ...any) { fmt.Fprintf(io.out, "==> "+format+"\n", a...) }
+
+	// Treasure Data.
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{demoTDKey},
+		Connections: map[string]string{demoConnName: "341079"}, User: "demo-user"})
+	if err != nil {
+		return err
+	}
+	td.Start()
+	defer td.Close()
+	step("Treasure Data stand-in at %s (connection %q)", td.URL(), demoConnName)
+
+	// Databricks.
+	fx, err := dbxstandin.LoadFixture(filepath.Join(root, "testdata/warehouse/retail.yaml"))
+	if err != nil {
+		return err
+	}
+	dbx, err := dbxstandin.New(fx)
+	if err != nil {
+		return err
+	}
+	defer dbx.Close()
+	ep, err := dbx.Start()
+	if err != nil {
+		return err
+	}
+	step("Databricks SQL warehouse stand-in at %s%s (Unity Catalog retail_prod.cdp with sample rows)", ep.URL, ep.HTTPPath)
+
+	// Git.
+	repo := filepath.Join(dir, demoRepoName)
+	if err := newDemoRepo(root, repo); err != nil {
+		return err
+	}
+	gitURL, stopGit, err := serveGit(dir)
+	if err != nil {
+		return err
+	}
+	defer stopGit()
+	remote := gitURL + "/" + demoRepoName + "/.git"
+	step("git repository %s, served at %s", repo, remote)
+
+	// Configuration and daemon.
+	for k, v := range map[string]string{"DEMO_TD_API_KEY": demoTDKey, "DEMO_DATABRICKS_TOKEN": demoDBXToken} {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfgText := fmt.Sprintf(`# Written by reconciler demo.
+listen: %q
+log: {level: %s, format: text}
+sources:
+  - name: %s
+    url: %s
+    schedule: "@every %s"
+    jitter: "0s"
+treasure:
+  endpoints: {cdp: %q, cas: %q, classic: %q}
+  apiKey: {env: DEMO_TD_API_KEY}
+  rateLimit: 50
+  burst: 50
+databricks:
+  host: %q
+  port: %d
+  httpPath: %q
+  insecure: true
+  token: {env: DEMO_DATABRICKS_TOKEN}
+prune:
+  enabled: true
+`, listen, logLevel, demoSourceKey, remote, every, td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
+		return err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		printConfigError(io, err)
+		return errors.New("the generated configuration is invalid")
+	}
+
+	// The first plan, as `reconciler plan` shows it.
+	step("first plan (reconciler plan --config %s)", cfgPath)
+	t := target{config: cfgPath, logLevel: "error"}
+	s, _ := t.open(io)
+	if s == nil {
+		return errors.New("cannot build the clients")
+	}
+	res, _ := computePlan(ctx, s, "", io)
+	s.Close()
+	if res == nil {
+		return errors.New("the first plan failed")
+	}
+	if err := writePlan(io, &planFlags{format: "text"}, res.Plan); err != nil {
+		return err
+	}
+
+	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	log, err := logging.New(io.err, cfg.Log.Level, cfg.Log.Format, red)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		return err
+	}
+	base := "http://" + d.Addr()
+	if err := installHook(repo, base+"/api/v1/sources/"+demoSourceKey+"/reconcile"); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+
+	// Wait for the first apply.
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(td.Segments()) < len(res.Desired.Segments) && time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			return fmt.Errorf("daemon stopped: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	step("applied: Treasure Data now holds %d parent segment(s), %d folders and %d segments",
+		len(td.Parents()), len(td.Folders()), len(td.Segments()))
+	fmt.Fprintf(io.out, `
+    metrics   %[1]s/metrics
+    status    %[1]s/status
+    repo      %[2]s
+
+Edit a segment there and commit, for example:
+
+    cd %[2]s
+    sed -i 's/atLeast: 1000/atLeast: 2000/' segments/marketing.cue
+    git commit -am "raise the VIP threshold"
+
+The commit hook triggers a reconcile at once (the schedule runs every %[3]s too).
+Watch it in %[1]s/status. Press Ctrl-C to stop.
+`, base, repo, every)
+	if once {
+		cancel()
+		return <-done
+	}
+	select {
+	case <-ctx.Done():
+		cancel()
+		return <-done
+	case err := <-done:
+		return err
+	}
+}
+
+// git runs a git command in dir with a fixed identity.
+func git(dir string, args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Demo", "GIT_AUTHOR_EMAIL=demo@localhost",
+		"GIT_COMMITTER_NAME=Demo", "GIT_COMMITTER_EMAIL=demo@localhost")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// newDemoRepo creates a git repository holding the retail example.
+func newDemoRepo(root, repo string) error {
+	if err := os.CopyFS(repo, os.DirFS(filepath.Join(root, "testdata/repos/retail"))); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"config", "http.receivepack", "true"},
+		{"add", "-A"},
+		{"commit", "-q", "-m", "Retail segments"},
+	} {
+		if err := git(repo, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveGit serves the repositories under dir with git http-backend.
+func serveGit(dir string) (url string, stop func(), err error) {
+	out, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		return "", nil, fmt.Errorf("git --exec-path: %w", err)
+	}
+	backend := filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
+	h := &cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// installHook makes every commit trigger a reconcile at once.
+func installHook(repo, triggerURL string) error {
+	hook := fmt.Sprintf(`#!/bin/sh
+# Installed by reconciler demo: ask the daemon to reconcile now.
+if command -v curl >/dev/null 2>&1; then
+  curl -s -o /dev/null -X POST %[1]q || true
+elif command -v wget >/dev/null 2>&1; then
+  wget -q -O /dev/null --post-data= %[1]q || true
+fi
+`, triggerURL)
+	return os.WriteFile(filepath.Join(repo, ".git", "hooks", "post-commit"), []byte(hook), 0o755)
 }

@@ -2,10 +2,97 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
 
-func runImport(_ context.Context, _ []string, io stdio) int {
-	fmt.Fprintln(io.err, "reconciler import: not built yet")
-	return exitUsage
+// runImport implements `reconciler import --parent NAME [--out DIR]`.
+func runImport(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	var t target
+	t.register(fs)
+	parent := fs.String("parent", "", "name of the parent segment to import; required")
+	out := fs.String("out", ".", "directory to write the CUE files into")
+	pkg := fs.String("package", "segments", "CUE package name of the files")
+	force := fs.Bool("force", false, "overwrite existing files")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "Usage: reconciler import --parent NAME [--out DIR] [flags]")
+		fmt.Fprintln(io.err)
+		fmt.Fprintln(io.err, "Writes CUE files for a parent segment that exists in Treasure Data, with its")
+		fmt.Fprintln(io.err, "folders and segments. Objects the reconciler does not own are marked")
+		fmt.Fprintln(io.err, "lifecycle.adopt, so that the repository takes them over.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || *parent == "" || fs.NArg() > 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	s, code := t.open(io)
+	if s == nil {
+		return code
+	}
+	defer s.Close()
+	st, err := s.src.Treasure.Observe(ctx, []string{*parent})
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler import: %v\n", err)
+		return exitFailed
+	}
+	if len(st.Parents) == 0 {
+		fmt.Fprintf(io.err, "reconciler import: no parent segment named %q in Treasure Data\n", *parent)
+		return exitFailed
+	}
+	adoptUnowned(&st)
+	files, err := spec.Format(st, spec.FormatOptions{Package: *pkg})
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler import: %v\n", err)
+		return exitFailed
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		path := filepath.Join(*out, filepath.FromSlash(name))
+		if _, err := os.Stat(path); err == nil && !*force {
+			fmt.Fprintf(io.err, "reconciler import: %s exists; pass --force to overwrite\n", path)
+			return exitFailed
+		}
+	}
+	for _, name := range names {
+		path := filepath.Join(*out, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			fmt.Fprintf(io.err, "reconciler import: %v\n", err)
+			return exitFailed
+		}
+		if err := os.WriteFile(path, files[name], 0o644); err != nil {
+			fmt.Fprintf(io.err, "reconciler import: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintln(io.out, "wrote", path)
+	}
+	fmt.Fprintf(io.out, "Imported parent segment %q: %d folders, %d segments.\n", *parent, len(st.Folders), len(st.Segments))
+	return exitOK
+}
+
+// adoptUnowned marks objects the reconciler does not own for adoption.
+func adoptUnowned(st *segment.State) {
+	for i := range st.Parents {
+		st.Parents[i].Lifecycle.Adopt = !st.Parents[i].Meta.Owned
+	}
+	for i := range st.Folders {
+		st.Folders[i].Lifecycle.Adopt = !st.Folders[i].Meta.Owned
+	}
+	for i := range st.Segments {
+		st.Segments[i].Lifecycle.Adopt = !st.Segments[i].Meta.Owned
+	}
 }

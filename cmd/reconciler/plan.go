@@ -2,10 +2,116 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"os"
+
+	"github.com/cas-reconciler/reconciler/pkg/plan"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 )
 
-func runPlan(_ context.Context, _ []string, io stdio) int {
-	fmt.Fprintln(io.err, "reconciler plan: not built yet")
-	return exitUsage
+// planFlags are the flags of plan and apply.
+type planFlags struct {
+	target
+	format   string
+	out      string
+	detailed bool
+	all      bool
+}
+
+func (p *planFlags) register(fs *flag.FlagSet) {
+	p.target.register(fs)
+	fs.StringVar(&p.format, "format", "text", "output format: text, json or markdown")
+	fs.StringVar(&p.out, "out", "", "write the plan to this file instead of standard output")
+	fs.BoolVar(&p.all, "show-unchanged", false, "list unchanged objects too")
+}
+
+// runPlan implements `reconciler plan [--config FILE] [DIR]`.
+func runPlan(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	var f planFlags
+	f.register(fs)
+	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 0 without changes, 1 on error, 2 with changes")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "Usage: reconciler plan [flags] [DIR]")
+		fmt.Fprintln(io.err)
+		fmt.Fprintln(io.err, "Shows what apply would change in Treasure Data. DIR plans a local checkout")
+		fmt.Fprintln(io.err, "(a pull request); without it the source's branch is fetched.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 1 || !validFormat(f.format) {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	s, code := f.open(io)
+	if s == nil {
+		return code
+	}
+	defer s.Close()
+	res, code := computePlan(ctx, s, fs.Arg(0), io)
+	if res == nil {
+		return code
+	}
+	if err := writePlan(io, &f, res.Plan); err != nil {
+		fmt.Fprintf(io.err, "reconciler plan: %v\n", err)
+		return exitFailed
+	}
+	if f.detailed && res.Plan.HasChanges() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+// computePlan runs a dry reconcile and prints diagnostics. A nil result
+// comes with the exit code.
+func computePlan(ctx context.Context, s *session, dir string, io stdio) (*reconcile.Result, int) {
+	snap, err := s.snapshot(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler: %v\n", err)
+		return nil, exitFailed
+	}
+	res, err := s.src.Reconciler.Run(ctx, snap, reconcile.Mode{DryRun: true})
+	for _, d := range res.Diagnostics {
+		fmt.Fprintln(io.err, d.String())
+		if d.Detail != "" {
+			fmt.Fprintln(io.err, "    "+d.Detail)
+		}
+	}
+	if err != nil {
+		var st *reconcile.Stalled
+		if errors.As(err, &st) {
+			fmt.Fprintf(io.err, "reconciler: the repository is not valid (%s); nothing was planned\n", st.Reason)
+		} else {
+			fmt.Fprintf(io.err, "reconciler: %v\n", err)
+		}
+		return nil, exitFailed
+	}
+	return res, exitOK
+}
+
+func validFormat(f string) bool { return f == "text" || f == "json" || f == "markdown" }
+
+func writePlan(std stdio, f *planFlags, p *plan.Plan) error {
+	var w io.Writer = std.out
+	color := f.out == "" && isTerminal(std.out) && os.Getenv("NO_COLOR") == ""
+	if f.out != "" {
+		file, err := os.Create(f.out)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		w = file
+	}
+	switch f.format {
+	case "json":
+		return plan.WriteJSON(w, p, f.all)
+	case "markdown":
+		return plan.WriteMarkdown(w, p, "", 0)
+	}
+	return plan.WriteText(w, p, plan.TextOptions{Color: color, ShowUnchanged: f.all})
 }

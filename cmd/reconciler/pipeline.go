@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/term"
+
+	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/daemon"
+	"github.com/cas-reconciler/reconciler/pkg/logging"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
+)
+
+// target are the flags plan, apply and import share: which configuration
+// and source to use.
+type target struct {
+	config   string
+	source   string
+	logLevel string
+}
+
+func (t *target) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.config, "config", "reconciler.yaml", "configuration file (CUE or YAML)")
+	fs.StringVar(&t.source, "source", "", "source to use (default: the only one configured)")
+	fs.StringVar(&t.logLevel, "log-level", "warn", "log level of the clients (debug, info, warn, error)")
+}
+
+// session is a configuration with its clients and the chosen source.
+type session struct {
+	clients *daemon.Clients
+	src     *daemon.Source
+}
+
+func (s *session) Close() { _ = s.clients.Close() }
+
+// open loads the configuration and builds the clients. Problems are printed;
+// the returned code is the exit status to use when s is nil.
+func (t *target) open(io stdio) (*session, int) {
+	cfg, err := config.Load(t.config)
+	if err != nil {
+		printConfigError(io, err)
+		return nil, exitUsage
+	}
+	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	log, err := logging.New(io.err, t.logLevel, "text", red)
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler: %v\n", err)
+		return nil, exitUsage
+	}
+	clients, err := daemon.Build(cfg, daemon.BuildOptions{Logger: log, Redactor: red})
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler: %v\n", red.String(err.Error()))
+		return nil, exitUsage
+	}
+	name := t.source
+	if name == "" {
+		if len(clients.Sources) != 1 {
+			_ = clients.Close()
+			fmt.Fprintf(io.err, "reconciler: the configuration has %d sources; choose one with --source\n", len(clients.Sources))
+			return nil, exitUsage
+		}
+		name = clients.Sources[0].Name
+	}
+	src, err := clients.Source(name)
+	if err != nil {
+		_ = clients.Close()
+		fmt.Fprintf(io.err, "reconciler: %v\n", err)
+		return nil, exitUsage
+	}
+	return &session{clients: clients, src: src}, exitOK
+}
+
+// snapshot returns the repository to plan: a local directory when dir is
+// set (a pull request's checkout), else the tip of the source's branch.
+func (s *session) snapshot(ctx context.Context, dir string) (reconcile.Snapshot, error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return reconcile.Snapshot{}, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return reconcile.Snapshot{}, err
+		}
+		return reconcile.Snapshot{Revision: "local:" + abs, FS: os.DirFS(abs)}, nil
+	}
+	snap, _, err := s.src.Snapshot(ctx)
+	return snap, err
+}
+
+// isTerminal reports whether f is an *os.File on a terminal.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
+}
