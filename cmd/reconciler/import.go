@@ -22,8 +22,9 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 	out := fs.String("out", ".", "directory to write the CUE files into")
 	pkg := fs.String("package", "segments", "CUE package name of the files")
 	force := fs.Bool("force", false, "overwrite existing files")
+	conn := fs.String("connection", "", "name of the parent segment's Databricks connection in Treasure Data\n(Treasure reports only its id; the name is checked against it)")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "Usage: reconciler import --parent NAME [--out DIR] [flags]")
+		fmt.Fprintln(io.err, "Usage: reconciler import --parent NAME --connection NAME [--out DIR] [flags]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Writes CUE files for a parent segment that exists in Treasure Data, with its")
 		fmt.Fprintln(io.err, "folders and segments. Objects the reconciler does not own are marked")
@@ -49,6 +50,26 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 	if len(st.Parents) == 0 {
 		fmt.Fprintf(io.err, "reconciler import: no parent segment named %q in Treasure Data\n", *parent)
 		return exitFailed
+	}
+	for i := range st.Parents {
+		p := &st.Parents[i]
+		if p.Connection != "" {
+			continue
+		}
+		if *conn == "" {
+			fmt.Fprintf(io.err, "reconciler import: Treasure Data reports parent segment %q's connection only by id (%s); name it with --connection\n", p.Name, p.ConnectionID)
+			return exitUsage
+		}
+		id, err := s.src.Treasure.ResolveConnection(ctx, *conn)
+		if err != nil {
+			fmt.Fprintf(io.err, "reconciler import: %v\n", err)
+			return exitFailed
+		}
+		if id != p.ConnectionID {
+			fmt.Fprintf(io.err, "reconciler import: connection %q has id %s, but parent segment %q uses %s\n", *conn, id, p.Name, p.ConnectionID)
+			return exitFailed
+		}
+		p.Connection = *conn
 	}
 	adoptUnowned(&st)
 	files, err := spec.Format(st, spec.FormatOptions{Package: *pkg})

@@ -1,0 +1,172 @@
+//go:build cgo
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/gittest"
+	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/databricks/databricks-sql-go/logger"
+)
+
+func init() { _ = logger.SetLogLevel("disabled") }
+
+const cliTDKey = "1/cli0123456789abcdef0123456789abcdef"
+
+// cliEnv starts both stand-ins and a git server holding the retail example,
+// and writes a configuration for them.
+func cliEnv(t *testing.T) (cfgPath string, td *tdstandin.Server) {
+	t.Helper()
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{cliTDKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	td.Start()
+	t.Cleanup(td.Close)
+	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbx, err := dbxstandin.New(fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbx.Close() })
+	ep, err := dbx.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "segments")
+	repo.ImportDir(t, "retail", "../../testdata/repos/retail")
+	t.Setenv("CLI_TD_KEY", cliTDKey)
+	t.Setenv("CLI_DBX_TOKEN", "dapi-treasure-sp")
+	cfg := fmt.Sprintf(`sources:
+  - name: retail
+    url: %s
+treasure:
+  endpoints: {cdp: %q, cas: %q, classic: %q}
+  apiKey: {env: CLI_TD_KEY}
+  rateLimit: 100
+  burst: 100
+databricks:
+  host: %q
+  port: %d
+  httpPath: %q
+  insecure: true
+  token: {env: CLI_DBX_TOKEN}
+`, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
+	cfgPath = filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, td
+}
+
+func run(t *testing.T, stdin string, args ...string) (code int, out, errOut string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = dispatch(context.Background(), args, stdio{in: strings.NewReader(stdin), out: &o, err: &e})
+	return code, o.String(), e.String()
+}
+
+func TestPlanApplyImportRoundTrip(t *testing.T) {
+	cfg, td := cliEnv(t)
+
+	code, out, errOut := run(t, "", "plan", "--config", cfg, "--detailed-exitcode")
+	if code != exitChanges || !strings.Contains(out, "Plan: 36 to add, 0 to change, 0 to replace, 0 to destroy.") {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := len(td.Segments()); n != 0 {
+		t.Fatalf("plan wrote %d segments", n)
+	}
+
+	code, _, errOut = run(t, "", "apply", "--config", cfg)
+	if code != exitUsage || !strings.Contains(errOut, "--auto-approve") {
+		t.Errorf("apply without a terminal or --auto-approve: exit %d: %s", code, errOut)
+	}
+
+	code, out, errOut = run(t, "", "apply", "--config", cfg, "--auto-approve")
+	if code != exitOK || !strings.Contains(out, "Apply complete! 36 succeeded, 0 failed, 0 skipped.") {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := len(td.Segments()); n != 28 {
+		t.Errorf("Treasure holds %d segments after apply, want 28", n)
+	}
+
+	code, out, _ = run(t, "", "plan", "--config", cfg, "--detailed-exitcode")
+	if code != exitOK || !strings.Contains(out, "No changes.") {
+		t.Fatalf("plan after apply: exit %d\n%s", code, out)
+	}
+
+	dir := t.TempDir()
+	code, out, errOut = run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--out", dir)
+	if code != exitOK {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = run(t, "", "validate", dir)
+	if code != exitOK {
+		t.Fatalf("imported files do not validate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = run(t, "", "plan", "--config", cfg, "--detailed-exitcode", dir)
+	if code != exitOK || !strings.Contains(out, "No changes.") {
+		t.Fatalf("plan of the imported files: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	code, out, _ = run(t, "", "plan", "--config", cfg, "--format", "json")
+	if code != exitOK || !strings.Contains(out, `"format_version": "1"`) || !strings.Contains(out, `"has_changes": false`) {
+		t.Errorf("json plan: exit %d\n%s", code, out)
+	}
+}
+
+func TestPlanOfAnInvalidCheckoutFails(t *testing.T) {
+	cfg, td := cliEnv(t)
+	code, _, errOut := run(t, "", "plan", "--config", cfg, "--detailed-exitcode", "../../testdata/repos/broken-unknown-attribute")
+	if code != exitFailed || !strings.Contains(errOut, "unknown attribute") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if len(td.Requests()) != 0 {
+		t.Errorf("Treasure saw %d requests for an invalid repository", len(td.Requests()))
+	}
+}
+
+func TestImportAdoptsUnownedObjects(t *testing.T) {
+	cfg, td := cliEnv(t)
+	// Build the retail example in Treasure, then make one segment look
+	// hand-made (the marker removed, as if built in the UI).
+	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
+		t.Fatalf("apply: %s\n%s", out, errOut)
+	}
+	segs := td.Segments()
+	if len(segs) == 0 {
+		t.Fatal("no segments after apply")
+	}
+	victim := segs[0]
+	if err := td.ModifySegment(victim.ID, "someone", func(seg *tdstandin.Segment) {
+		if i := strings.Index(seg.Description, "[managed-by"); i >= 0 {
+			seg.Description = strings.TrimSpace(seg.Description[:i])
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "", "plan", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "conflicts with an object the reconciler does not own") {
+		t.Fatalf("plan with a hand-made %q: exit %d\n%s", victim.Name, code, out)
+	}
+	dir := t.TempDir()
+	if code, out, errOut := run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--out", dir); code != exitOK {
+		t.Fatalf("import: %s\n%s", out, errOut)
+	}
+	code, out, errOut := run(t, "", "plan", "--config", cfg, "--detailed-exitcode", dir)
+	if code != exitOK || !strings.Contains(out, "No changes.") || strings.Contains(out, "conflict") {
+		t.Fatalf("plan of the imported files: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
