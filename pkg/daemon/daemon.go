@@ -55,6 +55,9 @@ type Options struct {
 	// KubeClient is used for leader election instead of the in-cluster
 	// client.
 	KubeClient kubernetes.Interface
+	// LeaderIdentity names this replica in the Lease; leader.DefaultIdentity
+	// when empty.
+	LeaderIdentity string
 
 	// ShutdownTimeout bounds how long a run in flight may go on after the
 	// context ended (DefaultShutdownTimeout when zero); after it the run is
@@ -265,6 +268,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	lopts := leader.Options{
 		Enabled:       le.Enabled,
 		Client:        d.opts.KubeClient,
+		Identity:      d.opts.LeaderIdentity,
 		Namespace:     le.Namespace,
 		Name:          le.LeaseName,
 		LeaseDuration: le.LeaseDuration.D(),
