@@ -370,7 +370,7 @@ func segmentDiff(o, d *segment.Segment) []FieldDiff {
 	if o.Folder != d.Folder {
 		out = append(out, FieldDiff{Path: "folder", Before: o.Folder, After: d.Folder})
 	}
-	if canonicalRule(&o.Rule) != canonicalRule(&d.Rule) {
+	if !rulesEqual(&o.Rule, &d.Rule) {
 		before, after := ruleLines(&o.Rule), ruleLines(&d.Rule)
 		for _, l := range before {
 			if !slices.Contains(after, l) {

@@ -25,6 +25,17 @@ import (
 
 func normDescription(s string) string { return strings.TrimSpace(s) }
 
+// rulesEqual compares two rules after normalization. Identical encodings,
+// the common case of an unchanged segment, skip the normalization.
+func rulesEqual(a, b *segment.Rule) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	if errA == nil && errB == nil && bytes.Equal(ja, jb) {
+		return true
+	}
+	return canonicalRule(a) == canonicalRule(b)
+}
+
 // canonicalRule renders a rule as canonical JSON.
 func canonicalRule(r *segment.Rule) string {
 	if r.IsEmpty() && r.Limit == nil {
