@@ -7,7 +7,7 @@ import (
 )
 
 // Config is the reconciler's configuration file. Field meanings and defaults
-// are documented in schemas/config/config.cue and docs/daemon.md.
+// are documented in schemas/config/config.cue and README.md ("Configuration reference").
 type Config struct {
 	// Listen is the HTTP listen address for /metrics, /healthz, /readyz,
 	// /status, the API and webhooks.

@@ -3,6 +3,6 @@ package metrics
 import "os"
 
 func readDoc() (string, error) {
-	b, err := os.ReadFile("../../docs/daemon.md")
+	b, err := os.ReadFile("../../README.md")
 	return string(b), err
 }
