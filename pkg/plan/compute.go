@@ -33,6 +33,9 @@ func Compute(desired, observed segment.State, opts Options) *Plan {
 	c.segments(desired, observed)
 	c.guardDeletes(desired, observed)
 	sortChanges(c.plan.Changes)
+	c.plan.Errors = check(desired, observed)
+	c.plan.Errored = len(c.plan.Errors) > 0
+	c.plan.Applyable = !c.plan.Errored && c.plan.HasChanges()
 	return c.plan
 }
 
@@ -110,9 +113,19 @@ func (c *computer) owned(m segment.Meta) bool {
 	return m.Owned && (c.opts.Owner == "" || m.OwnerSource == "" || m.OwnerSource == c.opts.Owner)
 }
 
-// drift returns drift information for an owned object that differs.
+// drift returns drift information for an owned object that differs, or
+// nil when the difference is a change of the repository. An object last
+// written by the reconciler's own principal is never drift; otherwise it is
+// drift when the repository did not move since the last apply, when
+// another user wrote it last, or when it changed after the last apply.
 func (c *computer) drift(m segment.Meta) *Drift {
-	if c.opts.SameRevision || (!c.opts.LastApplied.IsZero() && m.UpdatedAt.After(c.opts.LastApplied)) {
+	p := c.opts.Principal
+	if p != "" && m.UpdatedBy == p {
+		return nil
+	}
+	byOther := p != "" && m.UpdatedBy != ""
+	after := !c.opts.LastApplied.IsZero() && m.UpdatedAt.After(c.opts.LastApplied)
+	if c.opts.SameRevision || byOther || after {
 		return &Drift{UpdatedBy: m.UpdatedBy, UpdatedAt: m.UpdatedAt}
 	}
 	return nil
@@ -413,8 +426,10 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 	for _, k := range c.opts.Protect {
 		protected[k] = true
 	}
-	// Lifecycle.preventDestroy can only be known for objects still in the
-	// repository, which are never deleted; the Protect list covers the rest.
+	// Lifecycle.preventDestroy in the repository only concerns objects still
+	// in it, which are never deleted; an object removed from the repository
+	// cannot carry its own flag. Protect covers those, and so does an
+	// observed Lifecycle.PreventDestroy should the adapter ever report one.
 	declares := map[string]int{}
 	for _, d := range desired.Segments {
 		declares[d.Parent]++
@@ -443,6 +458,10 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 		switch {
 		case protected[ch.Key]:
 			ch.Blocked = "protected by prune.protect"
+		case observedPreventDestroy(ch.Before):
+			ch.Blocked = "protected by lifecycle.preventDestroy recorded on the object"
+		case ch.Kind != KindParent && !inRepo[ch.Key.Parent] && !c.opts.Prune.AllowParentDelete:
+			ch.Blocked = fmt.Sprintf("parent segment %q is not in the repository: deleting it and its objects needs prune.allowParentDelete", ch.Key.Parent)
 		case ch.Kind != KindParent && inRepo[ch.Key.Parent] && declares[ch.Key.Parent] == 0 && !c.opts.Prune.AllowEmpty:
 			ch.Blocked = fmt.Sprintf("the repository declares no segment for parent segment %q: refusing to delete everything it owns (prune.allowEmpty)", ch.Key.Parent)
 			p.PruneBlocked = ch.Blocked
@@ -458,4 +477,16 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 		p.PruneBlocked = fmt.Sprintf("%d deletes are more than %d%% of the %d owned objects (prune.maxDeletePercent)", deletes, c.opts.Prune.MaxDeletePercent, owned)
 		block(p.PruneBlocked)
 	}
+}
+
+func observedPreventDestroy(before any) bool {
+	switch o := before.(type) {
+	case *segment.Parent:
+		return o.Lifecycle.PreventDestroy
+	case *segment.Folder:
+		return o.Lifecycle.PreventDestroy
+	case *segment.Segment:
+		return o.Lifecycle.PreventDestroy
+	}
+	return false
 }

@@ -26,19 +26,36 @@
 // # Drift
 //
 // Without a state file, drift is defined as: an owned object whose observed
-// content differs from the desired content, while the desired content did not
-// change since the last successful apply (Options.SameRevision), or whose
-// UpdatedAt is after Options.LastApplied. Such a change carries Drift (who and
-// when). With DriftReport it is shown but held back from apply.
+// content differs from the desired content, and that was not last written
+// by the reconciler's own principal (Options.Principal, when known), while
+// one of these holds: the desired content did not change since the last
+// successful apply (Options.SameRevision); another user wrote the object
+// last (its UpdatedBy is known and is not Options.Principal); or its
+// UpdatedAt is after Options.LastApplied. Such a change carries Drift (who
+// and when). With DriftReport it is shown but held back from apply; with
+// DriftCorrect it is reverted.
+//
+// # Errors
+//
+// A plan whose inputs cannot be applied as a whole (two desired objects
+// with one identity, a parent segment, folder or referenced segment that
+// exists neither in the repository nor in Treasure Data, a reference cycle)
+// is Errored: it lists the Errors, is not Applyable, and package apply
+// refuses it.
 //
 // # Prune safety
 //
 // Deletes are blocked, with the reason recorded on the change and on the
 // plan, when: Options.InhibitDeletes says an earlier stage failed; pruning is
-// disabled; the object is protected (Options.Protect); a parent segment in the
+// disabled; the object is protected (Options.Protect, or a
+// Lifecycle.PreventDestroy reported on the observed object); its parent
+// segment is no longer in the repository and AllowParentDelete is off; a
+// parent segment in the
 // repository declares no segment at all while Treasure holds owned ones (an
 // empty or truncated repository) and AllowEmpty is off; the number of deletes
 // exceeds MaxDeletes or MaxDeletePercent of the owned objects (then every
 // delete of the run is blocked); or a parent segment would be deleted without
-// AllowParentDelete.
+// AllowParentDelete. An object removed from the repository cannot carry its
+// own lifecycle.preventDestroy, so per-object protection of removed objects
+// is the Protect list (the configuration's orphan protection).
 package plan

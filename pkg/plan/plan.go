@@ -95,6 +95,12 @@ type Options struct {
 	// SameRevision reports that the desired state comes from the revision
 	// that was last applied successfully.
 	SameRevision bool
+	// Principal is the user name Treasure Data records as UpdatedBy for the
+	// reconciler's own writes (the owner of its API key). When set, an owned
+	// object that differs and was last updated by someone else is drift,
+	// and one last updated by the reconciler itself never is. Empty leaves
+	// drift to SameRevision and LastApplied alone.
+	Principal string
 }
 
 // FieldDiff is one changed field, values rendered for people.
@@ -172,6 +178,18 @@ type Plan struct {
 	IDs     IDs
 	// PruneBlocked, when not empty, says why deletes were blocked as a whole.
 	PruneBlocked string
+	// Errors are problems that make the plan impossible to apply as a
+	// whole: two desired objects with one identity, a reference to a
+	// segment that exists nowhere, a reference cycle, an object whose parent
+	// segment or folder exists nowhere. Package spec reports these for a
+	// repository; the plan checks them again because it is the last stage
+	// before writes.
+	Errors []string
+	// Errored is set when Errors is not empty. An errored plan is shown but
+	// never applied.
+	Errored bool
+	// Applyable reports that the plan has changes to apply and no errors.
+	Applyable bool
 }
 
 // Summary counts changes by action (blocked changes are not counted as

@@ -16,6 +16,9 @@ const JSONFormatVersion = "1"
 //	  "summary": {"add": 1, "change": 0, "replace": 0, "destroy": 0,
 //	              "conflict": 0, "blocked": 0, "unchanged": 3, "drift": 0},
 //	  "has_changes": true,
+//	  "applyable": true,
+//	  "errored": false,
+//	  "errors": ["segment \"R/A\" references segment \"B\", which exists ..."],
 //	  "prune_blocked": "",
 //	  "changes": [{
 //	    "action": "create|update|replace|delete|conflict|no-op",
@@ -32,6 +35,9 @@ type jsonPlan struct {
 	FormatVersion string       `json:"format_version"`
 	Summary       jsonSummary  `json:"summary"`
 	HasChanges    bool         `json:"has_changes"`
+	Applyable     bool         `json:"applyable"`
+	Errored       bool         `json:"errored"`
+	Errors        []string     `json:"errors,omitempty"`
 	PruneBlocked  string       `json:"prune_blocked,omitempty"`
 	Changes       []jsonChange `json:"changes"`
 }
@@ -70,6 +76,9 @@ func WriteJSON(w io.Writer, p *Plan, all bool) error {
 		FormatVersion: JSONFormatVersion,
 		Summary:       jsonSummary(s),
 		HasChanges:    p.HasChanges(),
+		Applyable:     p.Applyable,
+		Errored:       p.Errored,
+		Errors:        p.Errors,
 		PruneBlocked:  p.PruneBlocked,
 		Changes:       []jsonChange{},
 	}

@@ -28,6 +28,13 @@ func WriteMarkdown(w io.Writer, p *Plan, title string, limit int) error {
 	if p.PruneBlocked != "" {
 		fmt.Fprintf(&head, "> [!WARNING]\n> Deletes blocked: %s\n\n", p.PruneBlocked)
 	}
+	if len(p.Errors) > 0 {
+		head.WriteString("> [!CAUTION]\n> The plan cannot be applied:\n")
+		for _, e := range p.Errors {
+			fmt.Fprintf(&head, "> - %s\n", escapeHTML(e))
+		}
+		head.WriteString("\n")
+	}
 	const cutNote = "\n_The plan is too long for one comment and was cut; run `reconciler plan` for the whole plan._\n"
 	var body strings.Builder
 	body.WriteString(head.String())

@@ -125,6 +125,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	if p.PruneBlocked != "" {
 		b.WriteString(paint(ansiYellow, "Deletes blocked: "+p.PruneBlocked) + "\n")
 	}
+	for _, e := range p.Errors {
+		b.WriteString(paint(ansiRed, "Error: ") + e + "\n")
+	}
 	b.WriteString(SummaryLine(p) + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -133,6 +136,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 // SummaryLine renders Terraform's summary line.
 func SummaryLine(p *Plan) string {
 	s := p.Summary()
+	if p.Errored {
+		return fmt.Sprintf("Plan cannot be applied: %d error(s).", len(p.Errors))
+	}
 	if !p.HasChanges() {
 		line := "No changes. Treasure Data matches the repository."
 		var extra []string
