@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +32,14 @@ type Options struct {
 	Concurrency int
 	// Now is the clock used for durations (default time.Now).
 	Now func() time.Time
-	// OnChange, if set, is called after every change with its result.
+	// OnChange, if set, is called after every change with its result, one
+	// call at a time.
 	OnChange func(Result)
+	// Grace is how long changes in flight may take to finish once ctx is
+	// canceled (default 30s). They run on a context that keeps ctx's values
+	// but not its cancellation, so that a shutdown does not cut a write in
+	// half; after Grace they are canceled too.
+	Grace time.Duration
 }
 
 // Outcome is what happened to one change.
@@ -89,16 +96,42 @@ var ErrDependency = errors.New("skipped: a change it depends on did not succeed"
 // ErrDeletesSkipped marks deletes skipped after a failure.
 var ErrDeletesSkipped = errors.New("skipped: no deletes after a failed change")
 
+// ErrNotApplyable is returned by Run for a plan with errors.
+var ErrNotApplyable = errors.New("the plan has errors and cannot be applied")
+
 // Run applies the plan's applicable changes and returns a report of every
-// one of them. The error is non-nil only when ctx was canceled; failed
-// changes are in the report.
+// one of them. The error is non-nil only when the plan is errored
+// (ErrNotApplyable, nothing is written) or ctx was canceled (the changes in
+// flight finish, the rest are reported skipped); failed changes are in the
+// report.
 func Run(ctx context.Context, t Target, p *plan.Plan, opts Options) (*Report, error) {
+	if p.Errored {
+		return &Report{}, fmt.Errorf("%w: %s", ErrNotApplyable, strings.Join(p.Errors, "; "))
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Grace <= 0 {
+		opts.Grace = 30 * time.Second
+	}
+	// Changes run on work: canceled only Grace after ctx.
+	work, cancelWork := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelWork(nil)
+	done := make(chan struct{})
+	defer close(done)
+	stop := context.AfterFunc(ctx, func() {
+		timer := time.NewTimer(opts.Grace)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			cancelWork(fmt.Errorf("changes in flight did not finish within %s of the cancel: %w", opts.Grace, context.Cause(ctx)))
+		case <-done:
+		}
+	})
+	defer stop()
 	r := &runner{t: t, opts: opts, ids: newIDs(p.IDs), bad: map[string]bool{}, conn: map[string]string{}}
 	report := &Report{}
 	var todo []*plan.Change
@@ -116,7 +149,7 @@ func Run(ctx context.Context, t Target, p *plan.Plan, opts Options) (*Report, er
 		}
 		batch := todo[:n]
 		todo = todo[n:]
-		results := r.runLevel(ctx, batch)
+		results := r.runLevel(ctx, work, batch)
 		report.Results = append(report.Results, results...)
 	}
 	if ctx.Err() != nil {
@@ -134,26 +167,34 @@ type runner struct {
 	bad    map[string]bool // refs of changes that failed or were skipped
 	failed bool
 	conn   map[string]string
+
+	// reportMu serializes OnChange calls.
+	reportMu sync.Mutex
 }
 
-func (r *runner) runLevel(ctx context.Context, batch []*plan.Change) []Result {
+// runLevel runs one level: ctx decides whether a change starts, work is
+// the context it runs on.
+func (r *runner) runLevel(ctx, work context.Context, batch []*plan.Change) []Result {
 	results := make([]Result, len(batch))
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	for i, c := range batch {
 		results[i].Change = c
+		// Take a slot first, so that a cancel or a failure that happens
+		// while waiting for one is seen before the change starts.
+		sem <- struct{}{}
 		if reason := r.skipReason(ctx, c); reason != nil {
+			<-sem
 			results[i].Outcome, results[i].Err = Skipped, reason
 			r.markBad(c, false)
 			r.report(results[i])
 			continue
 		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			start := r.opts.Now()
-			id, err := r.apply(ctx, c)
+			id, err := r.apply(work, c)
 			res := Result{Change: c, ID: id, Err: err, Duration: r.opts.Now().Sub(start), Outcome: Succeeded}
 			if err != nil {
 				res.Outcome = Failed
@@ -169,6 +210,8 @@ func (r *runner) runLevel(ctx context.Context, batch []*plan.Change) []Result {
 
 func (r *runner) report(res Result) {
 	if r.opts.OnChange != nil {
+		r.reportMu.Lock()
+		defer r.reportMu.Unlock()
 		r.opts.OnChange(res)
 	}
 }
