@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +82,11 @@ type Reconciler struct {
 	lastApplied     time.Time
 	lastAppliedRev  string
 	lastObservation time.Time
+	// known holds the names of the parent segments of earlier runs in this
+	// process. They are observed even when the repository no longer
+	// declares them, so that the plan shows their deletion (blocked unless
+	// prune.allowParentDelete).
+	known map[string]bool
 }
 
 // Step names, in order.
@@ -146,7 +153,24 @@ const (
 	ReasonTreasureDown      = "TreasureUnavailable"
 	ReasonTreasureRefused   = "TreasureRefused"
 	ReasonApplyFailed       = "ApplyFailed"
+	// ReasonInvalidPlan is a plan that cannot be applied as a whole (see
+	// plan.Plan.Errors).
+	ReasonInvalidPlan = "InvalidPlan"
 )
+
+// CodePlanError is the diagnostic code of a plan error.
+const CodePlanError = "plan-error"
+
+// ApplyError is the outcome of a run in which changes failed for reasons
+// that are not temporary. Its message starts with ReasonApplyFailed.
+type ApplyError struct {
+	Err error
+}
+
+func (e *ApplyError) Error() string { return ReasonApplyFailed + ": " + e.Err.Error() }
+
+// Unwrap returns the joined errors of the failed changes.
+func (e *ApplyError) Unwrap() error { return e.Err }
 
 // temporary is implemented by adapter errors that pass by themselves.
 type temporary interface{ Temporary() bool }
@@ -205,15 +229,12 @@ func (r *Reconciler) Run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	// 3. Observe.
 	var observed segment.State
 	if err := step(StepObserve, func() (err error) {
-		names := make([]string, 0, len(res.Desired.Parents))
-		for _, p := range res.Desired.Parents {
-			names = append(names, p.Name)
-		}
-		observed, err = r.Remote.Observe(ctx, names)
+		observed, err = r.Remote.Observe(ctx, r.parentNames(res.Desired))
 		return err
 	}); err != nil {
 		return res, remoteOutcome(err)
 	}
+	r.forget(res.Desired, observed)
 	r.mu.Lock()
 	r.lastObservation = now()
 	opts := r.Plan
@@ -226,6 +247,13 @@ func (r *Reconciler) Run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		res.Plan = plan.Compute(res.Desired, observed, opts)
 		return nil
 	})
+	if res.Plan.Errored {
+		for _, e := range res.Plan.Errors {
+			res.Diagnostics = append(res.Diagnostics, diag.Errorf(diag.Pos{}, CodePlanError, "%s", e))
+		}
+		return res, &Stalled{Reason: ReasonInvalidPlan, Err: errors.New(strings.Join(res.Plan.Errors, "; "))}
+	}
+	r.remember(res.Desired)
 
 	// 5. Apply.
 	switch {
@@ -245,18 +273,98 @@ func (r *Reconciler) Run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		return nil
 	})
 	res.Applied = true
+	r.forgetDeleted(res.Report)
 	if applyErr != nil {
 		return res, applyErr
 	}
 	if res.Report.Failed() {
-		err := res.Report.Err()
-		if o := remoteOutcome(err); isWaiting(o) {
-			return res, o
+		// Wait when every failure passes by itself (an outage, 429);
+		// anything else needs a look.
+		var w *Waiting
+		for _, x := range res.Report.Results {
+			if x.Outcome != apply.Failed {
+				continue
+			}
+			tw, ok := temporaryOutcome(x.Err)
+			if !ok {
+				return res, &ApplyError{Err: res.Report.Err()}
+			}
+			if w == nil || tw.RetryAfter > w.RetryAfter {
+				w = tw
+			}
 		}
-		return res, fmt.Errorf("%s: %w", ReasonApplyFailed, err)
+		w.Err = res.Report.Err()
+		return res, w
 	}
 	r.markApplied(snap.Revision, now())
 	return res, nil
+}
+
+// parentNames returns the parent segments to observe: those desired and
+// those of earlier runs, sorted.
+func (r *Reconciler) parentNames(desired segment.State) []string {
+	names := map[string]bool{}
+	for _, p := range desired.Parents {
+		names[p.Name] = true
+	}
+	r.mu.Lock()
+	for n := range r.known {
+		names[n] = true
+	}
+	r.mu.Unlock()
+	out := make([]string, 0, len(names))
+	for n := range names {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// remember records the desired parent segments of a run that planned.
+// Names are kept while Treasure still holds the parent segment, so that a
+// blocked deletion keeps showing.
+func (r *Reconciler) remember(desired segment.State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.known == nil {
+		r.known = map[string]bool{}
+	}
+	for _, p := range desired.Parents {
+		r.known[p.Name] = true
+	}
+}
+
+// forget drops parent segments that neither the repository nor Treasure
+// holds any more.
+func (r *Reconciler) forget(desired, observed segment.State) {
+	keep := map[string]bool{}
+	for _, p := range desired.Parents {
+		keep[p.Name] = true
+	}
+	for _, p := range observed.Parents {
+		keep[p.Name] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n := range r.known {
+		if !keep[n] {
+			delete(r.known, n)
+		}
+	}
+}
+
+// forgetDeleted drops the parent segments that apply deleted.
+func (r *Reconciler) forgetDeleted(rep *apply.Report) {
+	if rep == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range rep.Results {
+		if x.Change.Kind == plan.KindParent && x.Change.Action == plan.Delete && x.Outcome == apply.Succeeded {
+			delete(r.known, x.Change.Key.Parent)
+		}
+	}
 }
 
 func (r *Reconciler) markApplied(rev string, at time.Time) {
@@ -280,20 +388,26 @@ func (r *Reconciler) Observed() bool {
 	return !r.lastObservation.IsZero()
 }
 
-func isWaiting(err error) bool {
-	var w *Waiting
-	return errors.As(err, &w)
+// temporaryOutcome returns the Waiting outcome of a Treasure failure that
+// passes by itself.
+func temporaryOutcome(err error) (*Waiting, bool) {
+	var t temporary
+	if !errors.As(err, &t) || !t.Temporary() {
+		return nil, false
+	}
+	w := &Waiting{Reason: ReasonTreasureDown, Err: err}
+	var d retryDelay
+	if errors.As(err, &d) {
+		w.RetryAfter = d.RetryDelay()
+	}
+	return w, true
 }
 
-// remoteOutcome classifies a Treasure failure: temporary ones wait.
+// remoteOutcome classifies a failure to observe Treasure: every one waits
+// (a refused key may be fixed outside the repository), except a canceled
+// run.
 func remoteOutcome(err error) error {
-	var t temporary
-	if errors.As(err, &t) && t.Temporary() {
-		w := &Waiting{Reason: ReasonTreasureDown, Err: err}
-		var d retryDelay
-		if errors.As(err, &d) {
-			w.RetryAfter = d.RetryDelay()
-		}
+	if w, ok := temporaryOutcome(err); ok {
 		return w
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
