@@ -5,7 +5,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,7 +84,7 @@ func benchLatency(b *testing.B, n int) {
 	b.Setenv("BENCH_TD_KEY", benchKey)
 	b.Setenv("BENCH_DBX_TOKEN", "dapi-treasure-sp")
 	b.Setenv("BENCH_WEBHOOK", benchSecret)
-	port := freePort(b)
+	port := freeTCPPort(b)
 	cfgText := fmt.Sprintf(`listen: "127.0.0.1:%d"
 log: {level: error}
 sources:
@@ -115,12 +114,7 @@ webhooks:
 	}
 	// The daemon runs as its own process, as a user runs it, so that its
 	// memory is measured alone.
-	bin := filepath.Join(dir, "reconciler")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/reconciler")
-	build.Dir = "../.."
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := reconcilerBinary(b)
 	daemonCmd := exec.Command(bin, "run", "--config", cfgPath)
 	daemonCmd.Stderr = os.Stderr
 	if err := daemonCmd.Start(); err != nil {
@@ -128,7 +122,7 @@ webhooks:
 	}
 	b.Cleanup(func() { _ = daemonCmd.Process.Signal(os.Interrupt); _ = daemonCmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitUntil(b, time.Minute, func() bool {
+	eventually(b, "the daemon answers /healthz", time.Minute, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
 			return false
@@ -155,7 +149,7 @@ webhooks:
 	}
 	// Initial apply of every segment.
 	push()
-	waitUntil(b, 30*time.Minute, func() bool { return len(td.Segments()) >= n })
+	eventually(b, "the first apply", 30*time.Minute, func() bool { return len(td.Segments()) >= n })
 
 	var lat []time.Duration
 	b.ResetTimer()
@@ -170,7 +164,7 @@ webhooks:
 		start := time.Now()
 		repo.Commit(b, "change "+target, files)
 		push()
-		waitUntil(b, 5*time.Minute, func() bool { return ruleHas(td, target, fmt.Sprint(want)) })
+		eventually(b, "the change applied", 5*time.Minute, func() bool { return ruleHas(td, target, fmt.Sprint(want)) })
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
@@ -191,17 +185,6 @@ func ruleHas(td *tdstandin.Server, name, needle string) bool {
 	return false
 }
 
-func waitUntil(b *testing.B, timeout time.Duration, ok func() bool) {
-	b.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			b.Fatalf("timed out after %s", timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // peakRSS returns the peak resident set size of a process in KiB (VmHWM).
 func peakRSS(b *testing.B, pid int) int {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -217,13 +200,4 @@ func peakRSS(b *testing.B, pid int) int {
 		}
 	}
 	return 0
-}
-
-func freePort(b *testing.B) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
