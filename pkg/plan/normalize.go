@@ -25,9 +25,13 @@ import (
 
 func normDescription(s string) string { return strings.TrimSpace(s) }
 
-// rulesEqual compares two rules after normalization. Identical encodings,
-// the common case of an unchanged segment, skip the normalization.
+// rulesEqual compares two rules after normalization. Identical rules (the
+// common case of an unchanged segment) and then identical encodings skip
+// the normalization.
 func rulesEqual(a, b *segment.Rule) bool {
+	if sameRule(a, b) {
+		return true
+	}
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	if errA == nil && errB == nil && bytes.Equal(ja, jb) {
