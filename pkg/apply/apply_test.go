@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -183,6 +184,7 @@ func TestRandomizedConvergence(t *testing.T) {
 		}
 		e.assertConverged(t, first)
 		second := randomState(r, base)
+		handMade := e.handEdits(t, r, &second)
 		_, rep := e.reconcile(t, second)
 		if rep.Failed() {
 			// A referenced segment may have to go before its referrer is
@@ -193,7 +195,65 @@ func TestRandomizedConvergence(t *testing.T) {
 			}
 		}
 		e.assertConverged(t, second)
+		// Hand-made objects the repository does not adopt are never
+		// touched.
+		for _, sg := range e.srv.Segments() {
+			if want, ok := handMade[sg.Name]; ok && want != "" && sg.Description != want {
+				t.Errorf("round %d: hand-made segment %q was changed: %q", round, sg.Name, sg.Description)
+			}
+			delete(handMade, sg.Name)
+		}
+		for name, want := range handMade {
+			if want != "" {
+				t.Errorf("round %d: hand-made segment %q was deleted", round, name)
+			}
+		}
 	}
+}
+
+// handEdits changes Treasure by hand between two applies: some owned
+// segments are edited by another user (drift, reverted by the next apply),
+// and unowned segments appear, some of which the next desired state
+// declares, with lifecycle.adopt or without (a conflict, left alone). It
+// returns the hand-made segments by name, with the description each must
+// still have ("" for adopted ones).
+func (e *env) handEdits(t *testing.T, r *rand.Rand, next *segment.State) map[string]string {
+	t.Helper()
+	for _, sg := range e.srv.Segments() {
+		if r.IntN(3) == 0 {
+			if err := e.srv.ModifySegment(sg.ID, "alice", func(s *tdstandin.Segment) { s.Description = "by hand " + s.Description }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var root string
+	for _, f := range e.srv.Folders() {
+		if f.ParentFolderID == "" {
+			root = f.ID
+		}
+	}
+	rule, err := json.Marshal(next.Segments[0].Rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i := range r.IntN(3) {
+		name, desc := fmt.Sprintf("Hand%d", i), fmt.Sprintf("made by hand %d", i)
+		if _, err := e.srv.AddSegment(root, name, desc, rule, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = desc
+		switch r.IntN(3) {
+		case 0: // declared with adopt: taken over
+			next.Segments = append(next.Segments, segment.Segment{Name: name, Parent: next.Parents[0].Name, Kind: segment.Batch,
+				Rule: next.Segments[0].Rule, Lifecycle: segment.Lifecycle{Adopt: true}})
+			out[name] = ""
+		case 1: // declared without adopt: a conflict
+			next.Segments = append(next.Segments, segment.Segment{Name: name, Parent: next.Parents[0].Name, Kind: segment.Batch,
+				Rule: next.Segments[0].Rule, Description: "wanted"})
+		}
+	}
+	return out
 }
 
 func TestFaultHalfwayThenConverges(t *testing.T) {
