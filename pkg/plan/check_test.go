@@ -206,3 +206,30 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestTypedAccessors(t *testing.T) {
+	op := withParentMeta(parent(), owned("1"))
+	pl := Compute(segment.State{Parents: []segment.Parent{parent()}, Folders: []segment.Folder{{Parent: parentName, Path: "F"}},
+		Segments: []segment.Segment{seg("A", "F", valueRule("ltv", 2))}},
+		segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(seg("A", "", valueRule("ltv", 1)), owned("20"))}}, defaultOpts())
+	for i := range pl.Changes {
+		c := &pl.Changes[i]
+		switch c.Kind {
+		case KindParent:
+			if b, a := c.Parents(); b == nil || a == nil || b.Meta.ID != "1" {
+				t.Errorf("Parents() = %v, %v", b, a)
+			}
+		case KindFolder:
+			if b, a := c.Folders(); b != nil || a == nil || a.Path != "F" {
+				t.Errorf("Folders() = %v, %v", b, a)
+			}
+			if b, a := c.Segments(); b != nil || a != nil {
+				t.Error("Segments() of a folder change")
+			}
+		case KindSegment:
+			if b, a := c.Segments(); b == nil || a == nil || b.Folder != "" || a.Folder != "F" {
+				t.Errorf("Segments() = %v, %v", b, a)
+			}
+		}
+	}
+}

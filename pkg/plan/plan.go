@@ -149,6 +149,30 @@ type Change struct {
 	DependsOn []string
 }
 
+// Parents returns Before and After of a parent segment change, nil where
+// absent or of another kind.
+func (c *Change) Parents() (before, after *segment.Parent) {
+	before, _ = c.Before.(*segment.Parent)
+	after, _ = c.After.(*segment.Parent)
+	return before, after
+}
+
+// Folders returns Before and After of a folder change, nil where absent or
+// of another kind.
+func (c *Change) Folders() (before, after *segment.Folder) {
+	before, _ = c.Before.(*segment.Folder)
+	after, _ = c.After.(*segment.Folder)
+	return before, after
+}
+
+// Segments returns Before and After of a segment change, nil where absent
+// or of another kind.
+func (c *Change) Segments() (before, after *segment.Segment) {
+	before, _ = c.Before.(*segment.Segment)
+	after, _ = c.After.(*segment.Segment)
+	return before, after
+}
+
 // Ref returns the change's identity as "kind:parent/name".
 func (c *Change) Ref() string { return Ref(c.Kind, c.Key) }
 

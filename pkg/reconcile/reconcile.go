@@ -119,6 +119,35 @@ type Result struct {
 	Steps []StepTiming
 	Start time.Time
 	End   time.Time
+	// Outcome is OutcomeOf the run's error.
+	Outcome Outcome
+}
+
+// Outcome classifies a run, with the values of the runs_total metric's
+// result label.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailed  Outcome = "failed"
+	OutcomeStalled Outcome = "stalled"
+	OutcomeWaiting Outcome = "waiting"
+)
+
+// OutcomeOf classifies the error Run returned.
+func OutcomeOf(err error) Outcome {
+	var st *Stalled
+	var w *Waiting
+	switch {
+	case err == nil:
+		return OutcomeSuccess
+	case errors.As(err, &st):
+		return OutcomeStalled
+	case errors.As(err, &w):
+		return OutcomeWaiting
+	}
+	return OutcomeFailed
 }
 
 // Stalled is an outcome that needs a human; retrying the same revision
@@ -178,8 +207,14 @@ type temporary interface{ Temporary() bool }
 type retryDelay interface{ RetryDelay() time.Duration }
 
 // Run performs one reconcile of snap. The Result is returned even with an
-// error, as far as the run got.
+// error, as far as the run got; its Outcome classifies the error.
 func (r *Reconciler) Run(ctx context.Context, snap Snapshot, mode Mode) (*Result, error) {
+	res, err := r.run(ctx, snap, mode)
+	res.Outcome = OutcomeOf(err)
+	return res, err
+}
+
+func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result, error) {
 	now := r.Now
 	if now == nil {
 		now = time.Now

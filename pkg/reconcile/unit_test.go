@@ -208,10 +208,10 @@ var memFS = reconcile.Snapshot{Revision: "r1", FS: fstest.MapFS{}}
 func TestUnitInvalidSpecStallsWithoutTreasure(t *testing.T) {
 	m := newRemote()
 	l := &fixedLoader{state: unitState("A"), diags: diag.Diagnostics{diag.Errorf(diag.Pos{File: "a.cue", Line: 1}, "x", "bad")}}
-	_, err := unitReconciler(l, m).Run(context.Background(), memFS, reconcile.Mode{})
+	res, err := unitReconciler(l, m).Run(context.Background(), memFS, reconcile.Mode{})
 	var st *reconcile.Stalled
-	if !errors.As(err, &st) || st.Reason != reconcile.ReasonInvalidSpec {
-		t.Fatalf("err = %v", err)
+	if !errors.As(err, &st) || st.Reason != reconcile.ReasonInvalidSpec || res.Outcome != reconcile.OutcomeStalled {
+		t.Fatalf("err = %v, outcome %q", err, res.Outcome)
 	}
 	if len(m.observed) != 0 || m.writes != 0 {
 		t.Errorf("Treasure was called: %d observes, %d writes", len(m.observed), m.writes)
@@ -222,10 +222,10 @@ func TestUnitWarehouseDownWaits(t *testing.T) {
 	m := newRemote()
 	r := unitReconciler(&fixedLoader{state: unitState("A")}, m)
 	r.Catalog = downCatalog{err: errors.New("dial tcp: connection refused")}
-	_, err := r.Run(context.Background(), memFS, reconcile.Mode{})
+	res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
 	var w *reconcile.Waiting
-	if !errors.As(err, &w) || w.Reason != reconcile.ReasonWarehouseDown {
-		t.Fatalf("err = %v", err)
+	if !errors.As(err, &w) || w.Reason != reconcile.ReasonWarehouseDown || res.Outcome != reconcile.OutcomeWaiting {
+		t.Fatalf("err = %v, outcome %q", err, res.Outcome)
 	}
 	if len(m.observed) != 0 {
 		t.Error("Treasure observed while the warehouse is down")
@@ -256,7 +256,7 @@ func TestUnitApplyThenNothingAndDrift(t *testing.T) {
 	r := unitReconciler(l, m)
 	r.Now = func() time.Time { return now }
 	res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
-	if err != nil || !res.Applied || res.Plan.Summary().Add != 2 {
+	if err != nil || !res.Applied || res.Plan.Summary().Add != 2 || res.Outcome != reconcile.OutcomeSuccess {
 		t.Fatalf("first run: %v, %+v", err, res.Plan.Summary())
 	}
 	if at, rev := r.LastApplied(); rev != "r1" || !at.Equal(now) {
@@ -344,7 +344,7 @@ func TestUnitApplyOutcomes(t *testing.T) {
 			err: permErr("rule is invalid"),
 			check: func(t *testing.T, err error) {
 				var a *reconcile.ApplyError
-				if !errors.As(err, &a) || !errors.Is(err, permErr("rule is invalid")) {
+				if !errors.As(err, &a) || !errors.Is(err, permErr("rule is invalid")) || reconcile.OutcomeOf(err) != reconcile.OutcomeFailed {
 					t.Errorf("err = %v", err)
 				}
 			},
