@@ -28,8 +28,33 @@ func (p *planFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.all, "show-unchanged", false, "list unchanged objects too")
 }
 
-// runPlan implements `reconciler plan [--config FILE] [DIR]`.
+// runPlan implements `reconciler plan [--config FILE] [DIR]`. With
+// --detailed-exitcode every error exits 1, usage and configuration errors
+// included, so that 2 always means "changes".
 func runPlan(ctx context.Context, args []string, io stdio) int {
+	code := planCommand(ctx, args, io)
+	if code == exitUsage && detailedExitCode(args) {
+		return exitFailed
+	}
+	return code
+}
+
+// detailedExitCode reports whether args ask for --detailed-exitcode (as far
+// as they can be read before the flags are parsed).
+func detailedExitCode(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		switch a {
+		case "-detailed-exitcode", "--detailed-exitcode", "-detailed-exitcode=true", "--detailed-exitcode=true":
+			return true
+		}
+	}
+	return false
+}
+
+func planCommand(ctx context.Context, args []string, io stdio) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	var f planFlags
