@@ -1,0 +1,29 @@
+#!/bin/sh
+# Commit-to-applied latency of the daemon through the GitHub webhook, and the
+# daemon's peak memory, in repositories of 1,000 and 10,000 segments.
+#
+# The benchmark (test/e2e, BenchmarkCommitToApplied) builds the reconciler
+# binary, starts a git server (git http-backend), both stand-ins and
+# `reconciler run --config`, applies the whole repository once, then for each
+# iteration commits a one-segment change, delivers a signed push webhook and
+# waits until Treasure Data (the stand-in) holds the new rule. It reports
+# p50-ms and p95-ms of those waits and daemon-peak-RSS-MiB (VmHWM of the
+# daemon process, the initial apply included).
+#
+# Needs cgo (the warehouse stand-in embeds DuckDB) and git.
+# Usage: bench/daemon.sh [SIZE] [ITERATIONS] [extra go test flags]
+#   SIZE: 1000, 10000 or all (default all); ITERATIONS default 20.
+set -eu
+cd "$(dirname "$0")/.."
+size=${1:-all}
+iterations=${2:-20}
+[ $# -gt 0 ] && shift
+[ $# -gt 0 ] && shift
+case "$size" in
+all) filter='CommitToApplied' ;;
+1000 | 10000) filter="CommitToApplied/segments=$size\$" ;;
+*) echo "usage: bench/daemon.sh [1000|10000|all] [ITERATIONS]" >&2; exit 2 ;;
+esac
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+CGO_ENABLED=1 go test -run '^$' -timeout 90m -benchtime "${iterations}x" \
+	-bench "$filter" ./test/e2e/ "$@"
