@@ -293,11 +293,14 @@ func goldenPlan() *Plan {
 	drifted.Meta.UpdatedAt = time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 	opts := defaultOpts()
 	opts.SameRevision = true
+	opts.Principal = "reconciler"
+	opts.Protect = []segment.Key{{Parent: parentName, Name: "Kept"}}
 	return Compute(
 		segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing"}, {Parent: parentName, Path: "Marketing/New"}},
-			Segments: []segment.Segment{vip, seg("Fresh", "Marketing/New", refRule("VIP", false))}},
+			Segments: []segment.Segment{vip, seg("Fresh", "Marketing/New", refRule("VIP", false)), seg("Hand made", "", valueRule("ltv", 4))}},
 		segment.State{Parents: []segment.Parent{op}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing", Meta: owned("11")}},
 			Segments: []segment.Segment{drifted, withMeta(seg("Gone", "", valueRule("ltv", 3)), owned("21")),
+				withMeta(seg("Kept", "", valueRule("ltv", 5)), owned("23")),
 				withMeta(seg("Hand made", "", valueRule("ltv", 3)), segment.Meta{ID: "22"})}},
 		opts)
 }
@@ -343,7 +346,7 @@ func TestRenderGolden(t *testing.T) {
 	if !strings.Contains(color.String(), "\x1b[32m+") {
 		t.Error("coloured text lacks a green +")
 	}
-	if !strings.Contains(text.String(), "Plan: 2 to add, 1 to change, 1 to replace, 1 to destroy.") {
+	if !strings.Contains(text.String(), "Plan: 2 to add, 1 to change, 1 to replace, 1 to destroy. (1 conflict(s), 1 blocked)") {
 		t.Errorf("summary line missing:\n%s", text.String())
 	}
 }

@@ -74,6 +74,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 		if c.Adopt {
 			verb = "will be adopted and updated"
 		}
+		if c.Blocked != "" {
+			verb = strings.Replace(verb, "will be", "would be", 1) + ", but is held"
+		}
 		title := fmt.Sprintf("# %s %s %s", c.Kind, strconv.Quote(c.Key.String()), verb)
 		if c.ID != "" {
 			title += " (id " + c.ID + ")"
@@ -95,6 +98,10 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 			name = c.Key.Parent
 		}
 		fmt.Fprintf(&b, "  %s %s %s", paint(colorOf(c.Action), sym), c.Kind, strconv.Quote(name))
+		if c.Action == Conflict && len(c.Diff) == 0 {
+			b.WriteString("\n\n")
+			continue
+		}
 		b.WriteString(" {\n")
 		switch c.Action {
 		case Create:
