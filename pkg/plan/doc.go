@@ -20,8 +20,13 @@
 // the author set lifecycle.adopt, which turns it into an update that takes
 // ownership. An adopted object that already matches is left as it is (a
 // no-op, so that `reconciler import` round-trips to "No changes"); the marker
-// is written with its next change, and until then it is never pruned. Folders are the exception: an unowned folder at a desired path is
-// used as it is (segments go into it) but never changed or deleted.
+// is written with its next change, and until then it is never pruned.
+//
+// Folders are the exception: an unowned folder at a desired path is used as
+// it is (segments go into it) but never changed or deleted. Likewise folders
+// and segments are managed inside a parent segment that is itself a
+// conflict: the parent segment is left alone, what the repository declares
+// in it is created and owned.
 //
 // # Drift
 //
@@ -57,5 +62,6 @@
 // delete of the run is blocked); or a parent segment would be deleted without
 // AllowParentDelete. An object removed from the repository cannot carry its
 // own lifecycle.preventDestroy, so per-object protection of removed objects
-// is the Protect list (the configuration's orphan protection).
+// is the Protect list, an orphan protection list the caller takes from its
+// configuration.
 package plan
