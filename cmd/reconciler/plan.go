@@ -32,8 +32,11 @@ func (p *planFlags) register(fs *flag.FlagSet) {
 // --detailed-exitcode every error exits 1, usage and configuration errors
 // included, so that 2 always means "changes".
 func runPlan(ctx context.Context, args []string, io stdio) int {
-	code := planCommand(ctx, args, io)
-	if code == exitUsage && detailedExitCode(args) {
+	code, changes := planCommand(ctx, args, io)
+	switch {
+	case changes:
+		return exitChanges
+	case code == exitUsage && detailedExitCode(args):
 		return exitFailed
 	}
 	return code
@@ -54,7 +57,9 @@ func detailedExitCode(args []string) bool {
 	return false
 }
 
-func planCommand(ctx context.Context, args []string, io stdio) int {
+// planCommand runs plan; changes reports that --detailed-exitcode was given
+// and the plan has changes.
+func planCommand(ctx context.Context, args []string, io stdio) (code int, changes bool) {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	var f planFlags
@@ -71,25 +76,25 @@ func planCommand(ctx context.Context, args []string, io stdio) int {
 		if err == nil {
 			fs.Usage()
 		}
-		return exitUsage
+		return exitUsage, false
 	}
 	s, code := f.open(io)
 	if s == nil {
-		return code
+		return code, false
 	}
 	defer s.Close()
 	res, code := computePlan(ctx, s, fs.Arg(0), io)
 	if res == nil {
-		return code
+		return code, false
 	}
 	if err := writePlan(io, &f, res.Plan); err != nil {
 		fmt.Fprintf(io.err, "reconciler plan: %v\n", err)
-		return exitFailed
+		return exitFailed, false
 	}
 	if f.detailed && res.Plan.HasChanges() {
-		return exitChanges
+		return exitOK, true
 	}
-	return exitOK
+	return exitOK, false
 }
 
 // computePlan runs a dry reconcile and prints diagnostics. A nil result
