@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 	"github.com/databricks/databricks-sql-go/logger"
@@ -31,19 +31,7 @@ func cliEnv(t *testing.T) (cfgPath string, td *tdstandin.Server) {
 	}
 	td.Start()
 	t.Cleanup(td.Close)
-	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbx, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbx.Close() })
-	ep, err := dbx.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
 	srv := gittest.NewServer(t)
 	repo := srv.NewRepo(t, "segments")
 	repo.ImportDir(t, "retail", "../../testdata/repos/retail")

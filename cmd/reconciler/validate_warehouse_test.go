@@ -12,25 +12,14 @@ import (
 	"testing"
 
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/databricks/databricks-sql-go/logger"
 )
 
 func startWarehouse(t *testing.T, fixture string) dbxstandin.Endpoint {
 	t.Helper()
 	_ = logger.SetLogLevel("disabled")
-	fx, err := dbxstandin.LoadFixture(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ep, err := srv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ep := dbxtest.Start(t, fixture)
 	return ep
 }
 

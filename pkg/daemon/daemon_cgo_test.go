@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cas-reconciler/reconciler/pkg/config"
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
@@ -84,19 +84,7 @@ func newHarnessWith(t *testing.T, shutdown time.Duration, before func(*tdstandin
 	td.Start()
 	t.Cleanup(td.Close)
 
-	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbx, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbx.Close() })
-	ep, err := dbx.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
 
 	src := fmt.Sprintf(`
 listen: "127.0.0.1:0"

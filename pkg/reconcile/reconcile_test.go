@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
@@ -47,19 +48,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx, err := dbxstandin.LoadFixture(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbx, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbx.Close() })
-	ep, err := dbx.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbx, ep := dbxtest.Start(t, fixture)
 	wh, err := warehouse.Open(warehouse.Options{Host: ep.Host, Port: ep.Port, HTTPPath: ep.HTTPPath, Insecure: true,
 		Token: "dapi-treasure-sp", RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond,
 		Retries: 1, QueryTimeout: 20 * time.Second, ConnectTimeout: 5 * time.Second})

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
@@ -41,19 +41,7 @@ func loadRetail(t *testing.T) segment.State {
 // uniqueness check) and validates.
 func checkAgainst(t *testing.T, st segment.State, fixture string) (segment.State, diag.Diagnostics) {
 	t.Helper()
-	fx, err := dbxstandin.LoadFixture(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ep, err := srv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ep := dbxtest.Start(t, fixture)
 	c, err := warehouse.Open(warehouse.Options{Host: ep.Host, Port: ep.Port, HTTPPath: ep.HTTPPath, Insecure: true,
 		Token: "dapi-treasure-sp", QueryTimeout: 20 * time.Second})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/warehouse"
 )
@@ -56,7 +57,7 @@ func reportQueries(b *testing.B, before, after map[string]int64) {
 // changed; privileges within their TTL).
 func BenchmarkSnapshot(b *testing.B) {
 	fx, tables := wideFixture(50, 40)
-	_, ep := serve(b, fx)
+	_, ep := dbxtest.Serve(b, fx)
 	for _, mode := range []struct {
 		name string
 		p    warehouse.PrivilegeCheck

@@ -12,36 +12,13 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/warehouse"
 	"github.com/databricks/databricks-sql-go/logger"
 )
 
 func init() { _ = logger.SetLogLevel("disabled") }
-
-// standin starts the Databricks stand-in on a fixture file.
-func standin(t testing.TB, fixture string) (*dbxstandin.Server, dbxstandin.Endpoint) {
-	t.Helper()
-	fx, err := dbxstandin.LoadFixture(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serve(t, fx)
-}
-
-func serve(t testing.TB, fx dbxstandin.Fixture) (*dbxstandin.Server, dbxstandin.Endpoint) {
-	t.Helper()
-	srv, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ep, err := srv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, ep
-}
 
 func open(t testing.TB, ep dbxstandin.Endpoint, mod func(*warehouse.Options)) *warehouse.Client {
 	t.Helper()
@@ -72,7 +49,7 @@ func retailTables(names ...string) []segment.Table {
 var allRetail = retailTables("customers", "orders", "page_views", "email_events", "store_visits")
 
 func TestSnapshotRetail(t *testing.T) {
-	srv, ep := standin(t, retailFixture)
+	srv, ep := dbxtest.Start(t, retailFixture)
 	c := open(t, ep, func(o *warehouse.Options) { o.Catalog = "retail_prod" })
 	srv.ResetCalls()
 	cat, err := c.Snapshot(context.Background(), append(allRetail, retailTables("no_such_table")...))
@@ -121,7 +98,7 @@ func TestSnapshotRetail(t *testing.T) {
 }
 
 func TestSnapshotIsCachedByLastAltered(t *testing.T) {
-	srv, ep := standin(t, retailFixture)
+	srv, ep := dbxtest.Start(t, retailFixture)
 	c := open(t, ep, func(o *warehouse.Options) { o.PrivilegeTTL = time.Hour })
 	ctx := context.Background()
 	if _, err := c.Snapshot(ctx, allRetail); err != nil {
@@ -175,7 +152,7 @@ func TestSnapshotIsCachedByLastAltered(t *testing.T) {
 
 func TestPermissionsOfIntern(t *testing.T) {
 	for _, mode := range []warehouse.PrivilegeCheck{warehouse.ProbeTables, warehouse.ReadGrants} {
-		_, ep := standin(t, retailFixture)
+		_, ep := dbxtest.Start(t, retailFixture)
 		c := open(t, ep, func(o *warehouse.Options) { o.Token = "dapi-intern"; o.Privileges = mode })
 		cat, err := c.Snapshot(context.Background(), allRetail[:2])
 		if err != nil {
@@ -196,7 +173,7 @@ func TestPermissionsOfIntern(t *testing.T) {
 }
 
 func TestTokenRefused(t *testing.T) {
-	_, ep := standin(t, retailFixture)
+	_, ep := dbxtest.Start(t, retailFixture)
 	const secret = "dapi-wrong-secret-123456"
 	c := open(t, ep, func(o *warehouse.Options) { o.Token = secret })
 	_, err := c.Snapshot(context.Background(), allRetail)
@@ -237,7 +214,7 @@ func TestUnreachableHost(t *testing.T) {
 
 func TestRetriesOn429And503(t *testing.T) {
 	for _, status := range []int{429, 503} {
-		srv, ep := standin(t, retailFixture)
+		srv, ep := dbxtest.Start(t, retailFixture)
 		c := open(t, ep, nil)
 		srv.InjectFaults(2, status, 0)
 		cat, err := c.Snapshot(context.Background(), allRetail[:1])
@@ -261,7 +238,7 @@ func TestRetriesOn429And503(t *testing.T) {
 
 func TestReadGrantsAgreesWithProbes(t *testing.T) {
 	for _, fixture := range []string{"../../testdata/warehouse/broken-no-grant.yaml", retailFixture} {
-		_, ep := standin(t, fixture)
+		_, ep := dbxtest.Start(t, fixture)
 		results := map[warehouse.PrivilegeCheck]*warehouse.Catalog{}
 		for _, mode := range []warehouse.PrivilegeCheck{warehouse.ProbeTables, warehouse.ReadGrants} {
 			c := open(t, ep, func(o *warehouse.Options) { o.Privileges = mode })
@@ -297,7 +274,7 @@ func TestSecretsNotInDriverLogs(t *testing.T) {
 		_ = logger.SetLogLevel("disabled")
 		logger.SetLogOutput(os.Stderr)
 	})
-	_, ep := standin(t, retailFixture)
+	_, ep := dbxtest.Start(t, retailFixture)
 	ts := newTokenServer(t, "sp-client", "sp-secret-xyz", "dapi-treasure-sp", 3600)
 	ctx := context.Background()
 	for _, mod := range []func(*warehouse.Options){
@@ -350,7 +327,7 @@ func TestSnapshotSpansCatalogs(t *testing.T) {
 	fx.Grants = append(fx.Grants,
 		dbxstandin.Grant{Principal: "treasure-sp", Privilege: dbxstandin.PrivUseCatalog, Catalog: "other"},
 		dbxstandin.Grant{Principal: "treasure-sp", Privilege: dbxstandin.PrivUseSchema, Catalog: "other", Schema: "cdp"})
-	_, ep := serve(t, fx)
+	_, ep := dbxtest.Serve(t, fx)
 	c := open(t, ep, nil)
 	tables := append([]segment.Table{}, wide...)
 	tables = append(tables, segment.Table{Catalog: "other", Schema: "cdp", Table: "t00"}, segment.Table{Catalog: "nosuch", Schema: "cdp", Table: "t00"})

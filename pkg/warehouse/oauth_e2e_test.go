@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/warehouse"
 )
 
@@ -61,7 +62,7 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 func TestOAuthMachineToMachine(t *testing.T) {
-	_, ep := standin(t, retailFixture)
+	_, ep := dbxtest.Start(t, retailFixture)
 	// The stand-in accepts the service principal's access token.
 	ts := newTokenServer(t, "sp-client", "sp-secret-value", "dapi-treasure-sp", 3600)
 	clock := &fakeClock{now: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
@@ -93,7 +94,7 @@ func TestOAuthMachineToMachine(t *testing.T) {
 }
 
 func TestOAuthSecretRefused(t *testing.T) {
-	_, ep := standin(t, retailFixture)
+	_, ep := dbxtest.Start(t, retailFixture)
 	ts := newTokenServer(t, "sp-client", "right-secret", "dapi-treasure-sp", 3600)
 	const secret = "wrong-secret-4711"
 	c := open(t, ep, func(o *warehouse.Options) {
@@ -112,7 +113,7 @@ func TestOAuthSecretRefused(t *testing.T) {
 
 func TestOAuthTokenNotInErrors(t *testing.T) {
 	// The warehouse refuses the exchanged token: the error must not carry it.
-	_, ep := standin(t, retailFixture)
+	_, ep := dbxtest.Start(t, retailFixture)
 	const access = "eyJ-access-token-not-known-to-the-warehouse"
 	ts := newTokenServer(t, "sp-client", "sp-secret", access, 3600)
 	c := open(t, ep, func(o *warehouse.Options) {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 	"github.com/cas-reconciler/reconciler/pkg/webhook"
@@ -129,19 +129,7 @@ func newWorld(t *testing.T, treasureExtra string, before func(*tdstandin.Server)
 	td.Start()
 	t.Cleanup(td.Close)
 
-	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbx, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbx.Close() })
-	ep, err := dbx.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
 
 	port := freeTCPPort(t)
 	cfg := fmt.Sprintf(`// written by the end-to-end tests

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 	"github.com/cas-reconciler/reconciler/pkg/webhook"
@@ -61,19 +61,7 @@ func benchLatency(b *testing.B, n int) {
 	}
 	td.Start()
 	b.Cleanup(td.Close)
-	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dbx, err := dbxstandin.New(fx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { dbx.Close() })
-	ep, err := dbx.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, ep := dbxtest.Start(b, "../../testdata/warehouse/retail.yaml")
 	git := gittest.NewServer(b)
 	repo := git.NewRepo(b, "segments")
 	repo.ImportDir(b, "retail parent", "../../testdata/repos/retail")

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
@@ -116,19 +116,7 @@ func TestStalledAlertFiresAndResolves(t *testing.T) {
 	}
 	td.Start()
 	t.Cleanup(td.Close)
-	fx, err := dbxstandin.LoadFixture(filepath.Join(root, "testdata/warehouse/retail.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbx, err := dbxstandin.New(fx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbx.Close() })
-	ep, err := dbx.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ep := dbxtest.Start(t, filepath.Join(root, "testdata/warehouse/retail.yaml"))
 	git := gittest.NewServer(t, gittest.WithToken(gitToken))
 	repo := git.NewRepo(t, "segments")
 	repo.ImportDir(t, "retail segments", filepath.Join(root, "testdata/repos/retail"))
