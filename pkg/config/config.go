@@ -15,6 +15,8 @@ type Config struct {
 	// APIToken, when set, is required as a bearer token by the POST API.
 	APIToken *Secret `json:"apiToken"`
 	Log      Log     `json:"log"`
+	// Debug holds troubleshooting switches, all off by default.
+	Debug Debug `json:"debug"`
 	// Sources are the git repositories to reconcile, one Treasure owner each.
 	Sources    []Source   `json:"sources"`
 	Treasure   Treasure   `json:"treasure"`
@@ -43,6 +45,13 @@ type Log struct {
 	Level string `json:"level"`
 	// Format is json or text.
 	Format string `json:"format"`
+}
+
+// Debug holds troubleshooting switches.
+type Debug struct {
+	// Pprof serves the Go runtime profiles under /debug/pprof/ on the
+	// listen address.
+	Pprof bool `json:"pprof"`
 }
 
 // Source is one git repository (branch and directory) of CUE definitions.

@@ -131,6 +131,9 @@ func TestHTTPOnStandby(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	if r := do("GET", "/debug/pprof/heap", ""); r.Code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/heap without debug.pprof = %d, want 404", r.Code)
+	}
 	for _, secret := range []string{"api-token-123", "git-token-123", "td-key-123", "dapi-123"} {
 		if strings.Contains(m, secret) || strings.Contains(do("GET", "/status", "").Body.String(), secret) {
 			t.Errorf("secret %q served over HTTP", secret)
@@ -150,5 +153,15 @@ func TestBuildTeachesTheRedactor(t *testing.T) {
 	}
 	if _, err := d.Clients().Source("nope"); err == nil {
 		t.Error("unknown source found")
+	}
+}
+
+func TestPprofOptIn(t *testing.T) {
+	d := offline(t)
+	d.opts.Config.Debug.Pprof = true
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/heap?debug=1", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "heap profile") {
+		t.Errorf("/debug/pprof/heap with debug.pprof = %d %.80s", rec.Code, rec.Body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +46,13 @@ func (d *Daemon) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, "no source named "+r.PathValue("name"))
 	})
 	mux.HandleFunc("POST /api/v1/sources/{name}/{action}", d.api)
+	if d.opts.Config.Debug.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("POST /hooks/{provider}", func(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains([]string{webhook.GitHub, webhook.GitLab, webhook.Generic}, r.PathValue("provider")) {
 			writeError(w, http.StatusNotFound, "unknown webhook provider")
