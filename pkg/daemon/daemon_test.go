@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
 	"github.com/cas-reconciler/reconciler/pkg/metrics"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 )
 
 const offlineConfig = `
@@ -81,6 +84,29 @@ func TestPruneReason(t *testing.T) {
 	} {
 		if got := pruneReason(text); got != want {
 			t.Errorf("pruneReason(%q) = %s, want %s", text, got, want)
+		}
+	}
+}
+
+func TestRunOutcome(t *testing.T) {
+	refused := errors.New("treasure: 400 rule is invalid")
+	for name, c := range map[string]struct {
+		err            error
+		result, reason string
+	}{
+		"success":     {nil, metrics.ResultSuccess, ""},
+		"stalled":     {&reconcile.Stalled{Reason: reconcile.ReasonInvalidSpec, Err: refused}, metrics.ResultStalled, reconcile.ReasonInvalidSpec},
+		"waiting":     {&reconcile.Waiting{Reason: reconcile.ReasonTreasureDown, Err: refused}, metrics.ResultWaiting, reconcile.ReasonTreasureDown},
+		"apply error": {&reconcile.ApplyError{Err: refused}, metrics.ResultFailed, reconcile.ReasonApplyFailed},
+		"wrapped apply error": {fmt.Errorf("source retail: %w", &reconcile.ApplyError{Err: refused}),
+			metrics.ResultFailed, reconcile.ReasonApplyFailed},
+		// Only the type counts, not the text.
+		"text that looks like an apply error": {errors.New(reconcile.ReasonApplyFailed + ": not one"), metrics.ResultFailed, "Failed"},
+		"other error":                         {refused, metrics.ResultFailed, "Failed"},
+	} {
+		result, reason := runOutcome(c.err)
+		if result != c.result || reason != c.reason {
+			t.Errorf("%s: runOutcome = %s %q, want %s %q", name, result, reason, c.result, c.reason)
 		}
 	}
 }

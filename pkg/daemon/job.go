@@ -183,29 +183,39 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 		window = ""
 	}
 
+	result, reason := runOutcome(err)
+	if err == nil {
+		d.finish(st, log, rs, res, gsnap, result, reason, nil, window)
+		return nil
+	}
+	var waiting *reconcile.Waiting
+	if errors.As(err, &waiting) && waiting.Reason == reconcile.ReasonWarehouseDown {
+		d.rec.SetWarehouseUp(false)
+	}
+	d.finish(st, log, rs, res, gsnap, result, reason, err, window)
+	if result == metrics.ResultStalled {
+		return schedule.Stalled(err)
+	}
+	return err
+}
+
+// runOutcome classifies the error of a reconcile into the result recorded
+// in the metrics and the status, and its reason.
+func runOutcome(err error) (result, reason string) {
 	var stalled *reconcile.Stalled
 	var waiting *reconcile.Waiting
+	var applyErr *reconcile.ApplyError
 	switch {
 	case err == nil:
-		d.finish(st, log, rs, res, gsnap, metrics.ResultSuccess, "", nil, window)
-		return nil
+		return metrics.ResultSuccess, ""
 	case errors.As(err, &stalled):
-		d.finish(st, log, rs, res, gsnap, metrics.ResultStalled, stalled.Reason, err, window)
-		return schedule.Stalled(err)
+		return metrics.ResultStalled, stalled.Reason
 	case errors.As(err, &waiting):
-		if waiting.Reason == reconcile.ReasonWarehouseDown {
-			d.rec.SetWarehouseUp(false)
-		}
-		d.finish(st, log, rs, res, gsnap, metrics.ResultWaiting, waiting.Reason, err, window)
-		return err
-	default:
-		reason := "Failed"
-		if strings.HasPrefix(err.Error(), reconcile.ReasonApplyFailed) {
-			reason = reconcile.ReasonApplyFailed
-		}
-		d.finish(st, log, rs, res, gsnap, metrics.ResultFailed, reason, err, window)
-		return err
+		return metrics.ResultWaiting, waiting.Reason
+	case errors.As(err, &applyErr):
+		return metrics.ResultFailed, reconcile.ReasonApplyFailed
 	}
+	return metrics.ResultFailed, "Failed"
 }
 
 // finish records a run in the status, the metrics and the log.
