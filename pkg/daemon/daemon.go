@@ -64,7 +64,8 @@ type Options struct {
 	// stopped between two changes.
 	ShutdownTimeout time.Duration
 	// BackoffBase and BackoffMax bound retries of failed and waiting runs
-	// (the scheduler's defaults when zero).
+	// (the scheduler's defaults when zero). A waiting run with a
+	// Retry-After is retried no earlier than that, up to BackoffMax.
 	BackoffBase, BackoffMax time.Duration
 }
 

@@ -12,7 +12,8 @@
 //   - outcomes from package reconcile: a stalled source (invalid repository,
 //     schema mismatch with the warehouse) is not retried until its branch
 //     moves; a waiting one (Treasure or Databricks unavailable, throttled) is
-//     retried with backoff;
+//     retried with backoff, and no earlier than the Retry-After Treasure
+//     sent (capped at the backoff maximum);
 //   - freeze windows, during which plans are computed and shown but not
 //     applied;
 //   - suspend and resume per source;

@@ -193,8 +193,13 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 		d.rec.SetWarehouseUp(false)
 	}
 	d.finish(st, log, rs, res, gsnap, result, reason, err, window)
-	if result == metrics.ResultStalled {
+	switch {
+	case result == metrics.ResultStalled:
 		return schedule.Stalled(err)
+	case result == metrics.ResultWaiting && waiting.RetryAfter > 0:
+		// Treasure said when to come back (Retry-After): the retry
+		// waits at least that long.
+		return schedule.RetryAfter(err, waiting.RetryAfter)
 	}
 	return err
 }

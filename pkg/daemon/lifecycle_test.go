@@ -81,10 +81,19 @@ type tempErr struct{}
 func (tempErr) Error() string   { return "treasure: 503 server" }
 func (tempErr) Temporary() bool { return true }
 
+// throttled is a Treasure answer that passes by itself after a delay (a
+// 429 with Retry-After).
+type throttled struct{ after time.Duration }
+
+func (throttled) Error() string               { return "treasure: 429 too many requests" }
+func (throttled) Temporary() bool             { return true }
+func (e throttled) RetryDelay() time.Duration { return e.after }
+
 // fakeRemote observes an empty Treasure; it can fail or block Observe.
 type fakeRemote struct {
 	mu       sync.Mutex
 	down     bool
+	downErr  error // returned while down; tempErr when nil
 	block    chan struct{}
 	observed int
 }
@@ -92,12 +101,15 @@ type fakeRemote struct {
 func (f *fakeRemote) Observe(ctx context.Context, _ []string) (segment.State, error) {
 	f.mu.Lock()
 	f.observed++
-	down, block := f.down, f.block
+	down, downErr, block := f.down, f.downErr, f.block
 	f.mu.Unlock()
 	if block != nil {
 		<-block
 	}
 	if down {
+		if downErr != nil {
+			return segment.State{}, downErr
+		}
 		return segment.State{}, tempErr{}
 	}
 	return segment.State{}, nil
@@ -261,6 +273,82 @@ databricks: {host: "dbc.invalid", httpPath: "/p", token: env: "K"}
 		}
 		if runs("success") != 4 {
 			t.Errorf("the run in flight did not finish: %v successful runs", runs("success"))
+		}
+	})
+}
+
+// fakeDaemon builds a daemon of one source named retail on in-memory
+// fakes: a repository at rev1 that loads, an empty Treasure, no warehouse.
+// Call it inside a synctest bubble.
+func fakeDaemon(t *testing.T, src string, opts Options) (*Daemon, *prometheus.Registry, *fakeRemote) {
+	t.Helper()
+	cfg, err := config.Parse("c.cue", []byte(src), config.Options{LookupEnv: func(string) (string, bool) { return "secret-value", true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	opts.Config, opts.Registerer, opts.Listener = cfg, reg, &chanListener{done: make(chan struct{})}
+	d, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := &fakeRepo{}
+	repo.set("rev1", true)
+	remote := &fakeRemote{}
+	for _, st := range d.sources {
+		st.fetch, st.latest = repo.fetch, repo.latest
+		st.src.Reconciler.Loader, st.src.Reconciler.Catalog, st.src.Reconciler.Remote = markerLoader{}, nil, remote
+	}
+	return d, reg, remote
+}
+
+// TestRetryAfterDelaysTheRetry checks on fake time that a run waiting on a
+// throttled Treasure is retried after the Retry-After Treasure sent, not
+// after the shorter backoff.
+func TestRetryAfterDelaysTheRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, reg, remote := fakeDaemon(t, `
+sources: [{name: "retail", url: "https://git.invalid/retail.git", schedule: "@every 1h", jitter: "0s"}]
+treasure: apiKey: env: "K"
+databricks: {host: "dbc.invalid", httpPath: "/p", token: env: "K"}
+`, Options{BackoffBase: 30 * time.Second, BackoffMax: 5 * time.Minute})
+		remote.mu.Lock()
+		remote.down, remote.downErr = true, throttled{after: 2 * time.Minute}
+		remote.mu.Unlock()
+		runs := func(result string) float64 {
+			return testutil.ToFloat64(counterOf(t, reg, "reconciler_runs_total", "retail", result))
+		}
+
+		start := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		synctest.Wait()
+		st := d.Status().Sources[0]
+		if runs("waiting") != 1 || st.Reason != reconcile.ReasonTreasureDown {
+			t.Fatalf("first run: %v waiting runs, reason %q", runs("waiting"), st.Reason)
+		}
+		if got := st.NextRetry.Sub(start); got != 2*time.Minute {
+			t.Errorf("next retry %v after start, want 2m (Retry-After, not the 30s backoff)", got)
+		}
+
+		time.Sleep(2*time.Minute - time.Second)
+		synctest.Wait()
+		if runs("waiting") != 1 {
+			t.Fatalf("retried before Retry-After: %v waiting runs after 1m59s", runs("waiting"))
+		}
+		remote.mu.Lock()
+		remote.down = false
+		remote.mu.Unlock()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if runs("success") != 1 {
+			t.Fatalf("no successful retry after Retry-After: %v successful runs", runs("success"))
+		}
+		cancel()
+		synctest.Wait()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
 		}
 	})
 }

@@ -19,7 +19,9 @@
 //     keeps its schedule.
 //   - A failed run is retried with exponential backoff (BackoffBase doubling
 //     up to BackoffMax) on a timer of its own, independent of the cron
-//     schedule; a successful run resets the backoff.
+//     schedule; a successful run resets the backoff. A run whose error is
+//     wrapped with RetryAfter (a server's Retry-After) is retried no earlier
+//     than that delay, capped at BackoffMax.
 //   - A run that returns an error wrapped with Stalled is not retried: the
 //     job waits for its next tick or trigger. While a job is stalled and has
 //     a Changed hook, each tick or trigger first asks the hook whether

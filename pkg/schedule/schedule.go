@@ -107,6 +107,29 @@ func Stalled(err error) error {
 	return &StalledError{Err: err}
 }
 
+// RetryAfterError asks for the retry of a failed run to wait at least
+// After. Create it with RetryAfter.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err so that the run is retried no earlier than after d
+// (a server's Retry-After): the retry delay is the larger of the backoff
+// and d, and never more than Options.BackoffMax. A d of zero or less leaves
+// the backoff alone.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		err = errors.New("retry later")
+	}
+	return &RetryAfterError{Err: err, After: d}
+}
+
 // PanicError is the error recorded for a run that panicked.
 type PanicError struct {
 	Value any
@@ -153,6 +176,9 @@ type Result struct {
 	Err   error
 	Start time.Time
 	End   time.Time
+	// RetryAfter is the least delay before a retry that a failed run asked
+	// for with RetryAfter (zero if none).
+	RetryAfter time.Duration
 	// NextRetry is when a failed run will be retried (zero if none).
 	NextRetry time.Time
 }
@@ -182,7 +208,8 @@ type Options struct {
 	// Jitter bounds each job's fixed, name-derived offset; none when zero.
 	Jitter time.Duration
 	// BackoffBase is the first retry delay after a failure; it doubles with
-	// each consecutive failure up to BackoffMax.
+	// each consecutive failure up to BackoffMax. A run that asks for a
+	// longer delay (RetryAfter) gets it, up to BackoffMax.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 	// Logger receives failures and panics; nothing is logged when nil.
@@ -504,7 +531,7 @@ func (s *Scheduler) loop(j *job) {
 			stalled = false
 			stopRetry()
 			if !suspended {
-				delay := backoff(s.opts.BackoffBase, s.opts.BackoffMax, failures)
+				delay := retryDelay(s.opts.BackoffBase, s.opts.BackoffMax, failures, r.RetryAfter)
 				retry = time.NewTimer(delay)
 				retryC = retry.C
 				r.NextRetry = r.End.Add(delay)
@@ -578,6 +605,13 @@ func backoff(base, maxDelay time.Duration, failures int) time.Duration {
 	return min(d, maxDelay)
 }
 
+// retryDelay returns the delay before the retry of a failed run: the
+// backoff, or the delay the run asked for when that is longer, never more
+// than maxDelay.
+func retryDelay(base, maxDelay time.Duration, failures int, after time.Duration) time.Duration {
+	return max(backoff(base, maxDelay, failures), min(after, maxDelay))
+}
+
 // execute performs one run, recovering panics.
 func (s *Scheduler) execute(j *job, run Run) (res Result) {
 	s.mu.Lock()
@@ -610,7 +644,13 @@ func (s *Scheduler) execute(j *job, run Run) (res Result) {
 		s.log.Warn("job stalled", "job", j.Name, "reason", run.Reason.String(), "err", err)
 	default:
 		res.Outcome, res.Err = Failed, err
-		s.log.Warn("job failed", "job", j.Name, "reason", run.Reason.String(), "failures", run.Failures+1, "err", err)
+		attrs := []any{"job", j.Name, "reason", run.Reason.String(), "failures", run.Failures + 1, "err", err}
+		var ra *RetryAfterError
+		if errors.As(err, &ra) && ra.After > 0 {
+			res.RetryAfter = ra.After
+			attrs = append(attrs, "retry_after", ra.After.String())
+		}
+		s.log.Warn("job failed", attrs...)
 	}
 	return res
 }

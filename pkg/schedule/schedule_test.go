@@ -531,6 +531,78 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+func TestRetryDelay(t *testing.T) {
+	cases := []struct {
+		failures int
+		after    time.Duration
+		want     time.Duration
+	}{
+		{1, 0, time.Second},
+		{1, -time.Second, time.Second},
+		{1, 3 * time.Second, 3 * time.Second},
+		{3, 3 * time.Second, 4 * time.Second}, // the backoff is longer
+		{1, time.Hour, 5 * time.Second},       // capped at the maximum
+	}
+	for _, c := range cases {
+		if got := retryDelay(time.Second, 5*time.Second, c.failures, c.after); got != c.want {
+			t.Errorf("retryDelay(failures %d, after %v) = %v, want %v", c.failures, c.after, got, c.want)
+		}
+	}
+}
+
+// TestRetryAfterIsHonoured checks on fake time that a failed run asking
+// for a delay is retried no earlier than that delay, and never later than
+// BackoffMax.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec recorder
+		var mu sync.Mutex
+		afters := []time.Duration{45 * time.Second, 5 * time.Second, time.Hour, 0}
+		s := New(Options{OnResult: rec.onResult, BackoffBase: 10 * time.Second, BackoffMax: 80 * time.Second})
+		mustAdd(t, s, Job{Name: "a", Spec: "@every 24h", Run: func(ctx context.Context, r Run) error {
+			rec.run(ctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(afters) == 0 {
+				return nil
+			}
+			after := afters[0]
+			afters = afters[1:]
+			return RetryAfter(errors.New("treasure: 429"), after)
+		}})
+		s.Start(context.Background())
+		if err := s.Trigger("a"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if st, _ := s.Status("a"); !st.NextRetry.Equal(epoch.Add(45 * time.Second)) {
+			t.Fatalf("next retry after a 45s Retry-After = %v, want epoch+45s", st.NextRetry.Sub(epoch))
+		}
+		time.Sleep(10 * time.Minute)
+		// Run 1 asks 45s (backoff 10s): 45s. Run 2 asks 5s (backoff 20s):
+		// 20s. Run 3 asks 1h (backoff 40s): capped at 80s. Run 4 asks
+		// nothing (backoff 80s): 80s, then it succeeds.
+		want := []time.Duration{0, 45 * time.Second, 65 * time.Second, 145 * time.Second, 225 * time.Second}
+		if got := rec.times(); !equalDurations(got, want) {
+			t.Fatalf("runs at %v, want %v", got, want)
+		}
+		rec.mu.Lock()
+		var gotAfter []time.Duration
+		for _, r := range rec.results {
+			gotAfter = append(gotAfter, r.RetryAfter)
+		}
+		first := rec.results[0]
+		rec.mu.Unlock()
+		if want := []time.Duration{45 * time.Second, 5 * time.Second, time.Hour, 0, 0}; !equalDurations(gotAfter, want) {
+			t.Errorf("Result.RetryAfter = %v, want %v", gotAfter, want)
+		}
+		if first.Outcome != Failed || !first.NextRetry.Equal(first.End.Add(45*time.Second)) {
+			t.Errorf("first result = %+v, want failed with its retry 45s after its end", first)
+		}
+		stop(t, s)
+	})
+}
+
 func TestTriggerBeforeStartAndAddAfterStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var rec recorder
