@@ -166,6 +166,34 @@ databricks: {host: "h", httpPath: "/p", token: env: "T", oauth: {clientId: "c", 
 	}
 }
 
+// TestRefusedSourceHidesNothing checks that a source refused by the schema
+// does not keep the other sources from being checked.
+func TestRefusedSourceHidesNothing(t *testing.T) {
+	src := `
+sources: [{name: "a", url: "https://h/a.git", schedule: "nope"}, {name: "b", url: "https://h/b.git", jitter: "x"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`
+	_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, d := range inv.Diags {
+		got = append(got, d.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		`c.cue:2:47: error: sources[0].schedule: invalid schedule "nope"`,
+		`c.cue:2:110: error: sources[1].jitter: invalid value "x"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+}
+
 func TestSyntaxError(t *testing.T) {
 	_, err := Parse("c.yaml", []byte("sources: [\n"), Options{})
 	var inv *diag.InvalidError

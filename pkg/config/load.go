@@ -194,11 +194,13 @@ func (l *loader) partial(bad map[string]bool) *Config {
 	for iter.Next() {
 		name := iter.Selector().String()
 		if name == "sources" {
+			// The file's list gives the entries: a list holding a
+			// refused source cannot be iterated once unified.
 			var list []any
-			items, _ := iter.Value().List()
-			for items.Next() {
+			items, _ := l.user.LookupPath(cue.MakePath(iter.Selector())).List()
+			for i := 0; items.Next(); i++ {
 				var s any
-				if err := items.Value().Decode(&s); err != nil {
+				if err := iter.Value().LookupPath(cue.MakePath(cue.Index(i))).Decode(&s); err != nil {
 					s = map[string]any{}
 				}
 				list = append(list, s)
