@@ -114,6 +114,10 @@ type Treasure struct {
 	Concurrency int        `json:"concurrency"`
 	Timeout     Duration   `json:"timeout"`
 	MaxRetries  int        `json:"maxRetries"`
+	// Principal is the user name Treasure Data records as the last updater
+	// of the reconciler's own writes (the owner of APIKey); it tells drift
+	// apart. Empty when unknown.
+	Principal string `json:"principal"`
 }
 
 // Endpoints override a region's base URLs.
@@ -151,6 +155,27 @@ type Prune struct {
 	MaxDeletePercent  int  `json:"maxDeletePercent"`
 	AllowEmpty        bool `json:"allowEmpty"`
 	AllowParentDelete bool `json:"allowParentDelete"`
+	// Protect lists objects that are never deleted. A source's list adds
+	// to the global one.
+	Protect []Protected `json:"protect"`
+}
+
+// Kinds of protected objects.
+const (
+	KindParent  = "parent"
+	KindFolder  = "folder"
+	KindSegment = "segment"
+)
+
+// Protected identifies one object that is never deleted: a parent segment
+// (Kind "parent" and Name), a folder (Kind "folder", Parent and Path, the
+// slash-separated path below the parent segment's root folder) or a
+// segment (Kind "segment", Parent and Name).
+type Protected struct {
+	Kind   string `json:"kind"`
+	Parent string `json:"parent,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Path   string `json:"path,omitempty"`
 }
 
 // FreezeWindow holds applies from each time Start fires for Duration.

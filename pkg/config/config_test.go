@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,5 +200,117 @@ func TestSyntaxError(t *testing.T) {
 	var inv *diag.InvalidError
 	if !errors.As(err, &inv) || !strings.HasPrefix(inv.Diags[0].String(), "c.yaml:1: error: syntax error") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestPrincipalAndProtect(t *testing.T) {
+	const cueSrc = `
+sources: [{name: "retail", url: "https://h/retail.git", prune: {maxDeletes: 3, protect: [{kind: "segment", parent: "Retail", name: "VIP"}]}},
+	{name: "web", url: "https://h/web.git"}]
+treasure: {apiKey: env: "K", principal: "reconciler@acme.example"}
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+prune: protect: [{kind: "parent", name: "Retail"}, {kind: "folder", parent: "Retail", path: "Gen/F01"}]
+`
+	const yamlSrc = `
+sources:
+  - name: retail
+    url: https://h/retail.git
+    prune:
+      maxDeletes: 3
+      protect:
+        - {kind: segment, parent: Retail, name: VIP}
+  - name: web
+    url: https://h/web.git
+treasure:
+  apiKey: {env: K}
+  principal: reconciler@acme.example
+databricks: {host: h, httpPath: /p, token: {env: K}}
+prune:
+  protect:
+    - {kind: parent, name: Retail}
+    - {kind: folder, parent: Retail, path: Gen/F01}
+`
+	for file, src := range map[string]string{"c.cue": cueSrc, "c.yaml": yamlSrc} {
+		t.Run(file, func(t *testing.T) {
+			cfg, err := Parse(file, []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Treasure.Principal != "reconciler@acme.example" {
+				t.Errorf("treasure.principal = %q", cfg.Treasure.Principal)
+			}
+			wantGlobal := []Protected{{Kind: KindParent, Name: "Retail"}, {Kind: KindFolder, Parent: "Retail", Path: "Gen/F01"}}
+			if !slices.Equal(cfg.Prune.Protect, wantGlobal) {
+				t.Errorf("prune.protect = %+v, want %+v", cfg.Prune.Protect, wantGlobal)
+			}
+			src := cfg.Sources[0].Prune
+			if src == nil || src.MaxDeletes != 3 || !slices.Equal(src.Protect, []Protected{{Kind: KindSegment, Parent: "Retail", Name: "VIP"}}) {
+				t.Errorf("sources[0].prune = %+v", src)
+			}
+			if cfg.Sources[1].Prune != nil {
+				t.Errorf("sources[1].prune = %+v, want none", cfg.Sources[1].Prune)
+			}
+		})
+	}
+	t.Run("defaults", func(t *testing.T) {
+		cfg, err := Parse("c.cue", []byte(`
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`), Options{LookupEnv: env(map[string]string{"K": "k"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Treasure.Principal != "" || len(cfg.Prune.Protect) != 0 {
+			t.Errorf("principal %q, protect %+v; want none", cfg.Treasure.Principal, cfg.Prune.Protect)
+		}
+	})
+}
+
+// TestBadProtectEntries checks that every mistake in protect lists is
+// reported at once, with the other problems of the file.
+func TestBadProtectEntries(t *testing.T) {
+	src := `
+sources: [{name: "a", url: "https://h/a.git", schedule: "nope", prune: protect: [{kind: "segment", parent: "Retail"}]},
+	{name: "b", url: "https://h/b.git", prune: protect: [{kind: "segment", parent: "R", name: "x"}, {kind: "sgment", parent: "R", name: "x"}]}]
+treasure: {apiKey: env: "K", principal: ""}
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+prune: protect: [
+	{kind: "folder", parent: "Retail", name: "Gen"},
+	{kind: "folder", parent: "Retail", path: "/Gen//F01/"},
+	{kind: "parent", name: "Old", parent: "Retail"},
+	{kind: "segment", parent: "Retail", name: "VIP", path: "Gen"},
+	{kind: "segment", parent: "Retail", name: "Fine"},
+	{kind: "bucket", name: "x"},
+]
+`
+	_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v, want *diag.InvalidError", err)
+	}
+	var got []string
+	for _, d := range inv.Diags {
+		got = append(got, d.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		`c.cue:2:47: error: sources[0].schedule: invalid schedule "nope"`,
+		`c.cue:2:82: error: sources[0].prune.protect[0]: a protected segment needs parent and name`,
+		`c.cue:3:105: error: sources[1].prune.protect[1].kind: invalid value "sgment"`,
+		`c.cue:4:41: error: treasure.principal: invalid value ""`,
+		`c.cue:7:2: error: prune.protect[0]: a protected folder needs parent and path`,
+		`c.cue:7:37: error: prune.protect[0].name: a protected folder is identified by parent and path, not name`,
+		`c.cue:8:37: error: prune.protect[1].path: folder path "/Gen//F01/" must be names separated by single slashes`,
+		`c.cue:9:32: error: prune.protect[2].parent: a protected parent is identified by name, not parent`,
+		`c.cue:10:51: error: prune.protect[3].path: a protected segment is identified by parent and name, not path`,
+		`c.cue:12:9: error: prune.protect[5].kind: invalid value "bucket"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "prune.protect[4]") || strings.Contains(all, "sources[1].prune.protect[0]") {
+		t.Errorf("a valid entry was reported:\n%s", all)
 	}
 }

@@ -390,6 +390,13 @@ func (l *loader) check(c *Config) {
 			l.auth(p+".auth", s)
 		}
 	}
+	l.protect("prune.protect")
+	// Read from the file: a source the schema refused is not decoded.
+	if items, err := l.user.LookupPath(cue.ParsePath("sources")).List(); err == nil {
+		for i := 0; items.Next(); i++ {
+			l.protect(fmt.Sprintf("sources[%d].prune.protect", i))
+		}
+	}
 	for i, w := range c.FreezeWindows {
 		p := fmt.Sprintf("freezeWindows[%d]", i)
 		if _, err := schedule.ParseSpec(w.Start, loc); err != nil {
@@ -433,6 +440,63 @@ func (l *loader) check(c *Config) {
 			l.errorf("leaderElection.renewDeadline", "leader", "renewDeadline (%s) must exceed 1.2 × retryPeriod (%s)", le.RenewDeadline.D(), le.RetryPeriod.D())
 		}
 	}
+}
+
+// protect checks that each protected object at path names exactly the
+// fields of its kind, so that it matches the object it means (an entry that
+// matches nothing would protect nothing, silently). Entries are read one by
+// one, so that those the schema accepted are checked even when another
+// entry was refused.
+func (l *loader) protect(path string) {
+	// The entries are read from the file's own value: once unified with
+	// the schema, a list (or a source) holding a refused entry cannot be
+	// read at all. Protected objects have no defaults.
+	items, err := l.user.LookupPath(cue.ParsePath(path)).List()
+	if err != nil {
+		return // absent, or not a list (reported by the schema)
+	}
+	for i := 0; items.Next(); i++ {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		var o Protected
+		if err := items.Value().Decode(&o); err != nil {
+			continue // refused by the schema
+		}
+		var need, refuse []string
+		switch o.Kind {
+		case KindParent:
+			need, refuse = []string{"name"}, []string{"parent", "path"}
+		case KindFolder:
+			need, refuse = []string{"parent", "path"}, []string{"name"}
+		case KindSegment:
+			need, refuse = []string{"parent", "name"}, []string{"path"}
+		default:
+			continue // refused by the schema
+		}
+		fields := map[string]string{"parent": o.Parent, "name": o.Name, "path": o.Path}
+		for _, f := range need {
+			if fields[f] == "" {
+				l.errorf(p, "protect", "a protected %s needs %s", o.Kind, strings.Join(need, " and "))
+				break
+			}
+		}
+		for _, f := range refuse {
+			if fields[f] != "" {
+				l.errorf(p+"."+f, "protect", "a protected %s is identified by %s, not %s", o.Kind, strings.Join(need, " and "), f)
+			}
+		}
+		if o.Kind == KindFolder && o.Path != "" && !validFolderPath(o.Path) {
+			l.errorf(p+".path", "protect", "folder path %q must be names separated by single slashes, without a leading or trailing slash (e.g. \"Marketing/VIP\")", o.Path)
+		}
+	}
+}
+
+func validFolderPath(p string) bool {
+	for _, e := range strings.Split(p, "/") {
+		if e == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) auth(p string, s *Source) {

@@ -171,9 +171,13 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		if cfg.Databricks.CheckUniqueness {
 			cat = &uniqueCatalog{wh: wh, loader: keyed}
 		}
+		// A source's prune replaces the global one, except protect: the
+		// source's list adds to the global list.
 		prune := cfg.Prune
+		protect := protectKeys(cfg.Prune.Protect)
 		if sc.Prune != nil {
 			prune = *sc.Prune
+			protect = protectKeys(cfg.Prune.Protect, sc.Prune.Protect)
 		}
 		drift := cfg.Drift
 		if sc.Drift != "" {
@@ -184,7 +188,9 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Catalog: cat,
 			Remote:  td,
 			Plan: plan.Options{
-				Owner: sc.OwnerName(),
+				Owner:     sc.OwnerName(),
+				Principal: cfg.Treasure.Principal,
+				Protect:   protect,
 				Prune: plan.PruneOptions{
 					Enabled:           prune.Enabled,
 					MaxDeletes:        prune.MaxDeletes,
@@ -202,6 +208,35 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// protectKeys maps configured protected objects to plan keys, without
+// duplicates: a segment's key is its parent segment and name, a folder's
+// its parent segment and path (as Name), a parent segment's its name (as
+// Parent, with no Name).
+func protectKeys(lists ...[]config.Protected) []segment.Key {
+	var keys []segment.Key
+	seen := map[segment.Key]bool{}
+	for _, list := range lists {
+		for _, o := range list {
+			var k segment.Key
+			switch o.Kind {
+			case config.KindParent:
+				k = (&segment.Parent{Name: o.Name}).Key()
+			case config.KindFolder:
+				k = (&segment.Folder{Parent: o.Parent, Path: o.Path}).Key()
+			case config.KindSegment:
+				k = (&segment.Segment{Parent: o.Parent, Name: o.Name}).Key()
+			default:
+				continue // refused by the configuration loader
+			}
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
 }
 
 // Secrets returns every secret value of the configuration, for redaction.

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +17,9 @@ import (
 	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
 	"github.com/cas-reconciler/reconciler/pkg/metrics"
+	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/reconcile"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
 const offlineConfig = `
@@ -180,6 +184,105 @@ func TestBuildTeachesTheRedactor(t *testing.T) {
 	if _, err := d.Clients().Source("nope"); err == nil {
 		t.Error("unknown source found")
 	}
+}
+
+// TestBuildPassesPrincipalAndProtect checks that treasure.principal and
+// the protect lists reach each source's plan options, and that the
+// protected objects are the ones plan keeps.
+func TestBuildPassesPrincipalAndProtect(t *testing.T) {
+	cfg, err := config.Parse("c.cue", []byte(`
+sources: [{name: "retail", url: "https://git.invalid/retail.git",
+	prune: {maxDeletes: 0, maxDeletePercent: 0, allowParentDelete: true, protect: [{kind: "segment", parent: "Retail", name: "VIP"}]}},
+	{name: "web", url: "https://git.invalid/web.git"}]
+treasure: {apiKey: env: "K", principal: "reconciler@acme.example"}
+databricks: {host: "dbc.invalid", httpPath: "/p", token: env: "K"}
+prune: protect: [{kind: "parent", name: "Old"}, {kind: "folder", parent: "Retail", path: "Gen/F01"}, {kind: "segment", parent: "Retail", name: "VIP"}]
+`), config.Options{LookupEnv: func(string) (string, bool) { return "secret-value", true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Build(cfg, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+
+	global := []segment.Key{{Parent: "Old"}, {Parent: "Retail", Name: "Gen/F01"}, {Parent: "Retail", Name: "VIP"}}
+	for _, name := range []string{"retail", "web"} {
+		s, err := c.Source(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Reconciler.Plan.Principal; got != "reconciler@acme.example" {
+			t.Errorf("%s: plan principal = %q", name, got)
+		}
+		// The source's list adds to the global one; VIP is in both.
+		if got := s.Reconciler.Plan.Protect; !slices.Equal(got, global) {
+			t.Errorf("%s: plan protect = %v, want %v", name, got, global)
+		}
+	}
+
+	// Everything owned below but Stay is gone from the repository: only
+	// Other may be deleted.
+	retail, _ := c.Source("retail")
+	own := segment.Meta{Owned: true, OwnerSource: "retail"}
+	desired := segment.State{
+		Parents:  []segment.Parent{{Name: "Retail"}},
+		Segments: []segment.Segment{{Parent: "Retail", Name: "Stay"}},
+	}
+	observed := segment.State{
+		Parents:  []segment.Parent{{Name: "Retail", Meta: own}, {Name: "Old", Meta: own}},
+		Folders:  []segment.Folder{{Parent: "Retail", Path: "Gen/F01", Meta: own}},
+		Segments: []segment.Segment{{Parent: "Retail", Name: "Stay", Meta: own}, {Parent: "Retail", Name: "VIP", Meta: own}, {Parent: "Retail", Name: "Other", Meta: own}},
+	}
+	p := plan.Compute(desired, observed, retail.Reconciler.Plan)
+	blocked := map[string]string{}
+	for _, ch := range p.Changes {
+		if ch.Action == plan.Delete {
+			blocked[ch.Ref()] = ch.Blocked
+		}
+	}
+	want := map[string]string{
+		"parent:Old":            "protected by prune.protect",
+		"folder:Retail/Gen/F01": "protected by prune.protect",
+		"segment:Retail/VIP":    "protected by prune.protect",
+		"segment:Retail/Other":  "",
+	}
+	if !maps.Equal(blocked, want) {
+		t.Errorf("deletes (ref: blocked) = %v, want %v", blocked, want)
+	}
+}
+
+// TestProtectedDeletesDoNotRaisePruneBlocked checks that objects kept on
+// purpose do not set the gauge that alerts on refused deletes.
+func TestProtectedDeletesDoNotRaisePruneBlocked(t *testing.T) {
+	d := offline(t)
+	gauge := func() string {
+		rec := httptest.NewRecorder()
+		d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return grepLine(rec.Body.String(), `reconciler_prune_blocked{source="retail"}`)
+	}
+	del := func(name, blocked string) plan.Change {
+		return plan.Change{Action: plan.Delete, Kind: plan.KindSegment, Key: segment.Key{Parent: "Retail", Name: name}, Blocked: blocked}
+	}
+	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", "protected by prune.protect"), del("Other", "")}})
+	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 0` {
+		t.Errorf("with a protected delete: %s, want 0", got)
+	}
+	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", "protected by prune.protect"),
+		del("Other", "12 deletes exceed the cap of 10 per run (prune.maxDeletes)")}})
+	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 1` {
+		t.Errorf("with a capped delete: %s, want 1", got)
+	}
+}
+
+func grepLine(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }
 
 func TestPprofOptIn(t *testing.T) {

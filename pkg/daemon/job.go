@@ -329,13 +329,19 @@ func (d *Daemon) recordPlan(name string, p *plan.Plan) {
 		if c.Drift != nil {
 			drift[string(c.Kind)]++
 		}
-		if c.Action == plan.Delete && c.Blocked != "" && blocked == "" {
+		// A protected object (prune.protect) is kept on purpose: its
+		// blocked delete is not a safety rule refusing deletes.
+		if c.Action == plan.Delete && c.Blocked != "" && !protected(c.Blocked) && blocked == "" {
 			blocked = pruneReason(c.Blocked)
 		}
 	}
 	d.rec.SetDrift(name, drift)
 	d.rec.SetPruneBlocked(name, blocked)
 }
+
+// protected reports whether a plan's blocked-delete text is a protection
+// of the object (prune.protect, lifecycle.preventDestroy).
+func protected(text string) bool { return strings.HasPrefix(text, "protected by ") }
 
 // pruneReason maps a plan's blocked-delete text to a bounded reason.
 func pruneReason(text string) string {
