@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
 // JSONAPIMediaType is the media type of the /entities endpoints.
@@ -31,8 +33,10 @@ type Client struct {
 	sem   chan struct{}
 
 	mu sync.Mutex
-	// rules caches segment rules by segment id, valid while updatedAt
-	// matches.
+	// rules caches decoded segment rules (wire form: references by id) by
+	// segment id, valid while updatedAt matches. Observe hands out clones:
+	// decoding every rule of a large parent segment again on each run cost
+	// most of its time.
 	rules map[string]cachedRule
 	// connNames maps connection ids to the names they were resolved from.
 	connNames map[string]string
@@ -40,7 +44,7 @@ type Client struct {
 
 type cachedRule struct {
 	updatedAt string
-	rule      json.RawMessage
+	rule      segment.Rule
 }
 
 // New returns a Client.

@@ -3,7 +3,6 @@ package treasure
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"sync"
@@ -169,7 +168,6 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 	// Segments: rules from the cache when updatedAt is unchanged, from the
 	// detail endpoint otherwise.
 	out := make([]segment.Segment, 0, len(segs))
-	rules := make([]json.RawMessage, 0, len(segs))
 	var fetch []int
 	for _, sr := range segs {
 		r := sr.res
@@ -179,14 +177,14 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 			continue
 		}
 		s.Parent, s.Folder = p.Name, path
-		raw, hit := c.cached(s.Meta.ID, a.UpdatedAt)
+		rule, hit := c.cached(s.Meta.ID, a.UpdatedAt)
+		s.Rule = rule
 		out = append(out, s)
-		rules = append(rules, raw)
 		if !hit {
 			fetch = append(fetch, len(out)-1)
 		}
 	}
-	if err := c.fetchDetails(ctx, out, rules, fetch); err != nil {
+	if err := c.fetchDetails(ctx, out, fetch); err != nil {
 		return nil, nil, err
 	}
 	names := map[string]string{}
@@ -194,19 +192,15 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 		names[out[i].Meta.ID] = out[i].Name
 	}
 	for i := range out {
-		if err := json.Unmarshal(ruleOrEmpty(rules[i]), &out[i].Rule); err != nil {
-			return nil, nil, &APIError{Reason: ReasonServer, Method: http.MethodGet, Endpoint: "segments",
-				Message: "segment " + out[i].Meta.ID + ": decode rule: " + err.Error()}
-		}
 		resolveNames(&out[i].Rule, names)
 	}
 	return folders, out, nil
 }
 
 // fetchDetails reads the detail of out[i] for every i in idx, in parallel
-// (bounded by MaxConcurrent), storing rules[i] and refreshing out[i]'s Meta
+// (bounded by MaxConcurrent), setting out[i]'s rule and refreshing its Meta
 // and description from the detail.
-func (c *Client) fetchDetails(ctx context.Context, out []segment.Segment, rules []json.RawMessage, idx []int) error {
+func (c *Client) fetchDetails(ctx context.Context, out []segment.Segment, idx []int) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -231,8 +225,7 @@ func (c *Client) fetchDetails(ctx context.Context, out []segment.Segment, rules 
 					mu.Unlock()
 					continue
 				}
-				raw, _ := json.Marshal(got.Rule)
-				rules[i] = raw
+				out[i].Rule = got.Rule
 				out[i].Name, out[i].Description, out[i].Meta = got.Name, got.Description, got.Meta
 			}
 		})

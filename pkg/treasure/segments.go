@@ -79,31 +79,35 @@ func (c *Client) segmentBody(method, id, parentID, folderID string, s *segment.S
 	return b, raw, nil
 }
 
-// remember caches the rule of segment id at updatedAt.
-func (c *Client) remember(id, updatedAt string, rule json.RawMessage) {
+// remember caches a copy of the rule (wire form) of segment id at
+// updatedAt.
+func (c *Client) remember(id, updatedAt string, rule *segment.Rule) {
+	cp := rule.Clone()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.rules[id] = cachedRule{updatedAt: updatedAt, rule: slices.Clone(rule)}
+	c.rules[id] = cachedRule{updatedAt: updatedAt, rule: cp}
 }
 
-func (c *Client) cached(id, updatedAt string) (json.RawMessage, bool) {
+// cached returns a copy of the cached rule of segment id when it was cached
+// at updatedAt.
+func (c *Client) cached(id, updatedAt string) (segment.Rule, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.rules[id]
+	c.mu.Unlock()
 	if !ok || e.updatedAt != updatedAt || updatedAt == "" {
-		return nil, false
+		return segment.Rule{}, false
 	}
-	return e.rule, true
+	return e.rule.Clone(), true
 }
 
 // written turns a write response into the observed segment: the rule is the
 // one sent (s.Rule, names kept), cached under the new updatedAt.
 func (c *Client) written(doc *document, s *segment.Segment, raw json.RawMessage) *segment.Segment {
 	got, a := toSegment(&doc.Data, users(doc.Included))
-	c.remember(got.Meta.ID, a.UpdatedAt, raw)
 	got.Parent, got.Folder = s.Parent, s.Folder
 	var rule segment.Rule
 	if err := json.Unmarshal(raw, &rule); err == nil {
+		c.remember(got.Meta.ID, a.UpdatedAt, &rule)
 		got.Rule = rule
 		copyNames(&got.Rule, &s.Rule)
 	}
@@ -188,7 +192,7 @@ func (c *Client) GetSegment(ctx context.Context, id string) (*segment.Segment, e
 		return nil, &APIError{Status: http.StatusOK, Reason: ReasonServer, Method: http.MethodGet, Endpoint: "segments",
 			Message: "segment " + id + ": decode rule: " + err.Error()}
 	}
-	c.remember(got.Meta.ID, a.UpdatedAt, ruleOrEmpty(a.Rule))
+	c.remember(got.Meta.ID, a.UpdatedAt, &got.Rule)
 	return &got, nil
 }
 

@@ -95,7 +95,8 @@ databricks:
   token: {env: BENCH_DBX_TOKEN}
 webhooks:
   github: {env: BENCH_WEBHOOK}
-`, port, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
+debug: {pprof: %t}
+`, port, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath, os.Getenv("BENCH_PPROF") != "")
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		b.Fatal(err)
@@ -119,6 +120,10 @@ webhooks:
 		return resp.StatusCode == 200
 	})
 
+	if os.Getenv("BENCH_PPROF") != "" {
+		// Profiles: go tool pprof http://ADDR/debug/pprof/heap
+		fmt.Fprintf(os.Stderr, "daemon profiles at http://%s/debug/pprof/\n", addr)
+	}
 	hook := "http://" + addr + "/hooks/github"
 	push := func() {
 		body := fmt.Appendf(nil, `{"ref":"refs/heads/main","repository":{"clone_url":%q,"html_url":%q}}`, repo.URL(), repo.URL())

@@ -1,0 +1,146 @@
+package segment
+
+import (
+	"encoding/json"
+	"maps"
+)
+
+// Clone returns a deep copy of the rule: no slice, map or pointer of the copy
+// is shared with r, so either can be changed without affecting the other.
+// (The json.RawMessage values of Extra maps are shared; they are never
+// written in place.) Cloning is much cheaper than decoding the wire form
+// again, which is why package treasure caches decoded rules and hands out
+// clones.
+func (r *Rule) Clone() Rule {
+	c := *r
+	c.Conditions = cloneEach(r.Conditions, (*ConditionSet).clone)
+	c.Limit = clonePtr(r.Limit, (*Limit).clone)
+	c.Extra = cloneExtra(r.Extra)
+	c.Origin = r.Origin.clone()
+	return c
+}
+
+func (cs *ConditionSet) clone() ConditionSet {
+	c := *cs
+	c.Conditions = cloneEach(cs.Conditions, (*Condition).clone)
+	c.Extra = cloneExtra(cs.Extra)
+	c.Origin = cs.Origin.clone()
+	return c
+}
+
+func (cd *Condition) clone() Condition {
+	c := *cd
+	c.LeftValue = clonePtr(cd.LeftValue, (*LeftValue).clone)
+	c.Operator = clonePtr(cd.Operator, (*Operator).clone)
+	c.ArrayMatching = clonePtr(cd.ArrayMatching, func(a *ArrayMatching) ArrayMatching { return *a })
+	c.Limit = clonePtr(cd.Limit, (*Limit).clone)
+	c.Extra = cloneExtra(cd.Extra)
+	c.Origin = cd.Origin.clone()
+	return c
+}
+
+func (lv *LeftValue) clone() LeftValue {
+	c := *lv
+	c.Source = clonePtr(lv.Source, func(s *SourceRef) SourceRef { return *s })
+	c.Aggregation = clonePtr(lv.Aggregation, (*Aggregation).clone)
+	c.Filter = clonePtr(lv.Filter, (*Filter).clone)
+	c.Window = clonePtr(lv.Window, (*Window).clone)
+	c.Extra = cloneExtra(lv.Extra)
+	c.Origin = lv.Origin.clone()
+	return c
+}
+
+func (a *Aggregation) clone() Aggregation {
+	c := *a
+	c.Columns = cloneSlice(a.Columns)
+	c.GroupingColumns = cloneSlice(a.GroupingColumns)
+	c.Extra = cloneExtra(a.Extra)
+	c.Origin = a.Origin.clone()
+	return c
+}
+
+func (f *Filter) clone() Filter {
+	c := *f
+	c.Conditions = cloneEach(f.Conditions, (*Filter).clone)
+	c.Operator = clonePtr(f.Operator, (*Operator).clone)
+	c.ArrayMatching = clonePtr(f.ArrayMatching, func(a *ArrayMatching) ArrayMatching { return *a })
+	c.Extra = cloneExtra(f.Extra)
+	c.Origin = f.Origin.clone()
+	return c
+}
+
+func (w *Window) clone() Window {
+	c := *w
+	c.Duration = maps.Clone(w.Duration)
+	c.Extra = cloneExtra(w.Extra)
+	return c
+}
+
+func (o *Operator) clone() Operator {
+	c := *o
+	c.RightValue = clonePtr(o.RightValue, func(v *Value) Value { return *v })
+	c.RightValues = cloneSlice(o.RightValues)
+	c.MinValue = clonePtr(o.MinValue, func(v *Value) Value { return *v })
+	c.MaxValue = clonePtr(o.MaxValue, func(v *Value) Value { return *v })
+	c.From = clonePtr(o.From, (*TimeRef).clone)
+	c.To = clonePtr(o.To, (*TimeRef).clone)
+	c.Duration = maps.Clone(o.Duration)
+	c.Reverse = clonePtr(o.Reverse, func(b *bool) bool { return *b })
+	c.Extra = cloneExtra(o.Extra)
+	c.Origin = o.Origin.clone()
+	return c
+}
+
+func (t *TimeRef) clone() TimeRef {
+	c := *t
+	c.Last = clonePtr(t.Last, func(n *int) int { return *n })
+	c.Next = clonePtr(t.Next, func(n *int) int { return *n })
+	return c
+}
+
+func (l *Limit) clone() Limit {
+	c := *l
+	c.OrderColumns = cloneEach(l.OrderColumns, func(oc *OrderColumn) OrderColumn {
+		x := *oc
+		x.Extra = cloneExtra(oc.Extra)
+		return x
+	})
+	c.Extra = cloneExtra(l.Extra)
+	return c
+}
+
+func (o Origin) clone() Origin {
+	o.Fields = maps.Clone(o.Fields)
+	return o
+}
+
+func cloneExtra(m map[string]json.RawMessage) map[string]json.RawMessage { return maps.Clone(m) }
+
+// cloneSlice copies s, keeping nil and empty apart.
+func cloneSlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append(make([]T, 0, len(s)), s...)
+}
+
+// cloneEach copies s element by element with clone, keeping nil and empty
+// apart.
+func cloneEach[T any](s []T, clone func(*T) T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i := range s {
+		out[i] = clone(&s[i])
+	}
+	return out
+}
+
+func clonePtr[T any](p *T, clone func(*T) T) *T {
+	if p == nil {
+		return nil
+	}
+	c := clone(p)
+	return &c
+}
