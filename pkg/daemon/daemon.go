@@ -90,6 +90,11 @@ type Daemon struct {
 	mu    sync.Mutex
 	sched *schedule.Scheduler // nil unless leading
 
+	// suspendPath is the file that keeps the suspensions made through
+	// the API ("" without cacheDir); suspendMu serializes its updates.
+	suspendPath string
+	suspendMu   sync.Mutex
+
 	leading  atomic.Bool
 	draining atomic.Bool
 	ran      atomic.Bool
@@ -178,6 +183,9 @@ func New(opts Options) (_ *Daemon, err error) {
 		d.rec.SetState(s.Name, false, st.suspended, false)
 		s.Reconciler.Apply.OnChange = d.onChange(st)
 		hookSources = append(hookSources, webhook.Source{Name: s.Name, URL: s.Config.URL, Branch: s.Config.Branch})
+	}
+	if err := d.loadSuspensions(); err != nil {
+		return nil, err
 	}
 
 	wh := cfg.Webhooks

@@ -16,7 +16,10 @@
 //     sent (capped at the backoff maximum);
 //   - freeze windows, during which plans are computed and shown but not
 //     applied;
-//   - suspend and resume per source;
+//   - suspend and resume per source; with a cacheDir, suspensions made
+//     through the API are saved there and restored at start (a file that
+//     cannot be read stops the start), and suspend in the configuration
+//     always wins at start;
 //   - leader election (package leader): only the leader runs the scheduler,
 //     standby replicas serve /metrics and /readyz;
 //   - HTTP: /metrics, /healthz, /readyz, /status, the trigger, suspend and

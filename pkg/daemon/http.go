@@ -109,7 +109,7 @@ func (d *Daemon) Status() Status {
 	for _, st := range d.sources {
 		st.mu.Lock()
 		ss := st.status
-		ss.Suspended = st.suspended
+		ss.Suspended, ss.SuspendedBy = st.suspended, st.suspendedBy()
 		st.mu.Unlock()
 		if s != nil {
 			if js, err := s.Status(st.name); err == nil {
@@ -163,10 +163,12 @@ func (d *Daemon) api(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "triggered", "source": name})
 	case "suspend", "resume":
 		suspend := action == "suspend"
-		st.mu.Lock()
-		st.suspended = suspend
-		st.status.Suspended = suspend
-		st.mu.Unlock()
+		saveErr := d.setSuspended(st, suspend)
+		if saveErr != nil && !suspend {
+			log.Error("source not resumed", "err", saveErr)
+			writeError(w, http.StatusInternalServerError, saveErr.Error())
+			return
+		}
 		if s != nil {
 			var err error
 			if suspend {
@@ -180,6 +182,11 @@ func (d *Daemon) api(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		d.rec.SetSuspended(name, suspend)
+		if saveErr != nil {
+			log.Error("source suspended through the API, but not across a restart", "err", saveErr)
+			writeError(w, http.StatusInternalServerError, saveErr.Error())
+			return
+		}
 		log.Info("source " + action + "d through the API")
 		writeJSON(w, http.StatusOK, map[string]any{"status": action + "d", "source": name})
 	default:

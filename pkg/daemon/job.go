@@ -39,7 +39,10 @@ type SourceStatus struct {
 	// Ready means the last run succeeded and nothing is held.
 	Ready     bool `json:"ready"`
 	Suspended bool `json:"suspended"`
-	Stalled   bool `json:"stalled"`
+	// SuspendedBy says where a suspension comes from: "config" (only a
+	// change of the configuration lifts it for good) or "api".
+	SuspendedBy string `json:"suspended_by,omitempty"`
+	Stalled     bool   `json:"stalled"`
 	// Reason and Message explain a stalled, waiting or failed source.
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -109,13 +112,16 @@ type sourceState struct {
 	fetch  func(context.Context) (reconcile.Snapshot, source.Snapshot, error)
 	latest func(context.Context) (string, error)
 
-	mu         sync.Mutex
-	status     SourceStatus
-	suspended  bool
-	stalledRev string // revision that stalled; "" when not stalled
-	force      bool   // the next run goes ahead even when stalled
-	log        *slog.Logger
-	firstRun   bool // a run has finished
+	mu        sync.Mutex
+	status    SourceStatus
+	suspended bool
+	// apiSuspendedAt is when the API suspended the source; zero when its
+	// last API call was a resume, or there was none.
+	apiSuspendedAt time.Time
+	stalledRev     string // revision that stalled; "" when not stalled
+	force          bool   // the next run goes ahead even when stalled
+	log            *slog.Logger
+	firstRun       bool // a run has finished
 }
 
 func (st *sourceState) isSuspended() bool {
