@@ -28,7 +28,8 @@ type Config struct {
 	FreezeWindows  []FreezeWindow `json:"freezeWindows"`
 	Webhooks       Webhooks       `json:"webhooks"`
 	LeaderElection LeaderElection `json:"leaderElection"`
-	// CacheDir keeps bare git repositories across restarts; memory when empty.
+	// CacheDir keeps bare git repositories and the suspensions made through
+	// the API across restarts; memory when empty.
 	CacheDir string `json:"cacheDir"`
 	// Timezone evaluates schedules and freeze windows.
 	Timezone string `json:"timezone"`
