@@ -210,33 +210,33 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 	return c, nil
 }
 
-// protectKeys maps configured protected objects to plan keys, without
+// protectKeys maps configured protected objects to plan objects, without
 // duplicates: a segment's key is its parent segment and name, a folder's
 // its parent segment and path (as Name), a parent segment's its name (as
 // Parent, with no Name).
-func protectKeys(lists ...[]config.Protected) []segment.Key {
-	var keys []segment.Key
-	seen := map[segment.Key]bool{}
+func protectKeys(lists ...[]config.Protected) []plan.Object {
+	var objs []plan.Object
+	seen := map[plan.Object]bool{}
 	for _, list := range lists {
 		for _, o := range list {
-			var k segment.Key
+			var obj plan.Object
 			switch o.Kind {
 			case config.KindParent:
-				k = (&segment.Parent{Name: o.Name}).Key()
+				obj = plan.Object{Kind: plan.KindParent, Key: (&segment.Parent{Name: o.Name}).Key()}
 			case config.KindFolder:
-				k = (&segment.Folder{Parent: o.Parent, Path: o.Path}).Key()
+				obj = plan.Object{Kind: plan.KindFolder, Key: (&segment.Folder{Parent: o.Parent, Path: o.Path}).Key()}
 			case config.KindSegment:
-				k = (&segment.Segment{Parent: o.Parent, Name: o.Name}).Key()
+				obj = plan.Object{Kind: plan.KindSegment, Key: (&segment.Segment{Parent: o.Parent, Name: o.Name}).Key()}
 			default:
 				continue // refused by the configuration loader
 			}
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
+			if !seen[obj] {
+				seen[obj] = true
+				objs = append(objs, obj)
 			}
 		}
 	}
-	return keys
+	return objs
 }
 
 // Secrets returns every secret value of the configuration, for redaction.

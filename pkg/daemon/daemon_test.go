@@ -207,7 +207,11 @@ prune: protect: [{kind: "parent", name: "Old"}, {kind: "folder", parent: "Retail
 	}
 	t.Cleanup(func() { _ = c.Close() })
 
-	global := []segment.Key{{Parent: "Old"}, {Parent: "Retail", Name: "Gen/F01"}, {Parent: "Retail", Name: "VIP"}}
+	global := []plan.Object{
+		{Kind: plan.KindParent, Key: segment.Key{Parent: "Old"}},
+		{Kind: plan.KindFolder, Key: segment.Key{Parent: "Retail", Name: "Gen/F01"}},
+		{Kind: plan.KindSegment, Key: segment.Key{Parent: "Retail", Name: "VIP"}},
+	}
 	for _, name := range []string{"retail", "web"} {
 		s, err := c.Source(name)
 		if err != nil {

@@ -422,9 +422,9 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 		block(p.PruneBlocked)
 		return
 	}
-	protected := map[segment.Key]bool{}
-	for _, k := range c.opts.Protect {
-		protected[k] = true
+	protected := map[Object]bool{}
+	for _, o := range c.opts.Protect {
+		protected[o] = true
 	}
 	// Lifecycle.preventDestroy in the repository only concerns objects still
 	// in it, which are never deleted; an object removed from the repository
@@ -456,7 +456,7 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 			continue
 		}
 		switch {
-		case protected[ch.Key]:
+		case protected[Object{Kind: ch.Kind, Key: ch.Key}]:
 			ch.Blocked = "protected by prune.protect"
 		case observedPreventDestroy(ch.Before):
 			ch.Blocked = "protected by lifecycle.preventDestroy recorded on the object"

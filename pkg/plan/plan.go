@@ -84,8 +84,10 @@ type Options struct {
 	Owner string
 	Prune PruneOptions
 	// Protect lists objects that are never deleted (folder keys use the
-	// path as Name; parent keys have an empty Name).
-	Protect []segment.Key
+	// path as Name; parent keys have an empty Name). The kind is part of the
+	// identity: a top-level folder and a segment of the same name are
+	// different objects.
+	Protect []Object
 	// InhibitDeletes, when not empty, blocks every delete with this reason
 	// (an earlier stage failed).
 	InhibitDeletes string
@@ -175,6 +177,15 @@ func (c *Change) Segments() (before, after *segment.Segment) {
 
 // Ref returns the change's identity as "kind:parent/name".
 func (c *Change) Ref() string { return Ref(c.Kind, c.Key) }
+
+// Object identifies one object: its kind and key.
+type Object struct {
+	Kind Kind
+	Key  segment.Key
+}
+
+// String renders the object as Ref does.
+func (o Object) String() string { return Ref(o.Kind, o.Key) }
 
 // Ref renders an object identity.
 func Ref(k Kind, key segment.Key) string { return string(k) + ":" + key.String() }

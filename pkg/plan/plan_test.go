@@ -227,8 +227,10 @@ func TestCompute(t *testing.T) {
 		"protected objects are never deleted": {
 			desired:  segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{vip}},
 			observed: segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(vip, owned("20")), withMeta(churn, owned("21"))}},
-			opts:     func(o *Options) { o.Protect = []segment.Key{{Parent: parentName, Name: "Churn"}} },
-			want:     []string{"no-op parent Retail", "no-op segment Retail/VIP", "delete segment Retail/Churn [blocked]"},
+			opts: func(o *Options) {
+				o.Protect = []Object{{Kind: KindSegment, Key: segment.Key{Parent: parentName, Name: "Churn"}}}
+			},
+			want: []string{"no-op parent Retail", "no-op segment Retail/VIP", "delete segment Retail/Churn [blocked]"},
 		},
 		"parent delete needs its own opt-in": {
 			observed: segment.State{Parents: []segment.Parent{op}},
@@ -294,7 +296,7 @@ func goldenPlan() *Plan {
 	opts := defaultOpts()
 	opts.SameRevision = true
 	opts.Principal = "reconciler"
-	opts.Protect = []segment.Key{{Parent: parentName, Name: "Kept"}}
+	opts.Protect = []Object{{Kind: KindSegment, Key: segment.Key{Parent: parentName, Name: "Kept"}}}
 	return Compute(
 		segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing"}, {Parent: parentName, Path: "Marketing/New"}},
 			Segments: []segment.Segment{vip, seg("Fresh", "Marketing/New", refRule("VIP", false)), seg("Hand made", "", valueRule("ltv", 4))}},
@@ -376,5 +378,33 @@ func TestNoChangesLine(t *testing.T) {
 	}
 	if p.HasChanges() {
 		t.Error("HasChanges on an empty plan")
+	}
+}
+
+// TestProtectMatchesKind checks that protecting a segment does not protect a
+// top-level folder of the same name (their keys are equal; kinds differ).
+func TestProtectMatchesKind(t *testing.T) {
+	opts := defaultOpts()
+	opts.Prune.MaxDeletes, opts.Prune.MaxDeletePercent = 0, 0
+	opts.Protect = []Object{{Kind: KindSegment, Key: segment.Key{Parent: parentName, Name: "VIP"}}}
+	p := Compute(
+		segment.State{Parents: []segment.Parent{parent()}, Segments: []segment.Segment{seg("Stay", "", valueRule("ltv", 1))}},
+		segment.State{Parents: []segment.Parent{withParentMeta(parent(), owned("1"))},
+			Folders: []segment.Folder{{Parent: parentName, Path: "VIP", Meta: owned("11")}},
+			Segments: []segment.Segment{withMeta(seg("Stay", "", valueRule("ltv", 1)), owned("20")),
+				withMeta(seg("VIP", "", valueRule("ltv", 2)), owned("21"))}},
+		opts)
+	got := map[string]string{}
+	for _, ch := range p.Changes {
+		if ch.Action == Delete {
+			got[ch.Ref()] = ch.Blocked
+		}
+	}
+	want := map[string]string{
+		"segment:" + parentName + "/VIP": "protected by prune.protect",
+		"folder:" + parentName + "/VIP":  "",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("deletes (ref: blocked) differ (-want +got):\n%s", diff)
 	}
 }
