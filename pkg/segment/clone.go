@@ -110,7 +110,7 @@ func (l *Limit) clone() Limit {
 }
 
 func (o Origin) clone() Origin {
-	o.Fields = maps.Clone(o.Fields)
+	o.Fields = cloneSlice(o.Fields)
 	return o
 }
 

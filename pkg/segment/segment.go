@@ -42,18 +42,40 @@ func (t IONType) IsArray() bool { return t == StringArray || t == NumberArray }
 type Origin struct {
 	// Pos is the position of the value itself (its struct or list element).
 	Pos diag.Pos
-	// Fields maps a field path relative to the value ("column",
-	// "table.catalog", "key") to the position of that field's value.
-	Fields map[string]diag.Pos
+	// Fields holds the positions of the value's fields by field path
+	// relative to the value ("column", "table.catalog", "key"), at most one
+	// per name. A short list rather than a map: desired state holds one
+	// Origin per rule element, tens of thousands in a large repository.
+	Fields []FieldPos
+}
+
+// FieldPos is the position of one field's value.
+type FieldPos struct {
+	Name string
+	Pos  diag.Pos
 }
 
 // At returns the position of the named field, falling back to the position
 // of the whole value when the field's own position is unknown.
 func (o Origin) At(field string) diag.Pos {
-	if p, ok := o.Fields[field]; ok && p.IsValid() {
-		return p
+	for _, f := range o.Fields {
+		if f.Name == field && f.Pos.IsValid() {
+			return f.Pos
+		}
 	}
 	return o.Pos
+}
+
+// SetField records the position of the named field, replacing an earlier
+// one.
+func (o *Origin) SetField(name string, p diag.Pos) {
+	for i := range o.Fields {
+		if o.Fields[i].Name == name {
+			o.Fields[i].Pos = p
+			return
+		}
+	}
+	o.Fields = append(o.Fields, FieldPos{Name: name, Pos: p})
 }
 
 // Meta is what Treasure Data reports about an object it stores. Desired

@@ -7,7 +7,7 @@ import (
 )
 
 // The clone functions copy values handed out by Load, so that callers may
-// change them without changing the cache. Origin.Fields maps and Extra maps
+// change them without changing the cache. Origin.Fields lists and Extra maps
 // are shared: they are read-only.
 
 func cloneParent(p segment.Parent) segment.Parent {

@@ -156,8 +156,5 @@ func (p *positions) field(o *segment.Origin, name, path, rel string) {
 	if !p.has(full) {
 		return
 	}
-	if o.Fields == nil {
-		o.Fields = map[string]diag.Pos{}
-	}
-	o.Fields[name] = p.value(full)
+	o.SetField(name, p.value(full))
 }

@@ -50,7 +50,7 @@ type Result struct {
 //
 // Positions in diagnostics and Origins are the slash-separated paths of
 // fsys. The returned state is the caller's to change, with two exceptions
-// shared with the cache: Origin.Fields and Extra maps, and what a rule's
+// shared with the cache: Origin.Fields lists, Extra maps, and what a rule's
 // conditions point to (LeftValue, Operator, ArrayMatching, Limit). Replace
 // those pointers rather than change what they point to.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {

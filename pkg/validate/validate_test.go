@@ -28,7 +28,7 @@ func newCatalog(tables map[string][]catalog.Column) *catalog.Catalog {
 }
 
 func at(field string) segment.Origin {
-	return segment.Origin{Pos: diag.Pos{File: "p.cue", Line: 1}, Fields: map[string]diag.Pos{field: {File: "p.cue", Line: 2, Col: 3}}}
+	return segment.Origin{Pos: diag.Pos{File: "p.cue", Line: 1}, Fields: []segment.FieldPos{{Name: field, Pos: diag.Pos{File: "p.cue", Line: 2, Col: 3}}}}
 }
 
 func baseCatalog() *catalog.Catalog {
