@@ -222,12 +222,16 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now()}
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		entry.Status = sw.status
-		s.mu.Lock()
-		s.log = append(s.log, entry)
-		s.mu.Unlock()
-	}()
+	var once sync.Once
+	record := func() {
+		once.Do(func() {
+			entry.Status = sw.status
+			s.mu.Lock()
+			s.log = append(s.log, entry)
+			s.mu.Unlock()
+		})
+	}
+	defer record()
 	if f := s.takeFault(r); f != nil {
 		if f.Delay > 0 {
 			t := time.NewTimer(f.Delay)
@@ -243,6 +247,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if f.Process {
 				s.handle(discard{header: http.Header{}}, r)
 			}
+			// Logged before the close: the client sees the close at once
+			// and may read the log next.
+			record()
 			hijackClose(w)
 			return
 		case f.Status != 0:
