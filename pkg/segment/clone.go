@@ -20,6 +20,21 @@ func (r *Rule) Clone() Rule {
 	return c
 }
 
+// CopyConditions returns a copy of the rule whose condition sets and
+// conditions are its own, so that their fields (Condition.ID,
+// Condition.Segment, ...) can be set freely; what conditions point to
+// (LeftValue, Operator, ArrayMatching, Limit) and the Extra maps are shared
+// with r and must not be changed in place: replace the pointer instead. It
+// is the cheap copy for values handed out from a cache to readers.
+func (r *Rule) CopyConditions() Rule {
+	c := *r
+	c.Conditions = cloneSlice(r.Conditions)
+	for i := range c.Conditions {
+		c.Conditions[i].Conditions = cloneSlice(c.Conditions[i].Conditions)
+	}
+	return c
+}
+
 func (cs *ConditionSet) clone() ConditionSet {
 	c := *cs
 	c.Conditions = cloneEach(cs.Conditions, (*Condition).clone)

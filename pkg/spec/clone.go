@@ -31,11 +31,7 @@ func cloneParent(p segment.Parent) segment.Parent {
 // Operator, ArrayMatching, Limit) is shared with the cache and must not be
 // changed in place: replace the pointer instead.
 func cloneSegment(s segment.Segment) segment.Segment {
-	s.Rule.Conditions = slices.Clone(s.Rule.Conditions)
-	for i := range s.Rule.Conditions {
-		cs := &s.Rule.Conditions[i]
-		cs.Conditions = slices.Clone(cs.Conditions)
-	}
+	s.Rule = s.Rule.CopyConditions()
 	return s
 }
 

@@ -34,9 +34,10 @@ type Client struct {
 
 	mu sync.Mutex
 	// rules caches decoded segment rules (wire form: references by id) by
-	// segment id, valid while updatedAt matches. Observe hands out clones:
-	// decoding every rule of a large parent segment again on each run cost
-	// most of its time.
+	// segment id, valid while updatedAt matches. Observe hands out copies
+	// of their condition lists (segment.Rule.CopyConditions): decoding every
+	// rule of a large parent segment again on each run cost most of its
+	// time, and deep copies were most of the rest.
 	rules map[string]cachedRule
 	// connNames maps connection ids to the names they were resolved from.
 	connNames map[string]string
@@ -198,7 +199,7 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		b, err := readBody(resp, maxBody+1)
 		c.observe(cl, resp.StatusCode, start)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -228,6 +229,20 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	e.classify()
 	c.red.apply(e)
 	return e
+}
+
+// readBody reads at most limit bytes of resp's body, into a buffer of the
+// announced Content-Length when there is one (a listing of a large parent
+// segment is megabytes; growing a buffer to it copies it several times).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, limit)
+	if n := resp.ContentLength; n > 0 && n < limit {
+		var buf bytes.Buffer
+		buf.Grow(int(n) + bytes.MinRead)
+		_, err := buf.ReadFrom(r)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(r)
 }
 
 func requestID(resp *http.Response) string {

@@ -22,6 +22,12 @@ import (
 // by-folder listing (more only for trees deeper than Options.ByFolderDepth),
 // plus one detail GET per segment whose updatedAt changed since this client
 // last saw it.
+//
+// Segment rules come from the client's cache: their condition sets and
+// conditions are the caller's to change, but what conditions point to
+// (LeftValue, Operator, ArrayMatching, Limit) and Extra maps are shared with
+// the cache and must be replaced, not changed in place (the contract of
+// segment.Rule.CopyConditions, as for spec.Load).
 func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.State, error) {
 	var st segment.State
 	if len(parentNames) == 0 {
@@ -104,7 +110,7 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 					continue
 				}
 				f, a := toFolder(r, us)
-				nodes[string(r.ID)] = &treeNode{name: a.Name, parent: r.rel("parentFolder"), folder: f}
+				nodes[string(r.ID)] = &treeNode{name: a.Name, parent: r.rel(relParentFolder), folder: f}
 				local = append(local, r)
 			case r.Type == c.o.SegmentType:
 				segs[string(r.ID)] = segRes{res: *r, users: us}

@@ -81,6 +81,20 @@ func TestObserveRequestCount(t *testing.T) {
 	if d := cmp.Diff(st, st2); d != "" {
 		t.Errorf("a cached observe differs from the first one:\n%s", d)
 	}
+	// What a caller changes in the conditions of one observation does not
+	// reach the cache.
+	for i := range st2.Segments {
+		cd := &st2.Segments[i].Rule.Conditions[0].Conditions[0]
+		cd.ID, cd.Segment, cd.Type = "1", "changed", "changed"
+		st2.Segments[i].Rule.Conditions[0].Type = "changed"
+	}
+	again, err := obs.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(st, again); d != "" {
+		t.Errorf("changing an observation changed the cache:\n%s", d)
+	}
 
 	// Someone edits one segment by hand.
 	target := st.Segments[57]

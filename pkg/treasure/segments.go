@@ -29,9 +29,9 @@ func toSegment(r *resource, us map[string]string) (segment.Segment, segmentAttrs
 		desc = *a.Description
 	}
 	clean, owned, owner := splitMarker(desc)
-	return segment.Segment{Name: a.Name, Description: clean, Kind: segment.Batch, FolderID: r.rel("parentFolder"),
+	return segment.Segment{Name: a.Name, Description: clean, Kind: segment.Batch, FolderID: r.rel(relParentFolder),
 		Meta: segment.Meta{ID: string(r.ID), Owned: owned, OwnerSource: owner, CreatedAt: parseTime(a.CreatedAt),
-			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: userName(r, "updatedBy", us)}}, a
+			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: userName(r, relUpdatedBy, us)}}, a
 }
 
 // wireRule returns a copy of r fit to send: every Reference condition must
@@ -88,8 +88,9 @@ func (c *Client) remember(id, updatedAt string, rule *segment.Rule) {
 	c.rules[id] = cachedRule{updatedAt: updatedAt, rule: cp}
 }
 
-// cached returns a copy of the cached rule of segment id when it was cached
-// at updatedAt.
+// cached returns the cached rule of segment id when it was cached at
+// updatedAt. Its condition sets and conditions are a copy; what they point
+// to is shared with the cache (segment.Rule.CopyConditions).
 func (c *Client) cached(id, updatedAt string) (segment.Rule, bool) {
 	c.mu.Lock()
 	e, ok := c.rules[id]
@@ -97,7 +98,7 @@ func (c *Client) cached(id, updatedAt string) (segment.Rule, bool) {
 	if !ok || e.updatedAt != updatedAt || updatedAt == "" {
 		return segment.Rule{}, false
 	}
-	return e.rule.Clone(), true
+	return e.rule.CopyConditions(), true
 }
 
 // written turns a write response into the observed segment: the rule is the
@@ -168,7 +169,7 @@ func (c *Client) childSegment(ctx context.Context, folderID, name string) (*segm
 	}
 	for i := range doc.Data {
 		r := &doc.Data[i]
-		if r.Type != c.o.SegmentType || r.rel("parentFolder") != folderID {
+		if r.Type != c.o.SegmentType || r.rel(relParentFolder) != folderID {
 			continue
 		}
 		if _, a := toSegment(r, nil); a.Name == name {

@@ -42,36 +42,54 @@ type ref struct {
 // relationship is a to-one JSON:API relationship; Data is nil for null and
 // for to-many relationships (which the client does not need).
 type relationship struct {
-	Data *ref
+	Data toOne `json:"data"`
 }
 
-// UnmarshalJSON keeps to-one data and ignores to-many.
-func (r *relationship) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	d := bytes.TrimSpace(raw.Data)
-	if len(d) == 0 || d[0] != '{' {
-		r.Data = nil
+// toOne is the data of a relationship: a resource identifier, or nil for
+// null and for the arrays of to-many relationships.
+type toOne struct{ *ref }
+
+// UnmarshalJSON keeps an object and ignores anything else.
+func (t *toOne) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		t.ref = nil
 		return nil
 	}
-	r.Data = &ref{}
-	return json.Unmarshal(d, r.Data)
+	t.ref = &ref{}
+	return json.Unmarshal(b, t.ref)
+}
+
+// relationships holds the relationships the client reads; the API sends
+// more (createdBy, segmentFolders, ...), which decoding skips.
+type relationships struct {
+	ParentFolder relationship `json:"parentFolder"`
+	UpdatedBy    relationship `json:"updatedBy"`
 }
 
 // resource is a JSON:API resource object as the API returns it.
 type resource struct {
-	ID            wireID                  `json:"id"`
-	Type          string                  `json:"type"`
-	Attributes    json.RawMessage         `json:"attributes"`
-	Relationships map[string]relationship `json:"relationships"`
+	ID            wireID          `json:"id"`
+	Type          string          `json:"type"`
+	Attributes    json.RawMessage `json:"attributes"`
+	Relationships relationships   `json:"relationships"`
 }
 
+// Relationship names read by rel.
+const (
+	relParentFolder = "parentFolder"
+	relUpdatedBy    = "updatedBy"
+)
+
 func (r *resource) rel(name string) string {
-	if x, ok := r.Relationships[name]; ok && x.Data != nil {
+	var x relationship
+	switch name {
+	case relParentFolder:
+		x = r.Relationships.ParentFolder
+	case relUpdatedBy:
+		x = r.Relationships.UpdatedBy
+	}
+	if x.Data.ref != nil {
 		return string(x.Data.ID)
 	}
 	return ""

@@ -106,6 +106,10 @@ debug: {pprof: %t}
 	bin := reconcilerBinary(b)
 	daemonCmd := exec.Command(bin, "run", "--config", cfgPath)
 	daemonCmd.Stderr = os.Stderr
+	if v := os.Getenv("BENCH_DAEMON_GODEBUG"); v != "" {
+		// For example gctrace=1: the daemon's heap after each collection.
+		daemonCmd.Env = append(os.Environ(), "GODEBUG="+v)
+	}
 	if err := daemonCmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -143,6 +147,7 @@ debug: {pprof: %t}
 	// Initial apply of every segment.
 	push()
 	eventually(b, "the first apply", 30*time.Minute, func() bool { return len(td.Segments()) >= n })
+	initialRSS := peakRSS(b, daemonCmd.Process.Pid)
 
 	var lat, pushes []time.Duration
 	b.ResetTimer()
@@ -174,6 +179,7 @@ debug: {pprof: %t}
 		b.ReportMetric(float64(pushes[len(pushes)/2].Milliseconds()), "git-push-p50-ms")
 	}
 	b.ReportMetric(float64(peakRSS(b, daemonCmd.Process.Pid))/1024, "daemon-peak-RSS-MiB")
+	b.ReportMetric(float64(initialRSS)/1024, "initial-apply-peak-RSS-MiB")
 }
 
 func ruleHas(td *tdstandin.Server, name, needle string) bool {
