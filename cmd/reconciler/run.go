@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -53,6 +54,8 @@ func runDaemon(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.err, "reconciler run: %v\n", err)
 		return exitUsage
 	}
+	mem := tuneMemory(os.Getenv, os.ReadFile)
+	log.Info("memory", "gc_percent", mem.GCPercent, "memory_limit_bytes", mem.MemoryLimit)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: reg})

@@ -106,9 +106,10 @@ debug: {pprof: %t}
 	bin := reconcilerBinary(b)
 	daemonCmd := exec.Command(bin, "run", "--config", cfgPath)
 	daemonCmd.Stderr = os.Stderr
-	if v := os.Getenv("BENCH_DAEMON_GODEBUG"); v != "" {
-		// For example gctrace=1: the daemon's heap after each collection.
-		daemonCmd.Env = append(os.Environ(), "GODEBUG="+v)
+	if v := os.Getenv("BENCH_DAEMON_ENV"); v != "" {
+		// Extra variables for the daemon alone, for example
+		// "GODEBUG=gctrace=1 GOGC=50".
+		daemonCmd.Env = append(os.Environ(), strings.Fields(v)...)
 	}
 	if err := daemonCmd.Start(); err != nil {
 		b.Fatal(err)
