@@ -3,12 +3,18 @@
 # daemon's peak memory, in repositories of 1,000 and 10,000 segments.
 #
 # The benchmark (test/e2e, BenchmarkCommitToApplied) builds the reconciler
-# binary, starts a git server (git http-backend), both stand-ins and
-# `reconciler run --config`, applies the whole repository once, then for each
-# iteration commits a one-segment change, delivers a signed push webhook and
-# waits until Treasure Data (the stand-in) holds the new rule. It reports
-# p50-ms and p95-ms of those waits and daemon-peak-RSS-MiB (VmHWM of the
-# daemon process, the initial apply included).
+# binary as it ships (CGO_ENABLED=0), starts a git server (git http-backend),
+# both stand-ins and `reconciler run --config`, applies the whole repository
+# once, then for each iteration pushes a one-segment change, delivers a signed
+# push webhook and waits until Treasure Data (the stand-in) holds the new rule.
+# The clock starts when the push is done (as a git host sends its webhook
+# then). It reports p50-ms and p95-ms of those waits, git-push-p50-ms (the
+# test's own commit and push), daemon-peak-RSS-MiB (VmHWM of the daemon
+# process, initial apply included) and initial-apply-peak-RSS-MiB.
+#
+# BENCH_PPROF=1 serves the daemon's /debug/pprof/ (address printed);
+# BENCH_DAEMON_ENV="GODEBUG=gctrace=1 GOGC=100" adds variables to the
+# daemon's environment.
 #
 # Needs cgo (the warehouse stand-in embeds DuckDB) and git.
 # Usage: bench/daemon.sh [SIZE] [ITERATIONS] [extra go test flags]
