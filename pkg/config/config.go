@@ -115,6 +115,8 @@ type Treasure struct {
 	Concurrency int        `json:"concurrency"`
 	Timeout     Duration   `json:"timeout"`
 	MaxRetries  int        `json:"maxRetries"`
+	// MaxResponseBytes bounds a response body (0: the client's default).
+	MaxResponseBytes int64 `json:"maxResponseBytes"`
 	// Principal is the user name Treasure Data records as the last updater
 	// of the reconciler's own writes (the owner of APIKey); it tells drift
 	// apart. Empty when unknown.

@@ -327,17 +327,18 @@ func sourceOptions(cfg *config.Config, sc *config.Source) source.Options {
 func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, log *slog.Logger) treasure.Options {
 	t := cfg.Treasure
 	to := treasure.Options{
-		APIKey:        t.APIKey.Value(),
-		Region:        t.Region,
-		Owner:         sc.OwnerName(),
-		HTTPClient:    opts.HTTPClient,
-		Timeout:       t.Timeout.D(),
-		RateLimit:     t.RateLimit,
-		Burst:         t.Burst,
-		MaxConcurrent: t.Concurrency,
-		MaxRetries:    t.MaxRetries,
-		Now:           opts.Now,
-		Logger:        log.With("source", sc.Name, "component", "treasure"),
+		APIKey:           t.APIKey.Value(),
+		Region:           t.Region,
+		Owner:            sc.OwnerName(),
+		HTTPClient:       opts.HTTPClient,
+		Timeout:          t.Timeout.D(),
+		RateLimit:        t.RateLimit,
+		Burst:            t.Burst,
+		MaxConcurrent:    t.Concurrency,
+		MaxRetries:       t.MaxRetries,
+		MaxResponseBytes: t.MaxResponseBytes,
+		Now:              opts.Now,
+		Logger:           log.With("source", sc.Name, "component", "treasure"),
 	}
 	if t.MaxRetries == 0 {
 		to.MaxRetries = -1 // zero in the file means no retries

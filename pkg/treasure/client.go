@@ -19,9 +19,6 @@ import (
 // JSONAPIMediaType is the media type of the /entities endpoints.
 const JSONAPIMediaType = "application/vnd.treasuredata.v1+json"
 
-// maxBody bounds how much of a response body is read.
-const maxBody = 32 << 20
-
 // maxErrorBody bounds how much of an error body is read.
 const maxErrorBody = 64 << 10
 
@@ -199,7 +196,7 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		b, err := readBody(resp, maxBody+1)
+		b, err := readBody(resp, c.o.MaxResponseBytes+1)
 		c.observe(cl, resp.StatusCode, start)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -207,9 +204,9 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 			}
 			return c.networkError(cl, err)
 		}
-		if len(b) > maxBody {
+		if int64(len(b)) > c.o.MaxResponseBytes {
 			return &APIError{Status: resp.StatusCode, Reason: ReasonServer, Method: cl.method, Endpoint: cl.endpoint,
-				Message: fmt.Sprintf("response larger than %d bytes", maxBody)}
+				Message: fmt.Sprintf("response larger than %d bytes (raise treasure.maxResponseBytes)", c.o.MaxResponseBytes)}
 		}
 		if cl.out != nil && len(bytes.TrimSpace(b)) > 0 {
 			if err := json.Unmarshal(b, cl.out); err != nil {

@@ -197,3 +197,20 @@ func TestMarkerRoundTrip(t *testing.T) {
 		t.Error("a marker in the middle of text counts")
 	}
 }
+
+// TestObserveResponseTooLarge checks that a listing above
+// MaxResponseBytes fails the observe with an error that names the option,
+// and that the default leaves room.
+func TestObserveResponseTooLarge(t *testing.T) {
+	e := newEnv(t, noLimit)
+	p := e.mustParent(t, "Retail")
+	populate(t, e, p, 4, 10)
+	small := e.client(t, func(o *Options) { o.MaxResponseBytes = 4096 })
+	_, err := small.Observe(context.Background(), []string{"Retail"})
+	if err == nil || !strings.Contains(err.Error(), "response larger than 4096 bytes (raise treasure.maxResponseBytes)") {
+		t.Fatalf("observe with a 4 KiB bound: %v", err)
+	}
+	if _, err := e.c.Observe(context.Background(), []string{"Retail"}); err != nil {
+		t.Fatalf("observe with the default bound: %v", err)
+	}
+}

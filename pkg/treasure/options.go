@@ -114,7 +114,15 @@ type Options struct {
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
+	// MaxResponseBytes bounds a successful response body; default
+	// DefaultMaxResponseBytes. The by-folder listing of a parent segment,
+	// which is not paginated, is the largest: about 0.5 KiB per segment.
+	MaxResponseBytes int64
 }
+
+// DefaultMaxResponseBytes is the default of Options.MaxResponseBytes,
+// room for listings of about 200,000 segments.
+const DefaultMaxResponseBytes = 128 << 20
 
 var ownerRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 
@@ -205,6 +213,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ByFolderDepth <= 0 {
 		o.ByFolderDepth = 20
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	return o, nil
 }
