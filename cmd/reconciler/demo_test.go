@@ -12,30 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 )
-
-// lockedBuffer is an output sink the demo writes to from its goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestDemoReconcilesACommit runs the demo from a subdirectory of the
 // checkout, as `go run ./cmd/reconciler demo` does: it prints the first
@@ -52,7 +34,7 @@ func TestDemoReconcilesACommit(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		// A long schedule: only the commit hook can make the second run.

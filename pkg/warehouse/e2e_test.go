@@ -7,10 +7,10 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
@@ -267,7 +267,7 @@ func TestReadGrantsAgreesWithProbes(t *testing.T) {
 // TestSecretsNotInDriverLogs runs successful and refused connections with
 // the driver's logging at its most verbose and looks for the secrets.
 func TestSecretsNotInDriverLogs(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	logger.SetLogOutput(&buf)
 	_ = logger.SetLogLevel("trace")
 	t.Cleanup(func() {
@@ -300,23 +300,6 @@ func TestSecretsNotInDriverLogs(t *testing.T) {
 			t.Errorf("secret %q in driver logs", s)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestSnapshotSpansCatalogs(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
@@ -79,25 +80,6 @@ func reconcilerBinary(t testing.TB) string {
 	return binPath
 }
 
-// syncBuffer collects the daemon's output; the process writes to it from
-// another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // world is one test's environment: a git server with basic auth holding
 // the retail example, both stand-ins, a configuration file for them, and at
 // most one running daemon process.
@@ -110,7 +92,7 @@ type world struct {
 	env    []string
 	daemon *exec.Cmd
 	exited chan error
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 // newWorld builds the environment. before runs on the Treasure stand-in
@@ -188,7 +170,7 @@ webhooks: github: env: "E2E_HOOK_SECRET"
 // /healthz.
 func (w *world) start(t *testing.T) {
 	t.Helper()
-	w.logs = &syncBuffer{}
+	w.logs = &syncbuf.Buffer{}
 	cmd := exec.Command(w.bin, "run", "--config", w.cfg)
 	cmd.Env = w.env
 	cmd.Stdout, cmd.Stderr = w.logs, w.logs
