@@ -14,5 +14,4 @@ import (
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/robfig/cron/v3"
 	_ "gopkg.in/yaml.v3"
-	_ "k8s.io/client-go/tools/leaderelection"
 )

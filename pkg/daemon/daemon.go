@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/cas-reconciler/reconciler/pkg/apply"
 	"github.com/cas-reconciler/reconciler/pkg/config"
@@ -52,9 +51,9 @@ type Options struct {
 	Now func() time.Time
 	// Build adjusts the clients (stand-ins, shorter retries).
 	Build BuildOptions
-	// KubeClient is used for leader election instead of the in-cluster
+	// LeaseClient is used for leader election instead of the in-cluster
 	// client.
-	KubeClient kubernetes.Interface
+	LeaseClient leader.LeaseClient
 	// LeaderIdentity names this replica in the Lease; leader.DefaultIdentity
 	// when empty.
 	LeaderIdentity string
@@ -276,7 +275,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	le := d.cfg.LeaderElection
 	lopts := leader.Options{
 		Enabled:       le.Enabled,
-		Client:        d.opts.KubeClient,
+		Client:        d.opts.LeaseClient,
 		Identity:      d.opts.LeaderIdentity,
 		Namespace:     le.Namespace,
 		Name:          le.LeaseName,

@@ -10,9 +10,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/leader"
+	"github.com/cas-reconciler/reconciler/pkg/leader/leadertest"
 )
 
 // TestOnlyTheLeaderReconciles runs two replicas against one Lease on fake
@@ -29,7 +30,7 @@ leaderElection: {enabled: true, namespace: "cas"}
 		if err != nil {
 			t.Fatal(err)
 		}
-		kube := fake.NewClientset()
+		api := leadertest.New("token-replica-a", "token-replica-b")
 		type replica struct {
 			d      *Daemon
 			reg    *prometheus.Registry
@@ -40,7 +41,9 @@ leaderElection: {enabled: true, namespace: "cas"}
 		start := func(id string) *replica {
 			reg := prometheus.NewPedanticRegistry()
 			d, err := New(Options{Config: cfg, Registerer: reg, Listener: &chanListener{done: make(chan struct{})},
-				KubeClient: kube, LeaderIdentity: id})
+				LeaseClient: leader.NewClient("https://kubernetes.test", api.HTTPClient(),
+					func() (string, error) { return "token-" + id, nil }),
+				LeaderIdentity: id})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,6 +86,9 @@ leaderElection: {enabled: true, namespace: "cas"}
 
 		if leading(a) != 1 || leading(b) != 0 {
 			t.Fatalf("leader gauges: a=%v b=%v", leading(a), leading(b))
+		}
+		if l, _ := api.Lease("cas", cfg.LeaderElection.LeaseName); l.HolderIdentity != "replica-a" {
+			t.Errorf("lease holder = %q, want replica-a", l.HolderIdentity)
 		}
 		if a.remote.observed == 0 || b.remote.observed != 0 {
 			t.Errorf("observations: leader %d, standby %d", a.remote.observed, b.remote.observed)

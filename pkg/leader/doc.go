@@ -2,9 +2,18 @@
 //
 // In Kubernetes several replicas of the daemon may run for availability, but
 // only one may change Treasure Data. Run campaigns for a coordination.k8s.io
-// Lease through client-go's leader election; the replica that holds the lease
-// runs the work, the others wait and take over when the holder stops renewing
-// (it crashed, was partitioned, or shut down and released the lease).
+// Lease; the replica that holds the lease runs the work, the others wait and
+// take over when the holder stops renewing (it crashed, was partitioned, or
+// shut down and released the lease).
+//
+// The election follows the rules of Kubernetes' own leader election, so that
+// it interoperates with other clients of the same lease: a candidate takes a
+// lease that does not exist, has no holder, or has not changed for its
+// leaseDurationSeconds as measured by the candidate's own clock; every write
+// is conditional on the resourceVersion read; leaseTransitions counts changes
+// of holder. The lease is read and written through the Kubernetes REST API
+// by Client, a small client of the three endpoints needed, authenticated
+// with the pod's service account (InClusterClient).
 //
 // Outside Kubernetes election is switched off (Options.Enabled false) and Run
 // simply runs the work: a single process is trivially the only leader.

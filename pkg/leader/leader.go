@@ -5,13 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
-
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
 // Default timings, the values Kubernetes' own controllers use. A new leader
@@ -28,9 +22,9 @@ type Options struct {
 	// Callbacks.OnStartedLeading at once and this process acts as leader.
 	Enabled bool
 
-	// Client talks to the Kubernetes API. When nil and Enabled, Run builds
-	// one from the in-cluster configuration (service account token).
-	Client kubernetes.Interface
+	// Client reads and writes the Lease. When nil and Enabled, Run uses
+	// InClusterClient (the pod's service account).
+	Client LeaseClient
 
 	// Namespace and Name identify the Lease object; both are required when
 	// Enabled. Namespace defaults to the pod's namespace when running in a
@@ -113,10 +107,21 @@ func Run(ctx context.Context, opts Options, cb Callbacks) error {
 		return err
 	}
 	log = log.With("lease", opts.Namespace+"/"+opts.Name, "identity", opts.Identity)
+	e := newElector(opts, log, cb.OnNewLeader)
 	for {
-		returned, err := term(ctx, opts, cb, log)
-		if err != nil {
-			return err
+		if !e.acquire(ctx) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			e.release(ctx)
+			return nil
+		}
+		returned := e.lead(ctx, cb.OnStartedLeading)
+		// The work has returned: only now may another replica take over.
+		e.release(ctx)
+		log.Info("stopped leading")
+		if cb.OnStoppedLeading != nil {
+			cb.OnStoppedLeading()
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -126,106 +131,6 @@ func Run(ctx context.Context, opts Options, cb Callbacks) error {
 		}
 		log.Warn("leadership lost; campaigning again")
 	}
-}
-
-// term runs one campaign: acquire, lead until the lease is lost or ctx ends,
-// release. It reports whether the work returned on its own.
-func term(ctx context.Context, opts Options, cb Callbacks, log *slog.Logger) (workReturned bool, err error) {
-	lock := &trackedLock{Interface: &resourcelock.LeaseLock{
-		LeaseMeta:  metaFor(opts),
-		Client:     opts.Client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: opts.Identity},
-	}}
-
-	// The elector runs on its own context so that the lease is released
-	// only after the work has returned, never while it may still write.
-	electCtx, stopElect := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopElect()
-
-	var (
-		mu       sync.Mutex
-		started  bool // the work is running or has run
-		returned bool // the work returned while still leading
-		workDone = make(chan struct{})
-	)
-	stopOnParent := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if !started {
-			stopElect()
-		}
-		// Otherwise the work's context ends too, and when the work has
-		// returned the elector is stopped, releasing the lease.
-	})
-	defer stopOnParent()
-
-	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   opts.LeaseDuration,
-		RenewDeadline:   opts.RenewDeadline,
-		RetryPeriod:     opts.RetryPeriod,
-		ReleaseOnCancel: true,
-		Name:            opts.Name,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(leCtx context.Context) {
-				defer close(workDone)
-				mu.Lock()
-				if ctx.Err() != nil {
-					mu.Unlock()
-					stopElect()
-					return
-				}
-				started = true
-				mu.Unlock()
-				workCtx, cancel := context.WithCancel(leCtx)
-				defer cancel()
-				stop := context.AfterFunc(ctx, cancel)
-				defer stop()
-				log.Info("started leading")
-				cb.OnStartedLeading(workCtx)
-				if leCtx.Err() == nil && ctx.Err() == nil {
-					mu.Lock()
-					returned = true
-					mu.Unlock()
-				}
-				// Whatever ended the work, this term is over: release.
-				stopElect()
-			},
-			OnStoppedLeading: func() {},
-			OnNewLeader: func(id string) {
-				log.Info("leader observed", "leader", id)
-				if cb.OnNewLeader != nil {
-					cb.OnNewLeader(id)
-				}
-			},
-		},
-	})
-	if err != nil {
-		return false, fmt.Errorf("leader: %w", err)
-	}
-	le.Run(electCtx)
-
-	// The elector starts the work in its own goroutine once it has written
-	// the lease, and may return before that goroutine ran: wait for it.
-	if !lock.acquired.Load() {
-		return false, nil
-	}
-	<-workDone
-	mu.Lock()
-	s := started
-	mu.Unlock()
-	if !s {
-		return false, nil
-	}
-	// le.Run has returned: either the renewal failed (the lease is lost)
-	// or electCtx ended after the work returned and the lease was released.
-	log.Info("stopped leading")
-	if cb.OnStoppedLeading != nil {
-		cb.OnStoppedLeading()
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return returned, nil
 }
 
 func (o Options) identity() string {
@@ -256,15 +161,18 @@ func (o Options) complete() (Options, error) {
 	if o.RetryPeriod == 0 {
 		o.RetryPeriod = DefaultRetryPeriod
 	}
+	if o.RetryPeriod < 0 {
+		return o, fmt.Errorf("leader: retry period %s is negative", o.RetryPeriod)
+	}
 	if o.LeaseDuration < time.Second {
 		return o, fmt.Errorf("leader: lease duration %s is shorter than one second", o.LeaseDuration)
 	}
 	if o.LeaseDuration <= o.RenewDeadline {
 		return o, fmt.Errorf("leader: lease duration %s must exceed renew deadline %s", o.LeaseDuration, o.RenewDeadline)
 	}
-	if float64(o.RenewDeadline) <= leaderelection.JitterFactor*float64(o.RetryPeriod) {
+	if float64(o.RenewDeadline) <= jitterFactor*float64(o.RetryPeriod) {
 		return o, fmt.Errorf("leader: renew deadline %s must exceed %.1f × retry period %s",
-			o.RenewDeadline, leaderelection.JitterFactor, o.RetryPeriod)
+			o.RenewDeadline, jitterFactor, o.RetryPeriod)
 	}
 	if o.Client == nil {
 		c, err := InClusterClient()
@@ -274,17 +182,4 @@ func (o Options) complete() (Options, error) {
 		o.Client = c
 	}
 	return o, nil
-}
-
-// InClusterClient builds a Kubernetes client from the pod's service account.
-func InClusterClient() (kubernetes.Interface, error) {
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
-		return nil, fmt.Errorf("leader: in-cluster config: %w", err)
-	}
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("leader: kubernetes client: %w", err)
-	}
-	return c, nil
 }

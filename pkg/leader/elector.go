@@ -1,0 +1,280 @@
+package leader
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// jitterFactor spreads a follower's attempts over [1, 1+jitterFactor] ×
+// RetryPeriod, so that candidates do not poll in lockstep.
+const jitterFactor = 1.2
+
+// elector campaigns for one lease on behalf of one candidate. It is used by
+// a single goroutine.
+//
+// Expiry is judged by the local clock only: a lease held by another
+// candidate expires LeaseDurationSeconds after this candidate last saw its
+// spec change, whatever the timestamps in it say, so clock skew between
+// replicas does not matter.
+type elector struct {
+	client        LeaseClient
+	namespace     string
+	name          string
+	id            string
+	leaseDuration time.Duration
+	renewDeadline time.Duration
+	retryPeriod   time.Duration
+	log           *slog.Logger
+	onNewLeader   func(string)
+
+	observed   *Lease    // the lease as last read or written; nil before
+	observedAt time.Time // when observed's spec last changed
+	renewed    time.Time // start of the last successful write by this candidate
+	reported   string    // the holder last reported to onNewLeader
+}
+
+func newElector(o Options, log *slog.Logger, onNewLeader func(string)) *elector {
+	return &elector{
+		client:        o.Client,
+		namespace:     o.Namespace,
+		name:          o.Name,
+		id:            o.Identity,
+		leaseDuration: o.LeaseDuration,
+		renewDeadline: o.RenewDeadline,
+		retryPeriod:   o.RetryPeriod,
+		log:           log,
+		onNewLeader:   onNewLeader,
+	}
+}
+
+// holds reports whether the lease as last observed names this candidate.
+func (e *elector) holds() bool {
+	return e.observed != nil && e.observed.Spec.HolderIdentity == e.id
+}
+
+// expired reports whether the observed lease has gone unchanged for its
+// duration.
+func (e *elector) expired(now time.Time) bool {
+	d := time.Duration(e.observed.Spec.LeaseDurationSeconds) * time.Second
+	return !now.Before(e.observedAt.Add(d))
+}
+
+// observe records the lease as read or written at now.
+func (e *elector) observe(l *Lease, now time.Time) {
+	if e.observed == nil || !e.observed.Spec.equal(l.Spec) {
+		e.observedAt = now
+	}
+	e.observed = l
+	h := l.Spec.HolderIdentity
+	if h == e.reported {
+		return
+	}
+	e.reported = h
+	if h == "" {
+		return
+	}
+	e.log.Info("leader observed", "leader", h)
+	if e.onNewLeader != nil {
+		go e.onNewLeader(h)
+	}
+}
+
+// tryAcquireOrRenew writes the lease with this candidate as holder if it
+// may: the lease does not exist, is released, has expired, or is already
+// this candidate's. It reports whether the write succeeded; err explains a
+// failed request (nil when the lease is simply held by another).
+func (e *elector) tryAcquireOrRenew(ctx context.Context) (bool, error) {
+	now := time.Now()
+	want := LeaseSpec{
+		HolderIdentity:       e.id,
+		LeaseDurationSeconds: int32(e.leaseDuration / time.Second),
+		AcquireTime:          MicroTime{now},
+		RenewTime:            MicroTime{now},
+	}
+
+	// A leader whose lease is still valid writes the version it knows
+	// without reading first; a conflict sends it down the full path.
+	if e.holds() && !e.expired(now) {
+		l := *e.observed
+		want.AcquireTime, want.LeaseTransitions = l.Spec.AcquireTime, l.Spec.LeaseTransitions
+		l.Spec = want
+		got, err := e.client.Update(ctx, &l)
+		if err == nil {
+			e.wrote(got, now)
+			return true, nil
+		}
+		if ctx.Err() != nil || !errors.Is(err, ErrConflict) {
+			return false, err
+		}
+		want.AcquireTime = MicroTime{now}
+	}
+
+	cur, err := e.client.Get(ctx, e.namespace, e.name)
+	if errors.Is(err, ErrNotFound) {
+		got, err := e.client.Create(ctx, &Lease{
+			Metadata: ObjectMeta{Namespace: e.namespace, Name: e.name},
+			Spec:     want,
+		})
+		if err != nil {
+			return false, err
+		}
+		e.wrote(got, now)
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	e.observe(cur, now)
+	holder := cur.Spec.HolderIdentity
+	if holder != "" && holder != e.id && !e.expired(now) {
+		return false, nil
+	}
+	if holder == e.id {
+		want.AcquireTime, want.LeaseTransitions = cur.Spec.AcquireTime, cur.Spec.LeaseTransitions
+	} else {
+		want.LeaseTransitions = cur.Spec.LeaseTransitions + 1
+	}
+	l := *cur
+	l.Spec = want
+	got, err := e.client.Update(ctx, &l)
+	if err != nil {
+		return false, err
+	}
+	e.wrote(got, now)
+	return true, nil
+}
+
+// wrote records a successful write of the lease started at now.
+func (e *elector) wrote(l *Lease, now time.Time) {
+	e.observe(l, now)
+	e.renewed = now
+}
+
+// acquire tries to take the lease every RetryPeriod (with jitter) until it
+// succeeds, and reports whether it did; false means ctx ended.
+func (e *elector) acquire(ctx context.Context) bool {
+	e.log.Info("campaigning for the lease")
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		actx, cancel := context.WithTimeout(ctx, e.renewDeadline)
+		ok, err := e.tryAcquireOrRenew(actx)
+		cancel()
+		if ok {
+			return true
+		}
+		if err != nil && ctx.Err() == nil {
+			if errors.Is(err, ErrConflict) || errors.Is(err, ErrAlreadyExists) {
+				e.log.Debug("another candidate wrote the lease first", "err", err)
+			} else {
+				e.log.Warn("lease attempt failed", "err", err)
+			}
+		}
+		t.Reset(e.retryPeriod + time.Duration(rand.Float64()*jitterFactor*float64(e.retryPeriod)))
+	}
+}
+
+// lead runs work while renewing the lease every RetryPeriod. It returns
+// when the work returned on its own (returned is true), when ctx ended, or
+// when the lease could not be renewed within RenewDeadline of the last
+// successful write or was seen held by another candidate; in the last two
+// cases it cancels the work and waits for it to return.
+func (e *elector) lead(ctx context.Context, work func(context.Context)) (returned bool) {
+	workCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work(workCtx)
+	}()
+	e.log.Info("started leading")
+
+	stop := func() bool {
+		cancel()
+		<-done
+		return false
+	}
+	t := time.NewTimer(e.retryPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return ctx.Err() == nil
+		case <-ctx.Done():
+			return stop()
+		case <-t.C:
+		}
+		deadline := e.renewed.Add(e.renewDeadline)
+		rctx, rcancel := context.WithDeadline(ctx, deadline)
+		ok, err := e.tryAcquireOrRenew(rctx)
+		rcancel()
+		switch {
+		case ok:
+			t.Reset(e.retryPeriod)
+			continue
+		case ctx.Err() != nil:
+			return stop()
+		case !e.holds():
+			e.log.Warn("lease taken by another candidate", "holder", e.observed.Spec.HolderIdentity)
+			return stop()
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			e.log.Warn("lease not renewed within the renew deadline", "deadline", e.renewDeadline, "err", err)
+			return stop()
+		}
+		e.log.Warn("lease renewal failed; retrying", "err", err)
+		t.Reset(min(e.retryPeriod, left))
+	}
+}
+
+// release clears the holder of a lease this candidate holds, keeping its
+// duration and transition count, so that another candidate can take over at
+// once instead of waiting for it to expire. It is called only after the work
+// returned. Failures are logged: the lease then expires on its own.
+func (e *elector) release(ctx context.Context) {
+	if !e.holds() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.renewDeadline)
+	defer cancel()
+	// A conflict means the lease changed since it was read: read it again.
+	for range 3 {
+		cur, err := e.client.Get(ctx, e.namespace, e.name)
+		if err != nil {
+			e.log.Warn("could not release the lease; it expires on its own", "err", err)
+			return
+		}
+		now := time.Now()
+		e.observe(cur, now)
+		if cur.Spec.HolderIdentity != e.id {
+			return
+		}
+		l := *cur
+		l.Spec = LeaseSpec{
+			LeaseDurationSeconds: cur.Spec.LeaseDurationSeconds,
+			LeaseTransitions:     cur.Spec.LeaseTransitions,
+			AcquireTime:          MicroTime{now},
+			RenewTime:            MicroTime{now},
+		}
+		got, err := e.client.Update(ctx, &l)
+		if err == nil {
+			e.observe(got, now)
+			e.log.Info("released the lease")
+			return
+		}
+		if !errors.Is(err, ErrConflict) {
+			e.log.Warn("could not release the lease; it expires on its own", "err", err)
+			return
+		}
+	}
+	e.log.Warn("could not release the lease after repeated conflicts; it expires on its own")
+}
