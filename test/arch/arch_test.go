@@ -151,3 +151,16 @@ func TestProductionBinaryBuildsWithoutCgo(t *testing.T) {
 		t.Errorf("cmd/reconciler does not link the Databricks driver; the dependency listing is wrong")
 	}
 }
+
+// The binary speaks to the Kubernetes API through pkg/leader's own client:
+// a Kubernetes client library would link every API group's types (tens of
+// megabytes of binary and resident memory).
+func TestBinaryLinksNoKubernetesLibraries(t *testing.T) {
+	_, all := deps(t, []string{"CGO_ENABLED=0"}, pkgPath("cmd/reconciler"))
+	for d := range all {
+		if strings.HasPrefix(d, "k8s.io/") || strings.HasPrefix(d, "sigs.k8s.io/") ||
+			d == pkgPath("pkg/leader/leadertest") {
+			t.Errorf("cmd/reconciler depends on %s", d)
+		}
+	}
+}
