@@ -45,6 +45,14 @@ func tuneMemory(getenv func(string) string, readFile func(string) ([]byte, error
 	return t
 }
 
+// effectiveMemorySettings returns the collector's GC percent (-1: off) and
+// soft memory limit (math.MaxInt64: none) in force.
+func effectiveMemorySettings() (gcPercent int, memoryLimit int64) {
+	gcPercent = debug.SetGCPercent(100)
+	debug.SetGCPercent(gcPercent)
+	return gcPercent, debug.SetMemoryLimit(-1)
+}
+
 // cgroupMemoryLimit returns the memory limit of the process's cgroup, if
 // there is one ("max" and the huge v1 "unlimited" value are none).
 func cgroupMemoryLimit(readFile func(string) ([]byte, error)) (int64, bool) {

@@ -57,6 +57,14 @@ func TestTuneMemory(t *testing.T) {
 			}
 		})
 	}
+	debug.SetGCPercent(55)
+	debug.SetMemoryLimit(1 << 30)
+	if gc, limit := effectiveMemorySettings(); gc != 55 || limit != 1<<30 {
+		t.Errorf("effectiveMemorySettings = %d, %d; want 55, %d", gc, limit, 1<<30)
+	}
+	if gc, _ := effectiveMemorySettings(); gc != 55 {
+		t.Errorf("reading the settings changed the GC percent to %d", gc)
+	}
 	if _, ok := cgroupMemoryLimit(func(string) ([]byte, error) { return nil, errors.New("denied") }); ok {
 		t.Error("an unreadable cgroup gave a limit")
 	}

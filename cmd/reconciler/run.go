@@ -54,8 +54,10 @@ func runDaemon(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.err, "reconciler run: %v\n", err)
 		return exitUsage
 	}
-	mem := tuneMemory(os.Getenv, os.ReadFile)
-	log.Info("memory", "gc_percent", mem.GCPercent, "memory_limit_bytes", mem.MemoryLimit)
+	tuneMemory(os.Getenv, os.ReadFile)
+	gc, limit := effectiveMemorySettings()
+	log.Info("memory", "gc_percent", gc, "memory_limit_bytes", limit,
+		"from_env", os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "")
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: reg})
