@@ -2,6 +2,7 @@ package plan
 
 import (
 	"reflect"
+	"sync"
 
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
@@ -18,7 +19,36 @@ func sameRule(a, b *segment.Rule) bool {
 var (
 	originType    = reflect.TypeFor[segment.Origin]()
 	conditionType = reflect.TypeFor[segment.Condition]()
+	// Field indexes of Condition, looked up once (FieldByName searches).
+	conditionSegment = fieldIndex(conditionType, "Segment")
+	conditionID      = fieldIndex(conditionType, "ID")
 )
+
+// comparedFields caches, per struct type, the indexes of the fields that
+// sameValue compares (all but Origin).
+var comparedFields sync.Map // reflect.Type → []int
+
+func fieldsOf(t reflect.Type) []int {
+	if v, ok := comparedFields.Load(t); ok {
+		return v.([]int)
+	}
+	var idx []int
+	for i := range t.NumField() {
+		if t.Field(i).Type != originType {
+			idx = append(idx, i)
+		}
+	}
+	comparedFields.Store(t, idx)
+	return idx
+}
+
+func fieldIndex(t reflect.Type, name string) int {
+	f, ok := t.FieldByName(name)
+	if !ok || len(f.Index) != 1 {
+		panic("plan: " + t.String() + " has no field " + name)
+	}
+	return f.Index[0]
+}
 
 func sameValue(a, b reflect.Value) bool {
 	switch a.Kind() {
@@ -29,14 +59,15 @@ func sameValue(a, b reflect.Value) bool {
 		return sameValue(a.Elem(), b.Elem())
 	case reflect.Struct:
 		t := a.Type()
-		skipID := false
+		skipID := -1
 		if t == conditionType {
-			sa, sb := a.FieldByName("Segment").String(), b.FieldByName("Segment").String()
-			skipID = sa != "" && sa == sb
+			sa, sb := a.Field(conditionSegment).String(), b.Field(conditionSegment).String()
+			if sa != "" && sa == sb {
+				skipID = conditionID
+			}
 		}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Type == originType || (skipID && f.Name == "ID") {
+		for _, i := range fieldsOf(t) {
+			if i == skipID {
 				continue
 			}
 			if !sameValue(a.Field(i), b.Field(i)) {
