@@ -268,6 +268,9 @@ func TestDaemonAppliesCommitsAndStallsOnInvalidOnes(t *testing.T) {
 		`reconciler_apply_changes_total{action="create",outcome="success",source="retail"}`,
 		`reconciler_warehouse_up 1`,
 		`reconciler_leader 1`,
+		// Both runs went through every step.
+		`reconciler_run_step_duration_seconds_count{source="retail",step="observe"} 2`,
+		`reconciler_run_step_duration_seconds_count{source="retail",step="apply"} 2`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)

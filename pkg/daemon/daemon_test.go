@@ -298,3 +298,12 @@ func TestPprofOptIn(t *testing.T) {
 		t.Errorf("/debug/pprof/heap with debug.pprof = %d %.80s", rec.Code, rec.Body)
 	}
 }
+
+// TestStepNamesMatchMetrics checks that the step label of the step
+// duration metric lists the reconciler's steps (package metrics is a leaf
+// and cannot import them).
+func TestStepNamesMatchMetrics(t *testing.T) {
+	if !slices.Equal(metrics.Steps, reconcile.Steps) {
+		t.Errorf("metrics.Steps = %v, reconcile.Steps = %v", metrics.Steps, reconcile.Steps)
+	}
+}

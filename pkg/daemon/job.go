@@ -284,6 +284,9 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	st.mu.Unlock()
 
 	d.rec.RunFinished(st.name, result, end.Sub(rs.Start), end)
+	for _, step := range rs.Steps {
+		d.rec.StepFinished(st.name, step.Step, step.Duration)
+	}
 	d.rec.SetState(st.name, stalledNow, suspended, ready)
 	if ready && appliedRev != "" {
 		d.rec.SetSourceInfo(st.name, appliedRev, snap.Branch)

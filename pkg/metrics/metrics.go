@@ -56,6 +56,9 @@ var (
 
 // Buckets for the duration histograms.
 var (
+	// Steps are the values of the step label, the steps of a reconcile run
+	// in order (package reconcile names them).
+	Steps = []string{"load", "validate", "observe", "plan", "apply"}
 	// RunBuckets cover a reconcile pass: 50 ms to about 7 minutes.
 	RunBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 240, 420}
 	// RequestBuckets cover one HTTP request or SQL statement: 5 ms to 60 s.
@@ -70,6 +73,7 @@ type Recorder struct {
 
 	runs          *prometheus.CounterVec
 	runDuration   *prometheus.HistogramVec
+	stepDuration  *prometheus.HistogramVec
 	lastRun       *prometheus.GaugeVec
 	lastSuccess   *prometheus.GaugeVec
 	sourceInfo    *prometheus.GaugeVec
@@ -122,6 +126,11 @@ func New(reg prometheus.Registerer) *Recorder {
 			Help:    "Duration of reconcile runs per source.",
 			Buckets: RunBuckets,
 		}, []string{"source"}),
+		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "run_step_duration_seconds",
+			Help:    "Duration of the steps of reconcile runs per source (load, validate, observe, plan, apply).",
+			Buckets: RunBuckets,
+		}, []string{"source", "step"}),
 		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "last_run_timestamp_seconds",
 			Help: "Unix time at which the last reconcile run of the source finished.",
@@ -215,7 +224,7 @@ func New(reg prometheus.Registerer) *Recorder {
 		}),
 		info: map[string][2]string{},
 	}
-	reg.MustRegister(r.buildInfo, r.runs, r.runDuration, r.lastRun, r.lastSuccess, r.sourceInfo,
+	reg.MustRegister(r.buildInfo, r.runs, r.runDuration, r.stepDuration, r.lastRun, r.lastSuccess, r.sourceInfo,
 		r.stalled, r.suspended, r.ready, r.planned, r.applied, r.drift, r.pruneBlocked, r.pruneBlockedN,
 		r.diagnostics, r.tdRequests, r.tdDuration, r.dbxQueries, r.dbxDuration, r.dbxUp,
 		r.gitFetch, r.gitFetchFailures, r.webhooks, r.leader)
@@ -253,6 +262,9 @@ func (r *Recorder) AddSource(source string) {
 		r.runs.WithLabelValues(source, res)
 	}
 	r.runDuration.WithLabelValues(source)
+	for _, st := range Steps {
+		r.stepDuration.WithLabelValues(source, st)
+	}
 	r.stalled.WithLabelValues(source)
 	r.suspended.WithLabelValues(source)
 	r.ready.WithLabelValues(source)
@@ -293,6 +305,15 @@ func (r *Recorder) RunFinished(source, result string, d time.Duration, end time.
 	if result == ResultSuccess {
 		r.lastSuccess.WithLabelValues(source).Set(ts)
 	}
+}
+
+// StepFinished records how long one step of a run took. Steps not in
+// Steps are ignored, which keeps the label bounded.
+func (r *Recorder) StepFinished(source, step string, d time.Duration) {
+	if r == nil || !slices.Contains(Steps, step) {
+		return
+	}
+	r.stepDuration.WithLabelValues(source, step).Observe(d.Seconds())
 }
 
 // SetSourceInfo records the revision and branch last applied for a source,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func newRecorder(t *testing.T) (*Recorder, *prometheus.Registry) {
@@ -87,6 +88,27 @@ reconciler_runs_total{result="waiting",source="retail"} 0
 	}
 	if n := testutil.CollectAndCount(r.runDuration); n != 1 {
 		t.Errorf("duration series = %d, want 1", n)
+	}
+}
+
+func TestStepDurations(t *testing.T) {
+	r, _ := newRecorder(t)
+	r.AddSource("retail")
+	if n := testutil.CollectAndCount(r.stepDuration); n != len(Steps) {
+		t.Errorf("step series after AddSource = %d, want %d", n, len(Steps))
+	}
+	r.StepFinished("retail", "observe", 300*time.Millisecond)
+	r.StepFinished("retail", "observe", 2*time.Second)
+	r.StepFinished("retail", "made-up", time.Second)
+	if n := testutil.CollectAndCount(r.stepDuration); n != len(Steps) {
+		t.Errorf("an unknown step added a series: %d", n)
+	}
+	h := &dto.Metric{}
+	if err := r.stepDuration.WithLabelValues("retail", "observe").(prometheus.Histogram).Write(h); err != nil {
+		t.Fatal(err)
+	}
+	if c, s := h.GetHistogram().GetSampleCount(), h.GetHistogram().GetSampleSum(); c != 2 || s != 2.3 {
+		t.Errorf("observe step: count %d sum %v, want 2 and 2.3", c, s)
 	}
 }
 
@@ -206,8 +228,8 @@ func TestEveryMetricDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 24 {
-		t.Errorf("registered %d metric families, want 24", len(mfs))
+	if len(mfs) != 25 {
+		t.Errorf("registered %d metric families, want 25", len(mfs))
 	}
 	doc, err := readDoc()
 	if err != nil {

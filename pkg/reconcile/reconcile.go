@@ -98,6 +98,10 @@ const (
 	StepApply    = "apply"
 )
 
+// Steps lists the step names in order (the step label of the
+// reconciler_run_step_duration_seconds metric).
+var Steps = []string{StepLoad, StepValidate, StepObserve, StepPlan, StepApply}
+
 // StepTiming is how long one step took.
 type StepTiming struct {
 	Step     string        `json:"step"`
