@@ -90,7 +90,7 @@ func (e *elector) tryAcquireOrRenew(ctx context.Context) (bool, error) {
 	now := time.Now()
 	want := LeaseSpec{
 		HolderIdentity:       e.id,
-		LeaseDurationSeconds: int32(e.leaseDuration / time.Second),
+		LeaseDurationSeconds: leaseSeconds(e.leaseDuration),
 		AcquireTime:          MicroTime{now},
 		RenewTime:            MicroTime{now},
 	}
@@ -127,9 +127,13 @@ func (e *elector) tryAcquireOrRenew(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	e.observe(cur, now)
+	// What a read returns is dated when the answer came: a renewal that
+	// landed while the request was in flight must not look older than it
+	// is, or this candidate would judge it expired early.
+	seen := time.Now()
+	e.observe(cur, seen)
 	holder := cur.Spec.HolderIdentity
-	if holder != "" && holder != e.id && !e.expired(now) {
+	if holder != "" && holder != e.id && !e.expired(seen) {
 		return false, nil
 	}
 	if holder == e.id {
@@ -185,8 +189,12 @@ func (e *elector) acquire(ctx context.Context) bool {
 // lead runs work while renewing the lease every RetryPeriod. It returns
 // when the work returned on its own (returned is true), when ctx ended, or
 // when the lease could not be renewed within RenewDeadline of the last
-// successful write or was seen held by another candidate; in the last two
-// cases it cancels the work and waits for it to return.
+// successful write or was seen held by another candidate. In the last three
+// cases it cancels the work and waits for it to return. While it waits after
+// ctx ended (a shutdown: the work may take a while to finish what is in
+// flight), it goes on renewing, so that no other candidate takes over while
+// the work still runs; it stops renewing only when renewal fails for
+// RenewDeadline, as when leading.
 func (e *elector) lead(ctx context.Context, work func(context.Context)) (returned bool) {
 	workCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -197,7 +205,11 @@ func (e *elector) lead(ctx context.Context, work func(context.Context)) (returne
 	}()
 	e.log.Info("started leading")
 
-	stop := func() bool {
+	// Renewals outlive ctx: they go on while the work drains.
+	renewCtx := context.WithoutCancel(ctx)
+	ctxDone := ctx.Done()
+	stopping := false
+	lost := func() bool {
 		cancel()
 		<-done
 		return false
@@ -207,33 +219,41 @@ func (e *elector) lead(ctx context.Context, work func(context.Context)) (returne
 	for {
 		select {
 		case <-done:
-			return ctx.Err() == nil
-		case <-ctx.Done():
-			return stop()
+			return !stopping && ctx.Err() == nil
+		case <-ctxDone:
+			e.log.Info("stopping: the lease is kept until the work returns")
+			stopping, ctxDone = true, nil
+			cancel()
+			continue
 		case <-t.C:
 		}
 		deadline := e.renewed.Add(e.renewDeadline)
-		rctx, rcancel := context.WithDeadline(ctx, deadline)
+		rctx, rcancel := context.WithDeadline(renewCtx, deadline)
 		ok, err := e.tryAcquireOrRenew(rctx)
 		rcancel()
 		switch {
 		case ok:
 			t.Reset(e.retryPeriod)
 			continue
-		case ctx.Err() != nil:
-			return stop()
 		case !e.holds():
 			e.log.Warn("lease taken by another candidate", "holder", e.observed.Spec.HolderIdentity)
-			return stop()
+			return lost()
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			e.log.Warn("lease not renewed within the renew deadline", "deadline", e.renewDeadline, "err", err)
-			return stop()
+			return lost()
 		}
 		e.log.Warn("lease renewal failed; retrying", "err", err)
 		t.Reset(min(e.retryPeriod, left))
 	}
+}
+
+// leaseSeconds is d in whole seconds, rounded up: the Lease stores seconds,
+// and a shorter stored duration than the configured one would let others
+// take over before the leader's renew deadline has passed.
+func leaseSeconds(d time.Duration) int32 {
+	return int32((d + time.Second - 1) / time.Second)
 }
 
 // release clears the holder of a lease this candidate holds, keeping its

@@ -54,8 +54,11 @@ type Options struct {
 // required.
 type Callbacks struct {
 	// OnStartedLeading runs the work while this process leads. Its context
-	// is cancelled when leadership is lost or Run's context ends; it must
-	// return promptly then. Run does not campaign again (and does not
+	// is cancelled when leadership is lost or Run's context ends. After a
+	// loss it must return promptly: another replica takes over once the
+	// lease expires. When Run's context ends it may take its time to finish
+	// what is in flight: the lease is renewed until it returns (as long as
+	// the API accepts renewals). Run does not campaign again (and does not
 	// release the lease) until it has returned, so two replicas never run
 	// the work at the same time within the lease guarantees. If it returns
 	// on its own, the lease is released and Run returns.
