@@ -314,3 +314,18 @@ prune: protect: [
 		t.Errorf("a valid entry was reported:\n%s", all)
 	}
 }
+
+// TestMaxResponseBytesBounds checks the bounds of treasure.maxResponseBytes.
+func TestMaxResponseBytesBounds(t *testing.T) {
+	for v, ok := range map[string]bool{"1048576": true, "4294967296": true, "1024": false, "9223372036854775807": false} {
+		src := `
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: {apiKey: env: "K", maxResponseBytes: ` + v + `}
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`
+		_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+		if (err == nil) != ok {
+			t.Errorf("maxResponseBytes %s: err %v, want accepted %v", v, err, ok)
+		}
+	}
+}

@@ -196,7 +196,7 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		b, err := readBody(resp, c.o.MaxResponseBytes+1)
+		b, err := readBody(resp, c.o.MaxResponseBytes)
 		c.observe(cl, resp.StatusCode, start)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -228,10 +228,15 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	return e
 }
 
-// readBody reads at most limit bytes of resp's body, into a buffer of the
-// announced Content-Length when there is one (a listing of a large parent
-// segment is megabytes; growing a buffer to it copies it several times).
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
+// readBody reads resp's body up to one byte more than max (so that a
+// longer body shows), into a buffer of the announced Content-Length when
+// there is one (a listing of a large parent segment is megabytes; growing a
+// buffer to it copies it several times).
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	limit := max
+	if limit < math.MaxInt64 {
+		limit++
+	}
 	r := io.LimitReader(resp.Body, limit)
 	if n := resp.ContentLength; n > 0 && n < limit {
 		var buf bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -210,7 +211,14 @@ func TestObserveResponseTooLarge(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "response larger than 4096 bytes (raise treasure.maxResponseBytes)") {
 		t.Fatalf("observe with a 4 KiB bound: %v", err)
 	}
-	if _, err := e.c.Observe(context.Background(), []string{"Retail"}); err != nil {
+	want, err := e.c.Observe(context.Background(), []string{"Retail"})
+	if err != nil {
 		t.Fatalf("observe with the default bound: %v", err)
+	}
+	// The largest bound does not overflow into reading nothing.
+	huge := e.client(t, func(o *Options) { o.MaxResponseBytes = math.MaxInt64 })
+	got, err := huge.Observe(context.Background(), []string{"Retail"})
+	if err != nil || len(got.Segments) != len(want.Segments) || len(want.Segments) != 40 {
+		t.Errorf("observe with a MaxInt64 bound: %d segments (default bound: %d), err %v", len(got.Segments), len(want.Segments), err)
 	}
 }
