@@ -91,7 +91,17 @@ func writeSuspensions(path string, m map[string]time.Time) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	// The rename is durable once the directory is synced: without it a
+	// crash right after a suspend could bring back the previous file.
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // loadSuspensions applies the suspensions saved in cacheDir to the
