@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,12 @@ type elector struct {
 	observedAt time.Time // when observed's spec last changed
 	renewed    time.Time // start of the last successful write by this candidate
 	reported   string    // the holder last reported to onNewLeader
+
+	// Callbacks run on their own goroutines; a sequence number keeps them in
+	// order: one overtaken by a later one is skipped.
+	newLeaderSeq uint64     // last sequence number given out (elector goroutine only)
+	cbMu         sync.Mutex // serializes callbacks and guards delivered
+	delivered    uint64     // sequence number of the last callback run
 }
 
 func newElector(o Options, log *slog.Logger, onNewLeader func(string)) *elector {
@@ -78,7 +85,17 @@ func (e *elector) observe(l *Lease, now time.Time) {
 	}
 	e.log.Info("leader observed", "leader", h)
 	if e.onNewLeader != nil {
-		go e.onNewLeader(h)
+		e.newLeaderSeq++
+		seq := e.newLeaderSeq
+		go func() {
+			e.cbMu.Lock()
+			defer e.cbMu.Unlock()
+			if seq <= e.delivered {
+				return // a later leader was reported already
+			}
+			e.delivered = seq
+			e.onNewLeader(h)
+		}()
 	}
 }
 

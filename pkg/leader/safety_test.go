@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -144,3 +145,54 @@ func TestSlowReadIsDatedWhenAnswered(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestNewLeaderCallbacksInOrder checks that leader callbacks, which run on
+// their own goroutines, never report an older leader after a newer one.
+func TestNewLeaderCallbacksInOrder(t *testing.T) {
+	// Goroutine scheduling decides the order: many rounds make a
+	// regression show.
+	for range 3000 {
+		newLeaderRound(t)
+	}
+}
+
+func newLeaderRound(t *testing.T) {
+	started, release, last := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var got []string
+	var mu sync.Mutex
+	cb := func(h string) {
+		if h == "a" {
+			close(started)
+			<-release // the first callback is slow
+		}
+		mu.Lock()
+		got = append(got, h)
+		mu.Unlock()
+		if h == "c" {
+			close(last)
+		}
+	}
+	o, err := Options{Enabled: true, Namespace: testNamespace, Name: testLease, Identity: "z",
+		Client: clientFor(leadertest.New(), "z")}.complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newElector(o, discardLogger(), cb)
+	e.observe(&Lease{Spec: LeaseSpec{HolderIdentity: "a", LeaseDurationSeconds: 15}}, time.Now())
+	<-started
+	for _, h := range []string{"b", "c"} {
+		e.observe(&Lease{Spec: LeaseSpec{HolderIdentity: h, LeaseDurationSeconds: 15}}, time.Now())
+	}
+	close(release)
+	<-last // c is the newest: it is never skipped
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Errorf("callbacks ran out of order: %v", got)
+		}
+	}
+	if got[0] != "a" || got[len(got)-1] != "c" {
+		t.Errorf("callbacks ran for %v, want a first and c last", got)
+	}
+}
