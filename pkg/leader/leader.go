@@ -71,7 +71,8 @@ type Callbacks struct {
 
 	// OnNewLeader is called with the identity of each newly observed
 	// leader, including this process's own. It is called from a separate
-	// goroutine.
+	// goroutine; calls keep their order, and one overtaken by a newer leader
+	// before it ran is skipped.
 	OnNewLeader func(identity string)
 }
 
