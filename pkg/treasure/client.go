@@ -240,7 +240,8 @@ func readBody(resp *http.Response, max int64) ([]byte, error) {
 	r := io.LimitReader(resp.Body, limit)
 	if n := resp.ContentLength; n > 0 && n < limit {
 		var buf bytes.Buffer
-		buf.Grow(int(n) + bytes.MinRead)
+		// A wrong Content-Length costs at most this much memory up front.
+		buf.Grow(int(min(n, 64<<20)) + bytes.MinRead)
 		_, err := buf.ReadFrom(r)
 		return buf.Bytes(), err
 	}
