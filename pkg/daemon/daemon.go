@@ -88,6 +88,8 @@ type Daemon struct {
 
 	mu    sync.Mutex
 	sched *schedule.Scheduler // nil unless leading
+	// loseLease ends the current term's shutdown grace (lease lost).
+	loseLease context.CancelFunc
 
 	// suspendPath is the file that keeps the suspensions made through
 	// the API ("" without cacheDir); suspendMu serializes its updates.
@@ -295,6 +297,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		leadErr <- leader.Run(runCtx, lopts, leader.Callbacks{
 			OnStartedLeading: func(lctx context.Context) { d.lead(runCtx, lctx) },
+			OnLeaseLost:      d.leaseLost,
 		})
 	}()
 
@@ -333,6 +336,12 @@ func (d *Daemon) lead(ctx, lctx context.Context) {
 	d.leading.Store(true)
 	d.rec.SetLeader(true)
 	d.log.Info("leading: starting the scheduler")
+	// A lease lost during the shutdown grace ends the grace at once.
+	lost, loseLease := context.WithCancel(context.Background())
+	defer loseLease()
+	d.mu.Lock()
+	d.loseLease = loseLease
+	d.mu.Unlock()
 	var jitter time.Duration
 	for _, st := range d.sources {
 		jitter = max(jitter, st.src.Config.Jitter.D())
@@ -383,13 +392,25 @@ func (d *Daemon) lead(ctx, lctx context.Context) {
 		timeout = 0
 	}
 	d.log.Info("stopping the scheduler", "wait", timeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	sctx, cancel := context.WithTimeout(lost, timeout)
 	if err := s.Stop(sctx); err != nil {
 		d.log.Warn("runs in flight were stopped", "err", err)
 	}
 	cancel()
 	d.leading.Store(false)
 	d.rec.SetLeader(false)
+}
+
+// leaseLost is called by the election when the lease is lost during the
+// shutdown grace: runs in flight stop at once (between two changes).
+func (d *Daemon) leaseLost() {
+	d.log.Warn("lease lost during shutdown: stopping runs in flight now")
+	d.mu.Lock()
+	lose := d.loseLease
+	d.mu.Unlock()
+	if lose != nil {
+		lose()
+	}
 }
 
 // scheduler returns the running scheduler, or nil on a standby replica.

@@ -212,7 +212,7 @@ func (e *elector) acquire(ctx context.Context) bool {
 // flight), it goes on renewing, so that no other candidate takes over while
 // the work still runs; it stops renewing only when renewal fails for
 // RenewDeadline, as when leading.
-func (e *elector) lead(ctx context.Context, work func(context.Context)) (returned bool) {
+func (e *elector) lead(ctx context.Context, work func(context.Context), onLost func()) (returned bool) {
 	workCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -228,6 +228,9 @@ func (e *elector) lead(ctx context.Context, work func(context.Context)) (returne
 	stopping := false
 	lost := func() bool {
 		cancel()
+		if stopping && onLost != nil {
+			onLost()
+		}
 		<-done
 		return false
 	}

@@ -74,6 +74,13 @@ type Callbacks struct {
 	// goroutine; calls keep their order, and one overtaken by a newer leader
 	// before it ran is skipped.
 	OnNewLeader func(identity string)
+
+	// OnLeaseLost, when set, is called if the lease is lost while the work
+	// is still finishing after Run's context ended (renewals failed for
+	// RenewDeadline during a shutdown): the work's context is already
+	// cancelled, and it must now stop at once, as another replica may take
+	// over when the lease expires.
+	OnLeaseLost func()
 }
 
 // ErrWorkReturned is returned by Run when the work returned while this
@@ -120,7 +127,7 @@ func Run(ctx context.Context, opts Options, cb Callbacks) error {
 			e.release(ctx)
 			return nil
 		}
-		returned := e.lead(ctx, cb.OnStartedLeading)
+		returned := e.lead(ctx, cb.OnStartedLeading, cb.OnLeaseLost)
 		// The work has returned: only now may another replica take over.
 		e.release(ctx)
 		log.Info("stopped leading")

@@ -196,3 +196,53 @@ func newLeaderRound(t *testing.T) {
 		t.Errorf("callbacks ran for %v, want a first and c last", got)
 	}
 }
+
+// TestLeaseLostDuringDrain checks that when renewals fail during a
+// shutdown drain, OnLeaseLost tells the work to stop before the lease can
+// expire for the other candidates, and that they take over only after.
+func TestLeaseLostDuringDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, "a", "b")
+		var aWorking atomic.Bool
+		stopNow := make(chan struct{})
+		var lostAt time.Time
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, Options{Enabled: true, Client: clientFor(c.api, "a"), Namespace: testNamespace,
+				Name: testLease, Identity: "a", Logger: discardLogger()}, Callbacks{
+				OnStartedLeading: func(lctx context.Context) {
+					aWorking.Store(true)
+					<-lctx.Done()
+					select { // a long drain, cut short when the lease is lost
+					case <-time.After(30 * time.Second):
+					case <-stopNow:
+					}
+					aWorking.Store(false)
+				},
+				OnLeaseLost: func() { lostAt = time.Now(); close(stopNow) },
+			})
+		}()
+		synctest.Wait()
+		b := c.start("b", Options{})
+		time.Sleep(5 * time.Second)
+		cancel()
+		time.Sleep(time.Second)
+		c.api.Partition("token-a", leadertest.Unavailable)
+		select {
+		case <-b.leading:
+			if aWorking.Load() {
+				t.Error("b leads while a's work still runs")
+			}
+			if lostAt.IsZero() {
+				t.Error("b leads but a was never told it lost the lease")
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("b never took over")
+		}
+		c.api.Partition("token-a", leadertest.Healthy)
+		<-done
+		b.cancel()
+		<-b.done
+	})
+}
