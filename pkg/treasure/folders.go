@@ -28,9 +28,9 @@ func toFolder(r *resource, us map[string]string) (segment.Folder, folderAttrs) {
 		desc = *a.Description
 	}
 	clean, owned, owner := splitMarker(desc)
-	return segment.Folder{Description: clean, ParentFolderID: r.rel(relParentFolder),
+	return segment.Folder{Description: clean, ParentFolderID: r.parentFolder(),
 		Meta: segment.Meta{ID: string(r.ID), Owned: owned, OwnerSource: owner, CreatedAt: parseTime(a.CreatedAt),
-			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: userName(r, relUpdatedBy, us)}}, a
+			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: r.updatedBy(us)}}, a
 }
 
 func (c *Client) isFolder(r *resource) bool { return r.Type == c.o.FolderType || r.Type == "folder" }
@@ -54,7 +54,7 @@ func (c *Client) childFolder(ctx context.Context, parentFolderID, name string) (
 	us := users(doc.Included)
 	for i := range doc.Data {
 		r := &doc.Data[i]
-		if !c.isFolder(r) || r.rel(relParentFolder) != parentFolderID {
+		if !c.isFolder(r) || r.parentFolder() != parentFolderID {
 			continue
 		}
 		f, a := toFolder(r, us)

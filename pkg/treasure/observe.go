@@ -110,7 +110,7 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 					continue
 				}
 				f, a := toFolder(r, us)
-				nodes[string(r.ID)] = &treeNode{name: a.Name, parent: r.rel(relParentFolder), folder: f}
+				nodes[string(r.ID)] = &treeNode{name: a.Name, parent: r.parentFolder(), folder: f}
 				local = append(local, r)
 			case r.Type == c.o.SegmentType:
 				segs[string(r.ID)] = segRes{res: *r, users: us}

@@ -29,9 +29,9 @@ func toSegment(r *resource, us map[string]string) (segment.Segment, segmentAttrs
 		desc = *a.Description
 	}
 	clean, owned, owner := splitMarker(desc)
-	return segment.Segment{Name: a.Name, Description: clean, Kind: segment.Batch, FolderID: r.rel(relParentFolder),
+	return segment.Segment{Name: a.Name, Description: clean, Kind: segment.Batch, FolderID: r.parentFolder(),
 		Meta: segment.Meta{ID: string(r.ID), Owned: owned, OwnerSource: owner, CreatedAt: parseTime(a.CreatedAt),
-			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: userName(r, relUpdatedBy, us)}}, a
+			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: r.updatedBy(us)}}, a
 }
 
 // wireRule returns a copy of r fit to send: every Reference condition must
@@ -169,7 +169,7 @@ func (c *Client) childSegment(ctx context.Context, folderID, name string) (*segm
 	}
 	for i := range doc.Data {
 		r := &doc.Data[i]
-		if r.Type != c.o.SegmentType || r.rel(relParentFolder) != folderID {
+		if r.Type != c.o.SegmentType || r.parentFolder() != folderID {
 			continue
 		}
 		if _, a := toSegment(r, nil); a.Name == name {

@@ -75,25 +75,16 @@ type resource struct {
 	Relationships relationships   `json:"relationships"`
 }
 
-// Relationship names read by rel.
-const (
-	relParentFolder = "parentFolder"
-	relUpdatedBy    = "updatedBy"
-)
-
-func (r *resource) rel(name string) string {
-	var x relationship
-	switch name {
-	case relParentFolder:
-		x = r.Relationships.ParentFolder
-	case relUpdatedBy:
-		x = r.Relationships.UpdatedBy
+// id returns the id of the related resource; "" when there is none.
+func (x relationship) id() string {
+	if x.Data.ref == nil {
+		return ""
 	}
-	if x.Data.ref != nil {
-		return string(x.Data.ID)
-	}
-	return ""
+	return string(x.Data.ID)
 }
+
+// parentFolder returns the id of the folder r is in.
+func (r *resource) parentFolder() string { return r.Relationships.ParentFolder.id() }
 
 // document is a JSON:API top-level document with one resource.
 type document struct {
@@ -124,9 +115,10 @@ func users(included []resource) map[string]string {
 	return m
 }
 
-// userName resolves the user of relationship name, falling back to the id.
-func userName(r *resource, name string, us map[string]string) string {
-	id := r.rel(name)
+// updatedBy returns the display name of the user who last updated r,
+// falling back to the user's id.
+func (r *resource) updatedBy(us map[string]string) string {
+	id := r.Relationships.UpdatedBy.id()
 	if n, ok := us[id]; ok && n != "" {
 		return n
 	}
