@@ -1,21 +1,19 @@
 package segment
 
 import (
-	"encoding/json"
 	"maps"
 )
 
 // Clone returns a deep copy of the rule: no slice, map or pointer of the copy
 // is shared with r, so either can be changed without affecting the other.
 // (The json.RawMessage values of Extra maps are shared; they are never
-// written in place.) Cloning is much cheaper than decoding the wire form
-// again, which is why package treasure caches decoded rules and hands out
-// clones.
+// written in place.) Package treasure caches clones of the rules it
+// decodes, so that what its callers do with theirs never reaches the cache.
 func (r *Rule) Clone() Rule {
 	c := *r
 	c.Conditions = cloneEach(r.Conditions, (*ConditionSet).clone)
 	c.Limit = clonePtr(r.Limit, (*Limit).clone)
-	c.Extra = cloneExtra(r.Extra)
+	c.Extra = maps.Clone(r.Extra)
 	c.Origin = r.Origin.clone()
 	return c
 }
@@ -38,7 +36,7 @@ func (r *Rule) CopyConditions() Rule {
 func (cs *ConditionSet) clone() ConditionSet {
 	c := *cs
 	c.Conditions = cloneEach(cs.Conditions, (*Condition).clone)
-	c.Extra = cloneExtra(cs.Extra)
+	c.Extra = maps.Clone(cs.Extra)
 	c.Origin = cs.Origin.clone()
 	return c
 }
@@ -47,20 +45,20 @@ func (cd *Condition) clone() Condition {
 	c := *cd
 	c.LeftValue = clonePtr(cd.LeftValue, (*LeftValue).clone)
 	c.Operator = clonePtr(cd.Operator, (*Operator).clone)
-	c.ArrayMatching = clonePtr(cd.ArrayMatching, func(a *ArrayMatching) ArrayMatching { return *a })
+	c.ArrayMatching = clonePtr(cd.ArrayMatching, deref[ArrayMatching])
 	c.Limit = clonePtr(cd.Limit, (*Limit).clone)
-	c.Extra = cloneExtra(cd.Extra)
+	c.Extra = maps.Clone(cd.Extra)
 	c.Origin = cd.Origin.clone()
 	return c
 }
 
 func (lv *LeftValue) clone() LeftValue {
 	c := *lv
-	c.Source = clonePtr(lv.Source, func(s *SourceRef) SourceRef { return *s })
+	c.Source = clonePtr(lv.Source, deref[SourceRef])
 	c.Aggregation = clonePtr(lv.Aggregation, (*Aggregation).clone)
 	c.Filter = clonePtr(lv.Filter, (*Filter).clone)
 	c.Window = clonePtr(lv.Window, (*Window).clone)
-	c.Extra = cloneExtra(lv.Extra)
+	c.Extra = maps.Clone(lv.Extra)
 	c.Origin = lv.Origin.clone()
 	return c
 }
@@ -69,7 +67,7 @@ func (a *Aggregation) clone() Aggregation {
 	c := *a
 	c.Columns = cloneSlice(a.Columns)
 	c.GroupingColumns = cloneSlice(a.GroupingColumns)
-	c.Extra = cloneExtra(a.Extra)
+	c.Extra = maps.Clone(a.Extra)
 	c.Origin = a.Origin.clone()
 	return c
 }
@@ -78,8 +76,8 @@ func (f *Filter) clone() Filter {
 	c := *f
 	c.Conditions = cloneEach(f.Conditions, (*Filter).clone)
 	c.Operator = clonePtr(f.Operator, (*Operator).clone)
-	c.ArrayMatching = clonePtr(f.ArrayMatching, func(a *ArrayMatching) ArrayMatching { return *a })
-	c.Extra = cloneExtra(f.Extra)
+	c.ArrayMatching = clonePtr(f.ArrayMatching, deref[ArrayMatching])
+	c.Extra = maps.Clone(f.Extra)
 	c.Origin = f.Origin.clone()
 	return c
 }
@@ -87,29 +85,29 @@ func (f *Filter) clone() Filter {
 func (w *Window) clone() Window {
 	c := *w
 	c.Duration = maps.Clone(w.Duration)
-	c.Extra = cloneExtra(w.Extra)
+	c.Extra = maps.Clone(w.Extra)
 	return c
 }
 
 func (o *Operator) clone() Operator {
 	c := *o
-	c.RightValue = clonePtr(o.RightValue, func(v *Value) Value { return *v })
+	c.RightValue = clonePtr(o.RightValue, deref[Value])
 	c.RightValues = cloneSlice(o.RightValues)
-	c.MinValue = clonePtr(o.MinValue, func(v *Value) Value { return *v })
-	c.MaxValue = clonePtr(o.MaxValue, func(v *Value) Value { return *v })
+	c.MinValue = clonePtr(o.MinValue, deref[Value])
+	c.MaxValue = clonePtr(o.MaxValue, deref[Value])
 	c.From = clonePtr(o.From, (*TimeRef).clone)
 	c.To = clonePtr(o.To, (*TimeRef).clone)
 	c.Duration = maps.Clone(o.Duration)
-	c.Reverse = clonePtr(o.Reverse, func(b *bool) bool { return *b })
-	c.Extra = cloneExtra(o.Extra)
+	c.Reverse = clonePtr(o.Reverse, deref[bool])
+	c.Extra = maps.Clone(o.Extra)
 	c.Origin = o.Origin.clone()
 	return c
 }
 
 func (t *TimeRef) clone() TimeRef {
 	c := *t
-	c.Last = clonePtr(t.Last, func(n *int) int { return *n })
-	c.Next = clonePtr(t.Next, func(n *int) int { return *n })
+	c.Last = clonePtr(t.Last, deref[int])
+	c.Next = clonePtr(t.Next, deref[int])
 	return c
 }
 
@@ -117,10 +115,10 @@ func (l *Limit) clone() Limit {
 	c := *l
 	c.OrderColumns = cloneEach(l.OrderColumns, func(oc *OrderColumn) OrderColumn {
 		x := *oc
-		x.Extra = cloneExtra(oc.Extra)
+		x.Extra = maps.Clone(oc.Extra)
 		return x
 	})
-	c.Extra = cloneExtra(l.Extra)
+	c.Extra = maps.Clone(l.Extra)
 	return c
 }
 
@@ -128,8 +126,6 @@ func (o Origin) clone() Origin {
 	o.Fields = cloneSlice(o.Fields)
 	return o
 }
-
-func cloneExtra(m map[string]json.RawMessage) map[string]json.RawMessage { return maps.Clone(m) }
 
 // cloneSlice copies s, keeping nil and empty apart.
 func cloneSlice[T any](s []T) []T {
@@ -151,6 +147,9 @@ func cloneEach[T any](s []T, clone func(*T) T) []T {
 	}
 	return out
 }
+
+// deref copies a value without pointers, slices or maps.
+func deref[T any](p *T) T { return *p }
 
 func clonePtr[T any](p *T, clone func(*T) T) *T {
 	if p == nil {
