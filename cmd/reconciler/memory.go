@@ -22,27 +22,18 @@ const memoryLimitShare = 0.9
 // cgroup files holding the memory limit: v2, then v1.
 var cgroupLimitFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
-// memoryTuning is what tuneMemory set, for the start-up log line.
-type memoryTuning struct {
-	GCPercent   int   // 0 when GOGC was set
-	MemoryLimit int64 // bytes; 0 when GOMEMLIMIT was set or no limit is known
-}
-
 // tuneMemory applies DefaultGCPercent unless GOGC is set, and a soft
 // memory limit of 90% of the cgroup's limit unless GOMEMLIMIT is set.
-func tuneMemory(getenv func(string) string, readFile func(string) ([]byte, error)) memoryTuning {
-	var t memoryTuning
+// effectiveMemorySettings reports what is in force afterwards.
+func tuneMemory(getenv func(string) string, readFile func(string) ([]byte, error)) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(DefaultGCPercent)
-		t.GCPercent = DefaultGCPercent
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		if limit, ok := cgroupMemoryLimit(readFile); ok {
-			t.MemoryLimit = int64(float64(limit) * memoryLimitShare)
-			debug.SetMemoryLimit(t.MemoryLimit)
+			debug.SetMemoryLimit(int64(float64(limit) * memoryLimitShare))
 		}
 	}
-	return t
 }
 
 // effectiveMemorySettings returns the collector's GC percent (-1: off) and

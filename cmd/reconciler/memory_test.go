@@ -27,33 +27,22 @@ func TestTuneMemory(t *testing.T) {
 		name      string
 		env       map[string]string
 		files     map[string]string
-		gc        int
-		limit     int64
+		wantGC    int   // the runtime's GC percent afterwards
 		wantLimit int64 // the runtime's limit afterwards
 	}{
-		{"cgroup v2 limit", nil, map[string]string{"/sys/fs/cgroup/memory.max": "536870912\n"}, DefaultGCPercent, 483183820, 483183820},
-		{"cgroup v1 limit", nil, map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824"}, DefaultGCPercent, 966367641, 966367641},
-		{"no limit (max)", nil, map[string]string{"/sys/fs/cgroup/memory.max": "max\n"}, DefaultGCPercent, 0, math.MaxInt64},
-		{"v1 unlimited", nil, map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712"}, DefaultGCPercent, 0, math.MaxInt64},
-		{"no cgroup", nil, nil, DefaultGCPercent, 0, math.MaxInt64},
-		{"GOGC and GOMEMLIMIT set", map[string]string{"GOGC": "200", "GOMEMLIMIT": "1GiB"}, map[string]string{"/sys/fs/cgroup/memory.max": "536870912"}, 0, 0, math.MaxInt64},
+		{"cgroup v2 limit", nil, map[string]string{"/sys/fs/cgroup/memory.max": "536870912\n"}, DefaultGCPercent, 483183820},
+		{"cgroup v1 limit", nil, map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824"}, DefaultGCPercent, 966367641},
+		{"no limit (max)", nil, map[string]string{"/sys/fs/cgroup/memory.max": "max\n"}, DefaultGCPercent, math.MaxInt64},
+		{"v1 unlimited", nil, map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712"}, DefaultGCPercent, math.MaxInt64},
+		{"no cgroup", nil, nil, DefaultGCPercent, math.MaxInt64},
+		{"GOGC and GOMEMLIMIT set", map[string]string{"GOGC": "200", "GOMEMLIMIT": "1GiB"}, map[string]string{"/sys/fs/cgroup/memory.max": "536870912"}, 100, math.MaxInt64},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			debug.SetGCPercent(100)
 			debug.SetMemoryLimit(math.MaxInt64)
-			got := tuneMemory(env(c.env), files(c.files))
-			if got.GCPercent != c.gc || got.MemoryLimit != c.limit {
-				t.Errorf("tuneMemory = %+v, want gc %d limit %d", got, c.gc, c.limit)
-			}
-			wantGC := 100
-			if c.gc != 0 {
-				wantGC = c.gc
-			}
-			if gc := debug.SetGCPercent(100); gc != wantGC {
-				t.Errorf("runtime GC percent = %d, want %d", gc, wantGC)
-			}
-			if l := debug.SetMemoryLimit(-1); l != c.wantLimit {
-				t.Errorf("runtime memory limit = %d, want %d", l, c.wantLimit)
+			tuneMemory(env(c.env), files(c.files))
+			if gc, limit := effectiveMemorySettings(); gc != c.wantGC || limit != c.wantLimit {
+				t.Errorf("after tuneMemory: GC percent %d, limit %d; want %d, %d", gc, limit, c.wantGC, c.wantLimit)
 			}
 		})
 	}
