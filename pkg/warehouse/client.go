@@ -237,6 +237,16 @@ func (c *Client) query(ctx context.Context, kind, op, stmt string, args []any, s
 	start := c.opts.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout+c.opts.QueryTimeout)
 	defer cancel()
+	if c.tokens != nil {
+		// The OAuth token is exchanged before the driver sees the
+		// statement: the driver retries a failed authentication like a
+		// lost connection, and a refused secret stays refused.
+		if _, err := c.tokens.get(ctx); err != nil {
+			err = c.classify(ctx, "token exchange", err)
+			c.count(kind, start, err)
+			return err
+		}
+	}
 	err := func() error {
 		rows, err := c.db.QueryContext(ctx, stmt, args...)
 		if err != nil {

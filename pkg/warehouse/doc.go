@@ -10,8 +10,11 @@
 // or a service principal's OAuth client id and secret. The secret is
 // exchanged for an access token with the client credentials grant at a
 // configurable token URL (default https://<host>/oidc/v1/token) and cached
-// until 30 seconds before it expires. The driver retries HTTP 429 and 503
-// itself (Options.Retries, honouring Retry-After). Driver telemetry is off:
+// until 30 seconds before it expires. The exchange happens before each
+// statement reaches the driver, so a refused secret fails at once (class
+// auth refused) instead of going through the driver's retries. The driver
+// retries HTTP 429 and 503 itself (Options.Retries, honouring Retry-After).
+// Driver telemetry is off:
 // the driver's feature-flag lookup is answered locally with "disabled" and
 // telemetry uploads never leave the process. Insecure selects plain HTTP
 // for a loopback stand-in.

@@ -85,6 +85,7 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 	msg := err.Error()
 	var exec dbsqlerr.DBExecutionError
 	var netErr net.Error
+	var tokErr *tokenError
 	lower := strings.ToLower(msg)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || (ctx != nil && errors.Is(ctx.Err(), context.DeadlineExceeded)):
@@ -108,6 +109,8 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 				e.Class = NotFound
 			}
 		}
+	case errors.As(err, &tokErr) && tokErr.refused():
+		e.Class = AuthRefused
 	case authRefused.MatchString(msg):
 		e.Class = AuthRefused
 	case errors.As(err, &netErr) && netErr.Timeout():
@@ -164,3 +167,9 @@ func (r redactedError) Unwrap() error { return r.cause }
 // credentials, missing privileges or tables and failed statements need a
 // human.
 func (e *Error) Temporary() bool { return e.Class == Unreachable || e.Class == Timeout }
+
+// Unauthorized reports whether the warehouse or its token URL refused the
+// credentials (a wrong, expired or revoked token or client secret, or a
+// principal that may not use the warehouse). Retrying cannot help until
+// someone replaces them.
+func (e *Error) Unauthorized() bool { return e.Class == AuthRefused }

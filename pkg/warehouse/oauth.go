@@ -108,4 +108,11 @@ type tokenError struct {
 }
 
 func (e *tokenError) Error() string { return e.msg }
+
+// refused reports whether the token URL refused the client id or secret
+// (400 invalid_client or invalid_grant, 401, 403), as opposed to being
+// unreachable, throttling or failing.
+func (e *tokenError) refused() bool {
+	return e.status == http.StatusBadRequest || e.status == http.StatusUnauthorized || e.status == http.StatusForbidden
+}
 func (e *tokenError) Unwrap() error { return e.cause }

@@ -127,3 +127,25 @@ func TestOAuthTokenNotInErrors(t *testing.T) {
 	assertNoSecret(t, err, access)
 	assertNoSecret(t, err, "sp-secret")
 }
+
+// TestOAuthRefusedSecretIsNotRetried checks that a refused client secret
+// fails at the first token exchange: the driver's retries are for 429 and
+// 503, and a wrong secret stays wrong.
+func TestOAuthRefusedSecretIsNotRetried(t *testing.T) {
+	_, ep := dbxtest.Start(t, retailFixture)
+	ts := newTokenServer(t, "sp-client", "right-secret", "dapi-treasure-sp", 3600)
+	const secret = "wrong-secret-4711"
+	c := open(t, ep, func(o *warehouse.Options) {
+		o.Token, o.ClientID, o.ClientSecret, o.TokenURL = "", "sp-client", secret, ts.URL
+		o.Retries, o.RetryWaitMin, o.RetryWaitMax = 4, time.Millisecond, 2*time.Millisecond
+	})
+	_, err := c.Snapshot(context.Background(), allRetail)
+	var we *warehouse.Error
+	if !errors.As(err, &we) || we.Class != warehouse.AuthRefused {
+		t.Fatalf("err = %v, want auth refused", err)
+	}
+	if n := ts.requests.Load(); n != 1 {
+		t.Errorf("%d token exchanges for a refused secret, want 1", n)
+	}
+	assertNoSecret(t, err, secret)
+}
