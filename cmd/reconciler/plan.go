@@ -114,9 +114,13 @@ func computePlan(ctx context.Context, s *session, dir string, io stdio) (*reconc
 	}
 	if err != nil {
 		var st *reconcile.Stalled
-		if errors.As(err, &st) {
+		var ce *reconcile.CredentialError
+		switch {
+		case errors.As(err, &ce):
+			fmt.Fprintf(io.err, "reconciler: %v\n", ce)
+		case errors.As(err, &st):
 			fmt.Fprintf(io.err, "reconciler: the repository is not valid (%s); nothing was planned\n", st.Reason)
-		} else {
+		default:
 			fmt.Fprintf(io.err, "reconciler: %v\n", err)
 		}
 		return nil, exitFailed

@@ -200,9 +200,10 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 				},
 				Drift: plan.DriftMode(drift),
 			},
-			Apply:    apply.Options{Concurrency: cfg.Treasure.Concurrency},
-			Validate: validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
-			Now:      opts.Now,
+			Apply:       apply.Options{Concurrency: cfg.Treasure.Concurrency},
+			Validate:    validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
+			Now:         opts.Now,
+			Credentials: credentials(cfg),
 		}
 		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})
 	}
@@ -237,6 +238,19 @@ func protectKeys(lists ...[]config.Protected) []plan.Object {
 		}
 	}
 	return objs
+}
+
+// credentials names where the configuration's Treasure and Databricks
+// credentials come from (the field and its env or file reference, never
+// the value), for the message of a run stalled on a refused one.
+func credentials(cfg *config.Config) reconcile.Credentials {
+	c := reconcile.Credentials{Treasure: "treasure.apiKey (" + cfg.Treasure.APIKey.String() + ")"}
+	if o := cfg.Databricks.OAuth; o != nil {
+		c.Warehouse = fmt.Sprintf("databricks.oauth.clientSecret (%s) of client id %q", o.ClientSecret, o.ClientID)
+	} else {
+		c.Warehouse = "databricks.token (" + cfg.Databricks.Token.String() + ")"
+	}
+	return c
 }
 
 // Secrets returns every secret value of the configuration, for redaction.

@@ -195,7 +195,7 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 		return nil
 	}
 	var waiting *reconcile.Waiting
-	if errors.As(err, &waiting) && waiting.Reason == reconcile.ReasonWarehouseDown {
+	if (errors.As(err, &waiting) && waiting.Reason == reconcile.ReasonWarehouseDown) || reason == reconcile.ReasonWarehouseUnauthorized {
 		d.rec.SetWarehouseUp(false)
 	}
 	d.finish(st, log, rs, res, gsnap, result, reason, err, window)

@@ -11,7 +11,10 @@
 // human must act (an invalid repository, a repository that does not fit the
 // warehouse): it is not retried until a new revision arrives. *Waiting means
 // a dependency is down or throttling (the warehouse is unreachable, Treasure
-// answers 429 or 5xx): retry later, after RetryAfter when known. A plan that
+// answers 429 or 5xx): retry later, after RetryAfter when known. A
+// credential that Treasure or the warehouse refuses (401, 403, a rejected
+// OAuth client secret) stalls too, with a *CredentialError that names where
+// the credential comes from (Reconciler.Credentials) and what to do. A plan that
 // cannot be applied as a whole (plan.Plan.Errored) stalls too, with its
 // errors added to the diagnostics; an apply with changes that failed for
 // good is an *ApplyError. Nothing is written to Treasure in a run whose

@@ -77,6 +77,9 @@ type Reconciler struct {
 	Validate validate.Options
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Credentials say where the credentials of Remote and Catalog come
+	// from, for the message of a run stalled on a refused one.
+	Credentials Credentials
 
 	mu              sync.Mutex
 	lastApplied     time.Time
@@ -186,6 +189,14 @@ const (
 	ReasonTreasureDown      = "TreasureUnavailable"
 	ReasonTreasureRefused   = "TreasureRefused"
 	ReasonApplyFailed       = "ApplyFailed"
+	// ReasonTreasureUnauthorized: Treasure refused the API key (401).
+	ReasonTreasureUnauthorized = "TreasureUnauthorized"
+	// ReasonTreasureForbidden: Treasure refused a request for the key's
+	// permissions (403).
+	ReasonTreasureForbidden = "TreasureForbidden"
+	// ReasonWarehouseUnauthorized: the warehouse or its token URL refused
+	// the credentials.
+	ReasonWarehouseUnauthorized = "WarehouseUnauthorized"
 	// ReasonInvalidPlan is a plan that cannot be applied as a whole (see
 	// plan.Plan.Errors).
 	ReasonInvalidPlan = "InvalidPlan"
@@ -204,6 +215,79 @@ func (e *ApplyError) Error() string { return ReasonApplyFailed + ": " + e.Err.Er
 
 // Unwrap returns the joined errors of the failed changes.
 func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Credentials name where the credentials of a Reconciler come from: a
+// configuration field and its environment variable or file, never a value
+// ("treasure.apiKey (env:TD_API_KEY)").
+type Credentials struct {
+	// Treasure names the Treasure Data API key.
+	Treasure string
+	// Warehouse names the Databricks token or OAuth client secret.
+	Warehouse string
+}
+
+// CredentialError is a credential that Treasure Data or the warehouse
+// refused. Retrying cannot help until someone replaces the credential or
+// grants what it lacks, so the run stalls with Reason.
+type CredentialError struct {
+	// Reason is ReasonTreasureUnauthorized, ReasonTreasureForbidden or
+	// ReasonWarehouseUnauthorized.
+	Reason string
+	// Credential names where the credential comes from (see
+	// Credentials); empty when unknown.
+	Credential string
+	Err        error
+}
+
+func (e *CredentialError) Error() string {
+	from := ""
+	if e.Credential != "" {
+		from = " from " + e.Credential
+	}
+	var msg string
+	switch e.Reason {
+	case ReasonTreasureUnauthorized:
+		msg = "Treasure Data refused the API key" + from + " (401: wrong, expired or revoked): " +
+			"put a valid master API key there and restart the reconciler"
+	case ReasonTreasureForbidden:
+		msg = "Treasure Data refused a request made with the API key" + from + " (403: the key's user lacks a permission, " +
+			"or it is not a master key): grant the permission or use a master API key that has it, then trigger a run or restart the reconciler"
+	default:
+		msg = "Databricks refused the credentials" + from + " (wrong, expired or revoked, or the principal may not use the warehouse): " +
+			"fix them and restart the reconciler"
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+// Unwrap returns the adapter's error.
+func (e *CredentialError) Unwrap() error { return e.Err }
+
+// unauthorized and forbidden are implemented by adapter errors that can
+// tell refused credentials: 401 (wrong, expired or revoked) and 403 (valid,
+// but lacking a permission).
+type (
+	unauthorized interface{ Unauthorized() bool }
+	forbidden    interface{ Forbidden() bool }
+)
+
+// treasureRefusal returns the reason of a Treasure failure caused by the
+// API key, or "".
+func treasureRefusal(err error) string {
+	var u unauthorized
+	var f forbidden
+	switch {
+	case errors.As(err, &u) && u.Unauthorized():
+		return ReasonTreasureUnauthorized
+	case errors.As(err, &f) && f.Forbidden():
+		return ReasonTreasureForbidden
+	}
+	return ""
+}
+
+// refused is the stall of a run whose credential was refused.
+func refused(reason, credential string, err error) *Stalled {
+	return &Stalled{Reason: reason, Err: &CredentialError{Reason: reason, Credential: credential, Err: err}}
+}
 
 // temporary is implemented by adapter errors that pass by themselves.
 type temporary interface{ Temporary() bool }
@@ -258,6 +342,10 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 			res.Diagnostics = append(res.Diagnostics, ds...).Sort()
 			return nil
 		}); err != nil {
+			var u unauthorized
+			if errors.As(err, &u) && u.Unauthorized() {
+				return res, refused(ReasonWarehouseUnauthorized, r.Credentials.Warehouse, err)
+			}
 			return res, &Waiting{Reason: ReasonWarehouseDown, Err: err}
 		}
 		if res.Diagnostics.HasErrors() {
@@ -271,6 +359,9 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		observed, err = r.Remote.Observe(ctx, r.parentNames(res.Desired))
 		return err
 	}); err != nil {
+		if reason := treasureRefusal(err); reason != "" {
+			return res, refused(reason, r.Credentials.Treasure, err)
+		}
 		return res, remoteOutcome(err)
 	}
 	r.forget(res.Desired, observed)
@@ -317,8 +408,16 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		return res, applyErr
 	}
 	if res.Report.Failed() {
-		// Wait when every failure passes by itself (an outage, 429);
-		// anything else needs a look.
+		// A refused key stalls; wait when every failure passes by itself
+		// (an outage, 429); anything else needs a look.
+		for _, x := range res.Report.Results {
+			if x.Outcome != apply.Failed {
+				continue
+			}
+			if reason := treasureRefusal(x.Err); reason != "" {
+				return res, refused(reason, r.Credentials.Treasure, res.Report.Err())
+			}
+		}
 		var w *Waiting
 		for _, x := range res.Report.Results {
 			if x.Outcome != apply.Failed {
@@ -442,9 +541,8 @@ func temporaryOutcome(err error) (*Waiting, bool) {
 	return w, true
 }
 
-// remoteOutcome classifies a failure to observe Treasure: every one waits
-// (a refused key may be fixed outside the repository), except a canceled
-// run.
+// remoteOutcome classifies a failure to observe Treasure other than a
+// refused key: every one waits, except a canceled run.
 func remoteOutcome(err error) error {
 	if w, ok := temporaryOutcome(err); ok {
 		return w

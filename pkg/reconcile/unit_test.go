@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -374,5 +375,76 @@ func TestUnitObserveOutage(t *testing.T) {
 	var w *reconcile.Waiting
 	if !errors.As(err, &w) || w.RetryAfter != 3*time.Second || m.writes != 0 {
 		t.Errorf("err = %v, writes %d", err, m.writes)
+	}
+}
+
+// keyErr is a Treasure refusal of the API key: 401 or 403.
+type keyErr struct{ status int }
+
+func (e keyErr) Error() string      { return fmt.Sprintf("treasure: GET segments: %d", e.status) }
+func (e keyErr) Temporary() bool    { return false }
+func (e keyErr) Unauthorized() bool { return e.status == 401 }
+func (e keyErr) Forbidden() bool    { return e.status == 403 }
+
+// refusedErr is a warehouse refusal of the credentials.
+type refusedErr struct{}
+
+func (refusedErr) Error() string {
+	return "warehouse dbc.invalid: token exchange: auth refused: http 401 invalid_client"
+}
+func (refusedErr) Temporary() bool    { return false }
+func (refusedErr) Unauthorized() bool { return true }
+
+// TestUnitRefusedCredentialsStall checks that a refused credential stalls
+// the run (a retry cannot help) with a reason of its own and a message
+// naming where the credential comes from, whether it is refused while
+// observing, while applying or by the warehouse.
+func TestUnitRefusedCredentialsStall(t *testing.T) {
+	creds := reconcile.Credentials{Treasure: "treasure.apiKey (env:TD_API_KEY)",
+		Warehouse: "databricks.oauth.clientSecret (file:/run/secrets/dbx)"}
+	tests := map[string]struct {
+		setup        func(r *reconcile.Reconciler, m *memRemote)
+		reason, name string
+		writes       int
+	}{
+		"401 while observing": {
+			setup:  func(_ *reconcile.Reconciler, m *memRemote) { m.obsErr = keyErr{401} },
+			reason: reconcile.ReasonTreasureUnauthorized, name: creds.Treasure,
+		},
+		"403 while observing": {
+			setup:  func(_ *reconcile.Reconciler, m *memRemote) { m.obsErr = keyErr{403} },
+			reason: reconcile.ReasonTreasureForbidden, name: creds.Treasure,
+		},
+		"403 while applying": {
+			setup:  func(_ *reconcile.Reconciler, m *memRemote) { m.failOn("S", keyErr{403}) },
+			reason: reconcile.ReasonTreasureForbidden, name: creds.Treasure, writes: 2,
+		},
+		"refused warehouse secret": {
+			setup:  func(r *reconcile.Reconciler, _ *memRemote) { r.Catalog = downCatalog{err: refusedErr{}} },
+			reason: reconcile.ReasonWarehouseUnauthorized, name: creds.Warehouse,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			m := newRemote()
+			r := unitReconciler(&fixedLoader{state: unitState("A")}, m)
+			r.Credentials = creds
+			tc.setup(r, m)
+			res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
+			var st *reconcile.Stalled
+			if !errors.As(err, &st) || st.Reason != tc.reason || res.Outcome != reconcile.OutcomeStalled {
+				t.Fatalf("err = %v, outcome %q; want stalled (%s)", err, res.Outcome, tc.reason)
+			}
+			var ce *reconcile.CredentialError
+			if !errors.As(err, &ce) || ce.Reason != tc.reason {
+				t.Fatalf("err = %v, not a *CredentialError", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.name) || !strings.Contains(msg, "restart the reconciler") {
+				t.Errorf("message %q does not name %s and what to do", msg, tc.name)
+			}
+			if m.writes != tc.writes {
+				t.Errorf("%d writes, want %d", m.writes, tc.writes)
+			}
+		})
 	}
 }

@@ -17,7 +17,8 @@
 // Authentication is "Authorization: TD1 <key>". Master keys may do
 // everything. Write-only keys exist in Treasure Data for data import only,
 // so the stand-in answers 403 to every CDP request made with one (reads and
-// writes alike); a missing or unknown key is answered 401.
+// writes alike); a missing or unknown key is answered 401, and so is a key
+// revoked with RevokeKey.
 //
 // Tests steer it: Inject queues faults (429 with Retry-After, 5xx, delays,
 // dropped connections, optionally only for matching requests); Requests

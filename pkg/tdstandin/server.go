@@ -156,6 +156,15 @@ func (s *Server) Inject(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// RevokeKey makes key unknown, as Treasure does with a revoked key: every
+// later request made with it is answered 401.
+func (s *Server) RevokeKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.master, key)
+	delete(s.wonly, key)
+}
+
 // ClearFaults drops every queued fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
@@ -267,12 +276,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", fmt.Sprintf("req-%d", s.opts.Now().UnixNano()))
 	auth := r.Header.Get("Authorization")
 	key, ok := strings.CutPrefix(auth, "TD1 ")
+	s.mu.Lock()
+	master, wonly := s.master[key], s.wonly[key]
+	s.mu.Unlock()
 	switch {
-	case !ok || (!s.master[key] && !s.wonly[key]):
+	case !ok || (!master && !wonly):
 		writeRESTError(w, http.StatusUnauthorized, "unauthorized",
 			"Unauthorized; You don't provide valid credentials. Maybe you didn't specify valid TD's Master API Key as 'TD1 {Your TD Master API Key}'.")
 		return
-	case s.wonly[key]:
+	case wonly:
 		if isEntities(r) {
 			writeJSONAPIErrors(w, http.StatusForbidden, apiError{Code: "permission-error", Status: "403",
 				Detail: "write-only API keys cannot access the CDP API", Meta: map[string]any{"permissionCode": "MASTER_API_KEY_REQUIRED"}})

@@ -99,6 +99,17 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// Unauthorized reports whether Treasure refused the API key itself (401:
+// missing, wrong, expired or revoked). Retrying cannot help until someone
+// replaces the key.
+func (e *APIError) Unauthorized() bool { return e.Reason == ReasonAuth }
+
+// Forbidden reports whether Treasure refused the request for the key's
+// permissions (403: a valid key whose user may not do this, or a write-only
+// key). Retrying cannot help until someone grants the permission or uses
+// another key.
+func (e *APIError) Forbidden() bool { return e.Reason == ReasonForbidden }
+
 // Unwrap returns the context error of a canceled request.
 func (e *APIError) Unwrap() error { return e.cause }
 

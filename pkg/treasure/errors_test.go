@@ -170,6 +170,11 @@ func TestStandInErrors(t *testing.T) {
 			if ae.Status != tt.status || ae.Reason != tt.reason || !strings.Contains(err.Error(), tt.contains) {
 				t.Errorf("got %d %s %q, want %d %s containing %q", ae.Status, ae.Reason, err, tt.status, tt.reason, tt.contains)
 			}
+			// The reconciler stalls on refused keys through these two
+			// methods, never through the text.
+			if ae.Unauthorized() != (tt.status == 401) || ae.Forbidden() != (tt.status == 403) {
+				t.Errorf("Unauthorized() = %v, Forbidden() = %v for status %d", ae.Unauthorized(), ae.Forbidden(), tt.status)
+			}
 			assertNoSecret(t, err, testKey, "4711/writeonly0123456789", "4711/wrong0123456789")
 		})
 	}
