@@ -138,7 +138,7 @@ func (c *computer) markDrift(ch *Change, m segment.Meta) {
 	if d := c.drift(m); d != nil {
 		ch.Drift = d
 		if c.opts.Drift == DriftReport {
-			ch.Blocked = "drift mode is report: changed outside the reconciler, not reverted"
+			ch.block(BlockDriftReport, "drift mode is report: changed outside the reconciler, not reverted")
 		}
 	}
 }
@@ -193,7 +193,7 @@ func (c *computer) parents(desired, observed segment.State) {
 		}
 		ch := Change{Action: Delete, Kind: KindParent, Key: o.Key(), ID: o.Meta.ID, Before: o, Level: levelDeleteParent}
 		if !c.opts.Prune.AllowParentDelete {
-			ch.Blocked = "deleting a parent segment needs prune.allowParentDelete"
+			ch.block(BlockParentDelete, "deleting a parent segment needs prune.allowParentDelete")
 		}
 		c.add(ch)
 	}
@@ -405,21 +405,21 @@ func segmentDiff(o, d *segment.Segment) []FieldDiff {
 // guardDeletes applies the prune safety rules to the planned deletes.
 func (c *computer) guardDeletes(desired, observed segment.State) {
 	p := c.plan
-	block := func(reason string) {
+	block := func(b Block, reason string) {
 		for i := range p.Changes {
 			if p.Changes[i].Action == Delete && p.Changes[i].Blocked == "" {
-				p.Changes[i].Blocked = reason
+				p.Changes[i].block(b, reason)
 			}
 		}
 	}
 	switch {
 	case c.opts.InhibitDeletes != "":
 		p.PruneBlocked = "no deletes in this run: " + c.opts.InhibitDeletes
-		block(p.PruneBlocked)
+		block(BlockInhibited, p.PruneBlocked)
 		return
 	case !c.opts.Prune.Enabled:
 		p.PruneBlocked = "pruning is disabled"
-		block(p.PruneBlocked)
+		block(BlockDisabled, p.PruneBlocked)
 		return
 	}
 	protected := map[Object]bool{}
@@ -457,13 +457,13 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 		}
 		switch {
 		case protected[Object{Kind: ch.Kind, Key: ch.Key}]:
-			ch.Blocked = "protected by prune.protect"
+			ch.block(BlockProtected, "protected by prune.protect")
 		case observedPreventDestroy(ch.Before):
-			ch.Blocked = "protected by lifecycle.preventDestroy recorded on the object"
+			ch.block(BlockProtected, "protected by lifecycle.preventDestroy recorded on the object")
 		case ch.Kind != KindParent && !inRepo[ch.Key.Parent] && !c.opts.Prune.AllowParentDelete:
-			ch.Blocked = fmt.Sprintf("parent segment %q is not in the repository: deleting it and its objects needs prune.allowParentDelete", ch.Key.Parent)
+			ch.block(BlockParentDelete, fmt.Sprintf("parent segment %q is not in the repository: deleting it and its objects needs prune.allowParentDelete", ch.Key.Parent))
 		case ch.Kind != KindParent && inRepo[ch.Key.Parent] && declares[ch.Key.Parent] == 0 && !c.opts.Prune.AllowEmpty:
-			ch.Blocked = fmt.Sprintf("the repository declares no segment for parent segment %q: refusing to delete everything it owns (prune.allowEmpty)", ch.Key.Parent)
+			ch.block(BlockEmpty, fmt.Sprintf("the repository declares no segment for parent segment %q: refusing to delete everything it owns (prune.allowEmpty)", ch.Key.Parent))
 			p.PruneBlocked = ch.Blocked
 		default:
 			deletes++
@@ -472,10 +472,10 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 	switch {
 	case c.opts.Prune.MaxDeletes > 0 && deletes > c.opts.Prune.MaxDeletes:
 		p.PruneBlocked = fmt.Sprintf("%d deletes exceed the cap of %d per run (prune.maxDeletes)", deletes, c.opts.Prune.MaxDeletes)
-		block(p.PruneBlocked)
+		block(BlockMaxDeletes, p.PruneBlocked)
 	case c.opts.Prune.MaxDeletePercent > 0 && owned > 0 && deletes*100 > c.opts.Prune.MaxDeletePercent*owned:
 		p.PruneBlocked = fmt.Sprintf("%d deletes are more than %d%% of the %d owned objects (prune.maxDeletePercent)", deletes, c.opts.Prune.MaxDeletePercent, owned)
-		block(p.PruneBlocked)
+		block(BlockMaxPercent, p.PruneBlocked)
 	}
 }
 

@@ -64,4 +64,11 @@
 // own lifecycle.preventDestroy, so per-object protection of removed objects
 // is the Protect list, an orphan protection list the caller takes from its
 // configuration.
+//
+// A blocked change carries its reason twice: as text for people (Blocked)
+// and as a closed value for code (BlockedBy: metric labels, readiness).
+// Summary.Unresolved counts what a plan leaves for a person although apply
+// has nothing to do: conflicts and blocked changes, except the protected
+// objects, which are kept on purpose. While it is not zero the summary line
+// says that Treasure Data does not match the repository, never "No changes".
 package plan

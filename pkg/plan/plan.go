@@ -140,8 +140,10 @@ type Change struct {
 	// Drift is set when the object was changed outside the reconciler.
 	Drift *Drift
 	// Blocked, when not empty, is why this change will not be applied
-	// (a blocked delete, held drift).
-	Blocked string
+	// (a blocked delete, held drift), for people; BlockedBy is the same
+	// reason as a closed value, for code.
+	Blocked   string
+	BlockedBy Block
 	// Reason explains a conflict or a no-op on an unowned object.
 	Reason string
 	// Level orders application: lower levels first; changes of one level are
@@ -150,6 +152,42 @@ type Change struct {
 	// DependsOn lists the keys (as "kind:parent/name") this change needs.
 	DependsOn []string
 }
+
+// Block says why a change is not applied. The set is closed; its values
+// are snake_case, fit for metric labels.
+type Block string
+
+// Blocks.
+const (
+	// BlockProtected: a delete of an object kept on purpose (prune.protect,
+	// or lifecycle.preventDestroy recorded on the object). It needs no
+	// action.
+	BlockProtected Block = "protected"
+	// BlockDriftReport: a change made outside the reconciler, held because
+	// the drift mode is report.
+	BlockDriftReport Block = "drift_report"
+	// BlockDisabled: a delete while pruning is disabled.
+	BlockDisabled Block = "disabled"
+	// BlockInhibited: a delete in a run in which an earlier stage failed.
+	BlockInhibited Block = "inhibited"
+	// BlockParentDelete: a delete of a parent segment, or of an object of a
+	// parent segment no longer in the repository, without
+	// prune.allowParentDelete.
+	BlockParentDelete Block = "parent_delete"
+	// BlockEmpty: a delete of every segment of a parent segment that the
+	// repository declares with none, without prune.allowEmpty.
+	BlockEmpty Block = "empty"
+	// BlockMaxDeletes and BlockMaxPercent: the deletes of a run that
+	// exceed prune.maxDeletes or prune.maxDeletePercent.
+	BlockMaxDeletes Block = "max_deletes"
+	BlockMaxPercent Block = "max_percent"
+)
+
+// Blocks lists every Block.
+var Blocks = []Block{BlockProtected, BlockDriftReport, BlockDisabled, BlockInhibited, BlockParentDelete,
+	BlockEmpty, BlockMaxDeletes, BlockMaxPercent}
+
+func (c *Change) block(b Block, text string) { c.BlockedBy, c.Blocked = b, text }
 
 // Parents returns Before and After of a parent segment change, nil where
 // absent or of another kind.
@@ -228,10 +266,17 @@ type Plan struct {
 }
 
 // Summary counts changes by action (blocked changes are not counted as
-// their action but as Blocked).
+// their action but as Blocked). Protected counts the blocked deletes of
+// objects kept on purpose (BlockProtected), a part of Blocked.
 type Summary struct {
-	Add, Change, Replace, Destroy, Conflict, Blocked, Unchanged, Drift int
+	Add, Change, Replace, Destroy, Conflict, Blocked, Protected, Unchanged, Drift int
 }
+
+// Unresolved counts what the plan leaves for a person to resolve although
+// apply has nothing (more) to do: conflicts and blocked changes, except
+// the protected objects, which are kept on purpose. Treasure Data does not
+// match the repository while it is not zero.
+func (s Summary) Unresolved() int { return s.Conflict + s.Blocked - s.Protected }
 
 // Summary counts the plan's changes.
 func (p *Plan) Summary() Summary {
@@ -243,6 +288,9 @@ func (p *Plan) Summary() Summary {
 		}
 		if c.Blocked != "" {
 			s.Blocked++
+			if c.BlockedBy == BlockProtected {
+				s.Protected++
+			}
 			continue
 		}
 		switch c.Action {

@@ -14,7 +14,8 @@ const JSONFormatVersion = "1"
 //	{
 //	  "format_version": "1",
 //	  "summary": {"add": 1, "change": 0, "replace": 0, "destroy": 0,
-//	              "conflict": 0, "blocked": 0, "unchanged": 3, "drift": 0},
+//	              "conflict": 0, "blocked": 0, "protected": 0, "unchanged": 3,
+//	              "drift": 0},
 //	  "has_changes": true,
 //	  "applyable": true,
 //	  "errored": false,
@@ -49,6 +50,7 @@ type jsonSummary struct {
 	Destroy   int `json:"destroy"`
 	Conflict  int `json:"conflict"`
 	Blocked   int `json:"blocked"`
+	Protected int `json:"protected"`
 	Unchanged int `json:"unchanged"`
 	Drift     int `json:"drift"`
 }

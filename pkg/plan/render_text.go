@@ -147,18 +147,25 @@ func SummaryLine(p *Plan) string {
 		return fmt.Sprintf("Plan cannot be applied: %d error(s).", len(p.Errors))
 	}
 	if !p.HasChanges() {
-		line := "No changes. Treasure Data matches the repository."
+		if s.Unresolved() == 0 {
+			line := "No changes. Treasure Data matches the repository."
+			if s.Protected > 0 {
+				line += fmt.Sprintf(" (%d protected)", s.Protected)
+			}
+			return line
+		}
+		// Nothing to apply is not the same as nothing to do.
 		var extra []string
 		if s.Conflict > 0 {
 			extra = append(extra, fmt.Sprintf("%d conflict(s)", s.Conflict))
 		}
-		if s.Blocked > 0 {
-			extra = append(extra, fmt.Sprintf("%d blocked", s.Blocked))
+		if n := s.Blocked - s.Protected; n > 0 {
+			extra = append(extra, fmt.Sprintf("%d blocked", n))
 		}
-		if len(extra) > 0 {
-			line += " (" + strings.Join(extra, ", ") + ")"
+		if s.Protected > 0 {
+			extra = append(extra, fmt.Sprintf("%d protected", s.Protected))
 		}
-		return line
+		return "Nothing to apply, but Treasure Data does not match the repository: " + strings.Join(extra, ", ") + "."
 	}
 	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to replace, %d to destroy.", s.Add, s.Change, s.Replace, s.Destroy)
 	if s.Conflict > 0 || s.Blocked > 0 {
