@@ -109,6 +109,27 @@ func TestPlanApplyImportRoundTrip(t *testing.T) {
 		t.Fatalf("plan of the imported files: exit %d\n%s\n%s", code, out, errOut)
 	}
 
+	// A checkout whose segment files are all gone: the deletes are blocked
+	// (prune.allowEmpty), which is something to do.
+	empty := t.TempDir()
+	for _, f := range []string{"repo.cue", "parent.cue", "cue.mod/module.cue"} {
+		b, err := os.ReadFile(filepath.Join("../../testdata/repos/retail", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(empty, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(empty, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut = run(t, "", "plan", "--config", cfg, "--detailed-exitcode", empty)
+	if code != exitChanges || strings.Contains(out, "No changes.") ||
+		!strings.Contains(out, "Nothing to apply, but Treasure Data does not match the repository:") {
+		t.Fatalf("plan --detailed-exitcode of a checkout without segments: exit %d, want %d\n%s\n%s", code, exitChanges, out, errOut)
+	}
+
 	code, out, _ = run(t, "", "plan", "--config", cfg, "--format", "json")
 	if code != exitOK || !strings.Contains(out, `"format_version": "1"`) || !strings.Contains(out, `"has_changes": false`) {
 		t.Errorf("json plan: exit %d\n%s", code, out)
@@ -148,6 +169,12 @@ func TestImportAdoptsUnownedObjects(t *testing.T) {
 	code, out, _ := run(t, "", "plan", "--config", cfg)
 	if code != exitOK || !strings.Contains(out, "conflicts with an object the reconciler does not own") {
 		t.Fatalf("plan with a hand-made %q: exit %d\n%s", victim.Name, code, out)
+	}
+	// A conflict is something to do, not "No changes".
+	code, out, _ = run(t, "", "plan", "--config", cfg, "--detailed-exitcode")
+	if code != exitChanges || strings.Contains(out, "No changes.") ||
+		!strings.Contains(out, "Nothing to apply, but Treasure Data does not match the repository: 1 conflict(s).") {
+		t.Fatalf("plan --detailed-exitcode with a conflict: exit %d, want %d\n%s", code, exitChanges, out)
 	}
 	dir := t.TempDir()
 	if code, out, errOut := run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--out", dir); code != exitOK {

@@ -30,7 +30,8 @@ func (p *planFlags) register(fs *flag.FlagSet) {
 
 // runPlan implements `reconciler plan [--config FILE] [DIR]`. With
 // --detailed-exitcode every error exits 1, usage and configuration errors
-// included, so that 2 always means "changes".
+// included, so that 2 always means "something to do": changes, or
+// conflicts and blocked changes that need a person.
 func runPlan(ctx context.Context, args []string, io stdio) int {
 	code, changes := planCommand(ctx, args, io)
 	switch {
@@ -58,13 +59,14 @@ func detailedExitCode(args []string) bool {
 }
 
 // planCommand runs plan; changes reports that --detailed-exitcode was given
-// and the plan has changes.
+// and the plan has changes, conflicts or blocked changes (protected objects
+// aside).
 func planCommand(ctx context.Context, args []string, io stdio) (code int, changes bool) {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	var f planFlags
 	f.register(fs)
-	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 0 without changes, 1 on error, 2 with changes")
+	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 0 without changes, 1 on error, 2 with changes, conflicts or blocked changes")
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "Usage: reconciler plan [flags] [DIR]")
 		fmt.Fprintln(io.err)
@@ -91,7 +93,7 @@ func planCommand(ctx context.Context, args []string, io stdio) (code int, change
 		fmt.Fprintf(io.err, "reconciler plan: %v\n", err)
 		return exitFailed, false
 	}
-	if f.detailed && res.Plan.HasChanges() {
+	if f.detailed && (res.Plan.HasChanges() || res.Plan.Summary().Unresolved() > 0) {
 		return exitOK, true
 	}
 	return exitOK, false
