@@ -91,10 +91,11 @@ func (r *Report) Err() error {
 }
 
 // ErrDependency marks a change skipped because something it needs failed.
-var ErrDependency = errors.New("skipped: a change it depends on did not succeed")
+// The Skipped outcome says "skipped"; the error says why.
+var ErrDependency = errors.New("a change it depends on did not succeed")
 
 // ErrDeletesSkipped marks deletes skipped after a failure.
-var ErrDeletesSkipped = errors.New("skipped: no deletes after a failed change")
+var ErrDeletesSkipped = errors.New("no deletes after a failed change")
 
 // ErrNotApplyable is returned by Run for a plan with errors.
 var ErrNotApplyable = errors.New("the plan has errors and cannot be applied")
@@ -218,7 +219,7 @@ func (r *runner) report(res Result) {
 
 func (r *runner) skipReason(ctx context.Context, c *plan.Change) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("skipped: %w", err)
+		return fmt.Errorf("the run was stopped: %w", err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
