@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -54,6 +55,25 @@ func newHarness(t *testing.T) *harness {
 // newHarnessWith lets before change the stand-ins before the daemon starts.
 func newHarnessWith(t *testing.T, shutdown time.Duration, before func(*tdstandin.Server)) *harness {
 	t.Helper()
+	return newHarnessOpts(t, harnessOptions{shutdown: shutdown, before: before})
+}
+
+// harnessOptions vary the harness.
+type harnessOptions struct {
+	shutdown time.Duration
+	before   func(*tdstandin.Server)
+	// dbxAuth replaces the credentials of the databricks block (default
+	// a token from DBX_TOKEN); env adds environment variables.
+	dbxAuth string
+	env     map[string]string
+}
+
+func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	shutdown, before := o.shutdown, o.before
+	if o.dbxAuth == "" {
+		o.dbxAuth = `token: env: "DBX_TOKEN"`
+	}
 	git := gittest.NewServer(t, gittest.WithToken(gitToken))
 	repo := git.NewRepo(t, "retail")
 	repo.ImportDir(t, "retail segments", retailDir)
@@ -71,10 +91,11 @@ func newHarnessWith(t *testing.T, shutdown time.Duration, before func(*tdstandin
 listen: "127.0.0.1:0"
 sources: [{name: "retail", url: %q, auth: token: env: "GIT_TOKEN", schedule: "@every 1h"}]
 treasure: {endpoints: {cdp: %q, cas: %q, classic: %q}, apiKey: env: "TD_API_KEY"}
-databricks: {host: %q, port: %d, httpPath: %q, insecure: true, token: env: "DBX_TOKEN"}
+databricks: {host: %q, port: %d, httpPath: %q, insecure: true, %s}
 webhooks: generic: env: "HOOK_SECRET"
-`, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
+`, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath, o.dbxAuth)
 	vars := map[string]string{"GIT_TOKEN": gitToken, "TD_API_KEY": tdKey, "DBX_TOKEN": dbxToken, "HOOK_SECRET": hookKey}
+	maps.Copy(vars, o.env)
 	cfg, err := config.Parse("test.cue", []byte(src), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
 	if err != nil {
 		t.Fatal(err)
@@ -344,8 +365,17 @@ func TestDaemonAPI(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if c := post("/api/v1/sources/retail/suspend"); c != http.StatusOK {
-		t.Fatalf("suspend = %d", c)
+	resp, err := http.Post(h.base+"/api/v1/sources/retail/suspend", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("suspend = %d, %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	if answer["status"] != "suspended" || answer["source"] != "retail" {
+		t.Errorf("suspend answered %v, want status suspended", answer)
 	}
 	if c := post("/api/v1/sources/retail/reconcile"); c != http.StatusConflict {
 		t.Errorf("reconcile of a suspended source = %d, want 409", c)
@@ -375,7 +405,7 @@ func TestDaemonAPI(t *testing.T) {
 	// A delivery with a bad signature is refused and counted.
 	req, _ := http.NewRequest("POST", h.base+"/hooks/generic", strings.NewReader(`{}`))
 	req.Header.Set("X-Signature-256", "sha256=00")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,19 +76,29 @@ func TestFreezeWindows(t *testing.T) {
 	}
 }
 
-func TestPruneReason(t *testing.T) {
-	for text, want := range map[string]string{
-		"pruning is disabled": metrics.PruneDisabled,
-		"12 deletes exceed the cap of 10 per run (prune.maxDeletes)":                        metrics.PruneMaxDeletes,
-		"12 deletes are more than 20% of the 40 owned objects (prune.maxDeletePercent)":     metrics.PruneMaxPercent,
-		`the repository declares no segment for parent segment "x": ... (prune.allowEmpty)`: metrics.PruneEmpty,
-		"deleting a parent segment needs prune.allowParentDelete":                           metrics.PruneParentDelete,
-		"no deletes in this run: apply failed":                                              metrics.PruneInhibited,
-		"something new":                                                                     metrics.PruneOther,
-	} {
-		if got := pruneReason(text); got != want {
-			t.Errorf("pruneReason(%q) = %s, want %s", text, got, want)
+// TestBlockReasonsAreMetricLabels checks that every reason plan gives a
+// blocked change has a label value of its own (package metrics is a leaf
+// and cannot import plan), and that those of deletes are prune reasons.
+func TestBlockReasonsAreMetricLabels(t *testing.T) {
+	seen := map[string]plan.Block{}
+	for _, b := range plan.Blocks {
+		if b == plan.BlockProtected {
+			continue // kept on purpose, never unresolved
 		}
+		label := blockReason(b)
+		if !slices.Contains(metrics.UnresolvedReasons, label) {
+			t.Errorf("block %s maps to %q, not a reason of reconciler_unresolved_changes", b, label)
+		}
+		if other, ok := seen[label]; ok {
+			t.Errorf("blocks %s and %s share the label %q", b, other, label)
+		}
+		seen[label] = b
+		if b != plan.BlockDriftReport && !slices.Contains(metrics.PruneReasons, label) {
+			t.Errorf("delete block %s maps to %q, not a prune reason", b, label)
+		}
+	}
+	if len(seen)+1 != len(metrics.UnresolvedReasons) { // + conflict
+		t.Errorf("%d block labels and a conflict, but %d unresolved reasons", len(seen), len(metrics.UnresolvedReasons))
 	}
 }
 
@@ -266,15 +276,16 @@ func TestProtectedDeletesDoNotRaisePruneBlocked(t *testing.T) {
 		d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		return grepLine(rec.Body.String(), `reconciler_prune_blocked{source="retail"}`)
 	}
-	del := func(name, blocked string) plan.Change {
-		return plan.Change{Action: plan.Delete, Kind: plan.KindSegment, Key: segment.Key{Parent: "Retail", Name: name}, Blocked: blocked}
+	del := func(name string, by plan.Block, blocked string) plan.Change {
+		return plan.Change{Action: plan.Delete, Kind: plan.KindSegment, Key: segment.Key{Parent: "Retail", Name: name},
+			Blocked: blocked, BlockedBy: by}
 	}
-	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", "protected by prune.protect"), del("Other", "")}})
+	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", plan.BlockProtected, "protected by prune.protect"), del("Other", "", "")}})
 	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 0` {
 		t.Errorf("with a protected delete: %s, want 0", got)
 	}
-	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", "protected by prune.protect"),
-		del("Other", "12 deletes exceed the cap of 10 per run (prune.maxDeletes)")}})
+	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", plan.BlockProtected, "protected by prune.protect"),
+		del("Other", plan.BlockMaxDeletes, "12 deletes exceed the cap of 10 per run (prune.maxDeletes)")}})
 	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 1` {
 		t.Errorf("with a capped delete: %s, want 1", got)
 	}

@@ -17,8 +17,16 @@ import (
 	"github.com/cas-reconciler/reconciler/pkg/webhook"
 )
 
-// Status is the document served at /status.
+// StatusAPIVersion is the version of the /status and /status/{name}
+// documents (their api_version field). It changes when a field is removed,
+// renamed or changes meaning; new fields may appear without a change.
+// Version 1 was the unversioned document with capitalised plan counts.
+const StatusAPIVersion = 2
+
+// Status is the document served at /status. Every key is snake_case.
 type Status struct {
+	APIVersion int `json:"api_version"`
+	// Version is the reconciler's version.
 	Version  string         `json:"version"`
 	Leader   bool           `json:"leader"`
 	Draining bool           `json:"draining"`
@@ -39,7 +47,10 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /status/{name}", func(w http.ResponseWriter, r *http.Request) {
 		for _, s := range d.Status().Sources {
 			if s.Name == r.PathValue("name") {
-				writeJSON(w, http.StatusOK, s)
+				writeJSON(w, http.StatusOK, struct {
+					APIVersion int `json:"api_version"`
+					SourceStatus
+				}{StatusAPIVersion, s})
 				return
 			}
 		}
@@ -104,7 +115,7 @@ func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // Status returns the state of every source.
 func (d *Daemon) Status() Status {
-	out := Status{Version: version.Version, Leader: d.leading.Load(), Draining: d.draining.Load(), Time: d.now()}
+	out := Status{APIVersion: StatusAPIVersion, Version: version.Version, Leader: d.leading.Load(), Draining: d.draining.Load(), Time: d.now()}
 	s := d.scheduler()
 	for _, st := range d.sources {
 		st.mu.Lock()
@@ -116,6 +127,7 @@ func (d *Daemon) Status() Status {
 				ss.NextRun, ss.NextRetry, ss.Running = js.NextRun, js.NextRetry, js.Running
 			}
 		}
+		ss.Summary = summarize(&ss)
 		out.Sources = append(out.Sources, ss)
 	}
 	return out
@@ -187,8 +199,12 @@ func (d *Daemon) api(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, saveErr.Error())
 			return
 		}
-		log.Info("source " + action + "d through the API")
-		writeJSON(w, http.StatusOK, map[string]any{"status": action + "d", "source": name})
+		done := "resumed"
+		if suspend {
+			done = "suspended"
+		}
+		log.Info("source " + done + " through the API")
+		writeJSON(w, http.StatusOK, map[string]any{"status": done, "source": name})
 	default:
 		writeError(w, http.StatusNotFound, "unknown action "+action)
 	}

@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +36,12 @@ type SourceStatus struct {
 	AppliedRevision string    `json:"applied_revision,omitempty"`
 	AppliedAt       time.Time `json:"applied_at,omitzero"`
 	Commit          *Commit   `json:"commit,omitempty"`
-	// Ready means the last run succeeded and nothing is held.
+	// Summary is one line saying the state of the source: ready, not
+	// ready (and why), held, stalled, waiting, failed, suspended.
+	Summary string `json:"summary"`
+	// Ready means the last run succeeded, nothing is held, and its plan
+	// left nothing unresolved (no conflict, no blocked change other than a
+	// protected object).
 	Ready     bool `json:"ready"`
 	Suspended bool `json:"suspended"`
 	// SuspendedBy says where a suspension comes from: "config" (only a
@@ -84,9 +89,24 @@ type RunStatus struct {
 	Outcomes map[string]int `json:"outcomes,omitempty"`
 }
 
-// PlanStatus summarises the last plan.
+// PlanStatus summarises the plan of the last run. A run that stopped
+// before planning (stalled, waiting) has none.
 type PlanStatus struct {
-	plan.Summary
+	// Revision is the revision the plan was computed for.
+	Revision string `json:"revision,omitempty"`
+	// Counts by action, as plan.Summary counts them; Protected is the
+	// part of Blocked kept on purpose, Unresolved the conflicts and
+	// blocked changes that need a person.
+	Add          int            `json:"add"`
+	Change       int            `json:"change"`
+	Replace      int            `json:"replace"`
+	Destroy      int            `json:"destroy"`
+	Conflict     int            `json:"conflict"`
+	Blocked      int            `json:"blocked"`
+	Protected    int            `json:"protected"`
+	Unchanged    int            `json:"unchanged"`
+	Drift        int            `json:"drift"`
+	Unresolved   int            `json:"unresolved"`
 	Text         string         `json:"summary"`
 	PruneBlocked string         `json:"prune_blocked,omitempty"`
 	Changes      []ChangeStatus `json:"changes,omitempty"`
@@ -100,7 +120,9 @@ type ChangeStatus struct {
 	Action  string `json:"action"`
 	Object  string `json:"object"`
 	Blocked string `json:"blocked,omitempty"`
-	Drift   bool   `json:"drift,omitempty"`
+	// BlockedBy is the reason of Blocked as a closed value (plan.Block).
+	BlockedBy string `json:"blocked_by,omitempty"`
+	Drift     bool   `json:"drift,omitempty"`
 }
 
 // sourceState is the daemon's view of one source.
@@ -270,13 +292,21 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 		if len(s.Diagnostics) > maxStatusDiagnostics {
 			s.Diagnostics = s.Diagnostics[:maxStatusDiagnostics]
 		}
+		// The plan shown is this run's: a run that stopped before
+		// planning shows none, never the previous revision's.
+		s.Plan = nil
 		if res.Plan != nil {
-			s.Plan = planStatus(res.Plan)
+			s.Plan = planStatus(res.Plan, res.Revision)
 		}
 	}
 	appliedAt, appliedRev := st.src.Reconciler.LastApplied()
 	s.AppliedRevision, s.AppliedAt = appliedRev, appliedAt
-	s.Ready = result == metrics.ResultSuccess && rs.Held == ""
+	unresolved := 0
+	if res != nil && res.Plan != nil {
+		unresolved = res.Plan.Summary().Unresolved()
+	}
+	synced := result == metrics.ResultSuccess && rs.Held == ""
+	s.Ready = synced && unresolved == 0
 	s.LastRun = rs
 	suspended := st.suspended
 	ready, stalledNow := s.Ready, s.Stalled
@@ -288,7 +318,7 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 		d.rec.StepFinished(st.name, step.Step, step.Duration)
 	}
 	d.rec.SetState(st.name, stalledNow, suspended, ready)
-	if ready && appliedRev != "" {
+	if synced && appliedRev != "" {
 		d.rec.SetSourceInfo(st.name, appliedRev, snap.Branch)
 	}
 	if res != nil {
@@ -316,11 +346,23 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 			log.Warn("diagnostic", "at", dg.Pos.String(), "severity", dg.Severity.String(), "code", dg.Code, "summary", dg.Summary)
 		}
 	}
+	switch {
+	case result == metrics.ResultSuccess && unresolved > 0:
+		// Nothing failed, but Treasure does not match the repository:
+		// conflicts, or changes a safety rule or the drift mode holds.
+		sum := res.Plan.Summary()
+		attrs = append(attrs, "conflicts", sum.Conflict, "blocked", sum.Blocked-sum.Protected)
+		if res.Plan.PruneBlocked != "" {
+			attrs = append(attrs, "prune_blocked", res.Plan.PruneBlocked)
+		}
+		log.Warn("run finished, not ready: changes left unresolved", attrs...)
+		return
+	}
 	switch result {
 	case metrics.ResultSuccess:
 		log.Info("run finished", attrs...)
 	case metrics.ResultStalled:
-		log.Error("run stalled: waiting for a new revision", append(attrs, "reason", reason, "err", err)...)
+		log.Error("run stalled: not retried until the branch moves or a run is triggered", append(attrs, "reason", reason, "err", err)...)
 	case metrics.ResultWaiting:
 		log.Warn("run waiting: a dependency is unavailable", append(attrs, "reason", reason, "err", err)...)
 	default:
@@ -332,47 +374,56 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 func (d *Daemon) recordPlan(name string, p *plan.Plan) {
 	d.rec.SetPlanned(name, p.Counts())
 	drift := map[string]int{}
+	unresolved := map[string]int{}
 	blocked := ""
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if c.Drift != nil {
 			drift[string(c.Kind)]++
 		}
-		// A protected object (prune.protect) is kept on purpose: its
-		// blocked delete is not a safety rule refusing deletes.
-		if c.Action == plan.Delete && c.Blocked != "" && !protected(c.Blocked) && blocked == "" {
-			blocked = pruneReason(c.Blocked)
+		switch {
+		case c.Action == plan.Conflict:
+			unresolved[metrics.UnresolvedConflict]++
+		case c.BlockedBy != "" && c.BlockedBy != plan.BlockProtected:
+			// A protected object is kept on purpose: its blocked delete
+			// is neither unresolved nor a safety rule refusing deletes.
+			unresolved[blockReason(c.BlockedBy)]++
+			if c.Action == plan.Delete && blocked == "" {
+				blocked = blockReason(c.BlockedBy)
+			}
 		}
 	}
 	d.rec.SetDrift(name, drift)
 	d.rec.SetPruneBlocked(name, blocked)
+	d.rec.SetUnresolved(name, unresolved)
 }
 
-// protected reports whether a plan's blocked-delete text is a protection
-// of the object (prune.protect, lifecycle.preventDestroy).
-func protected(text string) bool { return strings.HasPrefix(text, "protected by ") }
-
-// pruneReason maps a plan's blocked-delete text to a bounded reason.
-func pruneReason(text string) string {
-	switch {
-	case strings.Contains(text, "disabled"):
+// blockReason maps a plan's block reason to its metric label value.
+func blockReason(b plan.Block) string {
+	switch b {
+	case plan.BlockDriftReport:
+		return metrics.UnresolvedDrift
+	case plan.BlockDisabled:
 		return metrics.PruneDisabled
-	case strings.Contains(text, "maxDeletePercent"):
-		return metrics.PruneMaxPercent
-	case strings.Contains(text, "maxDeletes"):
-		return metrics.PruneMaxDeletes
-	case strings.Contains(text, "allowEmpty"):
-		return metrics.PruneEmpty
-	case strings.Contains(text, "allowParentDelete"):
-		return metrics.PruneParentDelete
-	case strings.Contains(text, "no deletes in this run"):
+	case plan.BlockInhibited:
 		return metrics.PruneInhibited
+	case plan.BlockParentDelete:
+		return metrics.PruneParentDelete
+	case plan.BlockEmpty:
+		return metrics.PruneEmpty
+	case plan.BlockMaxDeletes:
+		return metrics.PruneMaxDeletes
+	case plan.BlockMaxPercent:
+		return metrics.PruneMaxPercent
 	}
 	return metrics.PruneOther
 }
 
-func planStatus(p *plan.Plan) *PlanStatus {
-	ps := &PlanStatus{Summary: p.Summary(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked}
+func planStatus(p *plan.Plan, revision string) *PlanStatus {
+	sum := p.Summary()
+	ps := &PlanStatus{Revision: revision, Add: sum.Add, Change: sum.Change, Replace: sum.Replace, Destroy: sum.Destroy,
+		Conflict: sum.Conflict, Blocked: sum.Blocked, Protected: sum.Protected, Unchanged: sum.Unchanged, Drift: sum.Drift,
+		Unresolved: sum.Unresolved(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if c.Action == plan.NoOp {
@@ -380,10 +431,57 @@ func planStatus(p *plan.Plan) *PlanStatus {
 		}
 		ps.ChangesTotal++
 		if len(ps.Changes) < maxStatusChanges {
-			ps.Changes = append(ps.Changes, ChangeStatus{Action: c.Action.String(), Object: c.Ref(), Blocked: c.Blocked, Drift: c.Drift != nil})
+			ps.Changes = append(ps.Changes, ChangeStatus{Action: c.Action.String(), Object: c.Ref(), Blocked: c.Blocked,
+				BlockedBy: string(c.BlockedBy), Drift: c.Drift != nil})
 		}
 	}
 	return ps
+}
+
+// summarize writes the one-line state of a source from its status.
+func summarize(s *SourceStatus) string {
+	var line string
+	r := s.LastRun
+	switch {
+	case r == nil && s.Running:
+		line = "first run in progress"
+	case r == nil:
+		line = "no run yet"
+	case r.Result == metrics.ResultStalled:
+		line = fmt.Sprintf("stalled (%s) at revision %s: nothing is planned or applied until the branch moves or a run "+
+			"is triggered; see message and diagnostics", s.Reason, shortRev(s.Revision))
+	case r.Result == metrics.ResultWaiting || r.Result == metrics.ResultFailed:
+		line = fmt.Sprintf("%s (%s) at revision %s", r.Result, s.Reason, shortRev(s.Revision))
+		if !s.NextRetry.IsZero() {
+			line += ": retried at " + s.NextRetry.UTC().Format(time.RFC3339)
+		}
+	case r.Held != "" && s.Plan != nil:
+		line = fmt.Sprintf("held (%s) at revision %s: %s", r.Held, shortRev(s.Plan.Revision), s.Plan.Text)
+	case s.Plan != nil && s.Plan.Unresolved > 0:
+		line = fmt.Sprintf("not ready at revision %s: %s", shortRev(s.Plan.Revision), s.Plan.Text)
+		if s.Plan.PruneBlocked != "" {
+			line += " Deletes blocked: " + s.Plan.PruneBlocked + "."
+		}
+	case s.Plan != nil:
+		line = fmt.Sprintf("ready at revision %s", shortRev(s.Plan.Revision))
+		if r.Applied {
+			line += ", applied"
+		}
+		line += ": " + s.Plan.Text
+	default:
+		line = fmt.Sprintf("%s at revision %s", r.Result, shortRev(s.Revision))
+	}
+	if s.Suspended {
+		line = "suspended (" + s.SuspendedBy + "); last state: " + line
+	}
+	return line
+}
+
+func shortRev(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
 }
 
 // changed is the scheduler's question while a source is stalled: has the

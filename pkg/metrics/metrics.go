@@ -39,15 +39,27 @@ const (
 	PruneOther        = "other"
 )
 
+// Reasons of unresolved changes (label reason of
+// reconciler_unresolved_changes): a conflict, held drift, or a delete
+// blocked by a prune rule (the prune reasons).
+const (
+	UnresolvedConflict = "conflict"
+	UnresolvedDrift    = "drift_report"
+)
+
 // Closed label value sets, used to pre-initialise series and to reject
 // unbounded values.
 var (
-	RunResults     = []string{ResultSuccess, ResultFailed, ResultStalled, ResultWaiting}
-	Actions        = []string{"create", "update", "replace", "delete", "conflict"}
-	Outcomes       = []string{OutcomeSuccess, OutcomeFailed, OutcomeSkipped}
-	Kinds          = []string{"parent", "folder", "segment"}
-	Severities     = []string{"error", "warning"}
-	PruneReasons   = []string{PruneDisabled, PruneMaxDeletes, PruneMaxPercent, PruneEmpty, PruneParentDelete, PruneInhibited, PruneOther}
+	RunResults   = []string{ResultSuccess, ResultFailed, ResultStalled, ResultWaiting}
+	Actions      = []string{"create", "update", "replace", "delete", "conflict"}
+	Outcomes     = []string{OutcomeSuccess, OutcomeFailed, OutcomeSkipped}
+	Kinds        = []string{"parent", "folder", "segment"}
+	Severities   = []string{"error", "warning"}
+	PruneReasons = []string{PruneDisabled, PruneMaxDeletes, PruneMaxPercent, PruneEmpty, PruneParentDelete, PruneInhibited, PruneOther}
+	// UnresolvedReasons does not hold PruneOther: every blocked change has
+	// a known reason.
+	UnresolvedReasons = []string{UnresolvedConflict, UnresolvedDrift, PruneDisabled, PruneMaxDeletes, PruneMaxPercent,
+		PruneEmpty, PruneParentDelete, PruneInhibited}
 	QueryKinds     = []string{"columns", "privileges", "probe", "uniqueness"}
 	QueryResults   = []string{"success", "error"}
 	Providers      = []string{"github", "gitlab", "generic", "unknown"}
@@ -85,6 +97,7 @@ type Recorder struct {
 	drift         *prometheus.GaugeVec
 	pruneBlocked  *prometheus.GaugeVec
 	pruneBlockedN *prometheus.CounterVec
+	unresolved    *prometheus.GaugeVec
 	diagnostics   *prometheus.GaugeVec
 
 	tdRequests *prometheus.CounterVec
@@ -175,6 +188,11 @@ func New(reg prometheus.Registerer) *Recorder {
 			Namespace: Namespace, Name: "prune_blocked_total",
 			Help: "Plans whose deletes were blocked, by reason.",
 		}, []string{"source", "reason"}),
+		unresolved: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "unresolved_changes",
+			Help: "Changes of the source's last plan that apply does not make and a person must resolve, by reason " +
+				"(conflict, drift_report, or the prune rule that blocked a delete); protected objects are not counted.",
+		}, []string{"source", "reason"}),
 		diagnostics: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "spec_diagnostics",
 			Help: "Diagnostics of the source's last load and validation, by severity.",
@@ -226,7 +244,7 @@ func New(reg prometheus.Registerer) *Recorder {
 	}
 	reg.MustRegister(r.buildInfo, r.runs, r.runDuration, r.stepDuration, r.lastRun, r.lastSuccess, r.sourceInfo,
 		r.stalled, r.suspended, r.ready, r.planned, r.applied, r.drift, r.pruneBlocked, r.pruneBlockedN,
-		r.diagnostics, r.tdRequests, r.tdDuration, r.dbxQueries, r.dbxDuration, r.dbxUp,
+		r.unresolved, r.diagnostics, r.tdRequests, r.tdDuration, r.dbxQueries, r.dbxDuration, r.dbxUp,
 		r.gitFetch, r.gitFetchFailures, r.webhooks, r.leader)
 
 	r.buildInfo.WithLabelValues("unknown", "unknown", runtime.Version()).Set(1)
@@ -280,6 +298,9 @@ func (r *Recorder) AddSource(source string) {
 	r.pruneBlocked.WithLabelValues(source)
 	for _, reason := range PruneReasons {
 		r.pruneBlockedN.WithLabelValues(source, reason)
+	}
+	for _, reason := range UnresolvedReasons {
+		r.unresolved.WithLabelValues(source, reason)
 	}
 	for _, s := range Severities {
 		r.diagnostics.WithLabelValues(source, s)
@@ -400,6 +421,18 @@ func (r *Recorder) SetPruneBlocked(source, reason string) {
 	}
 	r.pruneBlocked.WithLabelValues(source).Set(1)
 	r.pruneBlockedN.WithLabelValues(source, reason).Inc()
+}
+
+// SetUnresolved records the number of unresolved changes per reason of the
+// source's last plan. Reasons missing from counts are set to zero; reasons
+// outside UnresolvedReasons are ignored.
+func (r *Recorder) SetUnresolved(source string, counts map[string]int) {
+	if r == nil {
+		return
+	}
+	for _, reason := range UnresolvedReasons {
+		r.unresolved.WithLabelValues(source, reason).Set(float64(counts[reason]))
+	}
 }
 
 // SetDiagnostics records the number of error and warning diagnostics of the

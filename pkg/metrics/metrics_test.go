@@ -163,6 +163,7 @@ func TestGaugesAndClients(t *testing.T) {
 	r.AddSource("retail")
 	r.SetPlanned("retail", map[string]int{"create": 3, "delete": 1, "no-op": 40})
 	r.SetDrift("retail", map[string]int{"segment": 2})
+	r.SetUnresolved("retail", map[string]int{UnresolvedConflict: 1, PruneEmpty: 26, "free text": 3})
 	r.SetDiagnostics("retail", 4, 1)
 	r.SetState("retail", true, false, false)
 	r.WarehouseQuery("columns", time.Millisecond, nil)
@@ -179,6 +180,9 @@ func TestGaugesAndClients(t *testing.T) {
 		"planned create":   {r.planned.WithLabelValues("retail", "create"), 3},
 		"planned update":   {r.planned.WithLabelValues("retail", "update"), 0},
 		"drift segment":    {r.drift.WithLabelValues("retail", "segment"), 2},
+		"conflicts":        {r.unresolved.WithLabelValues("retail", UnresolvedConflict), 1},
+		"empty repository": {r.unresolved.WithLabelValues("retail", PruneEmpty), 26},
+		"held drift":       {r.unresolved.WithLabelValues("retail", UnresolvedDrift), 0},
 		"errors":           {r.diagnostics.WithLabelValues("retail", "error"), 4},
 		"stalled":          {r.stalled.WithLabelValues("retail"), 1},
 		"warehouse up":     {r.dbxUp, 0},
@@ -195,6 +199,9 @@ func TestGaugesAndClients(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(r.planned); n != len(Actions) {
 		t.Errorf("planned series = %d, want %d (no-op must not be a label value)", n, len(Actions))
+	}
+	if n := testutil.CollectAndCount(r.unresolved); n != len(UnresolvedReasons) {
+		t.Errorf("unresolved series = %d, want %d (unknown reasons must not be label values)", n, len(UnresolvedReasons))
 	}
 	if n := testutil.CollectAndCount(r.buildInfo); n != 1 {
 		t.Errorf("build info series = %d, want 1", n)
@@ -228,8 +235,8 @@ func TestEveryMetricDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 25 {
-		t.Errorf("registered %d metric families, want 25", len(mfs))
+	if len(mfs) != 26 {
+		t.Errorf("registered %d metric families, want 26", len(mfs))
 	}
 	doc, err := readDoc()
 	if err != nil {
