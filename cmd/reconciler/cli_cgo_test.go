@@ -185,3 +185,23 @@ func TestImportAdoptsUnownedObjects(t *testing.T) {
 		t.Fatalf("plan of the imported files: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestPlanWithARevokedKeyNamesIt: a refused API key fails plan (exit 1)
+// with a message that names the key's configuration field and what to do,
+// not the key, and not as an invalid repository.
+func TestPlanWithARevokedKeyNamesIt(t *testing.T) {
+	cfg, td := cliEnv(t)
+	td.RevokeKey(cliTDKey)
+	code, _, errOut := run(t, "", "plan", "--config", cfg, "--detailed-exitcode")
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{"refused the API key from treasure.apiKey (env:CLI_TD_KEY)", "401", "restart"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "not valid") || strings.Contains(errOut, cliTDKey) {
+		t.Errorf("stderr blames the repository or shows the key:\n%s", errOut)
+	}
+}
