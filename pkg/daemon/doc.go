@@ -10,8 +10,8 @@
 //     backoff on failure); webhooks and POST /api/v1/sources/{name}/reconcile
 //     trigger a run at once;
 //   - outcomes from package reconcile: a stalled source (invalid repository,
-//     schema mismatch with the warehouse) is not retried until its branch
-//     moves; a waiting one (Treasure or Databricks unavailable, throttled) is
+//     schema mismatch with the warehouse, a credential Treasure or Databricks
+//     refused) is not retried until its branch moves; a waiting one (Treasure or Databricks unavailable, throttled) is
 //     retried with backoff, and no earlier than the Retry-After Treasure
 //     sent (capped at the backoff maximum);
 //   - freeze windows, during which plans are computed and shown but not
@@ -22,8 +22,12 @@
 //     always wins at start;
 //   - leader election (package leader): only the leader runs the scheduler,
 //     standby replicas serve /metrics and /readyz;
-//   - HTTP: /metrics, /healthz, /readyz, /status, the trigger, suspend and
-//     resume API, and webhook receivers under /hooks/{provider};
+//   - HTTP: /metrics, /healthz, /readyz, /status (snake_case, versioned by
+//     api_version), the trigger, suspend and resume API, and webhook
+//     receivers under /hooks/{provider}. A source is ready when its last run
+//     succeeded, nothing was held and its plan left nothing unresolved (no
+//     conflict, no blocked change but protected objects); /status shows only
+//     the last run's plan, never an older revision's;
 //   - metrics through one metrics.Recorder, and JSON logs with a run id on
 //     every line of a run, behind the redaction of package logging;
 //   - graceful shutdown: when the context ends the daemon refuses new
