@@ -356,14 +356,11 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 			attrs = append(attrs, "prune_blocked", res.Plan.PruneBlocked)
 		}
 		log.Warn("run finished, not ready: changes left unresolved", attrs...)
-		return
-	}
-	switch result {
-	case metrics.ResultSuccess:
+	case result == metrics.ResultSuccess:
 		log.Info("run finished", attrs...)
-	case metrics.ResultStalled:
+	case result == metrics.ResultStalled:
 		log.Error("run stalled: not retried until the branch moves or a run is triggered", append(attrs, "reason", reason, "err", err)...)
-	case metrics.ResultWaiting:
+	case result == metrics.ResultWaiting:
 		log.Warn("run waiting: a dependency is unavailable", append(attrs, "reason", reason, "err", err)...)
 	default:
 		log.Error("run failed", append(attrs, "reason", reason, "err", err)...)
