@@ -40,7 +40,7 @@ const (
 func runDemo(ctx context.Context, args []string, io stdio) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.err)
-	dir := fs.String("dir", ".demo", "working directory of the demo (recreated)")
+	dir := fs.String("dir", ".demo", "working `directory` of the demo: created, or recreated if an earlier demo made it; any other non-empty directory is refused")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the daemon's HTTP server")
 	every := fs.Duration("every", 15*time.Second, "reconcile schedule (commits also trigger at once)")
 	logLevel := fs.String("log-level", "warn", "daemon log level")
@@ -89,10 +89,16 @@ func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := checkDemoDir(dir); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Take the port before doing anything, so that a busy one fails at once.
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %v; stop what uses it or choose another address with --listen", listen, err)
+	}
+	defer ln.Close()
+	if err := resetDemoDir(dir); err != nil {
 		return err
 	}
 	step := func(format string, a ...any) { fmt.Fprintf(io.out, "==> "+format+"\n", a...) }
@@ -164,7 +170,7 @@ databricks:
   token: {env: DEMO_DATABRICKS_TOKEN}
 prune:
   enabled: true
-`, listen, logLevel, demoSourceKey, remote, every, td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
+`, ln.Addr().String(), logLevel, demoSourceKey, remote, every, td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		return err
 	}
@@ -195,7 +201,7 @@ prune:
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewRegistry()})
+	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewRegistry(), Listener: ln})
 	if err != nil {
 		return err
 	}
@@ -244,6 +250,42 @@ Watch it in %[1]s/status. Press Ctrl-C to stop.
 	case err := <-done:
 		return err
 	}
+}
+
+// demoMarker is the file that marks a directory the demo made. Only such a
+// directory is deleted and made again; any other non-empty one is the
+// user's and is left alone.
+const demoMarker = ".reconciler-demo"
+
+// checkDemoDir refuses dir unless it is missing, empty or made by the demo.
+func checkDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--dir %s: %w", dir, err)
+	case len(entries) == 0:
+		return nil
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, demoMarker)); err == nil && fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("--dir %s is not empty and was not made by the demo (it has no %s file); "+
+		"the demo deletes its directory at every start: choose a new or empty directory", dir, demoMarker)
+}
+
+// resetDemoDir deletes dir (checked by checkDemoDir) and makes it again,
+// marked as the demo's.
+func resetDemoDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker),
+		[]byte("Made by reconciler demo, which deletes this directory when it starts again here.\n"), 0o644)
 }
 
 // git runs a git command in dir with a fixed identity.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -128,5 +129,87 @@ func TestDemoReconcilesACommit(t *testing.T) {
 	}
 	if strings.Contains(errOut.String(), "panic") {
 		t.Errorf("demo stderr:\n%s", errOut.String())
+	}
+}
+
+// The demo deletes its directory at every start, so it refuses a
+// non-empty one it did not make, before doing anything else.
+func TestDemoRefusesADirectoryItDidNotMake(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncbuf.Buffer
+	code := dispatch(context.Background(), []string{"demo", "--dir", dir, "--listen", "127.0.0.1:0", "--once"},
+		stdio{in: strings.NewReader(""), out: &out, err: &errOut})
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	if !strings.Contains(errOut.String(), "not made by the demo") || out.String() != "" {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	}
+	if b, err := os.ReadFile(mine); err != nil || string(b) != "mine" {
+		t.Errorf("the user's file: %q, %v", b, err)
+	}
+}
+
+// A directory the demo made (or an empty one) is cleared and marked.
+func TestDemoDirectoryIsMarkedAndReset(t *testing.T) {
+	base := t.TempDir()
+	for name, setup := range map[string]func(dir string){
+		"missing": func(string) {},
+		"empty":   func(dir string) { _ = os.Mkdir(dir, 0o755) },
+		"marked": func(dir string) {
+			_ = os.MkdirAll(filepath.Join(dir, "retail"), 0o755)
+			_ = os.WriteFile(filepath.Join(dir, demoMarker), nil, 0o644)
+			_ = os.WriteFile(filepath.Join(dir, "retail", "old.cue"), nil, 0o644)
+		},
+	} {
+		dir := filepath.Join(base, name)
+		setup(dir)
+		if err := checkDemoDir(dir); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if err := resetDemoDir(dir); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 1 || entries[0].Name() != demoMarker {
+			t.Errorf("%s: after the reset the directory holds %v, want only %s", name, entries, demoMarker)
+		}
+	}
+	// A directory holding a directory named like the marker is not one the
+	// demo made.
+	odd := filepath.Join(base, "odd")
+	_ = os.MkdirAll(filepath.Join(odd, demoMarker), 0o755)
+	if err := checkDemoDir(odd); err == nil {
+		t.Error("a directory with a directory named like the marker was accepted")
+	}
+}
+
+// A busy port fails the demo at once: nothing is printed or started.
+func TestDemoChecksThePortFirst(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dir := filepath.Join(t.TempDir(), "demo")
+	var out, errOut syncbuf.Buffer
+	code := dispatch(context.Background(), []string{"demo", "--dir", dir, "--listen", l.Addr().String(), "--once"},
+		stdio{in: strings.NewReader(""), out: &out, err: &errOut})
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	if !strings.Contains(errOut.String(), "cannot listen on "+l.Addr().String()) || !strings.Contains(errOut.String(), "--listen") {
+		t.Errorf("stderr:\n%s", errOut.String())
+	}
+	if out.String() != "" {
+		t.Errorf("the demo printed before failing:\n%s", out.String())
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo made its directory before failing: %v", err)
 	}
 }

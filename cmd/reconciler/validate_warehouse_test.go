@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/databricks/databricks-sql-go/logger"
@@ -90,5 +91,33 @@ func TestValidateWarehouseNeedsSettings(t *testing.T) {
 	code, _, _ = runCLI("validate", "--warehouse", "--token", "x", "../../testdata/repos/retail")
 	if code != exitUsage {
 		t.Errorf("--token accepted")
+	}
+}
+
+// A denied table in probe mode is one finding on standard output and
+// nothing on standard error: the driver's own records (three JSON lines per
+// failed statement, at its default level) go through the command's logging,
+// not to the process's standard error.
+func TestValidateWarehouseProbePrintsOnlyItsFindings(t *testing.T) {
+	ep := startWarehouse(t, "../../testdata/warehouse/broken-no-grant.yaml")
+	var driverOut syncbuf.Buffer // where the driver writes by itself (standard error)
+	logger.SetLogOutput(&driverOut)
+	_ = logger.SetLogLevel("warn") // the driver's default
+	t.Cleanup(func() { _ = logger.SetLogLevel("disabled") })
+	t.Setenv("DATABRICKS_HOST", fmt.Sprintf("http://%s:%d", ep.Host, ep.Port))
+	t.Setenv("DATABRICKS_HTTP_PATH", ep.HTTPPath)
+	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
+	t.Setenv("DATABRICKS_CLIENT_ID", "")
+	code, out, errs := runCLI("validate", "--warehouse", "--privileges", "probe", "../../testdata/repos/retail")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out, errs)
+	}
+	for _, table := range []string{"email_events", "store_visits"} {
+		if n := strings.Count(out, "lacks SELECT on table retail_prod.cdp."+table); n != 1 {
+			t.Errorf("%d findings for %s, want 1:\n%s", n, table, out)
+		}
+	}
+	if errs != "" || driverOut.String() != "" {
+		t.Errorf("standard error:\n%s%s", errs, driverOut.String())
 	}
 }

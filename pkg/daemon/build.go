@@ -301,6 +301,7 @@ func warehouseOptions(cfg *config.Config, opts BuildOptions) warehouse.Options {
 		Transport:      opts.WarehouseTransport,
 		Observe:        opts.Metrics.WarehouseQuery,
 		Now:            opts.Now,
+		Logger:         opts.Logger,
 	}
 	if d.OAuth != nil {
 		wo.ClientID = d.OAuth.ClientID

@@ -34,6 +34,8 @@
 //     results, FetchResults paging with correct startRowOffset,
 //     GetOperationStatus polling (see SetRunningPolls),
 //     GetResultSetMetadata, CancelOperation, CloseOperation, CloseSession.
+//     Session and operation handles carry a guid and a secret that are each
+//     a 16-byte random (version 4) UUID, as a warehouse sends them.
 //     Unknown session handles answer ERROR_STATUS "Invalid SessionHandle:
 //     ..." (the driver reports it as an execution error and does not
 //     reconnect; see ExpireSessions); unknown operation handles answer

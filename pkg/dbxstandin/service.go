@@ -21,12 +21,23 @@ const defaultMaxRows = 100000
 
 type handleID [16]byte
 
+// newHandle returns a handle identifier as a Databricks warehouse makes
+// them: guid and secret are each a random (version 4, RFC 9562 variant)
+// UUID in its 16-byte form. Clients format or parse both as UUIDs, and
+// strict parsers refuse other bytes.
 func newHandle() (*tcli.THandleIdentifier, handleID) {
-	var id handleID
-	_, _ = rand.Read(id[:])
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-	return &tcli.THandleIdentifier{GUID: id[:], Secret: secret}, id
+	id := handleID(newUUID())
+	secret := newUUID()
+	return &tcli.THandleIdentifier{GUID: id[:], Secret: secret[:]}, id
+}
+
+// newUUID returns a random version 4 UUID.
+func newUUID() [16]byte {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // variant 10
+	return u
 }
 
 func idOf(h *tcli.THandleIdentifier) (handleID, bool) {

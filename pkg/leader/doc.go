@@ -11,7 +11,10 @@
 // lease that does not exist, has no holder, or has not changed for its
 // leaseDurationSeconds as measured by the candidate's own clock; every write
 // is conditional on the resourceVersion read; leaseTransitions counts changes
-// of holder. The lease is read and written through the Kubernetes REST API
+// of holder. A follower tries again the moment the lease it saw would
+// expire, so a crashed leader is replaced between LeaseDuration and
+// LeaseDuration plus 1.2 × RetryPeriod after its last renewal (15 to 17.4
+// seconds with the defaults). The lease is read and written through the Kubernetes REST API
 // by Client, a small client of the three endpoints needed, authenticated
 // with the pod's service account (InClusterClient).
 //

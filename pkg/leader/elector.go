@@ -9,9 +9,15 @@ import (
 	"time"
 )
 
-// jitterFactor spreads a follower's attempts over [1, 1+jitterFactor] ×
-// RetryPeriod, so that candidates do not poll in lockstep.
-const jitterFactor = 1.2
+// A follower waits between maxWaitFactor-jitter and maxWaitFactor ×
+// RetryPeriod between attempts, so that candidates do not poll in
+// lockstep. The longest wait bounds how late a follower sees the last
+// renewal of a leader that died, and so how long after LeaseDuration it
+// takes over.
+const (
+	jitter        = 0.2
+	maxWaitFactor = 1 + jitter
+)
 
 // elector campaigns for one lease on behalf of one candidate. It is used by
 // a single goroutine.
@@ -199,8 +205,23 @@ func (e *elector) acquire(ctx context.Context) bool {
 				e.log.Warn("lease attempt failed", "err", err)
 			}
 		}
-		t.Reset(e.retryPeriod + time.Duration(rand.Float64()*jitterFactor*float64(e.retryPeriod)))
+		wait := e.retryPeriod + time.Duration(rand.Float64()*jitter*float64(e.retryPeriod))
+		if err == nil {
+			wait = e.untilExpiry(time.Now(), wait)
+		}
+		t.Reset(wait)
 	}
+}
+
+// untilExpiry shortens wait to end when the lease held by another, as last
+// observed, expires: the attempt then comes as soon as the lease may be
+// taken, not up to a whole wait later.
+func (e *elector) untilExpiry(now time.Time, wait time.Duration) time.Duration {
+	if e.observed == nil || e.holds() || e.observed.Spec.HolderIdentity == "" {
+		return wait
+	}
+	d := time.Duration(e.observed.Spec.LeaseDurationSeconds) * time.Second
+	return max(0, min(wait, e.observedAt.Add(d).Sub(now)))
 }
 
 // lead runs work while renewing the lease every RetryPeriod. It returns

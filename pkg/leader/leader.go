@@ -9,7 +9,8 @@ import (
 )
 
 // Default timings, the values Kubernetes' own controllers use. A new leader
-// takes over at most about LeaseDuration after the old one stopped renewing.
+// takes over at most LeaseDuration plus 1.2 × RetryPeriod (17.4 s) after
+// the last renewal of an old one that died.
 const (
 	DefaultLeaseDuration = 15 * time.Second
 	DefaultRenewDeadline = 10 * time.Second
@@ -181,9 +182,9 @@ func (o Options) complete() (Options, error) {
 	if o.LeaseDuration <= o.RenewDeadline {
 		return o, fmt.Errorf("leader: lease duration %s must exceed renew deadline %s", o.LeaseDuration, o.RenewDeadline)
 	}
-	if float64(o.RenewDeadline) <= jitterFactor*float64(o.RetryPeriod) {
+	if float64(o.RenewDeadline) <= maxWaitFactor*float64(o.RetryPeriod) {
 		return o, fmt.Errorf("leader: renew deadline %s must exceed %.1f × retry period %s",
-			o.RenewDeadline, jitterFactor, o.RetryPeriod)
+			o.RenewDeadline, maxWaitFactor, o.RetryPeriod)
 	}
 	if o.Client == nil {
 		c, err := InClusterClient()

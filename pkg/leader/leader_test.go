@@ -127,7 +127,7 @@ func waitLeading(t *testing.T, c *candidate, limit time.Duration) time.Duration 
 }
 
 // maxFollowerWait is the longest a follower waits between two attempts.
-const maxFollowerWait = time.Duration((1 + jitterFactor) * float64(DefaultRetryPeriod))
+const maxFollowerWait = time.Duration(maxWaitFactor * float64(DefaultRetryPeriod))
 
 func TestOneLeaderAndTakeoverOnShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -239,6 +239,54 @@ func testTakeover(t *testing.T, failure leadertest.Failure) {
 	<-a.stopped
 	if err := <-a.done; err != nil {
 		t.Errorf("Run = %v, want nil", err)
+	}
+}
+
+// TestTakeoverAfterAKilledLeader kills the leader (its requests stop
+// reaching the API, and it never releases the lease) at several points of
+// its renewal period. A follower must take over no earlier than a lease
+// duration after the last renewal, and no later than a lease duration plus
+// one follower wait (1.2 retry periods): it sees that renewal at most one
+// wait after it was written, and tries again the moment the lease it saw
+// expires rather than at its next regular attempt.
+func TestTakeoverAfterAKilledLeader(t *testing.T) {
+	const longestWait = DefaultRetryPeriod * 12 / 10
+	for i := range 8 {
+		offset := time.Duration(i) * DefaultRetryPeriod / 8
+		t.Run(offset.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newCluster(t, "reconciler-a", "reconciler-b")
+				a := c.start("reconciler-a", Options{})
+				if first(t, a) == nil {
+					t.Fatal("a single candidate does not lead")
+				}
+				b := c.start("reconciler-b", Options{})
+				time.Sleep(2*DefaultLeaseDuration + offset)
+				synctest.Wait()
+				if first(t, b) != nil {
+					t.Fatal("the second candidate leads while the first still renews")
+				}
+
+				c.api.Partition("token-reconciler-a", leadertest.Hang)
+				last, err := time.Parse(time.RFC3339Nano, c.lease().RenewTime)
+				if err != nil {
+					t.Fatal(err)
+				}
+				waitLeading(t, b, 4*DefaultLeaseDuration)
+				took := time.Since(last)
+				if lo, hi := DefaultLeaseDuration, DefaultLeaseDuration+longestWait; took < lo || took > hi {
+					t.Errorf("takeover %s after the last renewal, want between %s and %s", took, lo, hi)
+				}
+				if m := c.maxActive.Load(); m != 1 {
+					t.Errorf("%d candidates worked at once, want 1", m)
+				}
+				b.cancel()
+				<-b.stopped
+				<-b.done
+				a.cancel()
+				<-a.done
+			})
+		})
 	}
 }
 

@@ -264,7 +264,7 @@ func (s *Server) createParent(w http.ResponseWriter, r *http.Request) {
 	root.touch(now, s.opts.User)
 	p.RootFolderID = root.ID
 	s.st.Parents[p.ID] = p
-	s.st.Folders[root.ID] = root
+	s.putFolder(root)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
 		return
@@ -365,12 +365,12 @@ func (s *Server) deleteParent(w http.ResponseWriter, r *http.Request) {
 	delete(s.st.Parents, id)
 	for fid, f := range s.st.Folders {
 		if f.AudienceID == id {
-			delete(s.st.Folders, fid)
+			s.deleteFolderRecord(fid)
 		}
 	}
 	for sid, sg := range s.st.Segments {
 		if sg.AudienceID == id {
-			delete(s.st.Segments, sid)
+			s.deleteSegmentRecord(sid)
 		}
 	}
 	if err := s.commit(); err != nil {

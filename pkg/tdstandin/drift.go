@@ -20,6 +20,7 @@ func (s *Server) ModifySegment(id, user string, fn func(*Segment)) error {
 	next.ID = sg.ID
 	next.touch(s.opts.Now(), user)
 	*sg = next
+	s.putSegment(sg)
 	return s.commit()
 }
 
@@ -36,6 +37,7 @@ func (s *Server) ModifyFolder(id, user string, fn func(*Folder)) error {
 	next.ID = f.ID
 	next.touch(s.opts.Now(), user)
 	*f = next
+	s.putFolder(f)
 	return s.commit()
 }
 
@@ -108,7 +110,7 @@ func (s *Server) AddFolder(parentFolderID, name, description, user string) (Fold
 	}
 	f := &Folder{ID: s.st.id(), AudienceID: parent.AudienceID, Name: name, Description: description, ParentFolderID: parentFolderID}
 	f.touch(s.opts.Now(), user)
-	s.st.Folders[f.ID] = f
+	s.putFolder(f)
 	return *f, s.commit()
 }
 
@@ -136,6 +138,6 @@ func (s *Server) AddSegment(folderID, name, description string, rule json.RawMes
 	sg := &Segment{ID: s.st.id(), Type: s.opts.SegmentTypes[0], AudienceID: f.AudienceID, FolderID: folderID,
 		Name: name, Description: description, Rule: compact(rule)}
 	sg.touch(s.opts.Now(), user)
-	s.st.Segments[sg.ID] = sg
+	s.putSegment(sg)
 	return *sg, s.commit()
 }

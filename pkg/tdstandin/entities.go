@@ -174,21 +174,6 @@ func (s *Server) childIndex(audience string) (map[string][]*Folder, map[string][
 	return fs, ss
 }
 
-func (s *Server) nameTaken(folderID, name, except string) bool {
-	fs, ss := s.folderChildren(folderID)
-	for _, f := range fs {
-		if f.Name == name && f.ID != except {
-			return true
-		}
-	}
-	for _, sg := range ss {
-		if sg.Name == name && sg.ID != except {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 	ri, ok := decodeResource(w, r)
 	if !ok {
@@ -222,7 +207,7 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 	}
 	f := &Folder{ID: s.st.id(), AudienceID: parent.AudienceID, Name: name, Description: desc, ParentFolderID: parent.ID}
 	f.touch(s.opts.Now(), s.opts.User)
-	s.st.Folders[f.ID] = f
+	s.putFolder(f)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
 		return
@@ -311,6 +296,7 @@ func (s *Server) patchFolder(w http.ResponseWriter, r *http.Request) {
 	}
 	next.touch(s.opts.Now(), s.opts.User)
 	*f = next
+	s.putFolder(f)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
 		return
@@ -347,7 +333,7 @@ func (s *Server) deleteFolder(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	delete(s.st.Folders, f.ID)
+	s.deleteFolderRecord(f.ID)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
 		return

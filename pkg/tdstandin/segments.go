@@ -145,7 +145,7 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
 	sg := &Segment{ID: s.st.id(), Type: ri.Type, AudienceID: aud, FolderID: folder.ID, Name: name,
 		Description: desc, Rule: compact(rule)}
 	sg.touch(s.opts.Now(), s.opts.User)
-	s.st.Segments[sg.ID] = sg
+	s.putSegment(sg)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
 		return
@@ -235,6 +235,7 @@ func (s *Server) patchSegment(w http.ResponseWriter, r *http.Request) {
 	}
 	next.touch(s.opts.Now(), s.opts.User)
 	*sg = next
+	s.putSegment(sg)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
 		return
@@ -266,7 +267,7 @@ func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	delete(s.st.Segments, sg.ID)
+	s.deleteSegmentRecord(sg.ID)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
 		return

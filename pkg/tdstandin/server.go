@@ -80,6 +80,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	st     *state
+	names  *nameIndex // of st
 	faults []*Fault
 	log    []Request
 
@@ -115,6 +116,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.st = st
 	}
+	s.names = newNameIndex(s.st)
 	s.routes()
 	return s, nil
 }

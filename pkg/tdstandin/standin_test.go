@@ -13,7 +13,7 @@ import (
 
 const key = "1/master0123456789"
 
-func start(t *testing.T, mod func(*Options)) *Server {
+func start(t testing.TB, mod func(*Options)) *Server {
 	t.Helper()
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	o := Options{MasterKeys: []string{key}, WriteOnlyKeys: []string{"1/wo"}, Connections: map[string]string{"databricks-retail": "77"},
@@ -37,7 +37,7 @@ type resp struct {
 	raw    string
 }
 
-func do(t *testing.T, s *Server, method, path, body string, hdr ...string) resp {
+func do(t testing.TB, s *Server, method, path, body string, hdr ...string) resp {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -64,7 +64,7 @@ const parentCfg = `{"name":"Retail","description":"d","timezone":"UTC","kind":"c
  "attributes":[{"name":"email","catalog":"retail_prod","schema":"cdp","table":"customers","tableKey":"customer_id","masterKey":"customer_id","column":"email","type":"string"}],
  "behaviors":[{"name":"orders","catalog":"retail_prod","schema":"cdp","table":"orders","tableKey":"customer_id","masterKey":"customer_id","timeColumn":"order_time","columnMapping":[{"name":"amount","type":"number","cdwColumn":"amount"}]}]}`
 
-func mkParent(t *testing.T, s *Server) (id, root string) {
+func mkParent(t testing.TB, s *Server) (id, root string) {
 	t.Helper()
 	r := do(t, s, "POST", "/composable_audiences", parentCfg, "Content-Type", "application/json")
 	if r.status != 200 {
@@ -276,5 +276,138 @@ func TestDriftStampsUpdatedAt(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(r.raw), []byte(`"name":"alice"`)) {
 		t.Errorf("updatedBy user not included: %s", r.raw)
+	}
+}
+
+// TestNamesUniquePerFolder checks the uniqueness of names among the
+// folders and segments of one folder through creates, renames, moves,
+// deletes, hand edits and a restart, and that the name index agrees with
+// a scan of the store after each step.
+func TestNamesUniquePerFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := start(t, func(o *Options) { o.StatePath = path })
+	id, root := mkParent(t, s)
+	folder := func(parent, name string) resp {
+		return do(t, s, "POST", "/entities/folders", `{"type":"folder-segment","attributes":{"name":"`+name+
+			`","description":null},"relationships":{"parentFolder":{"data":{"id":"`+parent+`","type":"folder-segment"}}}}`)
+	}
+	idOf := func(r resp) string {
+		t.Helper()
+		if r.status != 200 {
+			t.Fatalf("create: %d %s", r.status, r.raw)
+		}
+		return r.body["data"].(map[string]any)["id"].(string)
+	}
+	check := func(step string) {
+		t.Helper()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		type key struct{ folder, name string }
+		holders := map[key][]string{}
+		for _, f := range s.st.Folders {
+			holders[key{f.ParentFolderID, f.Name}] = append(holders[key{f.ParentFolderID, f.Name}], f.ID)
+		}
+		for _, sg := range s.st.Segments {
+			holders[key{sg.FolderID, sg.Name}] = append(holders[key{sg.FolderID, sg.Name}], sg.ID)
+		}
+		for k, ids := range holders {
+			if !s.nameTaken(k.folder, k.name, "") {
+				t.Errorf("%s: %q in folder %q is held by %v but free", step, k.name, k.folder, ids)
+			}
+			if len(ids) == 1 && s.nameTaken(k.folder, k.name, ids[0]) {
+				t.Errorf("%s: %q in folder %q is held only by %s but taken without it", step, k.name, k.folder, ids[0])
+			}
+		}
+		if n := len(s.names.count); n != len(holders) {
+			t.Errorf("%s: the index holds %d names, the store %d", step, n, len(holders))
+		}
+	}
+
+	m := idOf(folder(root, "M"))
+	n := idOf(folder(root, "N"))
+	a := idOf(do(t, s, "POST", "/entities/segments", segBody(m, id, "A", valueRule)))
+	check("created")
+	for name, r := range map[string]resp{
+		"folder over folder":   folder(root, "M"),
+		"segment over segment": do(t, s, "POST", "/entities/segments", segBody(m, id, "A", valueRule)),
+		"folder over segment":  folder(m, "A"),
+		"segment over folder":  do(t, s, "POST", "/entities/segments", segBody(root, id, "N", valueRule)),
+	} {
+		if r.status != 400 {
+			t.Errorf("%s: %d %s, want 400", name, r.status, r.raw)
+		}
+	}
+	// The same name in another folder is fine.
+	idOf(do(t, s, "POST", "/entities/segments", segBody(n, id, "A", valueRule)))
+
+	// A rename frees the old name and takes the new one.
+	if r := do(t, s, "PATCH", "/entities/segments/"+a, `{"type":"composable-segment","attributes":{"name":"B"}}`); r.status != 200 {
+		t.Fatalf("rename: %d %s", r.status, r.raw)
+	}
+	check("renamed")
+	b2 := idOf(do(t, s, "POST", "/entities/segments", segBody(m, id, "A", valueRule)))
+	if r := do(t, s, "POST", "/entities/segments", segBody(m, id, "B", valueRule)); r.status != 400 {
+		t.Errorf("the new name is free: %d %s", r.status, r.raw)
+	}
+	// Renaming to its own name is no conflict; to a sibling's is.
+	if r := do(t, s, "PATCH", "/entities/segments/"+a, `{"type":"composable-segment","attributes":{"name":"B","description":"x"}}`); r.status != 200 {
+		t.Errorf("unchanged name refused: %d %s", r.status, r.raw)
+	}
+	if r := do(t, s, "PATCH", "/entities/segments/"+a, `{"type":"composable-segment","attributes":{"name":"A"}}`); r.status != 400 {
+		t.Errorf("rename over a sibling: %d %s", r.status, r.raw)
+	}
+
+	// A move frees the name in the old folder and takes it in the new.
+	if r := do(t, s, "PATCH", "/entities/segments/"+a, `{"type":"composable-segment","attributes":{},"relationships":{"parentFolder":{"data":{"id":"`+root+`","type":"folder-segment"}}}}`); r.status != 200 {
+		t.Fatalf("move: %d %s", r.status, r.raw)
+	}
+	check("moved")
+	idOf(do(t, s, "POST", "/entities/segments", segBody(m, id, "B", valueRule)))
+	if r := folder(root, "B"); r.status != 400 {
+		t.Errorf("moved name free in the new folder: %d %s", r.status, r.raw)
+	}
+	// A folder moved next to a namesake is refused.
+	sub := idOf(folder(n, "M"))
+	if r := do(t, s, "PATCH", "/entities/folders/"+sub, `{"type":"folder-segment","attributes":{},"relationships":{"parentFolder":{"data":{"id":"`+root+`","type":"folder-segment"}}}}`); r.status != 400 {
+		t.Errorf("folder moved over a namesake: %d %s", r.status, r.raw)
+	}
+
+	// Deletes free the name.
+	if r := do(t, s, "DELETE", "/entities/segments/"+b2, ""); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	check("deleted")
+	idOf(do(t, s, "POST", "/entities/segments", segBody(m, id, "A", valueRule)))
+
+	// Hand edits count too.
+	if err := s.ModifySegment(a, "someone", func(sg *Segment) { sg.Name = "C" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ModifyFolder(sub, "someone", func(f *Folder) { f.Name = "P" }); err != nil {
+		t.Fatal(err)
+	}
+	check("hand edits")
+	if _, err := s.AddSegment(root, "C", "", []byte(valueRule), "someone"); err == nil {
+		t.Error("AddSegment over a hand-renamed segment accepted")
+	}
+	if _, err := s.AddFolder(n, "M", "", "someone"); err != nil {
+		t.Errorf("AddFolder over a hand-renamed folder's old name: %v", err)
+	}
+
+	// After a restart the names are still taken.
+	s.Close()
+	s = start(t, func(o *Options) { o.StatePath = path })
+	check("restarted")
+	if r := folder(root, "M"); r.status != 400 {
+		t.Errorf("after a restart: %d %s", r.status, r.raw)
+	}
+
+	// Deleting the parent segment frees everything.
+	if r := do(t, s, "DELETE", "/audiences/"+id, ""); r.status != 204 {
+		t.Fatalf("delete parent: %d %s", r.status, r.raw)
+	}
+	check("parent deleted")
+	if n := len(s.names.at); n != 0 {
+		t.Errorf("%d objects indexed after the parent segment was deleted", n)
 	}
 }

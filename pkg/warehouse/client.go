@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,6 +96,11 @@ type Options struct {
 	// Now is the clock (default time.Now); used for token expiry and
 	// PrivilegeTTL.
 	Now func() time.Time
+	// Logger receives the driver's own log records, at debug level and
+	// with secrets masked; nil discards them. The driver logs for the
+	// whole process: the records go to the logger of the client opened
+	// last. Failures reach the caller as errors in any case.
+	Logger *slog.Logger
 }
 
 // Client reads Unity Catalog metadata from a Databricks SQL warehouse. It is
@@ -166,6 +172,7 @@ func Open(opts Options) (*Client, error) {
 	}
 	c := &Client{opts: opts, secrets: redactor{opts.Token, opts.ClientSecret},
 		tables: map[string]*Table{}, access: map[string]cachedAccess{}}
+	routeDriverLog(opts.Logger, c.secrets)
 
 	base := &noTelemetry{next: opts.Transport}
 	conn := []dbsql.ConnOption{

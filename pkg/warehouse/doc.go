@@ -17,7 +17,8 @@
 // Driver telemetry is off:
 // the driver's feature-flag lookup is answered locally with "disabled" and
 // telemetry uploads never leave the process. Insecure selects plain HTTP
-// for a loopback stand-in.
+// for a loopback stand-in. The driver's own log records, which it would
+// write to standard error, go to Options.Logger at debug level.
 //
 // Every failure is an *Error naming the host and a Class (unreachable, auth
 // refused, permission, not found, timeout, query); tokens and secrets are

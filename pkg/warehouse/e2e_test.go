@@ -5,7 +5,7 @@ package warehouse_test
 import (
 	"context"
 	"errors"
-	"os"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -265,15 +265,15 @@ func TestReadGrantsAgreesWithProbes(t *testing.T) {
 }
 
 // TestSecretsNotInDriverLogs runs successful and refused connections with
-// the driver's logging at its most verbose and looks for the secrets.
+// the driver's logging at its most verbose and looks for the secrets in
+// what reaches Options.Logger, and checks that nothing reaches the
+// driver's own output.
 func TestSecretsNotInDriverLogs(t *testing.T) {
-	var buf syncbuf.Buffer
-	logger.SetLogOutput(&buf)
+	var own, buf syncbuf.Buffer
+	logger.SetLogOutput(&own)
 	_ = logger.SetLogLevel("trace")
-	t.Cleanup(func() {
-		_ = logger.SetLogLevel("disabled")
-		logger.SetLogOutput(os.Stderr)
-	})
+	t.Cleanup(func() { _ = logger.SetLogLevel("disabled") })
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	_, ep := dbxtest.Start(t, retailFixture)
 	ts := newTokenServer(t, "sp-client", "sp-secret-xyz", "dapi-treasure-sp", 3600)
 	ctx := context.Background()
@@ -287,9 +287,17 @@ func TestSecretsNotInDriverLogs(t *testing.T) {
 			o.Token, o.ClientID, o.ClientSecret, o.TokenURL, o.Retries = "", "sp-client", "sp-wrong-secret", ts.URL, -1
 		},
 	} {
-		c := open(t, ep, mod)
+		c := open(t, ep, func(o *warehouse.Options) {
+			o.Logger = log
+			if mod != nil {
+				mod(o)
+			}
+		})
 		_, _ = c.Snapshot(ctx, allRetail[:1])
 		c.Close()
+	}
+	if own.String() != "" {
+		t.Errorf("the driver wrote to its own output:\n%.2000s", own.String())
 	}
 	logs := buf.String()
 	if !strings.Contains(logs, "connect") {

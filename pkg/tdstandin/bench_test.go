@@ -1,0 +1,38 @@
+package tdstandin
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkAddSegment adds segments to a parent segment that already holds
+// n of them in 100 folders. The per-folder name check must not depend on
+// n (it used to scan every folder and segment of the store).
+func BenchmarkAddSegment(b *testing.B) {
+	rule := []byte(`{"type":"And","conditions":[]}`)
+	for _, n := range []int{1000, 10000, 50000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := start(b, nil)
+			_, root := mkParent(b, s)
+			folders := make([]string, 100)
+			for i := range folders {
+				f, err := s.AddFolder(root, fmt.Sprintf("folder %d", i), "", "seed")
+				if err != nil {
+					b.Fatal(err)
+				}
+				folders[i] = f.ID
+			}
+			for i := range n {
+				if _, err := s.AddSegment(folders[i%len(folders)], fmt.Sprintf("segment %d", i), "", rule, "seed"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.AddSegment(folders[i%len(folders)], fmt.Sprintf("new %d", i), "", rule, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
