@@ -121,6 +121,25 @@ type Treasure struct {
 	// of the reconciler's own writes (the owner of APIKey); it tells drift
 	// apart. Empty when unknown.
 	Principal string `json:"principal"`
+	// Wire overrides choices the public API documentation does not settle.
+	Wire *Wire `json:"wire"`
+}
+
+// Wire holds the parts of Treasure Data's wire format that are not
+// published for composable audiences: each empty field keeps the client's
+// default (the README lists them and why they are what they are).
+type Wire struct {
+	// CASUploadPath is the path of the CAS configuration upload below the
+	// CAS base URL.
+	CASUploadPath string `json:"casUploadPath"`
+	// SegmentType is the JSON:API type of composable segments.
+	SegmentType string `json:"segmentType"`
+	// SegmentFolderType is the type of a segment's parentFolder relationship.
+	SegmentFolderType string `json:"segmentFolderType"`
+	// FolderType is the type of folders and of their parent relationship.
+	FolderType string `json:"folderType"`
+	// MediaType is the Accept and Content-Type of the /entities endpoints.
+	MediaType string `json:"mediaType"`
 }
 
 // Endpoints override a region's base URLs.

@@ -329,3 +329,36 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 		}
 	}
 }
+
+// TestTreasureWire checks the overrides of undocumented wire choices: each
+// is optional, reaches the Config, and a value that cannot be a path, a
+// type name or a media type is refused with its position.
+func TestTreasureWire(t *testing.T) {
+	parse := func(wire string) (*Config, error) {
+		src := `
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: {apiKey: env: "K", wire: {` + wire + `}}
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`
+		return Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+	}
+	c, err := parse(`casUploadPath: "/v2/composable_audiences", segmentType: "segment-batch", segmentFolderType: "folder-segment", folderType: "folder", mediaType: "application/json"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Wire{CASUploadPath: "/v2/composable_audiences", SegmentType: "segment-batch", SegmentFolderType: "folder-segment", FolderType: "folder", MediaType: "application/json"}
+	if c.Treasure.Wire == nil || *c.Treasure.Wire != want {
+		t.Errorf("wire = %+v, want %+v", c.Treasure.Wire, want)
+	}
+	if c, err := parse(``); err != nil || c.Treasure.Wire == nil || *c.Treasure.Wire != (Wire{}) {
+		t.Errorf("empty wire: %+v, %v", c, err)
+	}
+	for _, bad := range []string{`casUploadPath: "composable_audiences"`, `casUploadPath: "/a b"`, `segmentType: "Composable Segment"`,
+		`folderType: ""`, `mediaType: "json"`, `segmentFolderType: 3`, `uploadPath: "/x"`} {
+		_, err := parse(bad)
+		var inv *diag.InvalidError
+		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "c.cue:3:") {
+			t.Errorf("wire {%s}: err = %v, want a diagnostic at c.cue:3", bad, err)
+		}
+	}
+}

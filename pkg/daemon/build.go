@@ -361,6 +361,10 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 	if e := t.Endpoints; e != nil {
 		to.CDPURL, to.CASURL, to.ClassicURL = e.CDP, e.CAS, e.Classic
 	}
+	if w := t.Wire; w != nil {
+		to.CASUploadPath, to.MediaType = w.CASUploadPath, w.MediaType
+		to.SegmentType, to.SegmentFolderType, to.FolderType = w.SegmentType, w.SegmentFolderType, w.FolderType
+	}
 	if opts.Metrics != nil {
 		to.Observer = opts.Metrics.TreasureRequest
 	}

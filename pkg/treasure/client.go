@@ -179,7 +179,7 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	req.Header.Set("User-Agent", c.o.UserAgent)
 	mt := "application/json"
 	if cl.jsonAPI {
-		mt = JSONAPIMediaType
+		mt = c.o.MediaType
 	}
 	req.Header.Set("Accept", mt)
 	if body != nil {

@@ -42,6 +42,15 @@ var Regions = map[string]Region{
 // Options.CASUploadPath) to use that instead.
 const DefaultCASUploadPath = "/composable_audiences"
 
+// Defaults of the JSON:API type names (Options.SegmentType,
+// SegmentFolderType, FolderType). None of them is published for composable
+// segments; see the README's list of undocumented choices.
+const (
+	DefaultSegmentType       = "composable-segment"
+	DefaultSegmentFolderType = "folder"
+	DefaultFolderType        = "folder-segment"
+)
+
 // Options configure a Client. Zero values take the documented defaults.
 type Options struct {
 	// APIKey is the Treasure Data master API key, sent as "TD1 <key>".
@@ -111,6 +120,9 @@ type Options struct {
 	// FolderType is the JSON:API type of folders and of their parentFolder
 	// relationship; default "folder-segment".
 	FolderType string
+	// MediaType is the Accept and Content-Type of the /entities (JSON:API)
+	// endpoints; default JSONAPIMediaType.
+	MediaType string
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
@@ -203,13 +215,16 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.SegmentType == "" {
-		o.SegmentType = "composable-segment"
+		o.SegmentType = DefaultSegmentType
 	}
 	if o.SegmentFolderType == "" {
-		o.SegmentFolderType = "folder"
+		o.SegmentFolderType = DefaultSegmentFolderType
 	}
 	if o.FolderType == "" {
-		o.FolderType = "folder-segment"
+		o.FolderType = DefaultFolderType
+	}
+	if o.MediaType == "" {
+		o.MediaType = JSONAPIMediaType
 	}
 	if o.ByFolderDepth <= 0 {
 		o.ByFolderDepth = 20
