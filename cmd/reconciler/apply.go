@@ -34,7 +34,7 @@ func runApply(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "reconciler apply: standard input is not a terminal; pass --auto-approve to apply without confirmation")
 		return exitUsage
 	}
-	s, code := f.open(io)
+	s, code := f.open(io, planUses(fs.Arg(0)))
 	if s == nil {
 		return code
 	}

@@ -183,7 +183,7 @@ prune:
 	// The first plan, as `reconciler plan` shows it.
 	step("first plan (reconciler plan --config %s)", cfgPath)
 	t := target{config: cfgPath, logLevel: "error"}
-	s, _ := t.open(io)
+	s, _ := t.open(io, planUses(""))
 	if s == nil {
 		return errors.New("cannot build the clients")
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
@@ -37,7 +38,8 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 		}
 		return exitUsage
 	}
-	s, code := t.open(io)
+	// Import reads Treasure Data only.
+	s, code := t.open(io, config.UseTreasure)
 	if s == nil {
 		return code
 	}

@@ -80,7 +80,7 @@ func planCommand(ctx context.Context, args []string, io stdio) (code int, change
 		}
 		return exitUsage, false
 	}
-	s, code := f.open(io)
+	s, code := f.open(io, planUses(fs.Arg(0)))
 	if s == nil {
 		return code, false
 	}

@@ -329,3 +329,109 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 		}
 	}
 }
+
+// absentSecrets references every kind of secret through environment
+// variables and files that do not exist.
+const absentSecrets = `
+apiToken: env: "ABSENT_API_TOKEN"
+sources: [
+	{name: "a", url: "https://h/a.git", auth: token: env: "ABSENT_GIT_TOKEN"},
+	{name: "b", url: "https://h/b.git", auth: basic: {username: "u", password: file: "absent/password"}},
+	{name: "c", url: "ssh://git@h/c.git", auth: ssh: {keyFile: "absent/id", knownHostsFile: "absent/known_hosts", passphrase: env: "ABSENT_PASSPHRASE"}},
+]
+treasure: apiKey: env: "ABSENT_TD_KEY"
+databricks: {host: "h", httpPath: "/p", oauth: {clientId: "c", clientSecret: file: "absent/client-secret"}}
+webhooks: {github: env: "ABSENT_GITHUB", gitlab: file: "absent/gitlab", generic: env: "ABSENT_GENERIC"}
+`
+
+// TestSkippedSecretsAreNotRead: a part skipped is checked for shape only,
+// so its absent variables and files are no error; the parts read still
+// report theirs, each naming its field.
+func TestSkippedSecretsAreNotRead(t *testing.T) {
+	opts := Options{LookupEnv: env(nil), Dir: t.TempDir(), Skip: UseAll}
+	cfg, err := Parse("c.cue", []byte(absentSecrets), opts)
+	if err != nil {
+		t.Fatalf("nothing read, yet: %v", err)
+	}
+	if cfg.Unresolved != UseAll || cfg.Treasure.APIKey.Value() != "" || cfg.Sources[2].Auth.SSH.Key != nil {
+		t.Errorf("unresolved = %b, api key %q, ssh key %q", cfg.Unresolved, cfg.Treasure.APIKey.Value(), cfg.Sources[2].Auth.SSH.Key)
+	}
+
+	// Treasure and the warehouse read, git and the server skipped (plan of
+	// a checkout).
+	opts.Skip = UseGit | UseServer
+	_, err = Parse("c.cue", []byte(absentSecrets), opts)
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	var fields []string
+	for _, d := range inv.Diags {
+		field, _, _ := strings.Cut(d.Summary, ":")
+		fields = append(fields, field)
+	}
+	if want := []string{"treasure.apiKey", "databricks.oauth.clientSecret"}; !slices.Equal(fields, want) {
+		t.Errorf("problems in %v, want %v only:\n%s", fields, want, inv)
+	}
+
+	// Everything read (the zero Options): every absent secret is reported.
+	opts.Skip = 0
+	_, err = Parse("c.cue", []byte(absentSecrets), opts)
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	if n, _ := inv.Diags.Count(); n != 11 {
+		t.Errorf("%d problems, want 11 (every secret, ssh files included):\n%s", n, inv)
+	}
+}
+
+// TestSkippedSecretsKeepTheirShape: a secret that is not read must still be
+// a well-formed reference; the error names the field.
+func TestSkippedSecretsKeepTheirShape(t *testing.T) {
+	for _, tc := range []struct{ name, ref, field string }{
+		{"bad env name", `webhooks: github: env: "NOT-A-NAME"`, "webhooks.github"},
+		{"empty file", `apiToken: file: ""`, "apiToken"},
+		{"both env and file", `webhooks: gitlab: {env: "A", file: "b"}`, "webhooks.gitlab"},
+		{"empty reference", `apiToken: {}`, "apiToken"},
+		{"literal", `apiToken: "sekrit-literal"`, "apiToken"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := `
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+` + tc.ref + "\n"
+			_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(nil), Skip: UseAll})
+			var inv *diag.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("err = %v, want the reference refused", err)
+			}
+			msg := inv.Error()
+			for _, d := range inv.Diags {
+				msg += "\n" + d.String()
+			}
+			if !strings.Contains(msg, tc.field+":") || strings.Contains(msg, "sekrit") {
+				t.Errorf("error does not name %s (or repeats the secret):\n%s", tc.field, msg)
+			}
+		})
+	}
+	// Required secrets stay required.
+	_, err := Parse("c.cue", []byte(`
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: region: "us01"
+databricks: {host: "h", httpPath: "/p"}
+`), Options{LookupEnv: env(nil), Skip: UseAll})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("missing required secrets accepted: %v", err)
+	}
+	var all []string
+	for _, d := range inv.Diags {
+		all = append(all, d.String())
+	}
+	for _, want := range []string{"treasure.apiKey", "databricks: set token or oauth"} {
+		if !strings.Contains(strings.Join(all, "\n"), want) {
+			t.Errorf("missing %q in:\n%s", want, strings.Join(all, "\n"))
+		}
+	}
+}
