@@ -142,3 +142,29 @@ webhooks:
 		t.Errorf("--check of a malformed reference: exit %d, want %d naming webhooks.github\n%s", code, exitUsage, stderr)
 	}
 }
+
+// TestRunCheckRefusesCredentialsInURL: --check fails on a source URL with
+// credentials, without printing them.
+func TestRunCheckRefusesCredentialsInURL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	src := `sources:
+  - name: retail
+    url: https://ci-bot:glpat-url-secret@git.invalid/retail.git
+treasure:
+  apiKey: {env: RUN_TEST_TD_KEY}
+databricks:
+  host: dbc.invalid
+  httpPath: /sql/1.0/warehouses/x
+  token: {env: RUN_TEST_DBX_TOKEN}
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runArgs(context.Background(), t, "--config", path, "--check")
+	if code != exitUsage || !strings.Contains(stderr, `sources[0].url: source "retail": the URL holds credentials`) || !strings.Contains(stderr, "auth") {
+		t.Errorf("--check: exit %d, want %d naming the source and auth\n%s%s", code, exitUsage, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "glpat-url-secret") {
+		t.Errorf("the credential was printed:\n%s", stderr)
+	}
+}

@@ -435,3 +435,71 @@ databricks: {host: "h", httpPath: "/p"}
 		}
 	}
 }
+
+// TestSourceURLWithCredentials: credentials in a source URL are refused,
+// naming the source and auth, without repeating them; an SSH user alone is
+// an account and accepted.
+func TestSourceURLWithCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		url    string
+		refuse bool
+	}{
+		{"https://user:tok3n-value@git.example.com/retail.git", true},
+		{"https://tok3n-value@git.example.com/retail.git", true},
+		{"http://user:tok3n-value@127.0.0.1:8080/retail.git", true},
+		{"ssh://git:tok3n-value@git.example.com/retail.git", true},
+		{"file://user:tok3n-value@localhost/srv/retail.git", true},
+		{"https://git.example.com/retail.git", false},
+		{"https://git.example.com/retail.git?ref=a@b", false},
+		{"ssh://git@git.example.com/retail.git", false},
+		{"git@git.example.com:retail.git", false},
+		{"file:///srv/retail.git", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			src := fmt.Sprintf(`
+sources: [{name: "retail", url: %q}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`, tc.url)
+			_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+			if !tc.refuse {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var inv *diag.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("err = %v, want the URL refused", err)
+			}
+			var all []string
+			for _, d := range inv.Diags {
+				all = append(all, d.String())
+			}
+			msg := strings.Join(all, "\n")
+			for _, want := range []string{"sources[0].url:", `source "retail"`, "auth"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message lacks %q:\n%s", want, msg)
+				}
+			}
+			if strings.Contains(msg, "tok3n-value") {
+				t.Errorf("message repeats the credential:\n%s", msg)
+			}
+		})
+	}
+	// A URL the schema refuses is not repeated when it holds credentials.
+	_, err := Parse("c.cue", []byte(`
+sources: [{name: "retail", url: "htps://user:tok3n-value@git.example.com/r.git"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`), Options{LookupEnv: env(map[string]string{"K": "k"})})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, d := range inv.Diags {
+		if strings.Contains(d.String(), "tok3n-value") {
+			t.Errorf("schema error repeats the credential: %s", d)
+		}
+	}
+}

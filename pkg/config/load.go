@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -291,8 +292,9 @@ func (l *loader) cueErrors(errs []cueerrors.Error) {
 		if path != "" {
 			prefix = path + ": "
 		}
+		hide := secretPath(path) || (strings.HasSuffix(path, ".url") && strings.Contains(l.userValue(path), "@"))
 		for _, m := range g.other {
-			if secretPath(path) {
+			if hide {
 				m = "invalid value"
 			}
 			l.diags = append(l.diags, diag.Errorf(at, "schema", "%s%s", prefix, m))
@@ -301,7 +303,7 @@ func (l *loader) cueErrors(errs []cueerrors.Error) {
 			continue
 		}
 		found := l.userValue(path)
-		if secretPath(path) || found == "" {
+		if hide || found == "" {
 			found = ""
 		} else {
 			found = " " + found
@@ -321,6 +323,31 @@ func appendNew(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
+}
+
+// urlHasCredentials reports whether a source URL carries credentials: any
+// user information of an HTTP(S) or file URL (a token is often written as
+// the user name), a password of an ssh:// URL. An SSH user alone (ssh://git@,
+// git@host:path) is an account, not a credential.
+func urlHasCredentials(raw string) bool {
+	if !strings.Contains(raw, "://") {
+		return false // scp-like git@host:path
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparsable: look for user information by hand.
+		_, rest, _ := strings.Cut(raw, "://")
+		host, _, _ := strings.Cut(rest, "/")
+		return strings.Contains(host, "@")
+	}
+	if u.User == nil {
+		return false
+	}
+	if u.Scheme == "ssh" {
+		_, has := u.User.Password()
+		return has
+	}
+	return true
 }
 
 // secretPath reports whether path names a secret field, whose value must
@@ -395,6 +422,10 @@ func (l *loader) check(c *Config) {
 		owners[s.OwnerName()] = i
 		if _, err := schedule.ParseSpec(s.Schedule, loc); s.Schedule != "" && err != nil {
 			l.errorf(p+".schedule", "schedule", "invalid schedule %q: %v", s.Schedule, err)
+		}
+		if urlHasCredentials(s.URL) {
+			// The URL is not repeated: it holds the credential.
+			l.errorf(p+".url", "url-credentials", "source %q: the URL holds credentials (user or password before @); remove them and set auth (auth.token or auth.basic) with a secret reference instead", s.Name)
 		}
 		if s.Auth != nil {
 			l.auth(p+".auth", s)
