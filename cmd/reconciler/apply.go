@@ -24,10 +24,11 @@ func runApply(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "Changes Treasure Data to match the repository, after showing the plan.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 1 || !validFormat(f.format) {
-		if err == nil {
-			fs.Usage()
-		}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 1 || !validFormat(f.format) {
+		fs.Usage()
 		return exitUsage
 	}
 	if !*auto && !isTerminal(io.in) {

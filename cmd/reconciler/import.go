@@ -32,10 +32,11 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "lifecycle.adopt, so that the repository takes them over.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || *parent == "" || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *parent == "" || fs.NArg() > 0 {
+		fs.Usage()
 		return exitUsage
 	}
 	// Import reads Treasure Data only.

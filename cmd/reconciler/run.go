@@ -29,8 +29,8 @@ func runDaemon(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "Runs the reconciler daemon: schedules, webhooks, /metrics, /status.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *cfgPath == "" || fs.NArg() > 0 {
 		fs.Usage()
