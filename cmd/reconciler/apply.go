@@ -24,17 +24,18 @@ func runApply(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "Changes Treasure Data to match the repository, after showing the plan.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 1 || !validFormat(f.format) {
-		if err == nil {
-			fs.Usage()
-		}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 1 || !validFormat(f.format) {
+		fs.Usage()
 		return exitUsage
 	}
 	if !*auto && !isTerminal(io.in) {
 		fmt.Fprintln(io.err, "reconciler apply: standard input is not a terminal; pass --auto-approve to apply without confirmation")
 		return exitUsage
 	}
-	s, code := f.open(io)
+	s, code := f.open(io, planUses(fs.Arg(0)))
 	if s == nil {
 		return code
 	}

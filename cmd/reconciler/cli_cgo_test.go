@@ -205,3 +205,44 @@ func TestPlanWithARevokedKeyNamesIt(t *testing.T) {
 		t.Errorf("stderr blames the repository or shows the key:\n%s", errOut)
 	}
 }
+
+// TestCommandsReadOnlyTheSecretsTheyUse: webhook secrets, the API token and
+// git credentials are absent; plan of a checkout needs none of them, import
+// needs no warehouse credentials, and plan of the branch does need the git
+// credentials and names the field.
+func TestCommandsReadOnlyTheSecretsTheyUse(t *testing.T) {
+	cfgPath, _ := cliEnv(t)
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), "  - name: retail\n", "  - name: retail\n    auth: {token: {env: CLI_ABSENT_GIT_TOKEN}}\n", 1) + `apiToken: {env: CLI_ABSENT_API_TOKEN}
+webhooks:
+  github: {env: CLI_ABSENT_GITHUB_SECRET}
+  generic: {file: absent/generic-secret}
+`
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "", "plan", "--config", cfgPath, "../../testdata/repos/retail")
+	if code != exitOK || !strings.Contains(out, "Plan: 36 to add") {
+		t.Errorf("plan of a checkout with unused secrets absent: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, "", "plan", "--config", cfgPath)
+	if code != exitUsage || !strings.Contains(errOut, "sources[0].auth.token: environment variable CLI_ABSENT_GIT_TOKEN is not set") ||
+		strings.Contains(errOut, "webhooks") || strings.Contains(errOut, "apiToken") {
+		t.Errorf("plan of the branch without its git token: exit %d\n%s", code, errOut)
+	}
+	// Import reads Treasure Data only.
+	if err := os.Unsetenv("CLI_DBX_TOKEN"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, "", "import", "--config", cfgPath, "--parent", "Retail Customers", "--connection", "databricks-retail", "--out", t.TempDir())
+	if code != exitFailed || !strings.Contains(errOut, `no parent segment named "Retail Customers"`) {
+		t.Errorf("import without warehouse credentials: exit %d, want it to reach Treasure Data\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, "", "plan", "--config", cfgPath, "../../testdata/repos/retail")
+	if code != exitUsage || !strings.Contains(errOut, "databricks.token: environment variable CLI_DBX_TOKEN is not set") {
+		t.Errorf("plan without warehouse credentials: exit %d\n%s", code, errOut)
+	}
+}

@@ -52,7 +52,11 @@ func runDemo(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "stand-in and a local git repository made from the retail example.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
 		return exitUsage
 	}
 	if err := demo(ctx, io, *dir, *listen, *every, *logLevel, *once); err != nil {
@@ -183,7 +187,7 @@ prune:
 	// The first plan, as `reconciler plan` shows it.
 	step("first plan (reconciler plan --config %s)", cfgPath)
 	t := target{config: cfgPath, logLevel: "error"}
-	s, _ := t.open(io)
+	s, _ := t.open(io, planUses(""))
 	if s == nil {
 		return errors.New("cannot build the clients")
 	}

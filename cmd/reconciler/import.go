@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
@@ -31,13 +32,15 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "lifecycle.adopt, so that the repository takes them over.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || *parent == "" || fs.NArg() > 0 {
-		if err == nil {
-			fs.Usage()
-		}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *parent == "" || fs.NArg() > 0 {
+		fs.Usage()
 		return exitUsage
 	}
-	s, code := t.open(io)
+	// Import reads Treasure Data only.
+	s, code := t.open(io, config.UseTreasure)
 	if s == nil {
 		return code
 	}

@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -68,6 +70,20 @@ func dispatch(ctx context.Context, args []string, io stdio) int {
 	fmt.Fprintf(io.err, "reconciler: unknown command %q\n\n", args[0])
 	usage(io.err)
 	return exitUsage
+}
+
+// parseFlags parses a command's flags. -h and --help print the command's
+// usage and end it with exit 0; a bad flag (already reported with the usage)
+// ends it with exitUsage. ok is false when the command must end with code.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return exitOK, true
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	}
+	return exitUsage, false
 }
 
 func usage(w io.Writer) {

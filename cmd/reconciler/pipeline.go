@@ -37,10 +37,11 @@ type session struct {
 
 func (s *session) Close() { _ = s.clients.Close() }
 
-// open loads the configuration and builds the clients. Problems are printed;
+// open loads the configuration, reading only the secrets of uses, and
+// builds the clients it allows (see daemon.Build). Problems are printed;
 // the returned code is the exit status to use when s is nil.
-func (t *target) open(io stdio) (*session, int) {
-	cfg, err := config.Load(t.config)
+func (t *target) open(io stdio, uses config.Uses) (*session, int) {
+	cfg, err := config.LoadUsing(t.config, uses)
 	if err != nil {
 		printConfigError(io, err)
 		return nil, exitUsage
@@ -72,6 +73,16 @@ func (t *target) open(io stdio) (*session, int) {
 		return nil, exitUsage
 	}
 	return &session{clients: clients, src: src}, exitOK
+}
+
+// planUses are the secrets plan and apply read: Treasure Data and the
+// warehouse (the plan is validated against it), and git unless a local
+// checkout (dir) is planned.
+func planUses(dir string) config.Uses {
+	if dir != "" {
+		return config.UseTreasure | config.UseWarehouse
+	}
+	return config.UseTreasure | config.UseWarehouse | config.UseGit
 }
 
 // snapshot returns the repository to plan: a local directory when dir is

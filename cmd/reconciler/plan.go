@@ -74,13 +74,14 @@ func planCommand(ctx context.Context, args []string, io stdio) (code int, change
 		fmt.Fprintln(io.err, "(a pull request); without it the source's branch is fetched.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 1 || !validFormat(f.format) {
-		if err == nil {
-			fs.Usage()
-		}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code, false
+	}
+	if fs.NArg() > 1 || !validFormat(f.format) {
+		fs.Usage()
 		return exitUsage, false
 	}
-	s, code := f.open(io)
+	s, code := f.open(io, planUses(fs.Arg(0)))
 	if s == nil {
 		return code, false
 	}

@@ -96,3 +96,75 @@ func TestRunStopsCleanlyOnSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestRunCheckReadsNoSecret: --check lints a configuration where none of
+// its secrets is at hand (CI), yet refuses a malformed reference, naming
+// the field.
+func TestRunCheckReadsNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	src := `apiToken: {env: RUN_CHECK_ABSENT_API_TOKEN}
+sources:
+  - name: retail
+    url: https://git.invalid/retail.git
+    auth: {basic: {username: ci, password: {file: absent/git-password}}}
+  - name: web
+    url: ssh://git@git.invalid/web.git
+    auth: {ssh: {keyFile: absent/id_ed25519, knownHostsFile: absent/known_hosts}}
+treasure:
+  apiKey: {env: RUN_CHECK_ABSENT_TD_KEY}
+databricks:
+  host: dbc.invalid
+  httpPath: /sql/1.0/warehouses/x
+  oauth: {clientId: c, clientSecret: {file: absent/client-secret}}
+webhooks:
+  github: {env: RUN_CHECK_ABSENT_GITHUB}
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runArgs(context.Background(), t, "--config", path, "--check")
+	if code != exitOK || !strings.Contains(stdout, "configuration is valid (2 sources") {
+		t.Errorf("--check without the secrets: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// Without --check the daemon needs them all.
+	code, _, stderr = runArgs(context.Background(), t, "--config", path)
+	if code != exitUsage || !strings.Contains(stderr, "treasure.apiKey: environment variable RUN_CHECK_ABSENT_TD_KEY is not set") {
+		t.Errorf("run without the secrets: exit %d\n%s", code, stderr)
+	}
+
+	bad := strings.Replace(src, "{env: RUN_CHECK_ABSENT_GITHUB}", "{env: not-a-variable-name}", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runArgs(context.Background(), t, "--config", path, "--check")
+	if code != exitUsage || !strings.Contains(stderr, "webhooks.github:") {
+		t.Errorf("--check of a malformed reference: exit %d, want %d naming webhooks.github\n%s", code, exitUsage, stderr)
+	}
+}
+
+// TestRunCheckRefusesCredentialsInURL: --check fails on a source URL with
+// credentials, without printing them.
+func TestRunCheckRefusesCredentialsInURL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	src := `sources:
+  - name: retail
+    url: https://ci-bot:glpat-url-secret@git.invalid/retail.git
+treasure:
+  apiKey: {env: RUN_TEST_TD_KEY}
+databricks:
+  host: dbc.invalid
+  httpPath: /sql/1.0/warehouses/x
+  token: {env: RUN_TEST_DBX_TOKEN}
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runArgs(context.Background(), t, "--config", path, "--check")
+	if code != exitUsage || !strings.Contains(stderr, `sources[0].url: source "retail": the URL holds credentials`) || !strings.Contains(stderr, "auth") {
+		t.Errorf("--check: exit %d, want %d naming the source and auth\n%s%s", code, exitUsage, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "glpat-url-secret") {
+		t.Errorf("the credential was printed:\n%s", stderr)
+	}
+}

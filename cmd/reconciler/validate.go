@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,14 +19,15 @@ import (
 // The validate command checks a repository of CUE definitions without
 // changing anything.
 //
-//	reconciler validate [--format text|json|github] [--warehouse ...] [DIR]
+//	reconciler validate [--format text|json|github] [--allow-empty] [--warehouse ...] [DIR]
 //
 // DIR defaults to the current directory. File paths in the output are DIR
 // joined with the path of the file inside the repository, so that editors
 // and CI annotations find them when run from where the command was run.
 //
 // Exit status: 0 when there is no error (warnings allowed), 1 when there is
-// at least one error, 2 for bad usage or an internal failure.
+// at least one error (a directory without .cue files is one, unless
+// --allow-empty), 2 for bad usage or an internal failure.
 //
 // Formats:
 //
@@ -62,20 +62,19 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	format := fs.String("format", "text", "output `format`: text, json or github")
+	allowEmpty := fs.Bool("allow-empty", false, "accept a directory without any .cue file (otherwise an error)")
 	warehouse := warehouseFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "Usage: reconciler validate [flags] [DIR]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Check the CUE definitions of the repository in DIR (default \".\") without changing anything.")
-		fmt.Fprintln(io.err, "Exit status: 0 valid, 1 invalid, 2 usage or internal error.")
+		fmt.Fprintln(io.err, "Exit status: 0 valid, 1 invalid (a directory without .cue files too, unless --allow-empty),")
+		fmt.Fprintln(io.err, "2 usage or internal error.")
 		fmt.Fprintln(io.err)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	switch *format {
 	case "text", "json", "github":
@@ -111,6 +110,11 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		return exitUsage
 	}
 	diags, st := res.Diagnostics, res.State
+	if res.Files == 0 && !*allowEmpty {
+		// Most likely the wrong directory: nothing checked is no success.
+		diags = append(diags, diag.Errorf(diag.Pos{}, "no-files",
+			"no .cue files in %s (cue.mod, testdata and names starting with . or _ are skipped); pass --allow-empty to accept an empty repository", dir))
+	}
 	if warehouse != nil {
 		checked, more, err := warehouse(ctx, st)
 		if err != nil {

@@ -139,3 +139,47 @@ func TestValidateUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateEmptyDirectory: a directory without .cue files (the wrong
+// directory, most likely) is an error unless --allow-empty.
+func TestValidateEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "cue.mod"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cue.mod", "module.cue"), []byte("module: \"x.example/y\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("# nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runValidateArgs(t, dir)
+	if code != exitFailed || !strings.Contains(out, "no .cue files in "+dir) || !strings.Contains(out, "--allow-empty") ||
+		!strings.HasSuffix(out, "1 error, 0 warnings in 0 files\n") {
+		t.Errorf("empty directory: exit %d, want %d\nstdout %q\nstderr %q", code, exitFailed, out, errs)
+	}
+	code, out, _ = runValidateArgs(t, "--format", "json", dir)
+	if code != exitFailed || !strings.Contains(out, `"code": "no-files"`) || !strings.Contains(out, `"valid": false`) {
+		t.Errorf("empty directory, json: exit %d\n%s", code, out)
+	}
+	code, out, errs = runValidateArgs(t, "--allow-empty", dir)
+	if code != exitOK || out != "0 errors, 0 warnings in 0 files\n" {
+		t.Errorf("--allow-empty: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// TestValidateWarehouseHostPort: the warehouse host flag takes a port, and
+// its help says so.
+func TestValidateWarehouseHostPort(t *testing.T) {
+	o, err := warehouseOptions("dbc.example:8443", "/sql/1.0/warehouses/x", false, "", "", "", "")
+	if err != nil || o.Host != "dbc.example" || o.Port != 8443 || o.Insecure {
+		t.Errorf("host:port = %+v, %v", o, err)
+	}
+	if _, err := warehouseOptions("dbc.example:http", "/p", false, "", "", "", ""); err == nil {
+		t.Error("a bad port was accepted")
+	}
+	_, _, errs := runValidateArgs(t, "-h")
+	if !strings.Contains(errs, "-warehouse-host host") || !strings.Contains(errs, ":port") {
+		t.Errorf("validate -h does not document the port of --warehouse-host:\n%s", errs)
+	}
+}

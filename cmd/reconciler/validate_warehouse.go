@@ -34,7 +34,7 @@ import (
 // the state with types filled from the warehouse and its diagnostics.
 func warehouseFlags(fs *flag.FlagSet) func(ctx context.Context, st segment.State) (segment.State, diag.Diagnostics, error) {
 	enabled := fs.Bool("warehouse", false, "also check the definitions against live warehouse metadata (Unity Catalog)")
-	host := fs.String("warehouse-host", "", "warehouse `host` (default $DATABRICKS_HOST)")
+	host := fs.String("warehouse-host", "", "warehouse `host`, optionally with :port (default 443) and an https:// or http:// scheme (default $DATABRICKS_HOST)")
 	httpPath := fs.String("warehouse-http-path", "", "warehouse HTTP `path` (default $DATABRICKS_HTTP_PATH)")
 	insecure := fs.Bool("warehouse-insecure", false, "use plain HTTP (loopback stand-ins only)")
 	tokenFile := fs.String("token-file", "", "read the personal access token from `file` (default $DATABRICKS_TOKEN)")

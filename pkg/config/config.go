@@ -38,7 +38,33 @@ type Config struct {
 	Location *time.Location `json:"-"`
 	// File is the path the configuration was read from.
 	File string `json:"-"`
+	// Unresolved are the parts whose secrets were checked for shape only
+	// and not read (Options.Skip): their Value is empty. Zero when every
+	// secret was read.
+	Unresolved Uses `json:"-"`
 }
+
+// Uses names parts of the configuration by the secrets they hold, so that a
+// command reads only the secrets it uses.
+type Uses uint8
+
+// Parts of the configuration holding secrets.
+const (
+	// UseTreasure is treasure.apiKey.
+	UseTreasure Uses = 1 << iota
+	// UseWarehouse is databricks.token or databricks.oauth.clientSecret.
+	UseWarehouse
+	// UseGit is the auth of every source: token, basic password, ssh
+	// passphrase and the ssh key and known_hosts files.
+	UseGit
+	// UseServer is apiToken and the webhook secrets.
+	UseServer
+
+	// UseNone reads no secret: every reference is checked for shape only.
+	UseNone Uses = 0
+	// UseAll reads every secret.
+	UseAll = UseTreasure | UseWarehouse | UseGit | UseServer
+)
 
 // Log configures logging.
 type Log struct {

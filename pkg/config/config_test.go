@@ -362,3 +362,177 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 		}
 	}
 }
+
+// absentSecrets references every kind of secret through environment
+// variables and files that do not exist.
+const absentSecrets = `
+apiToken: env: "ABSENT_API_TOKEN"
+sources: [
+	{name: "a", url: "https://h/a.git", auth: token: env: "ABSENT_GIT_TOKEN"},
+	{name: "b", url: "https://h/b.git", auth: basic: {username: "u", password: file: "absent/password"}},
+	{name: "c", url: "ssh://git@h/c.git", auth: ssh: {keyFile: "absent/id", knownHostsFile: "absent/known_hosts", passphrase: env: "ABSENT_PASSPHRASE"}},
+]
+treasure: apiKey: env: "ABSENT_TD_KEY"
+databricks: {host: "h", httpPath: "/p", oauth: {clientId: "c", clientSecret: file: "absent/client-secret"}}
+webhooks: {github: env: "ABSENT_GITHUB", gitlab: file: "absent/gitlab", generic: env: "ABSENT_GENERIC"}
+`
+
+// TestSkippedSecretsAreNotRead: a part skipped is checked for shape only,
+// so its absent variables and files are no error; the parts read still
+// report theirs, each naming its field.
+func TestSkippedSecretsAreNotRead(t *testing.T) {
+	opts := Options{LookupEnv: env(nil), Dir: t.TempDir(), Skip: UseAll}
+	cfg, err := Parse("c.cue", []byte(absentSecrets), opts)
+	if err != nil {
+		t.Fatalf("nothing read, yet: %v", err)
+	}
+	if cfg.Unresolved != UseAll || cfg.Treasure.APIKey.Value() != "" || cfg.Sources[2].Auth.SSH.Key != nil {
+		t.Errorf("unresolved = %b, api key %q, ssh key %q", cfg.Unresolved, cfg.Treasure.APIKey.Value(), cfg.Sources[2].Auth.SSH.Key)
+	}
+
+	// Treasure and the warehouse read, git and the server skipped (plan of
+	// a checkout).
+	opts.Skip = UseGit | UseServer
+	_, err = Parse("c.cue", []byte(absentSecrets), opts)
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	var fields []string
+	for _, d := range inv.Diags {
+		field, _, _ := strings.Cut(d.Summary, ":")
+		fields = append(fields, field)
+	}
+	if want := []string{"treasure.apiKey", "databricks.oauth.clientSecret"}; !slices.Equal(fields, want) {
+		t.Errorf("problems in %v, want %v only:\n%s", fields, want, inv)
+	}
+
+	// Everything read (the zero Options): every absent secret is reported.
+	opts.Skip = 0
+	_, err = Parse("c.cue", []byte(absentSecrets), opts)
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	if n, _ := inv.Diags.Count(); n != 11 {
+		t.Errorf("%d problems, want 11 (every secret, ssh files included):\n%s", n, inv)
+	}
+}
+
+// TestSkippedSecretsKeepTheirShape: a secret that is not read must still be
+// a well-formed reference; the error names the field.
+func TestSkippedSecretsKeepTheirShape(t *testing.T) {
+	for _, tc := range []struct{ name, ref, field string }{
+		{"bad env name", `webhooks: github: env: "NOT-A-NAME"`, "webhooks.github"},
+		{"empty file", `apiToken: file: ""`, "apiToken"},
+		{"both env and file", `webhooks: gitlab: {env: "A", file: "b"}`, "webhooks.gitlab"},
+		{"empty reference", `apiToken: {}`, "apiToken"},
+		{"literal", `apiToken: "sekrit-literal"`, "apiToken"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := `
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+` + tc.ref + "\n"
+			_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(nil), Skip: UseAll})
+			var inv *diag.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("err = %v, want the reference refused", err)
+			}
+			msg := inv.Error()
+			for _, d := range inv.Diags {
+				msg += "\n" + d.String()
+			}
+			if !strings.Contains(msg, tc.field+":") || strings.Contains(msg, "sekrit") {
+				t.Errorf("error does not name %s (or repeats the secret):\n%s", tc.field, msg)
+			}
+		})
+	}
+	// Required secrets stay required.
+	_, err := Parse("c.cue", []byte(`
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: region: "us01"
+databricks: {host: "h", httpPath: "/p"}
+`), Options{LookupEnv: env(nil), Skip: UseAll})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("missing required secrets accepted: %v", err)
+	}
+	var all []string
+	for _, d := range inv.Diags {
+		all = append(all, d.String())
+	}
+	for _, want := range []string{"treasure.apiKey", "databricks: set token or oauth"} {
+		if !strings.Contains(strings.Join(all, "\n"), want) {
+			t.Errorf("missing %q in:\n%s", want, strings.Join(all, "\n"))
+		}
+	}
+}
+
+// TestSourceURLWithCredentials: credentials in a source URL are refused,
+// naming the source and auth, without repeating them; an SSH user alone is
+// an account and accepted.
+func TestSourceURLWithCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		url    string
+		refuse bool
+	}{
+		{"https://user:tok3n-value@git.example.com/retail.git", true},
+		{"https://tok3n-value@git.example.com/retail.git", true},
+		{"http://user:tok3n-value@127.0.0.1:8080/retail.git", true},
+		{"ssh://git:tok3n-value@git.example.com/retail.git", true},
+		{"file://user:tok3n-value@localhost/srv/retail.git", true},
+		{"https://git.example.com/retail.git", false},
+		{"https://git.example.com/retail.git?ref=a@b", false},
+		{"ssh://git@git.example.com/retail.git", false},
+		{"git@git.example.com:retail.git", false},
+		{"file:///srv/retail.git", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			src := fmt.Sprintf(`
+sources: [{name: "retail", url: %q}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`, tc.url)
+			_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+			if !tc.refuse {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var inv *diag.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("err = %v, want the URL refused", err)
+			}
+			var all []string
+			for _, d := range inv.Diags {
+				all = append(all, d.String())
+			}
+			msg := strings.Join(all, "\n")
+			for _, want := range []string{"sources[0].url:", `source "retail"`, "auth"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message lacks %q:\n%s", want, msg)
+				}
+			}
+			if strings.Contains(msg, "tok3n-value") {
+				t.Errorf("message repeats the credential:\n%s", msg)
+			}
+		})
+	}
+	// A URL the schema refuses is not repeated when it holds credentials.
+	_, err := Parse("c.cue", []byte(`
+sources: [{name: "retail", url: "htps://user:tok3n-value@git.example.com/r.git"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+`), Options{LookupEnv: env(map[string]string{"K": "k"})})
+	var inv *diag.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, d := range inv.Diags {
+		if strings.Contains(d.String(), "tok3n-value") {
+			t.Errorf("schema error repeats the credential: %s", d)
+		}
+	}
+}

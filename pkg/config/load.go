@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,18 +33,27 @@ type Options struct {
 	LookupEnv func(string) (string, bool)
 	// Dir is the directory relative secret and key files are resolved in.
 	Dir string
+	// Skip are the parts whose secrets are checked for shape only (an env
+	// or file reference, never a literal, present where required) and not
+	// read: their environment variables and files may be absent. Zero
+	// reads every secret.
+	Skip Uses
 }
 
 // Load reads, validates and resolves the configuration file at path. A CUE
 // file (.cue) and YAML (.yaml, .yml) are accepted, with the same schema.
 // An invalid file yields a *diag.InvalidError holding every problem with its
 // position; other errors (unreadable file) are returned as they are.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return LoadUsing(path, UseAll) }
+
+// LoadUsing is Load reading only the secrets of uses; the other secret
+// references are checked for shape only (see Options.Skip).
+func LoadUsing(path string, uses Uses) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, Options{Dir: filepath.Dir(path)})
+	return Parse(path, data, Options{Dir: filepath.Dir(path), Skip: UseAll &^ uses})
 }
 
 // Parse validates and resolves a configuration read from filename (whose
@@ -58,6 +68,7 @@ func Parse(filename string, data []byte, opts Options) (*Config, error) {
 		return nil, err
 	}
 	cfg.File = filename
+	cfg.Unresolved = opts.Skip & UseAll
 	return cfg, nil
 }
 
@@ -281,8 +292,9 @@ func (l *loader) cueErrors(errs []cueerrors.Error) {
 		if path != "" {
 			prefix = path + ": "
 		}
+		hide := secretPath(path) || (strings.HasSuffix(path, ".url") && strings.Contains(l.userValue(path), "@"))
 		for _, m := range g.other {
-			if secretPath(path) {
+			if hide {
 				m = "invalid value"
 			}
 			l.diags = append(l.diags, diag.Errorf(at, "schema", "%s%s", prefix, m))
@@ -291,7 +303,7 @@ func (l *loader) cueErrors(errs []cueerrors.Error) {
 			continue
 		}
 		found := l.userValue(path)
-		if secretPath(path) || found == "" {
+		if hide || found == "" {
 			found = ""
 		} else {
 			found = " " + found
@@ -311,6 +323,31 @@ func appendNew(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
+}
+
+// urlHasCredentials reports whether a source URL carries credentials: any
+// user information of an HTTP(S) or file URL (a token is often written as
+// the user name), a password of an ssh:// URL. An SSH user alone (ssh://git@,
+// git@host:path) is an account, not a credential.
+func urlHasCredentials(raw string) bool {
+	if !strings.Contains(raw, "://") {
+		return false // scp-like git@host:path
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparsable: look for user information by hand.
+		_, rest, _ := strings.Cut(raw, "://")
+		host, _, _ := strings.Cut(rest, "/")
+		return strings.Contains(host, "@")
+	}
+	if u.User == nil {
+		return false
+	}
+	if u.Scheme == "ssh" {
+		_, has := u.User.Password()
+		return has
+	}
+	return true
 }
 
 // secretPath reports whether path names a secret field, whose value must
@@ -386,6 +423,10 @@ func (l *loader) check(c *Config) {
 		if _, err := schedule.ParseSpec(s.Schedule, loc); s.Schedule != "" && err != nil {
 			l.errorf(p+".schedule", "schedule", "invalid schedule %q: %v", s.Schedule, err)
 		}
+		if urlHasCredentials(s.URL) {
+			// The URL is not repeated: it holds the credential.
+			l.errorf(p+".url", "url-credentials", "source %q: the URL holds credentials (user or password before @); remove them and set auth (auth.token or auth.basic) with a secret reference instead", s.Name)
+		}
 		if s.Auth != nil {
 			l.auth(p+".auth", s)
 		}
@@ -407,29 +448,29 @@ func (l *loader) check(c *Config) {
 		}
 	}
 
-	l.secret("treasure.apiKey", c.Treasure.APIKey, true)
+	l.secret(UseTreasure, "treasure.apiKey", c.Treasure.APIKey, true)
 
 	d := &c.Databricks
 	switch {
 	case l.bad["databricks"]:
-		l.secret("databricks.token", d.Token, false)
+		l.secret(UseWarehouse, "databricks.token", d.Token, false)
 	case d.Token != nil && d.OAuth != nil:
 		l.errorf("databricks.oauth", "auth", "set either token or oauth, not both")
 	case d.Token == nil && d.OAuth == nil:
 		l.errorf("databricks", "auth", "set token or oauth")
 	case d.Token != nil:
-		l.secret("databricks.token", d.Token, true)
+		l.secret(UseWarehouse, "databricks.token", d.Token, true)
 	default:
-		l.secret("databricks.oauth.clientSecret", d.OAuth.ClientSecret, true)
+		l.secret(UseWarehouse, "databricks.oauth.clientSecret", d.OAuth.ClientSecret, true)
 	}
 	if d.Insecure && !loopback(d.Host) {
 		l.errorf("databricks.insecure", "insecure", "plain HTTP is allowed only for loopback hosts, not %q", d.Host)
 	}
 
-	l.secret("apiToken", c.APIToken, false)
-	l.secret("webhooks.github", c.Webhooks.GitHub, false)
-	l.secret("webhooks.gitlab", c.Webhooks.GitLab, false)
-	l.secret("webhooks.generic", c.Webhooks.Generic, false)
+	l.secret(UseServer, "apiToken", c.APIToken, false)
+	l.secret(UseServer, "webhooks.github", c.Webhooks.GitHub, false)
+	l.secret(UseServer, "webhooks.gitlab", c.Webhooks.GitLab, false)
+	l.secret(UseServer, "webhooks.generic", c.Webhooks.Generic, false)
 
 	le := c.LeaderElection
 	if le.Enabled && le.RetryPeriod > 0 {
@@ -504,21 +545,23 @@ func (l *loader) auth(p string, s *Source) {
 	n := 0
 	if a.Token != nil {
 		n++
-		l.secret(p+".token", a.Token, true)
+		l.secret(UseGit, p+".token", a.Token, true)
 	}
 	if a.Basic != nil {
 		n++
-		l.secret(p+".basic.password", a.Basic.Password, true)
+		l.secret(UseGit, p+".basic.password", a.Basic.Password, true)
 	}
 	if a.SSH != nil {
 		n++
 		if !strings.HasPrefix(s.URL, "ssh://") && !strings.HasPrefix(s.URL, "git@") {
 			l.errorf(p+".ssh", "auth", "ssh authentication needs an ssh:// or git@ URL")
 		}
-		a.SSH.Key = l.readFile(p+".ssh.keyFile", a.SSH.KeyFile)
-		a.SSH.KnownHosts = l.readFile(p+".ssh.knownHostsFile", a.SSH.KnownHostsFile)
+		if l.opts.Skip&UseGit == 0 {
+			a.SSH.Key = l.readFile(p+".ssh.keyFile", a.SSH.KeyFile)
+			a.SSH.KnownHosts = l.readFile(p+".ssh.knownHostsFile", a.SSH.KnownHostsFile)
+		}
 		if a.SSH.Passphrase != nil {
-			l.secret(p+".ssh.passphrase", a.SSH.Passphrase, true)
+			l.secret(UseGit, p+".ssh.passphrase", a.SSH.Passphrase, true)
 		}
 	}
 	if n > 1 {
@@ -539,8 +582,9 @@ func (l *loader) readFile(path, name string) []byte {
 	return b
 }
 
-// secret resolves s in place. A literal is refused without repeating it.
-func (l *loader) secret(path string, s *Secret, required bool) {
+// secret resolves s, a secret of part, in place; when part is skipped only
+// its shape is checked. A literal is refused without repeating it.
+func (l *loader) secret(part Uses, path string, s *Secret, required bool) {
 	if s == nil {
 		top, _, _ := strings.Cut(path, ".")
 		if l.bad[top] {
@@ -559,6 +603,8 @@ func (l *loader) secret(path string, s *Secret, required bool) {
 	switch {
 	case s.literal:
 		l.errorf(path, "secret-literal", "secrets may not be written in the configuration; use {env: \"NAME\"} or {file: \"PATH\"}")
+	case l.opts.Skip&part != 0:
+		// Checked for shape only (by the schema): not read.
 	case s.Env != "":
 		v, ok := l.opts.LookupEnv(s.Env)
 		if !ok || v == "" {

@@ -58,7 +58,8 @@ type BuildOptions struct {
 type Clients struct {
 	// Sources are the configured sources, in configuration order.
 	Sources []*Source
-	// Warehouse is the Databricks client shared by every source.
+	// Warehouse is the Databricks client shared by every source; nil when
+	// the configuration's warehouse credentials were not read.
 	Warehouse *warehouse.Client
 
 	closers []func() error
@@ -70,7 +71,8 @@ type Source struct {
 	Name string
 	// Config is the source's configuration.
 	Config config.Source
-	// Repo follows the source's branch.
+	// Repo follows the source's branch; nil when the configuration's git
+	// credentials were not read (a plan of a local checkout).
 	Repo *source.Repo
 	// Treasure is the source's Treasure Data client; its owner name is the
 	// source's owner.
@@ -85,6 +87,9 @@ type Source struct {
 // reconcile snapshot together with the git snapshot (revision, commit
 // details).
 func (s *Source) Snapshot(ctx context.Context) (reconcile.Snapshot, source.Snapshot, error) {
+	if s.Repo == nil {
+		return reconcile.Snapshot{}, source.Snapshot{}, fmt.Errorf("source %s: no git repository: the configuration's git credentials were not read", s.Name)
+	}
 	snap, err := s.Repo.Fetch(ctx)
 	if err != nil {
 		return reconcile.Snapshot{}, snap, err
@@ -117,9 +122,18 @@ func (c *Clients) Close() error {
 // source's owner, requests reported to opts.Metrics) and a reconciler with
 // the source's prune and drift policy. It does no network I/O. The CLI
 // commands plan, apply and import use it, as does the daemon.
+//
+// Only the clients whose secrets the configuration holds are built
+// (config.LoadUsing reads a command's secrets only): without the warehouse
+// credentials there is no Databricks client and the reconcilers skip the
+// warehouse checks; without the git credentials there are no repositories.
+// The Treasure Data API key is always needed.
 func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 	if cfg == nil {
 		return nil, errors.New("daemon: nil configuration")
+	}
+	if cfg.Unresolved&config.UseTreasure != 0 {
+		return nil, errors.New("daemon: the configuration was loaded without its Treasure Data API key")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -136,25 +150,32 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		}
 	}()
 
-	wo := warehouseOptions(cfg, opts)
-	wh, err := warehouse.Open(wo)
-	if err != nil {
-		return nil, fmt.Errorf("databricks: %w", err)
+	var wh *warehouse.Client
+	if cfg.Unresolved&config.UseWarehouse == 0 {
+		var err error
+		wh, err = warehouse.Open(warehouseOptions(cfg, opts))
+		if err != nil {
+			return nil, fmt.Errorf("databricks: %w", err)
+		}
+		c.Warehouse = wh
+		c.closers = append(c.closers, wh.Close)
 	}
-	c.Warehouse = wh
-	c.closers = append(c.closers, wh.Close)
 
 	for i := range cfg.Sources {
 		sc := cfg.Sources[i]
-		so := sourceOptions(cfg, &sc)
-		if opts.Source != nil {
-			opts.Source(sc.Name, &so)
+		var repo *source.Repo
+		if cfg.Unresolved&config.UseGit == 0 {
+			so := sourceOptions(cfg, &sc)
+			if opts.Source != nil {
+				opts.Source(sc.Name, &so)
+			}
+			var err error
+			repo, err = source.New(so)
+			if err != nil {
+				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+			}
+			c.closers = append(c.closers, repo.Close)
 		}
-		repo, err := source.New(so)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", sc.Name, err)
-		}
-		c.closers = append(c.closers, repo.Close)
 
 		to := treasureOptions(cfg, &sc, opts, log)
 		if opts.Treasure != nil {
@@ -167,9 +188,13 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 
 		loader := reconcile.NewSpecLoader()
 		keyed := &keyedLoader{inner: loader}
-		var cat reconcile.Catalog = wh
-		if cfg.Databricks.CheckUniqueness {
+		var cat reconcile.Catalog
+		switch {
+		case wh == nil:
+		case cfg.Databricks.CheckUniqueness:
 			cat = &uniqueCatalog{wh: wh, loader: keyed}
+		default:
+			cat = wh
 		}
 		// A source's prune replaces the global one, except protect: the
 		// source's list adds to the global list.

@@ -113,6 +113,9 @@ func New(opts Options) (_ *Daemon, err error) {
 	if opts.Config == nil {
 		return nil, errors.New("daemon: Options.Config is required")
 	}
+	if opts.Config.Unresolved != 0 {
+		return nil, errors.New("daemon: the configuration was loaded without all of its secrets (config.Load reads them all)")
+	}
 	if opts.Registerer == nil {
 		return nil, errors.New("daemon: Options.Registerer is required")
 	}

@@ -318,3 +318,41 @@ func TestStepNamesMatchMetrics(t *testing.T) {
 		t.Errorf("metrics.Steps = %v, reconcile.Steps = %v", metrics.Steps, reconcile.Steps)
 	}
 }
+
+// TestBuildWiresOnlyWhatWasRead: a configuration loaded without its git and
+// warehouse secrets builds no repository and no Databricks client (the
+// reconcilers skip the warehouse checks); one without the Treasure Data key
+// builds nothing, and the daemon needs every secret.
+func TestBuildWiresOnlyWhatWasRead(t *testing.T) {
+	parse := func(skip config.Uses) *config.Config {
+		t.Helper()
+		cfg, err := config.Parse("c.cue", []byte(offlineConfig), config.Options{
+			LookupEnv: func(k string) (string, bool) {
+				return map[string]string{"TD_API_KEY": "td-key-123"}[k], k == "TD_API_KEY"
+			},
+			Skip: skip,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := parse(config.UseWarehouse | config.UseGit | config.UseServer)
+	c, err := Build(cfg, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Warehouse != nil || c.Sources[0].Repo != nil || c.Sources[0].Reconciler.Catalog != nil || c.Sources[0].Treasure == nil {
+		t.Errorf("warehouse %v, repo %v, catalog %v, treasure %v", c.Warehouse, c.Sources[0].Repo, c.Sources[0].Reconciler.Catalog, c.Sources[0].Treasure)
+	}
+	if _, _, err := c.Sources[0].Snapshot(t.Context()); err == nil || !strings.Contains(err.Error(), "git credentials were not read") {
+		t.Errorf("Snapshot without a repository: %v", err)
+	}
+	if _, err := Build(parse(config.UseAll), BuildOptions{}); err == nil {
+		t.Error("Build without the Treasure Data key succeeded")
+	}
+	if _, err := New(Options{Config: cfg, Registerer: prometheus.NewPedanticRegistry()}); err == nil || !strings.Contains(err.Error(), "without all of its secrets") {
+		t.Errorf("New with secrets not read: %v", err)
+	}
+}
