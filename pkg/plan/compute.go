@@ -183,6 +183,9 @@ func (c *computer) parents(desired, observed segment.State) {
 				ch.Recreated = append(ch.Recreated, "behavior "+b.Name)
 			}
 			c.markDrift(&ch, o.Meta)
+			if ch.Blocked == "" && !c.opts.Prune.AllowParentReplace {
+				ch.block(BlockParentReplace, "replacing a parent segment recreates its attributes and behaviors with new ids: it needs prune.allowParentReplace")
+			}
 		}
 		c.add(ch)
 	}
