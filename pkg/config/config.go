@@ -203,6 +203,9 @@ type Prune struct {
 	MaxDeletePercent  int  `json:"maxDeletePercent"`
 	AllowEmpty        bool `json:"allowEmpty"`
 	AllowParentDelete bool `json:"allowParentDelete"`
+	// AllowParentReplace allows the full replace every parent segment
+	// update is (new attribute and behavior ids).
+	AllowParentReplace bool `json:"allowParentReplace"`
 	// Protect lists objects that are never deleted. A source's list adds
 	// to the global one.
 	Protect []Protected `json:"protect"`

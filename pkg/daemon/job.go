@@ -406,6 +406,8 @@ func blockReason(b plan.Block) string {
 		return metrics.PruneInhibited
 	case plan.BlockParentDelete:
 		return metrics.PruneParentDelete
+	case plan.BlockParentReplace:
+		return metrics.UnresolvedParentReplace
 	case plan.BlockEmpty:
 		return metrics.PruneEmpty
 	case plan.BlockMaxDeletes:

@@ -35,8 +35,11 @@ const (
 	PruneMaxPercent   = "max_percent"
 	PruneEmpty        = "empty"
 	PruneParentDelete = "parent_delete"
-	PruneInhibited    = "inhibited"
-	PruneOther        = "other"
+	// UnresolvedParentReplace is a replace of a parent segment that needs
+	// prune.allowParentReplace (not a delete: never a prune_blocked reason).
+	UnresolvedParentReplace = "parent_replace"
+	PruneInhibited          = "inhibited"
+	PruneOther              = "other"
 )
 
 // Reasons of unresolved changes (label reason of
@@ -59,7 +62,7 @@ var (
 	// UnresolvedReasons does not hold PruneOther: every blocked change has
 	// a known reason.
 	UnresolvedReasons = []string{UnresolvedConflict, UnresolvedDrift, PruneDisabled, PruneMaxDeletes, PruneMaxPercent,
-		PruneEmpty, PruneParentDelete, PruneInhibited}
+		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited}
 	QueryKinds     = []string{"columns", "privileges", "probe", "uniqueness"}
 	QueryResults   = []string{"success", "error"}
 	Providers      = []string{"github", "gitlab", "generic", "unknown"}

@@ -163,7 +163,7 @@ func (c *computer) parents(desired, observed segment.State) {
 			continue
 		}
 		ch.Adopt = adopt
-		ch.Diff = diffFields(parentFields(o, d), parentFields(d, nil))
+		ch.Diff = diffFields(parentFields(knownParent(o, d), d), parentFields(d, nil))
 		if cd := connectionDiff(d, o); cd != nil {
 			ch.Diff = append([]FieldDiff{*cd}, ch.Diff...)
 		}
@@ -183,6 +183,9 @@ func (c *computer) parents(desired, observed segment.State) {
 				ch.Recreated = append(ch.Recreated, "behavior "+b.Name)
 			}
 			c.markDrift(&ch, o.Meta)
+			if ch.Blocked == "" && !c.opts.Prune.AllowParentReplace {
+				ch.block(BlockParentReplace, "replacing a parent segment recreates its attributes and behaviors with new ids: it needs prune.allowParentReplace")
+			}
 		}
 		c.add(ch)
 	}
@@ -237,7 +240,7 @@ func (c *computer) folders(desired, observed segment.State) {
 		}
 		ch.ID, ch.Before = o.Meta.ID, o
 		adopt, conflict := c.ownership(o.Meta, d.Lifecycle)
-		before := map[string]string{"description": normDescription(o.Description)}
+		before := map[string]string{"description": normDescription(knownDescription(o.Description, d.Description, o.Meta))}
 		after := map[string]string{"description": normDescription(d.Description)}
 		ch.Diff = diffFields(before, after)
 		switch {
@@ -377,7 +380,7 @@ func (c *computer) segments(desired, observed segment.State) {
 
 func segmentDiff(o, d *segment.Segment) []FieldDiff {
 	var out []FieldDiff
-	if a, b := normDescription(o.Description), normDescription(d.Description); a != b {
+	if a, b := normDescription(knownDescription(o.Description, d.Description, o.Meta)), normDescription(d.Description); a != b {
 		out = append(out, FieldDiff{Path: "description", Before: a, After: b})
 	}
 	if o.Folder != d.Folder {

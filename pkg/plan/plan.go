@@ -75,6 +75,10 @@ type PruneOptions struct {
 	AllowEmpty bool
 	// AllowParentDelete allows deleting parent segments.
 	AllowParentDelete bool
+	// AllowParentReplace allows replacing parent segments. Every parent
+	// update is a full replace (PUT with master): Treasure recreates the
+	// attributes and behaviors with new ids.
+	AllowParentReplace bool
 }
 
 // Options are the inputs of Compute besides the two states.
@@ -174,6 +178,9 @@ const (
 	// parent segment no longer in the repository, without
 	// prune.allowParentDelete.
 	BlockParentDelete Block = "parent_delete"
+	// BlockParentReplace: a replace of a parent segment without
+	// prune.allowParentReplace.
+	BlockParentReplace Block = "parent_replace"
 	// BlockEmpty: a delete of every segment of a parent segment that the
 	// repository declares with none, without prune.allowEmpty.
 	BlockEmpty Block = "empty"
@@ -185,7 +192,7 @@ const (
 
 // Blocks lists every Block.
 var Blocks = []Block{BlockProtected, BlockDriftReport, BlockDisabled, BlockInhibited, BlockParentDelete,
-	BlockEmpty, BlockMaxDeletes, BlockMaxPercent}
+	BlockParentReplace, BlockEmpty, BlockMaxDeletes, BlockMaxPercent}
 
 func (c *Change) block(b Block, text string) { c.BlockedBy, c.Blocked = b, text }
 

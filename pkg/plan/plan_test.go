@@ -130,7 +130,17 @@ func TestCompute(t *testing.T) {
 				return q
 			}()}},
 			observed: segment.State{Parents: []segment.Parent{op}},
+			opts:     func(o *Options) { o.Prune.AllowParentReplace = true },
 			want:     []string{"replace parent Retail"},
+		},
+		"parent replace needs prune.allowParentReplace": {
+			desired: segment.State{Parents: []segment.Parent{func() segment.Parent {
+				q := parent()
+				q.Timezone = "Asia/Tokyo"
+				return q
+			}()}},
+			observed: segment.State{Parents: []segment.Parent{op}},
+			want:     []string{"replace parent Retail [blocked]"},
 		},
 		"types left to the warehouse match any observed type": {
 			desired: segment.State{Parents: []segment.Parent{func() segment.Parent {
@@ -297,6 +307,7 @@ func goldenPlan() *Plan {
 	opts.SameRevision = true
 	opts.Principal = "reconciler"
 	opts.Protect = []Object{{Kind: KindSegment, Key: segment.Key{Parent: parentName, Name: "Kept"}}}
+	opts.Prune.AllowParentReplace = true
 	return Compute(
 		segment.State{Parents: []segment.Parent{p}, Folders: []segment.Folder{{Parent: parentName, Path: "Marketing"}, {Parent: parentName, Path: "Marketing/New"}},
 			Segments: []segment.Segment{vip, seg("Fresh", "Marketing/New", refRule("VIP", false)), seg("Hand made", "", valueRule("ltv", 4))}},

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -93,7 +94,15 @@ type Meta struct {
 	UpdatedAt   time.Time
 	// UpdatedBy is the display name of the last user that changed it.
 	UpdatedBy string
+	// Unknown lists, as plan field paths ("customers_name",
+	// "attributes.email.group", "behaviors.orders.catalog"), the fields
+	// Treasure Data did not report for this observed object. Their values
+	// here are placeholders: an unknown field is never a difference.
+	Unknown []string
 }
+
+// Known reports whether Treasure Data reported the field at path.
+func (m Meta) Known(path string) bool { return !slices.Contains(m.Unknown, path) }
 
 // Lifecycle holds per-object safety switches, as set by the author.
 type Lifecycle struct {

@@ -213,7 +213,39 @@ func (s *Server) parentJSON(p *Parent, full bool) map[string]any {
 		}
 		out["attributes"], out["behaviors"] = attrs, behs
 	}
+	if s.opts.DocumentedOnly {
+		delete(out, "masterName")
+		delete(out, "rootFolderId")
+		for _, key := range []string{"attributes", "behaviors"} {
+			items, _ := out[key].([]map[string]any)
+			for _, it := range items {
+				delete(it, "audienceId")
+				delete(it, "catalog")
+				delete(it, "groupingName")
+			}
+		}
+	}
 	return out
+}
+
+// getParentSegment answers the JSON:API parentSegment resource: its
+// documented attributes and the parentFolder and parentSegmentFolder (root
+// folder) relationships.
+func (s *Server) getParentSegment(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.st.Parents[r.PathValue("id")]
+	if !ok {
+		notFound(w, r, "ParentSegment", r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, jsonAPIType, map[string]any{"data": map[string]any{
+		"id": p.ID, "type": "parentSegment",
+		"attributes": map[string]any{"name": p.Name, "description": nullIfEmpty(p.Description), "timezone": p.Timezone,
+			"population": nil, "scheduleType": "none", "createdAt": fmtTime(p.CreatedAt), "updatedAt": fmtTime(p.UpdatedAt)},
+		"relationships": map[string]any{"parentFolder": rel("", "folder-segment"),
+			"parentSegmentFolder": rel(p.RootFolderID, "folder-segment")},
+	}})
 }
 
 func nullIfEmpty(s string) any {

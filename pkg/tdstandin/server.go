@@ -33,6 +33,12 @@ type Options struct {
 	// {"composable-segment"}. Responses use the type the segment was
 	// created with.
 	SegmentTypes []string
+	// DocumentedOnly answers parent segments with exactly the fields the
+	// published ComposableAudience schema lists: no rootFolderId, no
+	// masterName, and no catalog or groupingName on attributes and
+	// behaviors. The root folder is then known only from the parentSegment
+	// resource (/entities/parent_segments/{id}).
+	DocumentedOnly bool
 }
 
 // Request is one entry of the request log.
@@ -312,6 +318,7 @@ func isEntities(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/e
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /composable_audiences", s.createParent)
+	m.HandleFunc("GET /entities/parent_segments/{id}", s.getParentSegment)
 	m.HandleFunc("GET /audiences", s.listParents)
 	m.HandleFunc("GET /audiences/{id}", s.getParent)
 	m.HandleFunc("PUT /audiences/{id}", s.updateParent)

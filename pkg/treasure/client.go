@@ -38,6 +38,9 @@ type Client struct {
 	rules map[string]cachedRule
 	// connNames maps connection ids to the names they were resolved from.
 	connNames map[string]string
+	// roots maps parent segment ids to their root folder ids, when they
+	// came from the parentSegment resource.
+	roots map[string]string
 }
 
 type cachedRule struct {
@@ -52,7 +55,7 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{o: o, red: newRedactor(o.APIKey), sem: make(chan struct{}, o.MaxConcurrent),
-		rules: map[string]cachedRule{}, connNames: map[string]string{}}
+		rules: map[string]cachedRule{}, connNames: map[string]string{}, roots: map[string]string{}}
 	if o.RateLimit > 0 {
 		c.limit = newBucket(o.RateLimit, o.Burst, o.Now, o.Sleep)
 	}

@@ -103,8 +103,8 @@ type Options struct {
 
 	// Observer, when set, is called after every HTTP exchange with a bounded
 	// endpoint name ("audiences", "cas_upload", "connections", "folders",
-	// "by_folder", "segments"), the method, the status (0 when no answer
-	// arrived) and the duration.
+	// "by_folder", "parent_segments", "segments"), the method, the status (0
+	// when no answer arrived) and the duration.
 	Observer func(endpoint, method string, code int, d time.Duration)
 	// Logger receives debug lines about retries; default discards.
 	Logger *slog.Logger

@@ -2,8 +2,10 @@ package treasure
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
@@ -31,6 +33,18 @@ type attributeWire struct {
 	Column       string `json:"column"`
 	Type         string `json:"type,omitempty"`
 	GroupingName string `json:"groupingName,omitempty"`
+	has          fieldSet
+}
+
+// UnmarshalJSON decodes an attribute and records which fields it had.
+func (a *attributeWire) UnmarshalJSON(b []byte) error {
+	type plain attributeWire
+	if err := json.Unmarshal(b, (*plain)(a)); err != nil {
+		return err
+	}
+	var err error
+	a.has, err = fieldsOf(b)
+	return err
 }
 
 // behaviorWire is a composable behavior, in requests and responses.
@@ -45,12 +59,36 @@ type behaviorWire struct {
 	MasterKey     string              `json:"masterKey"`
 	TimeColumn    string              `json:"timeColumn,omitempty"`
 	ColumnMapping []columnMappingWire `json:"columnMapping"`
+	has           fieldSet
+}
+
+// UnmarshalJSON decodes a behavior and records which fields it had.
+func (w *behaviorWire) UnmarshalJSON(b []byte) error {
+	type plain behaviorWire
+	if err := json.Unmarshal(b, (*plain)(w)); err != nil {
+		return err
+	}
+	var err error
+	w.has, err = fieldsOf(b)
+	return err
 }
 
 type columnMappingWire struct {
 	Name      string `json:"name"`
 	Type      string `json:"type,omitempty"`
 	CDWColumn string `json:"cdwColumn"`
+	has       fieldSet
+}
+
+// UnmarshalJSON decodes a column mapping and records which fields it had.
+func (m *columnMappingWire) UnmarshalJSON(b []byte) error {
+	type plain columnMappingWire
+	if err := json.Unmarshal(b, (*plain)(m)); err != nil {
+		return err
+	}
+	var err error
+	m.has, err = fieldsOf(b)
+	return err
 }
 
 // parentBody is the CAS configuration upload; PUT /audiences/{id} takes the
@@ -87,6 +125,18 @@ type audienceWire struct {
 	CreatedAt       string          `json:"createdAt"`
 	UpdatedAt       string          `json:"updatedAt"`
 	UpdatedBy       *restUser       `json:"updatedBy"`
+	has             fieldSet
+}
+
+// UnmarshalJSON decodes a parent segment and records which fields it had.
+func (a *audienceWire) UnmarshalJSON(b []byte) error {
+	type plain audienceWire
+	if err := json.Unmarshal(b, (*plain)(a)); err != nil {
+		return err
+	}
+	var err error
+	a.has, err = fieldsOf(b)
+	return err
 }
 
 // body renders p for the upload and PUT, with the ownership marker.
@@ -142,6 +192,13 @@ func (c *Client) toParent(a *audienceWire) segment.Parent {
 	if p.CustomersName == "" {
 		p.CustomersName = a.MasterTable
 	}
+	unknown := func(path string) { p.Meta.Unknown = append(p.Meta.Unknown, path) }
+	if !a.has["description"] {
+		unknown(segment.UnknownDescription)
+	}
+	if !a.has["masterName"] {
+		unknown(segment.UnknownCustomersName)
+	}
 	if a.UpdatedBy != nil {
 		p.Meta.UpdatedBy = a.UpdatedBy.Name
 	}
@@ -150,6 +207,11 @@ func (c *Client) toParent(a *audienceWire) segment.Parent {
 	c.mu.Unlock()
 	for _, at := range a.Attributes {
 		x := segment.Attribute{Name: at.Name, Column: at.Column, Type: segment.IONType(at.Type), Group: at.GroupingName}
+		for field, path := range map[string]string{"catalog": segment.UnknownCatalog, "groupingName": segment.UnknownGroup, "type": segment.UnknownType} {
+			if !at.has[field] {
+				unknown(segment.AttributePath(at.Name, path))
+			}
+		}
 		t := segment.Table{Catalog: at.Catalog, Schema: at.Schema, Table: at.Table}
 		if t.Catalog == "" {
 			t.Catalog = catalog
@@ -165,8 +227,17 @@ func (c *Client) toParent(a *audienceWire) segment.Parent {
 			t.Catalog = catalog
 		}
 		b := segment.Behavior{Name: bw.Name, Table: t, Key: bw.TableKey, Time: bw.TimeColumn, Columns: []segment.Column{}}
+		if !bw.has["catalog"] {
+			unknown(segment.BehaviorPath(bw.Name, segment.UnknownCatalog))
+		}
+		if !bw.has["timeColumn"] {
+			unknown(segment.BehaviorPath(bw.Name, segment.UnknownTime))
+		}
 		for _, cm := range bw.ColumnMapping {
 			col := segment.Column{Name: cm.Name, Type: segment.IONType(cm.Type)}
+			if !cm.has["type"] {
+				unknown(segment.ColumnPath(bw.Name, cm.Name, segment.UnknownType))
+			}
 			if cm.CDWColumn != cm.Name {
 				col.Column = cm.CDWColumn
 			}
@@ -174,6 +245,7 @@ func (c *Client) toParent(a *audienceWire) segment.Parent {
 		}
 		p.Behaviors = append(p.Behaviors, b)
 	}
+	slices.Sort(p.Meta.Unknown)
 	return p
 }
 
@@ -238,7 +310,42 @@ func (c *Client) GetParent(ctx context.Context, id string) (*segment.Parent, err
 		return nil, err
 	}
 	p := c.toParent(&a)
+	if p.RootFolderID == "" {
+		if p.RootFolderID, err = c.rootFolder(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	return &p, nil
+}
+
+// rootFolder reads the root folder of a parent segment from the JSON:API
+// parentSegment resource (relationship parentSegmentFolder): the
+// documented source, used when GET /audiences/{id} leaves rootFolderId
+// out. A parent's root folder never changes, so the answer is kept.
+func (c *Client) rootFolder(ctx context.Context, id string) (string, error) {
+	c.mu.Lock()
+	root, ok := c.roots[id]
+	c.mu.Unlock()
+	if ok {
+		return root, nil
+	}
+	var doc struct {
+		Data resource `json:"data"`
+	}
+	err := c.do(ctx, call{endpoint: "parent_segments", method: http.MethodGet, jsonAPI: true,
+		url: c.cdp("/entities/parent_segments/"+url.PathEscape(id), nil), out: &doc, safe: true})
+	if err != nil {
+		return "", err
+	}
+	root = doc.Data.Relationships.ParentSegmentFolder.id()
+	if root == "" {
+		return "", &APIError{Reason: ReasonServer, Method: http.MethodGet, Endpoint: "parent_segments",
+			Message: "parent segment " + id + " has no root folder (neither rootFolderId nor relationships.parentSegmentFolder)"}
+	}
+	c.mu.Lock()
+	c.roots[id] = root
+	c.mu.Unlock()
+	return root, nil
 }
 
 // listParents lists every parent segment (summaries only) with

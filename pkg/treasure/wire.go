@@ -65,6 +65,8 @@ func (t *toOne) UnmarshalJSON(b []byte) error {
 type relationships struct {
 	ParentFolder relationship `json:"parentFolder"`
 	UpdatedBy    relationship `json:"updatedBy"`
+	// ParentSegmentFolder is the root folder of a parentSegment resource.
+	ParentSegmentFolder relationship `json:"parentSegmentFolder"`
 }
 
 // resource is a JSON:API resource object as the API returns it.
@@ -143,4 +145,21 @@ func parseTime(s string) time.Time {
 // relTo renders a to-one relationship for requests.
 func relTo(id, typ string) map[string]any {
 	return map[string]any{"data": map[string]string{"id": id, "type": typ}}
+}
+
+// fieldSet records which members a JSON object had, so that a field the
+// API left out is told apart from one it sent empty or null.
+type fieldSet map[string]bool
+
+// fieldsOf returns the member names of the JSON object b.
+func fieldsOf(b []byte) (fieldSet, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	fs := make(fieldSet, len(m))
+	for k := range m {
+		fs[k] = true
+	}
+	return fs, nil
 }

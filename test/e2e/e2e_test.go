@@ -20,13 +20,27 @@ const germany = "package retail\n\nsegments: \"E2E Germany\": where: [{attribute
 // commit plus a GitHub push webhook leads to the new segment in Treasure
 // Data, reported by /status and /metrics; a plan afterwards has nothing to
 // do; no secret shows up in logs or metrics.
-func TestPushAndWebhookApply(t *testing.T) {
-	w := newWorld(t, "", nil)
+func TestPushAndWebhookApply(t *testing.T) { eachContract(t, testPushAndWebhookApply) }
+
+func testPushAndWebhookApply(t *testing.T, c contract) {
+	w := newWorld(t, c, "", nil)
 	w.start(t)
 	first := w.repo.Head(t, "main")
 	w.waitStatus(t, "the first apply", func(s sourceStatus) bool { return s.AppliedRevision == first && s.Ready })
 	if n := len(w.td.Segments()); n != retailSegments {
 		t.Fatalf("Treasure holds %d segments after the first run, want %d", n, retailSegments)
+	}
+	if c == contractDocumented {
+		// rootFolderId is not documented: the parentSegment resource is read.
+		n := 0
+		for _, r := range w.td.Requests() {
+			if r.Method == "GET" && strings.HasPrefix(r.Path, "/entities/parent_segments/") {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Error("the root folder was not read from /entities/parent_segments/{id}")
+		}
 	}
 
 	rev := w.repo.Commit(t, "add a segment for Germany", map[string]string{"segments/e2e.cue": germany})
@@ -82,7 +96,11 @@ func TestPushAndWebhookApply(t *testing.T) {
 // /status and /metrics, and nothing at all is written to Treasure Data;
 // the fix un-stalls it and applies both.
 func TestInvalidCommitStallsAndWritesNothing(t *testing.T) {
-	w := newWorld(t, "", nil)
+	eachContract(t, testInvalidCommitStallsAndWritesNothing)
+}
+
+func testInvalidCommitStallsAndWritesNothing(t *testing.T, c contract) {
+	w := newWorld(t, c, "", nil)
 	w.start(t)
 	first := w.repo.Head(t, "main")
 	w.waitStatus(t, "the first apply", func(s sourceStatus) bool { return s.AppliedRevision == first && s.Ready })
@@ -139,10 +157,14 @@ func TestInvalidCommitStallsAndWritesNothing(t *testing.T) {
 // failed or stalled, and the daemon's backoff retries until the commit is
 // applied.
 func TestTreasureOutageWaitsAndRecovers(t *testing.T) {
+	eachContract(t, testTreasureOutageWaitsAndRecovers)
+}
+
+func testTreasureOutageWaitsAndRecovers(t *testing.T, c contract) {
 	if testing.Short() {
 		t.Skip("waits for the daemon's first backoff (30s)")
 	}
-	w := newWorld(t, "maxRetries: 0", nil)
+	w := newWorld(t, c, "maxRetries: 0", nil)
 	w.start(t)
 	first := w.repo.Head(t, "main")
 	w.waitStatus(t, "the first apply", func(s sourceStatus) bool { return s.AppliedRevision == first && s.Ready })
@@ -184,10 +206,14 @@ func TestTreasureOutageWaitsAndRecovers(t *testing.T) {
 // changes and exit 0, and a restarted daemon converges with no object
 // created twice.
 func TestSIGTERMDuringApplyLosesNothing(t *testing.T) {
+	eachContract(t, testSIGTERMDuringApplyLosesNothing)
+}
+
+func testSIGTERMDuringApplyLosesNothing(t *testing.T, c contract) {
 	if testing.Short() {
 		t.Skip("waits out the daemon's 30s shutdown grace")
 	}
-	w := newWorld(t, "concurrency: 1", func(td *tdstandin.Server) {
+	w := newWorld(t, c, "concurrency: 1", func(td *tdstandin.Server) {
 		td.Inject(tdstandin.Fault{Method: "POST", Path: "/entities/segments", Times: 1000, Delay: 1500 * time.Millisecond})
 	})
 	w.start(t)
@@ -234,8 +260,10 @@ func TestSIGTERMDuringApplyLosesNothing(t *testing.T) {
 // TestImportRoundTrip: after the daemon applied the example, `reconciler
 // import` writes CUE files for the parent segment; they validate, and a
 // plan of them says "No changes.".
-func TestImportRoundTrip(t *testing.T) {
-	w := newWorld(t, "", nil)
+func TestImportRoundTrip(t *testing.T) { eachContract(t, testImportRoundTrip) }
+
+func testImportRoundTrip(t *testing.T, c contract) {
+	w := newWorld(t, c, "", nil)
 	w.start(t)
 	head := w.repo.Head(t, "main")
 	w.waitStatus(t, "the first apply", func(s sourceStatus) bool { return s.AppliedRevision == head && s.Ready })

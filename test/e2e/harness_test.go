@@ -95,16 +95,35 @@ type world struct {
 	logs   *syncbuf.Buffer
 }
 
+// contract is what the Treasure stand-in answers: everything the client
+// reads, or only the fields Treasure Data's published schemas document.
+type contract string
+
+const (
+	contractFull       contract = "full"
+	contractDocumented contract = "documented"
+)
+
+// eachContract runs a test against the stand-in in both modes, so every
+// end-to-end behaviour also holds when Treasure answers no more than its
+// published contract.
+func eachContract(t *testing.T, test func(*testing.T, contract)) {
+	for _, c := range []contract{contractFull, contractDocumented} {
+		t.Run(string(c), func(t *testing.T) { test(t, c) })
+	}
+}
+
 // newWorld builds the environment. before runs on the Treasure stand-in
 // before anything talks to it (to inject faults from the first request).
-func newWorld(t *testing.T, treasureExtra string, before func(*tdstandin.Server)) *world {
+func newWorld(t *testing.T, c contract, treasureExtra string, before func(*tdstandin.Server)) *world {
 	t.Helper()
 	bin := reconcilerBinary(t)
 	git := gittest.NewServer(t, gittest.WithBasicAuth(e2eGitUser, e2eGitPass))
 	repo := git.NewRepo(t, "segments")
 	repo.ImportDir(t, "retail segments", retailDir)
 
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{e2eTDKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{e2eTDKey}, Connections: map[string]string{"databricks-retail": "341079"},
+		DocumentedOnly: c == contractDocumented})
 	if err != nil {
 		t.Fatal(err)
 	}
