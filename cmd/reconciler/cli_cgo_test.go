@@ -25,7 +25,15 @@ const cliTDKey = "1/cli0123456789abcdef0123456789abcdef"
 // and writes a configuration for them.
 func cliEnv(t *testing.T) (cfgPath string, td *tdstandin.Server) {
 	t.Helper()
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{cliTDKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	return cliEnvWith(t, tdstandin.Options{})
+}
+
+// cliEnvWith is cliEnv with a Treasure stand-in of the given options (keys
+// and connections are filled in).
+func cliEnvWith(t *testing.T, opts tdstandin.Options) (cfgPath string, td *tdstandin.Server) {
+	t.Helper()
+	opts.MasterKeys, opts.Connections = []string{cliTDKey}, map[string]string{"databricks-retail": "341079"}
+	td, err := tdstandin.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
