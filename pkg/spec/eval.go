@@ -53,8 +53,11 @@ type fileResult struct {
 	// a second time as unknown.
 	invalidParents  []string
 	invalidSegments []string
-	diags           diag.Diagnostics
-	empty           bool // the file declares nothing (only schema glue)
+	// partial are the segments that failed the schema or could not be
+	// expanded, decoded from what is not broken, for the semantic checks.
+	partial []partialSegment
+	diags   diag.Diagnostics
+	empty   bool // the file declares nothing (only schema glue)
 }
 
 // evaluator evaluates files in one cue.Context. It is used by one goroutine.
@@ -225,6 +228,11 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 				suggestFields(ds, verr, u)
 				res.diags = append(res.diags, ds...)
 				d.invalid(section, key)
+				if section == "segments" {
+					if raw, err := v.LookupPath(cue.MakePath(cue.Str(section), cue.Str(key))).MarshalJSON(); err == nil {
+						d.partialSegment(pathString(section, key), key, raw, verr, ev.recheck)
+					}
+				}
 				continue
 			}
 			d.decode(section, key, b)
@@ -233,6 +241,17 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 	res.empty = !declared && len(res.diags) == 0
 	res.diags = res.diags.Sort()
 	return res
+}
+
+// recheck unifies one segment, given as JSON, with the schema and returns
+// the error of its validation and the unified value.
+func (ev *evaluator) recheck(key string, seg []byte) (error, cue.Value) {
+	v := ev.ctx.CompileString("{}").FillPath(cue.MakePath(cue.Str("segments"), cue.Str(key)), ev.ctx.CompileBytes(seg))
+	if err := v.Err(); err != nil {
+		return err, v
+	}
+	u := ev.repo.Unify(v)
+	return u.LookupPath(cue.MakePath(cue.Str("segments"), cue.Str(key))).Validate(cue.Concrete(true)), u
 }
 
 // suggestSection names the section a misspelt top-level field was meant to
@@ -308,11 +327,15 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 				break
 			}
 		}
-		if !at.IsValid() {
-			at = pos.value(joinPath(p...))
-		}
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if !at.IsValid() {
+			if strings.Contains(msg, "field not allowed") {
+				at = pos.label(joinPath(p...))
+			} else {
+				at = pos.value(joinPath(p...))
+			}
+		}
 		if i, ok := disj[dp]; ok {
 			// a member of a disjunction reported before
 			if m := conflictRE.FindStringSubmatch(msg); m != nil {
