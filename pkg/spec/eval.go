@@ -244,14 +244,14 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 }
 
 // recheck unifies one segment, given as JSON, with the schema and returns
-// the error of its validation and the unified value.
-func (ev *evaluator) recheck(key string, seg []byte) (error, cue.Value) {
+// the unified value and the error of its validation.
+func (ev *evaluator) recheck(key string, seg []byte) (cue.Value, error) {
 	v := ev.ctx.CompileString("{}").FillPath(cue.MakePath(cue.Str("segments"), cue.Str(key)), ev.ctx.CompileBytes(seg))
 	if err := v.Err(); err != nil {
-		return err, v
+		return v, err
 	}
 	u := ev.repo.Unify(v)
-	return u.LookupPath(cue.MakePath(cue.Str("segments"), cue.Str(key))).Validate(cue.Concrete(true)), u
+	return u, u.LookupPath(cue.MakePath(cue.Str("segments"), cue.Str(key))).Validate(cue.Concrete(true))
 }
 
 // suggestSection names the section a misspelt top-level field was meant to

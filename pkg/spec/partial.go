@@ -55,7 +55,7 @@ func (b *brokenParts) skipRule() bool { return b != nil && b.rule }
 // the unknown fields next to it), so what is left is checked against the
 // schema again, with recheck, until it passes. It records no segment when
 // too little of it is left to check.
-func (d *decoder) partialSegment(path, key string, raw []byte, err error, recheck func(key string, seg []byte) (error, cue.Value)) {
+func (d *decoder) partialSegment(path, key string, raw []byte, err error, recheck func(key string, seg []byte) (cue.Value, error)) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var obj map[string]any
@@ -83,7 +83,7 @@ func (d *decoder) partialSegment(path, key string, raw []byte, err error, rechec
 			return
 		}
 		var u cue.Value
-		if err, u = recheck(key, pruned); err == nil {
+		if u, err = recheck(key, pruned); err == nil {
 			break
 		}
 		if round == maxRechecks {
