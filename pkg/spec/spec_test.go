@@ -472,3 +472,19 @@ func TestSkippedFiles(t *testing.T) {
 		t.Errorf("files=%d segments=%d diags=%v", r.Files, len(r.State.Segments), r.Diagnostics)
 	}
 }
+
+// TestEnumOfOtherKind checks the message of an enum given a value of another
+// kind, for which CUE names the values the other way round.
+func TestEnumOfOtherKind(t *testing.T) {
+	for _, tc := range []struct{ src, summary, detail string }{
+		{`segments: a: {match: 3, where: [{attribute: "ltv", atLeast: 1}]}`,
+			"segments.a.match: invalid value 3", `allowed values: "all", "any"`},
+		{`segments: a: {match: "both", where: [{attribute: "ltv", atLeast: 1}]}`,
+			`segments.a.match: invalid value "both"`, `allowed values: "all", "any"`},
+	} {
+		r := loadSource(t, tc.src)
+		if len(r.Diagnostics) != 1 || r.Diagnostics[0].Summary != tc.summary || r.Diagnostics[0].Detail != tc.detail {
+			t.Errorf("%s: diagnostics =\n%s\nwant %s\n    %s", tc.src, render(r.Diagnostics), tc.summary, tc.detail)
+		}
+	}
+}
