@@ -23,13 +23,23 @@ type knownNames struct {
 type checker struct {
 	st    *segment.State
 	known knownNames
+	segs  []checkedSegment
 	diags diag.Diagnostics
 }
 
+// checkedSegment is a segment to check: one of the state, or one that
+// failed the schema, whose broken parts the checks skip.
+type checkedSegment struct {
+	seg    *segment.Segment
+	broken *brokenParts // nil for a valid segment
+}
+
 // check runs every check that needs more than one file or more than the
-// schema can express, and returns the problems found (unsorted).
-func check(st *segment.State, known knownNames) diag.Diagnostics {
-	c := &checker{st: st, known: known}
+// schema can express, and returns the problems found (unsorted). segs are
+// the segments to check in file order: those of st and those that failed
+// the schema.
+func check(st *segment.State, known knownNames, segs []checkedSegment) diag.Diagnostics {
+	c := &checker{st: st, known: known, segs: segs}
 	parents := c.checkParents()
 	c.checkFolders(parents)
 	c.checkSegments(parents)
@@ -151,31 +161,45 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 	seen := map[segment.Key]diag.Pos{}
 	names := map[string]map[string]bool{}  // parent -> segment names
 	graph := map[string]map[string][]ref{} // parent -> segment -> references
-	for _, s := range c.st.Segments {
+	for _, cs := range c.segs {
+		s := cs.seg
+		if cs.broken != nil && (cs.broken.parent || cs.broken.name) {
+			continue
+		}
 		if names[s.Parent] == nil {
 			names[s.Parent] = map[string]bool{}
 		}
 		names[s.Parent][s.Name] = true
 	}
-	for i := range c.st.Segments {
-		s := &c.st.Segments[i]
-		p := c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
-		if first, ok := seen[s.Key()]; ok {
-			c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
-				Detail = "first declared at " + first.String()
-			continue
+	for _, cs := range c.segs {
+		s, broken := cs.seg, cs.broken
+		var p *segment.Parent
+		if broken == nil || !broken.parent {
+			p = c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
 		}
-		seen[s.Key()] = s.Origin.Pos
+		if broken == nil || !broken.name {
+			if first, ok := seen[s.Key()]; ok {
+				c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
+					Detail = "first declared at " + first.String()
+				continue
+			}
+			seen[s.Key()] = s.Origin.Pos
+		}
 		if s.Kind != "" && s.Kind != segment.Batch {
 			c.errorf(s.Origin.At("kind"), "kind", "segment kind %q is not supported", s.Kind).
 				Detail = "composable parent segments support batch segments only"
+		}
+		if broken.skipRule() || (broken != nil && s.Rule.IsEmpty()) {
+			// An empty rule of a broken segment is most likely a
+			// misspelt or broken where or rule, reported by the schema.
+			continue
 		}
 		if s.Rule.IsEmpty() {
 			c.errorf(s.Rule.Origin.Pos, "empty-rule", "segment %q has an empty rule", s.Name).
 				Detail = "add conditions with where (or rule); an empty rule would select every profile"
 			continue
 		}
-		rc := ruleChecker{c: c, p: p, seg: s, segments: names[s.Parent]}
+		rc := ruleChecker{c: c, p: p, seg: s, segments: names[s.Parent], broken: broken}
 		rc.rule(&s.Rule)
 		if p != nil && len(rc.refs) > 0 {
 			if graph[s.Parent] == nil {
@@ -262,6 +286,7 @@ type ruleChecker struct {
 	p        *segment.Parent // nil when the parent is unknown
 	seg      *segment.Segment
 	segments map[string]bool // names of the segments of the same parent
+	broken   *brokenParts    // parts to skip; nil for a valid segment
 	refs     []ref
 }
 
@@ -273,13 +298,18 @@ func (rc *ruleChecker) rule(r *segment.Rule) {
 	rc.expr(r.Type, r.Expr, len(r.Conditions), r.Origin, "condition sets")
 	rc.limit(r.Limit, r.Origin.At("limit"))
 	for i := range r.Conditions {
+		if rc.broken.skipSet(i) {
+			continue
+		}
 		cs := &r.Conditions[i]
 		if len(cs.Conditions) == 0 {
 			c.errorf(cs.Origin.Pos, "empty-rule", "condition set %d has no conditions", i+1)
 		}
 		rc.expr(cs.Type, cs.Expr, len(cs.Conditions), cs.Origin, "conditions")
 		for j := range cs.Conditions {
-			rc.condition(&cs.Conditions[j])
+			if !rc.broken.skipCondition(i, j) {
+				rc.condition(&cs.Conditions[j])
+			}
 		}
 	}
 }
@@ -356,18 +386,20 @@ func (rc *ruleChecker) condition(cond *segment.Condition) {
 			return
 		}
 		subj = subject{kind: "attribute", name: lv.Name}
-		if rc.p == nil {
-			return
+		// Without the parent, the type is unknown: the operator's own
+		// checks still run.
+		if rc.p != nil {
+			a, ok := rc.p.Attribute(lv.Name)
+			if !ok {
+				c.errorf(lv.Origin.At("name"), "unknown-attribute", "unknown attribute %q in parent segment %q", lv.Name, rc.p.Name).
+					Detail = didYouMean("attribute", lv.Name, attributeNames(rc.p)) + "; Treasure Data would silently match no profiles"
+				return
+			}
+			typ = a.Type
 		}
-		a, ok := rc.p.Attribute(lv.Name)
-		if !ok {
-			c.errorf(lv.Origin.At("name"), "unknown-attribute", "unknown attribute %q in parent segment %q", lv.Name, rc.p.Name).
-				Detail = didYouMean("attribute", lv.Name, attributeNames(rc.p)) + "; Treasure Data would silently match no profiles"
-			return
-		}
-		typ = a.Type
 	} else {
 		if rc.p == nil {
+			rc.operator(op, "", subject{kind: "behavior", name: lv.Source.Name}, cond.ArrayMatching, cond.Origin.At("arrayMatching"))
 			return
 		}
 		b, ok := rc.p.Behavior(lv.Source.Name)

@@ -256,6 +256,27 @@ func (d *decoder) segment(path, key string, b []byte) error {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
 	}
+	var broken brokenParts
+	s, ok := d.segmentFrom(path, key, &doc, &broken)
+	switch {
+	case !ok:
+	case broken.sets != nil:
+		// Some short conditions could not be expanded: the segment is
+		// invalid, and the others are still checked.
+		d.invalid("segments", key)
+		d.res.partial = append(d.res.partial, partialSegment{seg: s, broken: &broken})
+	default:
+		d.res.segments = append(d.res.segments, s)
+	}
+	return nil
+}
+
+// segmentFrom builds a segment from its document. Short conditions listed in
+// broken.where are left out; when other short conditions cannot be
+// expanded, their problems are reported and broken.sets is set (to mark
+// the condition set empty when none is left). It returns false when the
+// segment cannot be checked at all.
+func (d *decoder) segmentFrom(path, key string, doc *segmentDoc, broken *brokenParts) (segment.Segment, bool) {
 	if doc.Name == "" {
 		doc.Name = key
 	}
@@ -272,7 +293,7 @@ func (d *decoder) segment(path, key string, b []byte) error {
 		d.errorf(d.pos.label(path+pathSep+"where"), "rule-form",
 			"segment %q has both where and rule", key).
 			Detail = "write the rule in short form (where) or in full v5 form (rule), not both"
-		return nil
+		return s, false
 	case doc.Rule != nil:
 		s.Rule = *doc.Rule
 		d.ruleOrigins(&s.Rule, path+pathSep+"rule")
@@ -282,19 +303,20 @@ func (d *decoder) segment(path, key string, b []byte) error {
 				Detail = "with a full v5 rule, set rule.limit instead"
 		}
 	case doc.Where != nil:
-		w := whereExpander{d: d, path: path + pathSep + "where"}
+		w := whereExpander{d: d, path: path + pathSep + "where", skip: broken.where}
 		n := len(d.res.diags)
 		s.Rule = w.expand(doc.Where, doc.Match, doc.Limit)
-		if len(d.res.diags) > n {
-			d.invalid("segments", key)
-			return nil
+		if len(d.res.diags) > n && broken.sets == nil {
+			broken.sets = map[int]bool{}
+		}
+		if len(s.Rule.Conditions) == 1 && len(s.Rule.Conditions[0].Conditions) == 0 && (len(d.res.diags) > n || len(broken.where) > 0) {
+			broken.sets[0] = true
 		}
 		s.Rule.Origin = d.pos.origin(path + pathSep + "where")
 	default:
 		s.Rule.Origin = d.pos.origin(path)
 	}
-	d.res.segments = append(d.res.segments, s)
-	return nil
+	return s, true
 }
 
 // ruleOrigins fills the Origins of a full v5 rule from the positions of its

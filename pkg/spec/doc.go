@@ -9,7 +9,9 @@
 // declare parent segments, folders and segments; it must not refer to fields
 // of another file. Files whose names start with "." or "_", and the
 // directories cue.mod, testdata and those starting with "." or "_", are
-// skipped.
+// skipped. A segment that fails the schema is left out of the state, but
+// what is not broken in it is still checked, so that one load reports every
+// problem of every segment.
 //
 // A segment's rule is written in short form (a where list of conditions such
 // as {attribute: "ltv", atLeast: 1000}) or in Treasure Data's full v5 form

@@ -53,8 +53,11 @@ type fileResult struct {
 	// a second time as unknown.
 	invalidParents  []string
 	invalidSegments []string
-	diags           diag.Diagnostics
-	empty           bool // the file declares nothing (only schema glue)
+	// partial are the segments that failed the schema or could not be
+	// expanded, decoded from what is not broken, for the semantic checks.
+	partial []partialSegment
+	diags   diag.Diagnostics
+	empty   bool // the file declares nothing (only schema glue)
 }
 
 // evaluator evaluates files in one cue.Context. It is used by one goroutine.
@@ -225,6 +228,11 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 				suggestFields(ds, verr, u)
 				res.diags = append(res.diags, ds...)
 				d.invalid(section, key)
+				if section == "segments" {
+					if raw, err := v.LookupPath(cue.MakePath(cue.Str(section), cue.Str(key))).MarshalJSON(); err == nil {
+						d.partialSegment(pathString(section, key), key, raw, verr, ev.recheck)
+					}
+				}
 				continue
 			}
 			d.decode(section, key, b)
@@ -233,6 +241,17 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 	res.empty = !declared && len(res.diags) == 0
 	res.diags = res.diags.Sort()
 	return res
+}
+
+// recheck unifies one segment, given as JSON, with the schema and returns
+// the unified value and the error of its validation.
+func (ev *evaluator) recheck(key string, seg []byte) (cue.Value, error) {
+	v := ev.ctx.CompileString("{}").FillPath(cue.MakePath(cue.Str("segments"), cue.Str(key)), ev.ctx.CompileBytes(seg))
+	if err := v.Err(); err != nil {
+		return v, err
+	}
+	u := ev.repo.Unify(v)
+	return u, u.LookupPath(cue.MakePath(cue.Str("segments"), cue.Str(key))).Validate(cue.Concrete(true))
 }
 
 // suggestSection names the section a misspelt top-level field was meant to
@@ -297,7 +316,8 @@ func displayPath(p []string) string {
 // errors of a failed disjunction (an enum) become one.
 func cueDiags(err error, pos *positions) diag.Diagnostics {
 	var out diag.Diagnostics
-	disj := map[string]int{} // path -> index in out of its disjunction diagnostic
+	disj := map[string]int{}         // path -> index in out of its disjunction diagnostic
+	members := map[int][][2]string{} // index in out -> the two values of each member's conflict
 	for _, e := range cueerrors.Errors(err) {
 		p := errPath(e)
 		dp := displayPath(p)
@@ -308,23 +328,19 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 				break
 			}
 		}
-		if !at.IsValid() {
-			at = pos.value(joinPath(p...))
-		}
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if !at.IsValid() {
+			if strings.Contains(msg, "field not allowed") {
+				at = pos.label(joinPath(p...))
+			} else {
+				at = pos.value(joinPath(p...))
+			}
+		}
 		if i, ok := disj[dp]; ok {
 			// a member of a disjunction reported before
-			if m := conflictRE.FindStringSubmatch(msg); m != nil {
-				d := &out[i]
-				if d.Summary == dp+": invalid value" {
-					d.Summary = dp + ": invalid value " + m[2]
-				}
-				if d.Detail == "" {
-					d.Detail = "allowed values: " + m[1]
-				} else {
-					d.Detail += ", " + m[1]
-				}
+			if m := conflictRE.FindStringSubmatch(mismatchRE.ReplaceAllString(msg, "")); m != nil {
+				members[i] = append(members[i], [2]string{m[1], m[2]})
 			}
 			continue
 		}
@@ -350,6 +366,14 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 		d := diag.Errorf(at, code, "%s", msg)
 		d.Detail = detail
 		out = append(out, d)
+	}
+	for i, ms := range members {
+		given, allowed := disjunctionValues(ms)
+		d := &out[i]
+		if given != "" {
+			d.Summary += " " + given
+		}
+		d.Detail = "allowed values: " + strings.Join(allowed, ", ")
 	}
 	return out
 }
@@ -392,6 +416,33 @@ func suggestFields(ds diag.Diagnostics, err error, u cue.Value) {
 		}
 	}
 }
+
+// disjunctionValues returns the value given and the values allowed from the
+// conflicts of a failed disjunction's members: the given value is the one
+// every conflict names (CUE writes it first or second depending on the
+// kinds of the values).
+func disjunctionValues(ms [][2]string) (given string, allowed []string) {
+	count := map[string]int{}
+	for _, m := range ms {
+		count[m[0]]++
+		if m[1] != m[0] {
+			count[m[1]]++
+		}
+	}
+	side := 1 // the value given is usually second
+	if len(ms) > 1 && count[ms[0][0]] == len(ms) && count[ms[0][1]] != len(ms) {
+		side = 0
+	}
+	for _, m := range ms {
+		given = m[side]
+		allowed = append(allowed, m[1-side])
+	}
+	return given, allowed
+}
+
+// mismatchRE matches the note CUE adds to a conflict of values of different
+// kinds.
+var mismatchRE = regexp.MustCompile(` \(mismatched types [^()]*\)$`)
 
 // conflictRE matches a disjunction member's error: the allowed value, then
 // the value given.

@@ -93,3 +93,47 @@ func TestRenderHasPositions(t *testing.T) {
 		t.Errorf("rendered diagnostics lack the position of the unknown attribute:\n%s", render(r.Diagnostics))
 	}
 }
+
+// TestEveryProblemReported checks that a segment that fails the schema
+// still gets the semantic checks of its other parts, and that the schema's
+// errors do not hide each other: every problem of every segment is
+// reported, with its position, in one load.
+func TestEveryProblemReported(t *testing.T) {
+	r := load(t, "../../testdata/repos/broken-several-problems")
+	want := []struct{ pos, code string }{
+		// vip.cue: one segment with several different problems
+		{"vip.cue:5:2", "unknown-field"},       // descripton
+		{"vip.cue:6:14", "schema"},             // folder: 3
+		{"vip.cue:8:33", "regexp"},             // "(["
+		{"vip.cue:9:11", "unknown-segment"},    // notIn: "Nowhere"
+		{"vip.cue:10:43", "unknown-field"},     // within.weeks
+		{"vip.cue:11:15", "unknown-attribute"}, // loyalty_teir
+		{"vip.cue:12:34", "unknown-column"},    // amont
+		// rules.cue: a second broken segment, in full v5 form
+		{"rules.cue:5:8", "schema"},            // kind "realtime"
+		{"rules.cue:11:62", "schema"},          // operator GreaterThan
+		{"rules.cue:12:86", "regexp"},          // "a{2,1}"
+		{"rules.cue:13:34", "unknown-segment"}, // "Lost"
+		{"rules.cue:14:55", "operator-type"},   // Greater on a boolean
+	}
+	got := map[string]bool{}
+	for _, d := range r.Diagnostics {
+		got[d.Pos.String()+" "+d.Code] = true
+	}
+	for _, w := range want {
+		if !got[w.pos+" "+w.code] {
+			t.Errorf("no %s error at %s", w.code, w.pos)
+		}
+	}
+	if n, _ := r.Diagnostics.Count(); n != len(want) {
+		t.Errorf("%d errors, want %d:\n%s", n, len(want), render(r.Diagnostics))
+	}
+	for _, s := range r.State.Segments {
+		if s.Name != "Fine" {
+			t.Errorf("segment %q that failed the schema is in the state", s.Name)
+		}
+	}
+	if len(r.State.Segments) != 1 {
+		t.Errorf("state has %d segments, want the one valid segment", len(r.State.Segments))
+	}
+}

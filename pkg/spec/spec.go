@@ -182,6 +182,10 @@ func assemble(results []*fileResult) *Result {
 	res.State.Folders = make([]segment.Folder, 0, nf)
 	res.State.Segments = make([]segment.Segment, 0, ns)
 	var known knownNames
+	var partial []partialSegment
+	// counts holds, per file, how many valid and partial segments it has,
+	// so that the checks see every segment in file order.
+	var counts [][2]int
 	known.parents = map[string]bool{}
 	known.segments = map[string]bool{}
 	for _, r := range results {
@@ -196,6 +200,10 @@ func assemble(results []*fileResult) *Result {
 		for _, s := range r.segments {
 			res.State.Segments = append(res.State.Segments, cloneSegment(s))
 		}
+		for _, p := range r.partial {
+			partial = append(partial, partialSegment{seg: cloneSegment(p.seg), broken: p.broken})
+		}
+		counts = append(counts, [2]int{len(r.segments), len(r.partial)})
 		for _, n := range r.invalidParents {
 			known.parents[n] = true
 		}
@@ -217,13 +225,33 @@ func assemble(results []*fileResult) *Result {
 				res.State.Segments[i].Parent = name
 			}
 		}
+		for i := range partial {
+			if partial[i].seg.Parent == "" && !partial[i].broken.parent {
+				partial[i].seg.Parent = name
+			}
+		}
 		for i := range res.State.Folders {
 			if res.State.Folders[i].Parent == "" {
 				res.State.Folders[i].Parent = name
 			}
 		}
 	}
-	res.Diagnostics = append(res.Diagnostics, check(&res.State, known)...)
+	segs := make([]checkedSegment, 0, len(res.State.Segments)+len(partial))
+	var vi, pi int
+	for _, n := range counts {
+		file := segs[len(segs):]
+		for ; n[0] > 0; n[0]-- {
+			file = append(file, checkedSegment{seg: &res.State.Segments[vi]})
+			vi++
+		}
+		for ; n[1] > 0; n[1]-- {
+			file = append(file, checkedSegment{seg: &partial[pi].seg, broken: partial[pi].broken})
+			pi++
+		}
+		slices.SortStableFunc(file, func(a, b checkedSegment) int { return a.seg.Origin.Pos.Compare(b.seg.Origin.Pos) })
+		segs = segs[:len(segs)+len(file)]
+	}
+	res.Diagnostics = append(res.Diagnostics, check(&res.State, known, segs)...)
 	res.State.Folders = impliedFolders(res.State.Folders, res.State.Segments)
 	res.Diagnostics = res.Diagnostics.Sort()
 	return res

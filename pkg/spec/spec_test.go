@@ -242,6 +242,10 @@ segments: b: where: [{attribute: "ltv", atLeast: 1}]`, nil},
 		{"schema enum", `segments: a: {kind: "realtime", where: [{attribute: "ltv", atLeast: 1}]}`, []string{"error:schema"}},
 		{"schema unknown field", `segments: a: {wher: [{attribute: "ltv", atLeast: 1}]}`, []string{"error:unknown-field"}},
 		{"two tests", `segments: a: where: [{attribute: "ltv", atLeast: 1, atMost: 3}]`, []string{"error:where"}},
+		{"where error hides no other condition", `segments: a: where: [{attribute: "ltv", atLeast: 1, atMost: 3}, {attribute: "email", matches: "a[b"}, {in: "b"}]`, []string{"error:where", "error:regexp", "error:unknown-segment"}},
+		{"schema errors hide neither each other nor the checks", `segments: a: {descripton: "x", folder: 3, where: [{attribute: "ltvv", atLeast: 1}, {attribute: "ltv", atLeast: "1", within: {weeks: 2}}]}`, []string{"error:unknown-field", "error:schema", "error:unknown-attribute", "error:unknown-field"}},
+		{"broken parent skips the parent checks", `segments: a: {parent: 3, where: [{attribute: "ltvv", matches: "a[b"}]}`, []string{"error:schema", "error:regexp"}},
+		{"broken full rule type", `segments: a: rule: {type: "and", conditions: [{type: "And", conditions: [{type: "Value", leftValue: name: "ltvv", operator: {type: "Greater", rightValue: 1}}]}]}`, []string{"error:schema", "error:unknown-attribute"}},
 		{"within on attribute", `segments: a: where: [{attribute: "ltv", atLeast: 1, within: {days: 3}}]`, []string{"error:where"}},
 		{"bad window unit", `segments: a: where: [{behavior: "orders", count: {atLeast: 1}, within: {weeks: 3}}]`, []string{"error:unknown-field"}},
 		{"limit percent", `segments: a: {where: [{attribute: "ltv", atLeast: 1}], limit: {type: "Percent", number: 150}}`, []string{"error:limit"}},
@@ -466,5 +470,21 @@ func TestSkippedFiles(t *testing.T) {
 	}
 	if r.Files != 2 || len(r.Diagnostics) > 0 || len(r.State.Segments) != 1 {
 		t.Errorf("files=%d segments=%d diags=%v", r.Files, len(r.State.Segments), r.Diagnostics)
+	}
+}
+
+// TestEnumOfOtherKind checks the message of an enum given a value of another
+// kind, for which CUE names the values the other way round.
+func TestEnumOfOtherKind(t *testing.T) {
+	for _, tc := range []struct{ src, summary, detail string }{
+		{`segments: a: {match: 3, where: [{attribute: "ltv", atLeast: 1}]}`,
+			"segments.a.match: invalid value 3", `allowed values: "all", "any"`},
+		{`segments: a: {match: "both", where: [{attribute: "ltv", atLeast: 1}]}`,
+			`segments.a.match: invalid value "both"`, `allowed values: "all", "any"`},
+	} {
+		r := loadSource(t, tc.src)
+		if len(r.Diagnostics) != 1 || r.Diagnostics[0].Summary != tc.summary || r.Diagnostics[0].Detail != tc.detail {
+			t.Errorf("%s: diagnostics =\n%s\nwant %s\n    %s", tc.src, render(r.Diagnostics), tc.summary, tc.detail)
+		}
 	}
 }

@@ -70,6 +70,7 @@ type whereDoc struct {
 type whereExpander struct {
 	d    *decoder
 	path string
+	skip map[int]bool // conditions that failed the schema
 }
 
 func (w *whereExpander) expand(items []whereDoc, match string, limit *segment.Limit) segment.Rule {
@@ -78,6 +79,9 @@ func (w *whereExpander) expand(items []whereDoc, match string, limit *segment.Li
 		cs.Type = segment.Or
 	}
 	for i := range items {
+		if w.skip[i] {
+			continue
+		}
 		if c, ok := w.condition(w.path+pathSep+strconv.Itoa(i), &items[i]); ok {
 			cs.Conditions = append(cs.Conditions, c)
 		}
