@@ -107,6 +107,11 @@ func (s *Server) segmentJSON(sg *Segment, withRule, empty bool) map[string]any {
 		"name": sg.Name, "description": nullIfEmpty(sg.Description), "kind": "composable",
 		"isEmptyRule": isEmptyRule(sg.Rule), "population": nil, "numSyndications": 0,
 		"createdAt": fmtTime(sg.CreatedAt), "updatedAt": fmtTime(sg.UpdatedAt)}
+	if s.opts.DocumentedOnly {
+		// ComposableSegmentJsonApiResource lists neither.
+		delete(attrs, "audienceId")
+		delete(attrs, "kind")
+	}
 	if withRule {
 		if empty {
 			attrs["rule"] = json.RawMessage("{}")

@@ -37,7 +37,8 @@ type Options struct {
 	// published ComposableAudience schema lists: no rootFolderId, no
 	// masterName, and no catalog or groupingName on attributes and
 	// behaviors. The root folder is then known only from the parentSegment
-	// resource (/entities/parent_segments/{id}).
+	// resource (/entities/parent_segments/{id}). Segments are answered as
+	// ComposableSegmentJsonApiResource (no audienceId, no kind).
 	DocumentedOnly bool
 }
 
