@@ -32,7 +32,7 @@ func cliEnv(t *testing.T) (cfgPath string, td *tdstandin.Server) {
 // and connections are filled in).
 func cliEnvWith(t *testing.T, opts tdstandin.Options) (cfgPath string, td *tdstandin.Server) {
 	t.Helper()
-	opts.MasterKeys, opts.Connections = []string{cliTDKey}, map[string]string{"databricks-retail": "341079"}
+	opts.MasterKeys, opts.Connections = []string{cliTDKey}, map[string]string{"databricks-retail": "341079", "databricks-backup": "341080"}
 	td, err := tdstandin.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -252,5 +252,137 @@ webhooks:
 	code, _, errOut = run(t, "", "plan", "--config", cfgPath, "../../testdata/repos/retail")
 	if code != exitUsage || !strings.Contains(errOut, "databricks.token: environment variable CLI_DBX_TOKEN is not set") {
 		t.Errorf("plan without warehouse credentials: exit %d\n%s", code, errOut)
+	}
+}
+
+// copyRetail copies the retail example to a new directory, with edit
+// applied to parent.cue.
+func copyRetail(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	src := "../../testdata/repos/retail"
+	dir := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if rel == "parent.cue" {
+			b = []byte(edit(string(b)))
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func connectionIs(name string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, `connection:  "databricks-retail"`, `connection:  "`+name+`"`, 1)
+	}
+}
+
+// TestPlanShowsAConnectionChange: a checkout naming another connection
+// plans a replace of the parent segment, held for prune.allowParentReplace;
+// one naming a connection Treasure
+// does not have fails with its name, the parent and the position.
+func TestPlanShowsAConnectionChange(t *testing.T) {
+	cfg, _ := cliEnv(t)
+	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
+		t.Fatalf("apply: %s\n%s", out, errOut)
+	}
+	code, out, errOut := run(t, "", "plan", "--config", cfg, "--detailed-exitcode", copyRetail(t, connectionIs("databricks-backup")))
+	if code != exitChanges || !strings.Contains(out, `parent "Retail Customers" would be replaced`) ||
+		!strings.Contains(out, "prune.allowParentReplace") || !strings.Contains(out, `"databricks-backup (id 341080)"`) {
+		t.Fatalf("plan with another connection: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = run(t, "", "plan", "--config", cfg, "--detailed-exitcode", copyRetail(t, connectionIs("no-such-connection")))
+	if code != exitFailed || strings.Contains(out, "No changes.") {
+		t.Fatalf("plan with an unknown connection: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{`connection "no-such-connection" does not exist`, `"Retail Customers"`, "parent.cue:"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestPlanShowsARemovedParent: the CLI, which remembers nothing between
+// runs, shows a parent segment removed from the repository as a blocked
+// delete, because ownership is read from Treasure.
+func TestPlanShowsARemovedParent(t *testing.T) {
+	cfg, td := cliEnv(t)
+	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
+		t.Fatalf("apply: %s\n%s", out, errOut)
+	}
+	dir := t.TempDir()
+	mod, err := os.ReadFile("../../testdata/repos/retail/cue.mod/module.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "cue.mod"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cue.mod/module.cue"), mod, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "", "plan", "--config", cfg, "--format", "json", dir)
+	if code != exitOK || !strings.Contains(out, `"kind": "parent"`) || !strings.Contains(out, "prune.allowParentDelete") {
+		t.Fatalf("plan without the parent segment: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = run(t, "", "plan", "--config", cfg, "--detailed-exitcode", dir)
+	if code != exitChanges || strings.Contains(out, "No changes.") {
+		t.Errorf("plan --detailed-exitcode without the parent segment: exit %d\n%s", code, out)
+	}
+	if len(td.Parents()) != 1 {
+		t.Error("plan deleted the parent segment")
+	}
+}
+
+// TestApplyUnderDriftReportKeepsAHandEdit: without treasure.principal the
+// CLI still tells a hand edit by the fingerprint in the ownership marker:
+// under drift: report apply holds it instead of reverting it.
+func TestApplyUnderDriftReportKeepsAHandEdit(t *testing.T) {
+	cfg, td := cliEnv(t)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(b, []byte("drift: report\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
+		t.Fatalf("apply: %s\n%s", out, errOut)
+	}
+	var id string
+	for _, s := range td.Segments() {
+		if s.Name == "Top Spenders" {
+			id = s.ID
+		}
+	}
+	if err := td.ModifySegment(id, "alice", func(s *tdstandin.Segment) {
+		s.Description = strings.Replace(s.Description, "Largest", "Biggest", 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "", "plan", "--config", cfg, "--format", "json")
+	if code != exitOK || !strings.Contains(out, `"drift": {`) || !strings.Contains(out, "drift mode is report") {
+		t.Fatalf("plan after a hand edit: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
+		t.Fatalf("apply after a hand edit: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, s := range td.Segments() {
+		if s.ID == id && !strings.HasPrefix(s.Description, "Biggest") {
+			t.Errorf("apply reverted the hand edit under drift: report: %q", s.Description)
+		}
 	}
 }

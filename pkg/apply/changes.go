@@ -52,6 +52,7 @@ func (r *runner) applyParent(ctx context.Context, c *plan.Change) (string, error
 		return "", err
 	}
 	want.ConnectionID = id
+	want.Meta.Fingerprint = plan.Fingerprint(&want)
 	var got *segment.Parent
 	if c.Action == plan.Create {
 		got, err = r.t.CreateParent(ctx, &want)
@@ -80,6 +81,7 @@ func (r *runner) applyFolder(ctx context.Context, c *plan.Change) (string, error
 		return "", fmt.Errorf("folder %q: the parent segment or containing folder has no id", want.Path)
 	}
 	want.ParentFolderID = container
+	want.Meta.Fingerprint = plan.Fingerprint(&want)
 	var got *segment.Folder
 	var err error
 	if c.Action == plan.Create {
@@ -113,6 +115,7 @@ func (r *runner) applySegment(ctx context.Context, c *plan.Change) (string, erro
 		return "", err
 	}
 	want.Rule = rule
+	want.Meta.Fingerprint = plan.Fingerprint(&want)
 	var got *segment.Segment
 	if c.Action == plan.Create {
 		got, err = r.t.CreateSegment(ctx, parentID, folderID, &want)

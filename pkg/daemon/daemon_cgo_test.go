@@ -463,3 +463,37 @@ func TestDaemonShutdownDuringApplyLosesNothing(t *testing.T) {
 		t.Errorf("after restart: %d segments, plan %+v", len(names), st.Plan)
 	}
 }
+
+// TestDaemonSeesARemovedParentAfterARestart: a parent segment removed from
+// the repository while the daemon was down shows, after the restart, as a
+// delete blocked by prune.allowParentDelete in /status and in
+// reconciler_prune_blocked; nothing is deleted and the source is not ready.
+func TestDaemonSeesARemovedParentAfterARestart(t *testing.T) {
+	h := newHarness(t)
+	first := h.waitFor(t, "the first run", func(s SourceStatus) bool { return s.LastRun != nil })
+	if first.LastRun.Result != "success" || len(h.td.Parents()) != 1 {
+		t.Fatalf("first run = %+v", first.LastRun)
+	}
+	h.stop(t)
+	rev := h.repo.Remove(t, "remove the parent segment", "parent.cue", "segments")
+	h.start(20 * time.Second)
+	st := h.waitFor(t, "a run of the new revision", func(s SourceStatus) bool { return s.LastRun != nil && s.Revision == rev })
+	if st.Plan == nil || st.Ready {
+		t.Fatalf("ready=%v plan=%+v", st.Ready, st.Plan)
+	}
+	var parent *ChangeStatus
+	for i := range st.Plan.Changes {
+		if c := &st.Plan.Changes[i]; strings.HasPrefix(c.Object, "parent:") {
+			parent = c
+		}
+	}
+	if parent == nil || parent.Action != "delete" || parent.BlockedBy != "parent_delete" {
+		t.Fatalf("parent change = %+v; changes %+v", parent, st.Plan.Changes)
+	}
+	if m := grep(h.metrics(t), `reconciler_prune_blocked{source="retail"}`); !strings.HasSuffix(m, " 1") {
+		t.Errorf("reconciler_prune_blocked = %q, want 1", m)
+	}
+	if len(h.td.Parents()) != 1 || len(h.td.Segments()) == 0 {
+		t.Error("the parent segment or its segments were deleted")
+	}
+}

@@ -123,6 +123,10 @@ type ChangeStatus struct {
 	// BlockedBy is the reason of Blocked as a closed value (plan.Block).
 	BlockedBy string `json:"blocked_by,omitempty"`
 	Drift     bool   `json:"drift,omitempty"`
+	// Reason explains a conflict; ConflictBy is its closed value
+	// (plan.ConflictReason).
+	Reason     string `json:"reason,omitempty"`
+	ConflictBy string `json:"conflict_by,omitempty"`
 }
 
 // sourceState is the daemon's view of one source.
@@ -431,7 +435,7 @@ func planStatus(p *plan.Plan, revision string) *PlanStatus {
 		ps.ChangesTotal++
 		if len(ps.Changes) < maxStatusChanges {
 			ps.Changes = append(ps.Changes, ChangeStatus{Action: c.Action.String(), Object: c.Ref(), Blocked: c.Blocked,
-				BlockedBy: string(c.BlockedBy), Drift: c.Drift != nil})
+				BlockedBy: string(c.BlockedBy), Drift: c.Drift != nil, Reason: c.Reason, ConflictBy: string(c.ConflictBy)})
 		}
 	}
 	return ps

@@ -75,18 +75,35 @@ func (c *computer) index(o segment.State) {
 }
 
 // ownership classifies an observed object against a desired one: ok to
-// manage, adopt, or a conflict with its reason.
-func (c *computer) ownership(m segment.Meta, lc segment.Lifecycle) (adopt bool, conflict string) {
+// manage, adopt, or a conflict with its reason. An unowned object is
+// adopted with lifecycle.adopt; an object of another source only with
+// lifecycle.adopt.from naming that source.
+func (c *computer) ownership(m segment.Meta, lc segment.Lifecycle) (adopt bool, conflict ConflictReason, text string) {
 	switch {
-	case m.Owned && (c.opts.Owner == "" || m.OwnerSource == "" || m.OwnerSource == c.opts.Owner):
-		return false, ""
-	case lc.Adopt:
-		return true, ""
-	case m.Owned:
-		return false, fmt.Sprintf("owned by source %q; set lifecycle.adopt to take it over", m.OwnerSource)
+	case c.owned(m):
+		return false, "", ""
+	case !m.Owned && lc.Adopt:
+		return true, "", ""
+	case !m.Owned:
+		return false, ConflictUnowned, "exists in Treasure Data and is not managed by the reconciler; set lifecycle.adopt to take it over"
+	case lc.AdoptFrom != "" && lc.AdoptFrom == m.OwnerSource:
+		return true, "", ""
+	case lc.AdoptFrom != "":
+		return false, ConflictAdoptFromMismatch, fmt.Sprintf("owned by source %q, not by %q that lifecycle.adopt.from names; it is not taken over", m.OwnerSource, lc.AdoptFrom)
 	default:
-		return false, "exists in Treasure Data and is not managed by the reconciler; set lifecycle.adopt to take it over"
+		return false, ConflictOtherOwner, fmt.Sprintf("owned by source %q; lifecycle.adopt takes only unowned objects: set lifecycle.adopt: {from: %q} to take it over", m.OwnerSource, m.OwnerSource)
 	}
+}
+
+// takeover returns the owner diff of an object adopted from another source
+// (lifecycle.adopt.from): it is written even when it matches, so that its
+// marker names this source at once and the other source no longer manages
+// or prunes it.
+func (c *computer) takeover(m segment.Meta, adopt bool) []FieldDiff {
+	if !adopt || !m.Owned || m.OwnerSource == "" || m.OwnerSource == c.opts.Owner {
+		return nil
+	}
+	return []FieldDiff{{Path: "owner", Before: m.OwnerSource, After: c.opts.Owner}}
 }
 
 // match settles a desired object against its observed counterpart: a
@@ -100,9 +117,9 @@ func (c *computer) match(ch *Change, found bool, before any, m segment.Meta, lc 
 		return false, true
 	}
 	ch.ID, ch.Before = m.ID, before
-	adopt, conflict := c.ownership(m, lc)
+	adopt, conflict, text := c.ownership(m, lc)
 	if conflict != "" {
-		ch.Action, ch.Reason = Conflict, conflict
+		ch.Action, ch.Reason, ch.ConflictBy = Conflict, text, conflict
 		c.add(*ch)
 		return false, true
 	}
@@ -115,13 +132,23 @@ func (c *computer) owned(m segment.Meta) bool {
 
 // drift returns drift information for an owned object that differs, or
 // nil when the difference is a change of the repository. An object last
-// written by the reconciler's own principal is never drift; otherwise it is
-// drift when the repository did not move since the last apply, when
-// another user wrote it last, or when it changed after the last apply.
-func (c *computer) drift(m segment.Meta) *Drift {
+// written by the reconciler's own principal is never drift. Otherwise,
+// when its ownership marker records the fingerprint of what the reconciler
+// last wrote, it is drift exactly when the observed object's fingerprint
+// differs, whoever changed it. Without a fingerprint (markers written by
+// older versions) it is drift when the repository did not move since the
+// last apply, when another user wrote it last, or when it changed after the
+// last apply.
+func (c *computer) drift(m segment.Meta, observed any) *Drift {
 	p := c.opts.Principal
 	if p != "" && m.UpdatedBy == p {
 		return nil
+	}
+	if m.Fingerprint != "" {
+		if Fingerprint(observed) == m.Fingerprint {
+			return nil
+		}
+		return &Drift{UpdatedBy: m.UpdatedBy, UpdatedAt: m.UpdatedAt}
 	}
 	byOther := p != "" && m.UpdatedBy != ""
 	after := !c.opts.LastApplied.IsZero() && m.UpdatedAt.After(c.opts.LastApplied)
@@ -131,11 +158,11 @@ func (c *computer) drift(m segment.Meta) *Drift {
 	return nil
 }
 
-func (c *computer) markDrift(ch *Change, m segment.Meta) {
+func (c *computer) markDrift(ch *Change, m segment.Meta, observed any) {
 	if ch.Adopt {
 		return
 	}
-	if d := c.drift(m); d != nil {
+	if d := c.drift(m, observed); d != nil {
 		ch.Drift = d
 		if c.opts.Drift == DriftReport {
 			ch.block(BlockDriftReport, "drift mode is report: changed outside the reconciler, not reverted")
@@ -167,6 +194,7 @@ func (c *computer) parents(desired, observed segment.State) {
 		if cd := connectionDiff(d, o); cd != nil {
 			ch.Diff = append([]FieldDiff{*cd}, ch.Diff...)
 		}
+		ch.Diff = append(ch.Diff, c.takeover(o.Meta, adopt)...)
 		switch {
 		case len(ch.Diff) == 0:
 			ch.Action = NoOp
@@ -182,7 +210,7 @@ func (c *computer) parents(desired, observed segment.State) {
 			for _, b := range d.Behaviors {
 				ch.Recreated = append(ch.Recreated, "behavior "+b.Name)
 			}
-			c.markDrift(&ch, o.Meta)
+			c.markDrift(&ch, o.Meta, o)
 			if ch.Blocked == "" && !c.opts.Prune.AllowParentReplace {
 				ch.block(BlockParentReplace, "replacing a parent segment recreates its attributes and behaviors with new ids: it needs prune.allowParentReplace")
 			}
@@ -202,16 +230,23 @@ func (c *computer) parents(desired, observed segment.State) {
 	}
 }
 
-// connectionDiff compares the Databricks connection by name when the
-// observed side knows the name, and by id otherwise.
+// connectionDiff compares the Databricks connection: by id when both sides
+// know it (the desired id is resolved from the name before planning), by
+// name when only the observed name is known. A connection Treasure did
+// not report is unknown, never a difference.
 func connectionDiff(d, o *segment.Parent) *FieldDiff {
 	switch {
-	case o.Connection != "":
-		if o.Connection != d.Connection {
-			return &FieldDiff{Path: "connection", Before: o.Connection, After: d.Connection}
+	case d.ConnectionID != "" && o.ConnectionID != "":
+		if d.ConnectionID == o.ConnectionID {
+			return nil
 		}
-	case d.ConnectionID != "" && o.ConnectionID != "" && d.ConnectionID != o.ConnectionID:
-		return &FieldDiff{Path: "connection", Before: "id " + o.ConnectionID, After: d.Connection + " (id " + d.ConnectionID + ")"}
+		before := "id " + o.ConnectionID
+		if o.Connection != "" && o.Connection != d.Connection {
+			before = o.Connection + " (id " + o.ConnectionID + ")"
+		}
+		return &FieldDiff{Path: "connection", Before: before, After: d.Connection + " (id " + d.ConnectionID + ")"}
+	case o.Connection != "" && o.Connection != d.Connection:
+		return &FieldDiff{Path: "connection", Before: o.Connection, After: d.Connection}
 	}
 	return nil
 }
@@ -239,10 +274,10 @@ func (c *computer) folders(desired, observed segment.State) {
 			continue
 		}
 		ch.ID, ch.Before = o.Meta.ID, o
-		adopt, conflict := c.ownership(o.Meta, d.Lifecycle)
+		adopt, conflict, _ := c.ownership(o.Meta, d.Lifecycle)
 		before := map[string]string{"description": normDescription(knownDescription(o.Description, d.Description, o.Meta))}
 		after := map[string]string{"description": normDescription(d.Description)}
-		ch.Diff = diffFields(before, after)
+		ch.Diff = append(diffFields(before, after), c.takeover(o.Meta, adopt)...)
 		switch {
 		case conflict != "":
 			// An unowned folder is used as it is, never changed.
@@ -256,7 +291,7 @@ func (c *computer) folders(desired, observed segment.State) {
 			}
 		default:
 			ch.Action, ch.Adopt = Update, adopt
-			c.markDrift(&ch, o.Meta)
+			c.markDrift(&ch, o.Meta, o)
 		}
 		c.add(ch)
 	}
@@ -353,7 +388,7 @@ func (c *computer) segments(desired, observed segment.State) {
 			if settled {
 				continue
 			}
-			ch.Diff = segmentDiff(o, d)
+			ch.Diff = append(segmentDiff(o, d), c.takeover(o.Meta, adopt)...)
 			if len(ch.Diff) == 0 {
 				ch.Action = NoOp
 				if adopt {
@@ -361,7 +396,7 @@ func (c *computer) segments(desired, observed segment.State) {
 				}
 			} else {
 				ch.Action, ch.Adopt = Update, adopt
-				c.markDrift(&ch, o.Meta)
+				c.markDrift(&ch, o.Meta, o)
 			}
 			c.add(ch)
 		}

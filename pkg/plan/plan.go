@@ -148,8 +148,10 @@ type Change struct {
 	// reason as a closed value, for code.
 	Blocked   string
 	BlockedBy Block
-	// Reason explains a conflict or a no-op on an unowned object.
-	Reason string
+	// Reason explains a conflict or a no-op on an unowned object, for
+	// people; ConflictBy is why a conflict is one, for code.
+	Reason     string
+	ConflictBy ConflictReason
 	// Level orders application: lower levels first; changes of one level are
 	// independent of each other.
 	Level int
@@ -193,6 +195,27 @@ const (
 // Blocks lists every Block.
 var Blocks = []Block{BlockProtected, BlockDriftReport, BlockDisabled, BlockInhibited, BlockParentDelete,
 	BlockParentReplace, BlockEmpty, BlockMaxDeletes, BlockMaxPercent}
+
+// ConflictReason says why an observed object is not taken over. The set is
+// closed; its values are snake_case, fit for metric labels.
+type ConflictReason string
+
+// Conflict reasons.
+const (
+	// ConflictUnowned: the object carries no ownership marker and the
+	// repository does not set lifecycle.adopt.
+	ConflictUnowned ConflictReason = "unowned"
+	// ConflictOtherOwner: another source owns the object and the
+	// repository does not name it in lifecycle.adopt.from (adopt: true
+	// takes only unowned objects).
+	ConflictOtherOwner ConflictReason = "other_owner"
+	// ConflictAdoptFromMismatch: lifecycle.adopt.from names a source other
+	// than the one that owns the object.
+	ConflictAdoptFromMismatch ConflictReason = "adopt_from_mismatch"
+)
+
+// ConflictReasons lists every ConflictReason.
+var ConflictReasons = []ConflictReason{ConflictUnowned, ConflictOtherOwner, ConflictAdoptFromMismatch}
 
 func (c *Change) block(b Block, text string) { c.BlockedBy, c.Blocked = b, text }
 

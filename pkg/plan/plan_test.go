@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -417,5 +418,131 @@ func TestProtectMatchesKind(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("deletes (ref: blocked) differ (-want +got):\n%s", diff)
+	}
+}
+
+// TestConnectionChange: the connection is compared by id once the desired
+// name is resolved; a connection Treasure did not report is unknown, not a
+// difference.
+func TestConnectionChange(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		desiredID    string
+		observedID   string
+		observedName string
+		want         Action
+	}{
+		{"same id", "7", "7", "", NoOp},
+		{"another id", "8", "7", "", Replace},
+		{"another id, observed name known", "8", "7", "dbx-old", Replace},
+		{"observed id unknown", "8", "", "", NoOp},
+		{"desired not resolved, same name", "", "7", "dbx", NoOp},
+		{"desired not resolved, other name", "", "7", "dbx-old", Replace},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, o := parent(), parent()
+			d.ConnectionID = tc.desiredID
+			o.Meta, o.ConnectionID, o.Connection = owned("1"), tc.observedID, tc.observedName
+			p := Compute(segment.State{Parents: []segment.Parent{d}}, segment.State{Parents: []segment.Parent{o}}, defaultOpts())
+			c := p.Changes[0]
+			if c.Action != tc.want {
+				t.Fatalf("action %s, want %s (diff %+v)", c.Action, tc.want, c.Diff)
+			}
+			if tc.want == Replace && (len(c.Diff) == 0 || c.Diff[0].Path != "connection") {
+				t.Errorf("diff %+v does not name the connection", c.Diff)
+			}
+		})
+	}
+}
+
+// TestAdoptOwnedByAnotherSource: adopt: true takes only unowned objects; an
+// object of another source needs adopt: {from: <that source>}, and the
+// refusal is a conflict with a closed reason.
+func TestAdoptOwnedByAnotherSource(t *testing.T) {
+	p, op := parent(), parent()
+	op.Meta = owned("1")
+	vip := seg("VIP", "", valueRule("ltv", 2000))
+	theirs := withMeta(seg("VIP", "", valueRule("ltv", 5)), segment.Meta{ID: "20", Owned: true, OwnerSource: "other"})
+	unowned := withMeta(seg("VIP", "", valueRule("ltv", 5)), segment.Meta{ID: "20"})
+	for _, tc := range []struct {
+		name     string
+		lc       segment.Lifecycle
+		observed segment.Segment
+		action   Action
+		reason   ConflictReason
+	}{
+		{"adopt true, another source's", segment.Lifecycle{Adopt: true}, theirs, Conflict, ConflictOtherOwner},
+		{"no adopt, another source's", segment.Lifecycle{}, theirs, Conflict, ConflictOtherOwner},
+		{"adopt from that source", segment.Lifecycle{Adopt: true, AdoptFrom: "other"}, theirs, Update, ""},
+		{"adopt from that source, matching", segment.Lifecycle{Adopt: true, AdoptFrom: "other"},
+			withMeta(vip, segment.Meta{ID: "20", Owned: true, OwnerSource: "other"}), Update, ""},
+		{"adopt from a third source", segment.Lifecycle{Adopt: true, AdoptFrom: "third"}, theirs, Conflict, ConflictAdoptFromMismatch},
+		{"adopt true, unowned", segment.Lifecycle{Adopt: true}, unowned, Update, ""},
+		{"adopt from, unowned", segment.Lifecycle{Adopt: true, AdoptFrom: "other"}, unowned, Update, ""},
+		{"no adopt, unowned", segment.Lifecycle{}, unowned, Conflict, ConflictUnowned},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := vip
+			d.Lifecycle = tc.lc
+			pl := Compute(segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{d}},
+				segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{tc.observed}}, defaultOpts())
+			var c *Change
+			for i := range pl.Changes {
+				if pl.Changes[i].Kind == KindSegment {
+					c = &pl.Changes[i]
+				}
+			}
+			if c == nil || c.Action != tc.action || c.ConflictBy != tc.reason {
+				t.Fatalf("change %+v, want %s (%q)", c, tc.action, tc.reason)
+			}
+			if tc.action == Update && !c.Adopt {
+				t.Error("the update does not take ownership")
+			}
+			if owner := slices.ContainsFunc(c.Diff, func(d FieldDiff) bool { return d.Path == "owner" && d.Before == "other" && d.After == "git" }); owner != (tc.observed.Meta.OwnerSource == "other" && tc.action == Update) {
+				t.Errorf("owner diff %v in %+v", owner, c.Diff)
+			}
+			if tc.action == Conflict && (c.Reason == "" || c.Applies()) {
+				t.Errorf("conflict reason %q, applies %v", c.Reason, c.Applies())
+			}
+		})
+	}
+}
+
+// TestDriftByFingerprint: a marker's fingerprint decides drift when there
+// is one; without one (older markers) the earlier rules apply.
+func TestDriftByFingerprint(t *testing.T) {
+	p, op := parent(), parent()
+	op.Meta = owned("1")
+	written := seg("VIP", "", valueRule("ltv", 1000))
+	desired := seg("VIP", "", valueRule("ltv", 2000))
+	edited := seg("VIP", "", valueRule("ltv", 5))
+	for _, tc := range []struct {
+		name     string
+		observed segment.Segment
+		print    string
+		same     bool
+		drift    bool
+	}{
+		{"as written, repository moved", written, Fingerprint(&written), false, false},
+		{"as written, same revision", written, Fingerprint(&written), true, false},
+		{"edited by hand, no principal, no history", edited, Fingerprint(&written), false, true},
+		{"older marker, no history", edited, "", false, false},
+		{"older marker, same revision", edited, "", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := owned("20")
+			m.UpdatedBy, m.Fingerprint = "", tc.print
+			opts := defaultOpts()
+			opts.Drift, opts.SameRevision = DriftReport, tc.same
+			pl := Compute(segment.State{Parents: []segment.Parent{p}, Segments: []segment.Segment{desired}},
+				segment.State{Parents: []segment.Parent{op}, Segments: []segment.Segment{withMeta(tc.observed, m)}}, opts)
+			c := pl.Changes[len(pl.Changes)-1]
+			if c.Kind != KindSegment || c.Action != Update || (c.Drift != nil) != tc.drift || (c.BlockedBy == BlockDriftReport) != tc.drift {
+				t.Errorf("change %+v, want drift %v", c, tc.drift)
+			}
+		})
+	}
+	if Fingerprint(&written) == Fingerprint(&edited) || Fingerprint(&written) != Fingerprint(new(seg("VIP", "", valueRule("ltv", 1000.0)))) {
+		t.Error("fingerprints do not follow the content")
 	}
 }

@@ -29,7 +29,7 @@ const JSONFormatVersion = "1"
 //	    "diff": [{"path": "description", "before": "a", "after": "b"}],
 //	    "recreated": ["attribute ltv"],
 //	    "drift": {"updated_by": "alice", "updated_at": "..."},
-//	    "blocked": "", "reason": "", "level": 1000
+//	    "blocked": "", "reason": "", "conflict_by": "other_owner", "level": 1000
 //	  }]
 //	}
 type jsonPlan struct {
@@ -67,7 +67,9 @@ type jsonChange struct {
 	Drift     *Drift      `json:"drift,omitempty"`
 	Blocked   string      `json:"blocked,omitempty"`
 	Reason    string      `json:"reason,omitempty"`
-	Level     int         `json:"level"`
+	// ConflictBy is the closed reason of a conflict.
+	ConflictBy ConflictReason `json:"conflict_by,omitempty"`
+	Level      int            `json:"level"`
 }
 
 // WriteJSON renders the plan in the documented JSON schema. No-op changes
@@ -91,7 +93,7 @@ func WriteJSON(w io.Writer, p *Plan, all bool) error {
 		}
 		out.Changes = append(out.Changes, jsonChange{Action: c.Action, Kind: c.Kind, Parent: c.Key.Parent,
 			Name: c.Key.Name, ID: c.ID, Adopt: c.Adopt, Diff: c.Diff, Recreated: c.Recreated, Drift: c.Drift,
-			Blocked: c.Blocked, Reason: c.Reason, Level: c.Level})
+			Blocked: c.Blocked, Reason: c.Reason, ConflictBy: c.ConflictBy, Level: c.Level})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -32,6 +32,10 @@ type Catalog interface {
 
 // Remote is Treasure Data: what it holds, and how to change it.
 type Remote interface {
+	// Observe returns everything under the named parent segments and under
+	// every parent segment that Treasure marks as owned by this source, so
+	// that a parent segment removed from the repository is seen (and its
+	// deletion planned) without any memory of earlier runs.
 	Observe(ctx context.Context, parentNames []string) (segment.State, error)
 	apply.Target
 }
@@ -85,11 +89,6 @@ type Reconciler struct {
 	lastApplied     time.Time
 	lastAppliedRev  string
 	lastObservation time.Time
-	// known holds the names of the parent segments of earlier runs in this
-	// process. They are observed even when the repository no longer
-	// declares them, so that the plan shows their deletion (blocked unless
-	// prune.allowParentDelete).
-	known map[string]bool
 }
 
 // Step names, in order.
@@ -200,10 +199,17 @@ const (
 	// ReasonInvalidPlan is a plan that cannot be applied as a whole (see
 	// plan.Plan.Errors).
 	ReasonInvalidPlan = "InvalidPlan"
+	// ReasonUnknownConnection: a parent segment names a connection that
+	// Treasure Data does not have.
+	ReasonUnknownConnection = "UnknownConnection"
 )
 
 // CodePlanError is the diagnostic code of a plan error.
 const CodePlanError = "plan-error"
+
+// CodeUnknownConnection is the diagnostic code of a parent segment whose
+// connection Treasure Data does not have.
+const CodeUnknownConnection = "unknown-connection"
 
 // ApplyError is the outcome of a run in which changes failed for reasons
 // that are not temporary. Its message starts with ReasonApplyFailed.
@@ -355,8 +361,12 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 
 	// 3. Observe.
 	var observed segment.State
+	var unknown diag.Diagnostics
 	if err := step(StepObserve, func() (err error) {
-		observed, err = r.Remote.Observe(ctx, r.parentNames(res.Desired))
+		if observed, err = r.Remote.Observe(ctx, r.parentNames(res.Desired)); err != nil {
+			return err
+		}
+		unknown, err = r.resolveConnections(ctx, res.Desired)
 		return err
 	}); err != nil {
 		if reason := treasureRefusal(err); reason != "" {
@@ -364,7 +374,10 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		}
 		return res, remoteOutcome(err)
 	}
-	r.forget(res.Desired, observed)
+	if len(unknown) > 0 {
+		res.Diagnostics = append(res.Diagnostics, unknown...).Sort()
+		return res, &Stalled{Reason: ReasonUnknownConnection, Err: unknown.Err()}
+	}
 	r.mu.Lock()
 	r.lastObservation = now()
 	opts := r.Plan
@@ -383,7 +396,6 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		}
 		return res, &Stalled{Reason: ReasonInvalidPlan, Err: errors.New(strings.Join(res.Plan.Errors, "; "))}
 	}
-	r.remember(res.Desired)
 
 	// 5. Apply.
 	switch {
@@ -403,7 +415,6 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		return nil
 	})
 	res.Applied = true
-	r.forgetDeleted(res.Report)
 	if applyErr != nil {
 		return res, applyErr
 	}
@@ -438,71 +449,54 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	return res, nil
 }
 
-// parentNames returns the parent segments to observe: those desired and
-// those of earlier runs, sorted.
+// notFound is implemented by adapter errors that can tell an object that
+// does not exist.
+type notFound interface{ NotFound() bool }
+
+// resolveConnections sets ConnectionID on every desired parent segment
+// from its connection name, so that the plan compares connections by id.
+// A name Treasure does not know is a diagnostic at the parent's connection
+// field; other failures are returned.
+func (r *Reconciler) resolveConnections(ctx context.Context, desired segment.State) (diag.Diagnostics, error) {
+	ids := map[string]string{}
+	var out diag.Diagnostics
+	for i := range desired.Parents {
+		p := &desired.Parents[i]
+		if p.Connection == "" {
+			continue
+		}
+		id, ok := ids[p.Connection]
+		if !ok {
+			var err error
+			id, err = r.Remote.ResolveConnection(ctx, p.Connection)
+			var nf notFound
+			switch {
+			case errors.As(err, &nf) && nf.NotFound():
+				id = ""
+			case err != nil:
+				return nil, fmt.Errorf("resolve connection %q of parent segment %q: %w", p.Connection, p.Name, err)
+			}
+			ids[p.Connection] = id
+		}
+		if id == "" {
+			out = append(out, diag.Errorf(p.Origin.At("connection"), CodeUnknownConnection,
+				"parent segment %q: connection %q does not exist in Treasure Data", p.Name, p.Connection))
+			continue
+		}
+		p.ConnectionID = id
+	}
+	return out, nil
+}
+
+// parentNames returns the desired parent segments, sorted; Observe adds
+// the ones Treasure marks as this source's.
 func (r *Reconciler) parentNames(desired segment.State) []string {
-	names := map[string]bool{}
+	out := make([]string, 0, len(desired.Parents))
 	for _, p := range desired.Parents {
-		names[p.Name] = true
-	}
-	r.mu.Lock()
-	for n := range r.known {
-		names[n] = true
-	}
-	r.mu.Unlock()
-	out := make([]string, 0, len(names))
-	for n := range names {
-		out = append(out, n)
+		out = append(out, p.Name)
 	}
 	slices.Sort(out)
-	return out
-}
-
-// remember records the desired parent segments of a run that planned.
-// Names are kept while Treasure still holds the parent segment, so that a
-// blocked deletion keeps showing.
-func (r *Reconciler) remember(desired segment.State) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.known == nil {
-		r.known = map[string]bool{}
-	}
-	for _, p := range desired.Parents {
-		r.known[p.Name] = true
-	}
-}
-
-// forget drops parent segments that neither the repository nor Treasure
-// holds any more.
-func (r *Reconciler) forget(desired, observed segment.State) {
-	keep := map[string]bool{}
-	for _, p := range desired.Parents {
-		keep[p.Name] = true
-	}
-	for _, p := range observed.Parents {
-		keep[p.Name] = true
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for n := range r.known {
-		if !keep[n] {
-			delete(r.known, n)
-		}
-	}
-}
-
-// forgetDeleted drops the parent segments that apply deleted.
-func (r *Reconciler) forgetDeleted(rep *apply.Report) {
-	if rep == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, x := range rep.Results {
-		if x.Change.Kind == plan.KindParent && x.Change.Action == plan.Delete && x.Outcome == apply.Succeeded {
-			delete(r.known, x.Change.Key.Parent)
-		}
-	}
+	return slices.Compact(out)
 }
 
 func (r *Reconciler) markApplied(rev string, at time.Time) {

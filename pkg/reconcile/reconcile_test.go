@@ -26,9 +26,12 @@ const (
 	retail   = "../../testdata/repos/retail"
 	fixture  = "../../testdata/warehouse/retail.yaml"
 	connName = "databricks-retail"
+	// otherConn is a second connection the stand-in knows.
+	otherConn = "databricks-backup"
 )
 
 type env struct {
+	t   *testing.T
 	td  *tdstandin.Server
 	dbx *dbxstandin.Server
 	r   *reconcile.Reconciler
@@ -36,18 +39,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{apiKey}, Connections: map[string]string{connName: "341079"}})
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{apiKey}, Connections: map[string]string{connName: "341079", otherConn: "341080"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	td.Start()
 	t.Cleanup(td.Close)
-	client, err := treasure.New(treasure.Options{APIKey: apiKey, Owner: "retail", CDPURL: td.URL(), CASURL: td.URL(),
-		ClassicURL: td.URL(), RateLimit: -1, MaxRetries: 1, Timeout: 5 * time.Second,
-		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := newClient(t, td)
 	dbx, ep := dbxtest.Start(t, fixture)
 	wh, err := warehouse.Open(warehouse.Options{Host: ep.Host, Port: ep.Port, HTTPPath: ep.HTTPPath, Insecure: true,
 		Token: "dapi-treasure-sp", RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 50 * time.Millisecond,
@@ -56,12 +54,37 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wh.Close() })
-	return &env{td: td, dbx: dbx, r: &reconcile.Reconciler{
+	return &env{t: t, td: td, dbx: dbx, r: &reconcile.Reconciler{
 		Loader:  reconcile.NewSpecLoader(),
 		Catalog: wh,
 		Remote:  client,
 		Plan:    plan.Options{Owner: "retail", Prune: plan.PruneOptions{Enabled: true}},
 	}}
+}
+
+// newClient returns a Treasure client of source "retail" on td.
+func newClient(t *testing.T, td *tdstandin.Server) *treasure.Client {
+	t.Helper()
+	return newClientOwner(t, td, "retail")
+}
+
+// newClientOwner returns a Treasure client of source owner on td.
+func newClientOwner(t *testing.T, td *tdstandin.Server, owner string) *treasure.Client {
+	t.Helper()
+	client, err := treasure.New(treasure.Options{APIKey: apiKey, Owner: owner, CDPURL: td.URL(), CASURL: td.URL(),
+		ClassicURL: td.URL(), RateLimit: -1, MaxRetries: 1, Timeout: 5 * time.Second,
+		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// newEnvReconciler returns a new reconciler on e's stand-ins, with a new
+// client: what a restarted daemon or the CLI has.
+func newEnvReconciler(e *env) *reconcile.Reconciler {
+	return &reconcile.Reconciler{Loader: reconcile.NewSpecLoader(), Catalog: e.r.Catalog, Remote: newClient(e.t, e.td),
+		Plan: e.r.Plan}
 }
 
 func snap(dir, rev string) reconcile.Snapshot {

@@ -1,6 +1,10 @@
 package segment
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -99,6 +103,11 @@ type Meta struct {
 	// Treasure Data did not report for this observed object. Their values
 	// here are placeholders: an unknown field is never a difference.
 	Unknown []string
+	// Fingerprint is, on observed values, the fingerprint of what the
+	// reconciler last wrote, as its ownership marker records it (empty for
+	// markers written without one); on a desired value handed to a write,
+	// the fingerprint to record.
+	Fingerprint string
 }
 
 // Known reports whether Treasure Data reported the field at path.
@@ -110,9 +119,67 @@ type Lifecycle struct {
 	// it is never pruned, only reported.
 	PreventDestroy bool `json:"preventDestroy,omitempty"`
 	// Adopt lets the reconciler take over an existing object of the same name
-	// that it does not own. Without it such an object is reported as a
+	// that no source owns. Without it such an object is reported as a
 	// conflict and left alone.
-	Adopt bool `json:"adopt,omitempty"`
+	Adopt bool `json:"-"`
+	// AdoptFrom names the one other source whose object of the same name
+	// the reconciler may take over (lifecycle.adopt: {from: "<owner>"}).
+	// It implies Adopt. An object owned by any other source is never taken
+	// without it.
+	AdoptFrom string `json:"-"`
+}
+
+// lifecycleJSON is Lifecycle as written: adopt is true or {from: owner}.
+type lifecycleJSON struct {
+	PreventDestroy bool            `json:"preventDestroy,omitempty"`
+	Adopt          json.RawMessage `json:"adopt,omitempty"`
+}
+
+type adoptFromJSON struct {
+	From string `json:"from"`
+}
+
+// UnmarshalJSON reads adopt as a bool or as {from: "<owner>"}.
+func (l *Lifecycle) UnmarshalJSON(b []byte) error {
+	var raw lifecycleJSON
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*l = Lifecycle{PreventDestroy: raw.PreventDestroy}
+	a := bytes.TrimSpace(raw.Adopt)
+	switch {
+	case len(a) == 0 || bytes.Equal(a, []byte("null")):
+	case a[0] == '{':
+		var from adoptFromJSON
+		if err := json.Unmarshal(a, &from); err != nil {
+			return fmt.Errorf("lifecycle.adopt: %w", err)
+		}
+		if from.From == "" {
+			return errors.New("lifecycle.adopt.from: a source name is required")
+		}
+		l.Adopt, l.AdoptFrom = true, from.From
+	default:
+		if err := json.Unmarshal(a, &l.Adopt); err != nil {
+			return fmt.Errorf("lifecycle.adopt: %w", err)
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes adopt as UnmarshalJSON reads it.
+func (l Lifecycle) MarshalJSON() ([]byte, error) {
+	out := lifecycleJSON{PreventDestroy: l.PreventDestroy}
+	var err error
+	switch {
+	case l.AdoptFrom != "":
+		out.Adopt, err = json.Marshal(adoptFromJSON{From: l.AdoptFrom})
+	case l.Adopt:
+		out.Adopt = json.RawMessage("true")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
 }
 
 // Table names a table in Unity Catalog.
@@ -137,9 +204,11 @@ type Parent struct {
 	// Timezone is an IANA zone name used for time-based rule operators.
 	Timezone string `json:"timezone"`
 	// Connection is the name of the Databricks connection (authentication)
-	// in Treasure Data. It is resolved to ConnectionID at apply time.
+	// in Treasure Data. It is resolved to ConnectionID before planning.
 	Connection string `json:"connection"`
-	// ConnectionID is Treasure's id of Connection; only set on observed values.
+	// ConnectionID is Treasure's id of Connection: as observed, or, on
+	// desired values, as resolved from Connection before planning (empty
+	// when not resolved).
 	ConnectionID string `json:"-"`
 	// Customers is the Customers table (one row per profile) and its unique
 	// profile key column.

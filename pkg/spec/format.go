@@ -151,16 +151,13 @@ func jsonToCUE(pkg string, b []byte) ([]byte, error) {
 	return format.Node(f, format.Simplify())
 }
 
-type lifecycleJSON struct {
-	PreventDestroy bool `json:"preventDestroy,omitempty"`
-	Adopt          bool `json:"adopt,omitempty"`
-}
+type lifecycleJSON = segment.Lifecycle
 
 func lifecycleOut(l segment.Lifecycle) *lifecycleJSON {
 	if l == (segment.Lifecycle{}) {
 		return nil
 	}
-	return &lifecycleJSON{PreventDestroy: l.PreventDestroy, Adopt: l.Adopt}
+	return &l
 }
 
 type folderOut struct {

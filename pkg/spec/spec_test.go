@@ -488,3 +488,44 @@ func TestEnumOfOtherKind(t *testing.T) {
 		}
 	}
 }
+
+// TestAdoptFrom: lifecycle.adopt is true (unowned objects) or {from:
+// "<source>"} (also objects of that source); anything else is a schema
+// error.
+func TestAdoptFrom(t *testing.T) {
+	r := loadSource(t, `
+segments: "A": {lifecycle: adopt: true, where: [{attribute: "ltv", atLeast: 1}]}
+segments: "B": {lifecycle: adopt: from: "team-b", where: [{attribute: "ltv", atLeast: 1}]}
+folders: "F": lifecycle: adopt: from: "team-f"
+`)
+	if r.Diagnostics.HasErrors() {
+		t.Fatalf("diagnostics: %v", r.Diagnostics)
+	}
+	a, b := segmentByName(t, r.State, "A"), segmentByName(t, r.State, "B")
+	if !a.Lifecycle.Adopt || a.Lifecycle.AdoptFrom != "" {
+		t.Errorf("adopt: true decoded as %+v", a.Lifecycle)
+	}
+	if !b.Lifecycle.Adopt || b.Lifecycle.AdoptFrom != "team-b" {
+		t.Errorf("adopt: from: team-b decoded as %+v", b.Lifecycle)
+	}
+	if f := r.State.Folders[0]; f.Lifecycle.AdoptFrom != "team-f" {
+		t.Errorf("folder lifecycle %+v", f.Lifecycle)
+	}
+	files, err := Format(r.State, FormatOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all string
+	for _, b := range files {
+		all += string(b)
+	}
+	if !strings.Contains(all, `from: "team-b"`) {
+		t.Errorf("formatted files lose adopt.from:\n%s", all)
+	}
+	for _, bad := range []string{`adopt: from: ""`, `adopt: "team-b"`, `adopt: {from: "x", to: "y"}`} {
+		r := loadSource(t, `segments: "C": {lifecycle: `+bad+`, where: [{attribute: "ltv", atLeast: 1}]}`)
+		if !r.Diagnostics.HasErrors() {
+			t.Errorf("lifecycle: %s loads without error", bad)
+		}
+	}
+}

@@ -110,6 +110,10 @@ func (e *APIError) Unauthorized() bool { return e.Reason == ReasonAuth }
 // another key.
 func (e *APIError) Forbidden() bool { return e.Reason == ReasonForbidden }
 
+// NotFound reports whether Treasure answered that the object does not
+// exist (404).
+func (e *APIError) NotFound() bool { return e.Reason == ReasonNotFound }
+
 // Unwrap returns the context error of a canceled request.
 func (e *APIError) Unwrap() error { return e.cause }
 

@@ -27,9 +27,9 @@ func toFolder(r *resource, us map[string]string) (segment.Folder, folderAttrs) {
 	if a.Description != nil {
 		desc = *a.Description
 	}
-	clean, owned, owner := splitMarker(desc)
+	clean, mk := splitMarker(desc)
 	return segment.Folder{Description: clean, ParentFolderID: r.parentFolder(),
-		Meta: segment.Meta{ID: string(r.ID), Owned: owned, OwnerSource: owner, CreatedAt: parseTime(a.CreatedAt),
+		Meta: segment.Meta{ID: string(r.ID), Owned: mk.owned, OwnerSource: mk.owner, Fingerprint: mk.fingerprint, CreatedAt: parseTime(a.CreatedAt),
 			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: r.updatedBy(us)}}, a
 }
 
@@ -67,7 +67,7 @@ func (c *Client) childFolder(ctx context.Context, parentFolderID, name string) (
 
 func (c *Client) folderBody(id string, f *segment.Folder, parentFolderID string) map[string]any {
 	b := map[string]any{"type": c.o.FolderType,
-		"attributes": map[string]any{"name": f.Name(), "description": withMarker(f.Description, c.o.Owner)}}
+		"attributes": map[string]any{"name": f.Name(), "description": withMarker(f.Description, c.o.Owner, f.Meta.Fingerprint)}}
 	if id != "" {
 		b["id"] = id
 	}

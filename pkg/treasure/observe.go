@@ -11,12 +11,16 @@ import (
 )
 
 // Observe reads everything in Treasure Data under the named parent
-// segments: the parents, their folders (Path computed from the tree) and
-// their segments (Folder path, FolderID, Rule from the detail endpoint,
-// Reference conditions with both ID and Segment name when the target is in
-// the same parent). Names that do not exist are skipped. The result is
-// sorted: parents by name, folders by parent and path, segments by parent,
-// folder and name.
+// segments and under every parent segment whose ownership marker names
+// this client's owner (so that one removed from the repository is still
+// seen, whatever the caller remembers): the parents, their folders (Path
+// computed from the tree) and their segments (Folder path, FolderID, Rule
+// from the detail endpoint, Reference conditions with both ID and Segment
+// name when the target is in the same parent). Names that do not exist are
+// skipped. A marker that names no source (written by older versions) does
+// not make a parent segment this owner's: it is observed only when named.
+// The result is sorted: parents by name, folders by parent and path,
+// segments by parent, folder and name.
 //
 // Cost: one GET /audiences, then per parent one GET /audiences/{id} and one
 // by-folder listing (more only for trees deeper than Options.ByFolderDepth),
@@ -30,9 +34,6 @@ import (
 // segment.Rule.CopyConditions, as for spec.Load).
 func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.State, error) {
 	var st segment.State
-	if len(parentNames) == 0 {
-		return st, nil
-	}
 	list, err := c.listParents(ctx)
 	if err != nil {
 		return st, err
@@ -42,7 +43,7 @@ func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.Sta
 		want[n] = true
 	}
 	for _, a := range list {
-		if !want[a.Name] {
+		if !want[a.Name] && !c.ownsSummary(&a) {
 			continue
 		}
 		delete(want, a.Name)
@@ -66,6 +67,16 @@ func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.Sta
 		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Folder, b.Folder), cmp.Compare(a.Name, b.Name))
 	})
 	return st, nil
+}
+
+// ownsSummary reports whether a listed parent segment carries this
+// client's ownership marker with its source.
+func (c *Client) ownsSummary(a *audienceWire) bool {
+	if a.Description == nil {
+		return false
+	}
+	_, mk := splitMarker(*a.Description)
+	return mk.owned && mk.owner == c.o.Owner
 }
 
 type treeNode struct {

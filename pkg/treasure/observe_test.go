@@ -185,17 +185,28 @@ func TestObserveOwnershipAndDrift(t *testing.T) {
 
 func TestMarkerRoundTrip(t *testing.T) {
 	for _, desc := range []string{"", "one line", "two\n\nparagraphs", "ends with newline\n"} {
-		w := withMarker(desc, "repo/main")
-		clean, owned, owner := splitMarker(w)
-		if !owned || owner != "repo/main" || clean != strings.TrimRight(desc, "\n") {
-			t.Errorf("%q → %q → %q %v %q", desc, w, clean, owned, owner)
+		w := withMarker(desc, "repo/main", "")
+		clean, mk := splitMarker(w)
+		if !mk.owned || mk.owner != "repo/main" || clean != strings.TrimRight(desc, "\n") {
+			t.Errorf("%q → %q → %q %+v", desc, w, clean, mk)
 		}
-		if again := withMarker(w, "repo/main"); again != w {
+		if again := withMarker(w, "repo/main", ""); again != w {
 			t.Errorf("marking twice: %q", again)
 		}
 	}
-	if _, owned, _ := splitMarker("mentions [managed-by: cas-reconciler source=x] in the middle"); owned {
+	if _, mk := splitMarker("mentions [managed-by: cas-reconciler source=x] in the middle"); mk.owned {
 		t.Error("a marker in the middle of text counts")
+	}
+	// With a fingerprint, and the older forms without one.
+	for w, want := range map[string]marker{
+		withMarker("d", "repo/main", "0123456789abcdef"):             {owned: true, owner: "repo/main", fingerprint: "0123456789abcdef"},
+		"d\n\n[managed-by: cas-reconciler source=repo/main]":         {owned: true, owner: "repo/main"},
+		"d\n\n[managed-by: cas-reconciler]":                          {owned: true},
+		"d\n\n[managed-by: cas-reconciler source=a hash=00ff00ff00]": {owned: true, owner: "a", fingerprint: "00ff00ff00"},
+	} {
+		if clean, mk := splitMarker(w); mk != want || clean != "d" {
+			t.Errorf("%q → %q %+v, want %+v", w, clean, mk, want)
+		}
 	}
 }
 

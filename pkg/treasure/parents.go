@@ -146,7 +146,7 @@ func (c *Client) parentBody(p *segment.Parent, connID string) parentBody {
 	if name == "" {
 		name = cust.Table.Table
 	}
-	b := parentBody{Name: p.Name, Description: withMarker(p.Description, c.o.Owner), Timezone: p.Timezone,
+	b := parentBody{Name: p.Name, Description: withMarker(p.Description, c.o.Owner, p.Meta.Fingerprint), Timezone: p.Timezone,
 		Kind: "composable", IsComposable: true,
 		Master: masterWire{Name: name, ConnectionID: connID, Catalog: cust.Catalog, Schema: cust.Schema,
 			Table: cust.Table.Table, KeyColumn: cust.Key},
@@ -178,7 +178,7 @@ func (c *Client) toParent(a *audienceWire) segment.Parent {
 	if a.Description != nil {
 		desc = *a.Description
 	}
-	clean, owned, owner := splitMarker(desc)
+	clean, mk := splitMarker(desc)
 	catalog := ""
 	if a.MasterCatalog != nil {
 		catalog = *a.MasterCatalog
@@ -187,7 +187,7 @@ func (c *Client) toParent(a *audienceWire) segment.Parent {
 	p := segment.Parent{Name: a.Name, Description: clean, Timezone: a.Timezone, ConnectionID: string(a.ConnectionID),
 		Customers: cust, CustomersName: a.MasterName, RootFolderID: string(a.RootFolderID),
 		Attributes: []segment.Attribute{}, Behaviors: []segment.Behavior{},
-		Meta: segment.Meta{ID: string(a.ID), Owned: owned, OwnerSource: owner,
+		Meta: segment.Meta{ID: string(a.ID), Owned: mk.owned, OwnerSource: mk.owner, Fingerprint: mk.fingerprint,
 			CreatedAt: parseTime(a.CreatedAt), UpdatedAt: parseTime(a.UpdatedAt)}}
 	if p.CustomersName == "" {
 		p.CustomersName = a.MasterTable

@@ -28,9 +28,9 @@ func toSegment(r *resource, us map[string]string) (segment.Segment, segmentAttrs
 	if a.Description != nil {
 		desc = *a.Description
 	}
-	clean, owned, owner := splitMarker(desc)
+	clean, mk := splitMarker(desc)
 	return segment.Segment{Name: a.Name, Description: clean, Kind: segment.Batch, FolderID: r.parentFolder(),
-		Meta: segment.Meta{ID: string(r.ID), Owned: owned, OwnerSource: owner, CreatedAt: parseTime(a.CreatedAt),
+		Meta: segment.Meta{ID: string(r.ID), Owned: mk.owned, OwnerSource: mk.owner, Fingerprint: mk.fingerprint, CreatedAt: parseTime(a.CreatedAt),
 			UpdatedAt: parseTime(a.UpdatedAt), UpdatedBy: r.updatedBy(us)}}, a
 }
 
@@ -65,7 +65,7 @@ func (c *Client) segmentBody(method, id, parentID, folderID string, s *segment.S
 	if err != nil {
 		return nil, nil, localError(method, "segments", "segment %q: encode rule: %v", s.Name, err)
 	}
-	attrs := map[string]any{"name": s.Name, "description": withMarker(s.Description, c.o.Owner), "rule": json.RawMessage(raw)}
+	attrs := map[string]any{"name": s.Name, "description": withMarker(s.Description, c.o.Owner, s.Meta.Fingerprint), "rule": json.RawMessage(raw)}
 	b := map[string]any{"type": c.o.SegmentType, "attributes": attrs}
 	if id == "" {
 		attrs["composableAudienceId"] = parentID
