@@ -15,9 +15,17 @@ import (
 
 // TestFingerprintsSurviveTheWire: every object apply writes carries the
 // fingerprint of what was written, and observing it gives the same
-// fingerprint back.
+// fingerprint back, also from a Treasure that returns only its documented
+// fields.
 func TestFingerprintsSurviveTheWire(t *testing.T) {
-	e := newEnv(t)
+	for _, documented := range []bool{false, true} {
+		t.Run(map[bool]string{false: "full", true: "documented"}[documented], func(t *testing.T) {
+			fingerprintsSurvive(t, newEnvWith(t, tdstandin.Options{DocumentedOnly: documented}))
+		})
+	}
+}
+
+func fingerprintsSurvive(t *testing.T, e *env) {
 	ctx := context.Background()
 	if _, err := e.r.Run(ctx, snap(retail, "r1"), reconcile.Mode{}); err != nil {
 		t.Fatal(err)
@@ -148,5 +156,49 @@ func TestMarkerWithoutFingerprintStillWorks(t *testing.T) {
 		if s.ID == id && (!strings.HasPrefix(s.Description, "Our best tiers") || !strings.Contains(s.Description, " hash=")) {
 			t.Errorf("description after the update: %q", s.Description)
 		}
+	}
+}
+
+// TestParentChangeOnADocumentedOnlyTreasure: against a Treasure that
+// returns only its documented fields, a parent segment with a display name
+// and attribute groups (fields Treasure does not give back) is not drift
+// when the repository changes it: under drift: report and without a
+// principal, the repository's change is applied.
+func TestParentChangeOnADocumentedOnlyTreasure(t *testing.T) {
+	e := newEnvWith(t, tdstandin.Options{DocumentedOnly: true})
+	e.r.Plan.Prune.AllowParentReplace = true
+	ctx := context.Background()
+	rich := func(s string) string {
+		s = strings.Replace(s, `key:     "customer_id"`, `key:     "customer_id"
+		name:    "Shop customers"`, 1)
+		return strings.Replace(s, `email: {}`, `email: group: "Contact"`, 1)
+	}
+	if _, err := e.r.Run(ctx, reconcile.Snapshot{Revision: "r1", FS: edited(t, retail, "parent.cue", rich)}, reconcile.Mode{}); err != nil {
+		t.Fatal(err)
+	}
+	cli := newEnvReconciler(e)
+	cli.Plan.Drift = plan.DriftReport
+	cli.Plan.Principal = ""
+	moved := edited(t, retail, "parent.cue", func(s string) string {
+		return strings.Replace(rich(s), "Every customer of the online shop", "Every customer of the web shop", 1)
+	})
+	res, err := cli.Run(ctx, reconcile.Snapshot{Revision: "r2", FS: moved}, reconcile.Mode{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var seen bool
+	for i := range res.Plan.Changes {
+		if c := &res.Plan.Changes[i]; c.Kind == plan.KindParent {
+			seen = true
+			if c.Drift != nil || !c.Applies() {
+				t.Errorf("repository change of the parent: %+v, want applied without drift", c)
+			}
+		}
+	}
+	if !seen {
+		t.Fatalf("no parent change planned: %s", plan.SummaryLine(res.Plan))
+	}
+	if got := e.td.Parents()[0].Description; !strings.HasPrefix(got, "Every customer of the web shop") {
+		t.Errorf("Treasure's description %q, the change was not applied", got)
 	}
 }

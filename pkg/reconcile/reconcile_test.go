@@ -39,7 +39,16 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{apiKey}, Connections: map[string]string{connName: "341079", otherConn: "341080"}})
+	return newEnvWith(t, tdstandin.Options{})
+}
+
+// newEnvWith is newEnv on a stand-in with opts (keys and connections are
+// set here).
+func newEnvWith(t *testing.T, opts tdstandin.Options) *env {
+	t.Helper()
+	opts.MasterKeys = []string{apiKey}
+	opts.Connections = map[string]string{connName: "341079", otherConn: "341080"}
+	td, err := tdstandin.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
