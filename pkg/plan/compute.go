@@ -27,11 +27,13 @@ const (
 // hold everything Treasure has under the parent segments concerned.
 func Compute(desired, observed segment.State, opts Options) *Plan {
 	c := computer{opts: opts, plan: &Plan{}}
+	observed, folderRenames, segmentRenames := c.resolveRenames(desired, observed)
 	c.index(observed)
 	c.parents(desired, observed)
-	c.folders(desired, observed)
-	c.segments(desired, observed)
+	c.folders(desired, observed, folderRenames)
+	c.segments(desired, observed, segmentRenames)
 	c.guardDeletes(desired, observed)
+	c.hintRenames()
 	sortChanges(c.plan.Changes)
 	c.plan.Errors = check(desired, observed)
 	c.plan.Errored = len(c.plan.Errors) > 0
@@ -42,6 +44,9 @@ func Compute(desired, observed segment.State, opts Options) *Plan {
 type computer struct {
 	opts Options
 	plan *Plan
+	// written maps observed segments rewritten by renames to the
+	// originals.
+	written map[*segment.Segment]*segment.Segment
 }
 
 func (c *computer) add(ch Change) { c.plan.Changes = append(c.plan.Changes, ch) }
@@ -253,7 +258,7 @@ func connectionDiff(d, o *segment.Parent) *FieldDiff {
 
 func depth(path string) int { return strings.Count(path, "/") + 1 }
 
-func (c *computer) folders(desired, observed segment.State) {
+func (c *computer) folders(desired, observed segment.State, renames renamed) {
 	obs := map[segment.Key]*segment.Folder{}
 	for i := range observed.Folders {
 		obs[observed.Folders[i].Key()] = &observed.Folders[i]
@@ -278,6 +283,10 @@ func (c *computer) folders(desired, observed segment.State) {
 		before := map[string]string{"description": normDescription(knownDescription(o.Description, d.Description, o.Meta))}
 		after := map[string]string{"description": normDescription(d.Description)}
 		ch.Diff = append(diffFields(before, after), c.takeover(o.Meta, adopt)...)
+		if old, ok := renames[d.Key()]; ok {
+			ch.RenamedFrom = old
+			ch.Diff = append(renameDiff("path", old, d.Path), ch.Diff...)
+		}
 		switch {
 		case conflict != "":
 			// An unowned folder is used as it is, never changed.
@@ -361,7 +370,7 @@ func byParent(segs []segment.Segment) map[string][]*segment.Segment {
 	return m
 }
 
-func (c *computer) segments(desired, observed segment.State) {
+func (c *computer) segments(desired, observed segment.State, renames renamed) {
 	obs := map[segment.Key]*segment.Segment{}
 	for i := range observed.Segments {
 		obs[observed.Segments[i].Key()] = &observed.Segments[i]
@@ -389,6 +398,10 @@ func (c *computer) segments(desired, observed segment.State) {
 				continue
 			}
 			ch.Diff = append(segmentDiff(o, d), c.takeover(o.Meta, adopt)...)
+			if old, ok := renames[d.Key()]; ok {
+				ch.RenamedFrom = old
+				ch.Diff = append(renameDiff("name", old, d.Name), ch.Diff...)
+			}
 			if len(ch.Diff) == 0 {
 				ch.Action = NoOp
 				if adopt {
@@ -396,7 +409,7 @@ func (c *computer) segments(desired, observed segment.State) {
 				}
 			} else {
 				ch.Action, ch.Adopt = Update, adopt
-				c.markDrift(&ch, o.Meta, o)
+				c.markDrift(&ch, o.Meta, c.asWritten(o))
 			}
 			c.add(ch)
 		}

@@ -141,6 +141,14 @@ type Change struct {
 	Recreated []string
 	// Adopt is set when an update takes ownership of an unowned object.
 	Adopt bool
+	// RenamedFrom is, for an update of a folder or segment found under an
+	// earlier name (renamedFrom), that name or path.
+	RenamedFrom string
+	// LooksRenamedFrom, on a create, names the segment deleted in the same
+	// plan with the same rule; LooksRenamedTo, on that delete, names the
+	// create. Such a pair is most likely a rename written without
+	// renamedFrom.
+	LooksRenamedFrom, LooksRenamedTo string
 	// Drift is set when the object was changed outside the reconciler.
 	Drift *Drift
 	// Blocked, when not empty, is why this change will not be applied

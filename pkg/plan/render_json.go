@@ -25,7 +25,8 @@ const JSONFormatVersion = "1"
 //	    "action": "create|update|replace|delete|conflict|no-op",
 //	    "kind": "parent|folder|segment",
 //	    "parent": "Retail Customers", "name": "VIP Customers",
-//	    "id": "123", "adopt": false,
+//	    "id": "123", "adopt": false, "renamed_from": "Old name",
+//	    "looks_renamed_from": "", "looks_renamed_to": "",
 //	    "diff": [{"path": "description", "before": "a", "after": "b"}],
 //	    "recreated": ["attribute ltv"],
 //	    "drift": {"updated_by": "alice", "updated_at": "..."},
@@ -56,17 +57,22 @@ type jsonSummary struct {
 }
 
 type jsonChange struct {
-	Action    Action      `json:"action"`
-	Kind      Kind        `json:"kind"`
-	Parent    string      `json:"parent"`
-	Name      string      `json:"name,omitempty"`
-	ID        string      `json:"id,omitempty"`
-	Adopt     bool        `json:"adopt,omitempty"`
-	Diff      []FieldDiff `json:"diff,omitempty"`
-	Recreated []string    `json:"recreated,omitempty"`
-	Drift     *Drift      `json:"drift,omitempty"`
-	Blocked   string      `json:"blocked,omitempty"`
-	Reason    string      `json:"reason,omitempty"`
+	Action Action `json:"action"`
+	Kind   Kind   `json:"kind"`
+	Parent string `json:"parent"`
+	Name   string `json:"name,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Adopt  bool   `json:"adopt,omitempty"`
+	// RenamedFrom is the earlier name or path of a renamed object;
+	// LooksRenamedFrom/To pair a create and a delete with the same rule.
+	RenamedFrom      string      `json:"renamed_from,omitempty"`
+	LooksRenamedFrom string      `json:"looks_renamed_from,omitempty"`
+	LooksRenamedTo   string      `json:"looks_renamed_to,omitempty"`
+	Diff             []FieldDiff `json:"diff,omitempty"`
+	Recreated        []string    `json:"recreated,omitempty"`
+	Drift            *Drift      `json:"drift,omitempty"`
+	Blocked          string      `json:"blocked,omitempty"`
+	Reason           string      `json:"reason,omitempty"`
 	// ConflictBy is the closed reason of a conflict.
 	ConflictBy ConflictReason `json:"conflict_by,omitempty"`
 	Level      int            `json:"level"`
@@ -92,7 +98,8 @@ func WriteJSON(w io.Writer, p *Plan, all bool) error {
 			continue
 		}
 		out.Changes = append(out.Changes, jsonChange{Action: c.Action, Kind: c.Kind, Parent: c.Key.Parent,
-			Name: c.Key.Name, ID: c.ID, Adopt: c.Adopt, Diff: c.Diff, Recreated: c.Recreated, Drift: c.Drift,
+			Name: c.Key.Name, ID: c.ID, Adopt: c.Adopt, RenamedFrom: c.RenamedFrom,
+			LooksRenamedFrom: c.LooksRenamedFrom, LooksRenamedTo: c.LooksRenamedTo, Diff: c.Diff, Recreated: c.Recreated, Drift: c.Drift,
 			Blocked: c.Blocked, Reason: c.Reason, ConflictBy: c.ConflictBy, Level: c.Level})
 	}
 	enc := json.NewEncoder(w)

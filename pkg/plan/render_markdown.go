@@ -52,6 +52,9 @@ func WriteMarkdown(w io.Writer, p *Plan, title string, limit int) error {
 		if c.Kind != KindParent {
 			fmt.Fprintf(&blk, " (in %s)", escapeHTML(c.Key.Parent))
 		}
+		if c.RenamedFrom != "" {
+			fmt.Fprintf(&blk, " — renamed from %s", escapeHTML(c.RenamedFrom))
+		}
 		if c.Blocked != "" {
 			blk.WriteString(" — blocked")
 		}

@@ -98,6 +98,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 			name = c.Key.Parent
 		}
 		fmt.Fprintf(&b, "  %s %s %s", paint(colorOf(c.Action), sym), c.Kind, strconv.Quote(name))
+		if c.RenamedFrom != "" {
+			fmt.Fprintf(&b, " (renamed from %s)", strconv.Quote(c.RenamedFrom))
+		}
 		if c.Action == Conflict && len(c.Diff) == 0 {
 			b.WriteString("\n\n")
 			continue

@@ -319,6 +319,8 @@ type Folder struct {
 	Path        string    `json:"path"`
 	Description string    `json:"description,omitempty"`
 	Lifecycle   Lifecycle `json:"lifecycle,omitzero"`
+	// RenamedFrom lists earlier paths of the folder (desired values only).
+	RenamedFrom []string `json:"renamedFrom,omitempty"`
 
 	// ParentFolderID is the id of the folder that contains this one; only
 	// set on observed values.
@@ -363,6 +365,8 @@ type Segment struct {
 	Kind      Kind      `json:"kind"`
 	Rule      Rule      `json:"rule"`
 	Lifecycle Lifecycle `json:"lifecycle,omitzero"`
+	// RenamedFrom lists earlier names of the segment (desired values only).
+	RenamedFrom []string `json:"renamedFrom,omitempty"`
 
 	// FolderID is the id of the containing folder; only set on observed values.
 	FolderID string `json:"-"`

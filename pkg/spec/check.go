@@ -25,6 +25,9 @@ type checker struct {
 	known knownNames
 	segs  []checkedSegment
 	diags diag.Diagnostics
+	// claimed maps "kind\x00parent/old name" to the object whose
+	// renamedFrom names it.
+	claimed map[string]string
 }
 
 // checkedSegment is a segment to check: one of the state, or one that
@@ -149,6 +152,34 @@ func (c *checker) checkFolders(parents map[string]*segment.Parent) {
 		}
 		seen[f.Key()] = f.Origin.Pos
 	}
+	declared := map[segment.Key]bool{}
+	for k := range seen {
+		declared[k] = true
+	}
+	for _, f := range c.st.Folders {
+		c.renames("folder", f.Parent, f.Path, f.RenamedFrom, f.Origin.At("renamedFrom"), declared)
+	}
+}
+
+// renames checks the renamedFrom list of one folder or segment: an earlier
+// name is not one the repository declares (for the parent segment) and is
+// claimed by one object only.
+func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos, declared map[segment.Key]bool) {
+	if c.claimed == nil {
+		c.claimed = map[string]string{}
+	}
+	for _, old := range from {
+		switch k := (segment.Key{Parent: parent, Name: old}); {
+		case old == name || declared[k]:
+			c.errorf(at, "renamed-from-declared", "%s %q is renamedFrom %q, which the repository declares", kind, name, old).
+				Detail = "renamedFrom lists names the object had before; remove the entry, or the other declaration"
+		case c.claimed[kind+"\x00"+k.String()] != "":
+			c.errorf(at, "renamed-from-twice", "%s %q is renamedFrom %q, which %s %q also names", kind, name, old, kind, c.claimed[kind+"\x00"+k.String()]).
+				Detail = "an earlier name can be taken over by one object only"
+		default:
+			c.claimed[kind+"\x00"+k.String()] = name
+		}
+	}
 }
 
 // ref is a reference from one segment to another, for cycle detection.
@@ -210,6 +241,14 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 	}
 	for _, parent := range sortedKeys(graph) {
 		c.cycles(parent, graph[parent])
+	}
+	declared := map[segment.Key]bool{}
+	for k := range seen {
+		declared[k] = true
+	}
+	for _, cs := range c.segs {
+		s := cs.seg
+		c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), declared)
 	}
 }
 

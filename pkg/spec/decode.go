@@ -60,6 +60,7 @@ type folderDoc struct {
 	Parent      string            `json:"parent,omitempty"`
 	Description string            `json:"description,omitempty"`
 	Lifecycle   segment.Lifecycle `json:"lifecycle,omitzero"`
+	RenamedFrom []string          `json:"renamedFrom,omitempty"`
 }
 
 type segmentDoc struct {
@@ -73,6 +74,7 @@ type segmentDoc struct {
 	Limit       *segment.Limit    `json:"limit,omitempty"`
 	Rule        *segment.Rule     `json:"rule,omitempty"`
 	Lifecycle   segment.Lifecycle `json:"lifecycle,omitzero"`
+	RenamedFrom []string          `json:"renamedFrom,omitempty"`
 }
 
 // member is one field of a JSON object, in source order.
@@ -246,7 +248,8 @@ func (d *decoder) folder(path, key string, b []byte) error {
 	}
 	d.res.folders = append(d.res.folders, segment.Folder{
 		Parent: doc.Parent, Path: doc.Path, Description: doc.Description, Lifecycle: doc.Lifecycle,
-		Origin: d.pos.origin(path, "parent", "path", "description"),
+		RenamedFrom: doc.RenamedFrom,
+		Origin:      d.pos.origin(path, "parent", "path", "description", "renamedFrom"),
 	})
 	return nil
 }
@@ -285,8 +288,8 @@ func (d *decoder) segmentFrom(path, key string, doc *segmentDoc, broken *brokenP
 	}
 	s := segment.Segment{
 		Name: doc.Name, Description: doc.Description, Parent: doc.Parent, Folder: doc.Folder,
-		Kind: segment.Kind(doc.Kind), Lifecycle: doc.Lifecycle,
-		Origin: d.pos.origin(path, "name", "parent", "folder", "kind", "where", "rule", "limit"),
+		Kind: segment.Kind(doc.Kind), Lifecycle: doc.Lifecycle, RenamedFrom: doc.RenamedFrom,
+		Origin: d.pos.origin(path, "name", "parent", "folder", "kind", "where", "rule", "limit", "renamedFrom"),
 	}
 	switch {
 	case doc.Rule != nil && doc.Where != nil:

@@ -83,10 +83,11 @@ func Format(st segment.State, opts FormatOptions) (map[string][]byte, error) {
 		}
 	}
 	for _, f := range st.Folders {
-		if f.Description == "" && f.Lifecycle == (segment.Lifecycle{}) && implied[f.Key()] {
+		if f.Description == "" && f.Lifecycle == (segment.Lifecycle{}) && len(f.RenamedFrom) == 0 && implied[f.Key()] {
 			continue
 		}
-		b, err := json.Marshal(folderOut{Parent: f.Parent, Description: f.Description, Lifecycle: lifecycleOut(f.Lifecycle)})
+		b, err := json.Marshal(folderOut{Parent: f.Parent, Description: f.Description, Lifecycle: lifecycleOut(f.Lifecycle),
+			RenamedFrom: f.RenamedFrom})
 		if err != nil {
 			return nil, fmt.Errorf("format folder %q: %w", f.Path, err)
 		}
@@ -107,7 +108,7 @@ func Format(st segment.State, opts FormatOptions) (map[string][]byte, error) {
 			return nil, fmt.Errorf("format segment %q: %w", s.Name, err)
 		}
 		b, err := json.Marshal(segmentOut{Description: s.Description, Parent: s.Parent, Folder: s.Folder,
-			Rule: rule, Lifecycle: lifecycleOut(s.Lifecycle)})
+			Rule: rule, Lifecycle: lifecycleOut(s.Lifecycle), RenamedFrom: s.RenamedFrom})
 		if err != nil {
 			return nil, fmt.Errorf("format segment %q: %w", s.Name, err)
 		}
@@ -164,6 +165,7 @@ type folderOut struct {
 	Parent      string         `json:"parent"`
 	Description string         `json:"description,omitempty"`
 	Lifecycle   *lifecycleJSON `json:"lifecycle,omitempty"`
+	RenamedFrom []string       `json:"renamedFrom,omitempty"`
 }
 
 type segmentOut struct {
@@ -172,6 +174,7 @@ type segmentOut struct {
 	Folder      string          `json:"folder,omitempty"`
 	Rule        json.RawMessage `json:"rule"`
 	Lifecycle   *lifecycleJSON  `json:"lifecycle,omitempty"`
+	RenamedFrom []string        `json:"renamedFrom,omitempty"`
 }
 
 type tableOut struct {

@@ -529,3 +529,42 @@ folders: "F": lifecycle: adopt: from: "team-f"
 		}
 	}
 }
+
+// TestRenamedFrom: renamedFrom lists earlier names of a segment or paths of
+// a folder; one the repository declares, or one two objects claim, is an
+// error at the renamedFrom field.
+func TestRenamedFrom(t *testing.T) {
+	r := loadSource(t, `
+segments: "A": {renamedFrom: ["Old A", "Older A"], where: [{attribute: "ltv", atLeast: 1}]}
+folders: "F/G": renamedFrom: ["E/G"]
+`)
+	if r.Diagnostics.HasErrors() {
+		t.Fatalf("diagnostics: %v", r.Diagnostics)
+	}
+	if a := segmentByName(t, r.State, "A"); strings.Join(a.RenamedFrom, ",") != "Old A,Older A" {
+		t.Errorf("segment renamedFrom %q", a.RenamedFrom)
+	}
+	var fr []string
+	for _, f := range r.State.Folders {
+		if f.Path == "F/G" {
+			fr = f.RenamedFrom
+		}
+	}
+	if strings.Join(fr, ",") != "E/G" {
+		t.Errorf("folder renamedFrom %q", fr)
+	}
+	for src, want := range map[string]string{
+		`segments: "A": {renamedFrom: ["B"], where: [{attribute: "ltv", atLeast: 1}]}
+segments: "B": where: [{attribute: "ltv", atLeast: 2}]`: `segment "A" is renamedFrom "B", which the repository declares`,
+		`segments: "A": {renamedFrom: ["C"], where: [{attribute: "ltv", atLeast: 1}]}
+segments: "B": {renamedFrom: ["C"], where: [{attribute: "ltv", atLeast: 2}]}`: `which segment "A" also names`,
+		`segments: "A": {renamedFrom: [], where: [{attribute: "ltv", atLeast: 1}]}`: `renamedFrom`,
+		`folders: "F": renamedFrom: ["F"]`:                                          `folder "F" is renamedFrom "F"`,
+	} {
+		r := loadSource(t, src)
+		out := render(r.Diagnostics)
+		if !r.Diagnostics.HasErrors() || !strings.Contains(out, want) || !strings.Contains(out, "x.cue:") {
+			t.Errorf("%s:\n%s\nwant an error with %q at x.cue", src, out, want)
+		}
+	}
+}
