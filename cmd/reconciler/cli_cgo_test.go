@@ -386,3 +386,27 @@ func TestApplyUnderDriftReportKeepsAHandEdit(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateChecksConnections: validate --config checks every parent
+// segment's connection against Treasure Data, reporting an unknown one at
+// its position; without --config it needs no credentials and does not.
+func TestValidateChecksConnections(t *testing.T) {
+	cfg, td := cliEnv(t)
+	bad := copyRetail(t, connectionIs("no-such-connection"))
+	code, out, errOut := run(t, "", "validate", "--config", cfg, bad)
+	if code != exitFailed || !strings.Contains(out, `connection "no-such-connection" does not exist in Treasure Data`) ||
+		!strings.Contains(out, "parent.cue:") {
+		t.Fatalf("validate --config with an unknown connection: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := run(t, "", "validate", "--config", cfg, copyRetail(t, connectionIs("databricks-backup"))); code != exitOK {
+		t.Fatalf("validate --config with a known connection: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := run(t, "", "validate", bad); code != exitOK {
+		t.Fatalf("validate without --config: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, r := range td.Requests() {
+		if r.Method != "GET" {
+			t.Errorf("validate wrote to Treasure: %s %s", r.Method, r.Path)
+		}
+	}
+}

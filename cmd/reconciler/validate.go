@@ -11,7 +11,9 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
@@ -19,7 +21,7 @@ import (
 // The validate command checks a repository of CUE definitions without
 // changing anything.
 //
-//	reconciler validate [--format text|json|github] [--allow-empty] [--warehouse ...] [DIR]
+//	reconciler validate [--format text|json|github] [--allow-empty] [--config FILE [--source NAME]] [--warehouse ...] [DIR]
 //
 // DIR defaults to the current directory. File paths in the output are DIR
 // joined with the path of the file inside the repository, so that editors
@@ -64,6 +66,10 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	format := fs.String("format", "text", "output `format`: text, json or github")
 	allowEmpty := fs.Bool("allow-empty", false, "accept a directory without any .cue file (otherwise an error)")
 	warehouse := warehouseFlags(fs)
+	var remote target
+	fs.StringVar(&remote.config, "config", "", "configuration `file`: also check that every parent segment's connection exists in Treasure Data")
+	fs.StringVar(&remote.source, "source", "", "source of the configuration whose Treasure Data account is checked (default: the only one)")
+	remote.logLevel = "warn"
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "Usage: reconciler validate [flags] [DIR]")
 		fmt.Fprintln(io.err)
@@ -114,6 +120,19 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		// Most likely the wrong directory: nothing checked is no success.
 		diags = append(diags, diag.Errorf(diag.Pos{}, "no-files",
 			"no .cue files in %s (cue.mod, testdata and names starting with . or _ are skipped); pass --allow-empty to accept an empty repository", dir))
+	}
+	if remote.config != "" {
+		sess, code := remote.open(io, config.UseTreasure)
+		if sess == nil {
+			return code
+		}
+		more, err := reconcile.ResolveConnections(ctx, sess.src.Treasure, st)
+		sess.Close()
+		if err != nil {
+			fmt.Fprintf(io.err, "reconciler validate: %v\n", err)
+			return exitUsage
+		}
+		diags = append(diags, more...).Sort()
 	}
 	if warehouse != nil {
 		checked, more, err := warehouse(ctx, st)

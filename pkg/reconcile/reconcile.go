@@ -453,11 +453,21 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 // does not exist.
 type notFound interface{ NotFound() bool }
 
-// resolveConnections sets ConnectionID on every desired parent segment
-// from its connection name, so that the plan compares connections by id.
-// A name Treasure does not know is a diagnostic at the parent's connection
-// field; other failures are returned.
 func (r *Reconciler) resolveConnections(ctx context.Context, desired segment.State) (diag.Diagnostics, error) {
+	return ResolveConnections(ctx, r.Remote, desired)
+}
+
+// ConnectionResolver resolves a Databricks connection name to Treasure's id;
+// an unknown name is an error with NotFound() true.
+type ConnectionResolver interface {
+	ResolveConnection(ctx context.Context, name string) (string, error)
+}
+
+// ResolveConnections sets ConnectionID on every desired parent segment
+// from its connection name, so that the plan compares connections by id.
+// A name Treasure does not know is a diagnostic (CodeUnknownConnection) at
+// the parent's connection field; other failures are returned.
+func ResolveConnections(ctx context.Context, remote ConnectionResolver, desired segment.State) (diag.Diagnostics, error) {
 	ids := map[string]string{}
 	var out diag.Diagnostics
 	for i := range desired.Parents {
@@ -468,7 +478,7 @@ func (r *Reconciler) resolveConnections(ctx context.Context, desired segment.Sta
 		id, ok := ids[p.Connection]
 		if !ok {
 			var err error
-			id, err = r.Remote.ResolveConnection(ctx, p.Connection)
+			id, err = remote.ResolveConnection(ctx, p.Connection)
 			var nf notFound
 			switch {
 			case errors.As(err, &nf) && nf.NotFound():
