@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -229,6 +230,22 @@ prune:
 	}
 	step("applied: Treasure Data now holds %d parent segment(s), %d folders and %d segments",
 		len(td.Parents()), len(td.Folders()), len(td.Segments()))
+
+	// What an SRE runs before turning the daemon on: read-only, then with a
+	// round trip of writes in a sandbox folder.
+	doctorArgs := []string{"--config", cfgPath, "--connection", demoConnName}
+	for _, p := range res.Desired.Parents {
+		doctorArgs = append(doctorArgs, "--parent", p.Name)
+	}
+	step("doctor, read-only (reconciler doctor %s)", strings.Join(quoteArgs(doctorArgs), " "))
+	if code := runDoctor(ctx, doctorArgs, io); code != exitOK {
+		return fmt.Errorf("reconciler doctor: exit %d", code)
+	}
+	sandboxArgs := append(doctorArgs, "--sandbox", "doctor-sandbox")
+	step("doctor with a sandbox round trip (reconciler doctor %s)", strings.Join(quoteArgs(sandboxArgs), " "))
+	if code := runDoctor(ctx, sandboxArgs, io); code != exitOK {
+		return fmt.Errorf("reconciler doctor --sandbox: exit %d", code)
+	}
 	fmt.Fprintf(io.out, `
     metrics   %[1]s/metrics
     status    %[1]s/status
@@ -254,6 +271,18 @@ Watch it in %[1]s/status. Press Ctrl-C to stop.
 	case err := <-done:
 		return err
 	}
+}
+
+// quoteArgs quotes the arguments that hold spaces, for display.
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if strings.ContainsAny(a, " \t") {
+			out[i] = strconv.Quote(a)
+		}
+	}
+	return out
 }
 
 // demoMarker is the file that marks a directory the demo made. Only such a

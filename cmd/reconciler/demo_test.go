@@ -57,6 +57,12 @@ func TestDemoReconcilesACommit(t *testing.T) {
 	for _, want := range []string{
 		"Plan: 36 to add, 0 to change, 0 to replace, 0 to destroy.",
 		"Treasure Data now holds 1 parent segment(s), 8 folders and 28 segments",
+		"==> doctor, read-only",
+		"OK    treasure.key",
+		"OK    warehouse.privileges",
+		"==> doctor with a sandbox round trip",
+		"OK    sandbox:doctor-sandbox:plan: No changes.",
+		"OK    sandbox:doctor-sandbox:cleanup: nothing left",
 		"http://" + addr + "/metrics",
 		"http://" + addr + "/status",
 		filepath.Join(dir, "retail"),

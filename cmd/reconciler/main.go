@@ -41,6 +41,7 @@ func commands() []command {
 		{"plan", "show what apply would change in Treasure Data", runPlan},
 		{"apply", "change Treasure Data to match the repository", runApply},
 		{"import", "write CUE files for objects that already exist in Treasure Data", runImport},
+		{"doctor", "check the Treasure Data account and the warehouse before turning the daemon on", runDoctor},
 		{"run", "run the reconciler daemon", runDaemon},
 		{"demo", "run the whole system on embedded stand-ins", runDemo},
 		{"version", "print the version", runVersion},

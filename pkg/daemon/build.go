@@ -437,3 +437,17 @@ func (u *uniqueCatalog) Snapshot(ctx context.Context, tables []segment.Table) (*
 	}
 	return cat, nil
 }
+
+// TreasureClient returns a Treasure Data client built from cfg like a
+// source's, whose ownership markers name owner (reconciler doctor's
+// sandbox writes as its own owner, never as a source).
+func TreasureClient(cfg *config.Config, owner string, opts BuildOptions) (*treasure.Client, error) {
+	if cfg.Unresolved&config.UseTreasure != 0 {
+		return nil, errors.New("daemon: the configuration was loaded without its Treasure Data API key")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return treasure.New(treasureOptions(cfg, &config.Source{Name: owner}, opts, log))
+}

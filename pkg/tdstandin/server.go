@@ -174,6 +174,15 @@ func (s *Server) RevokeKey(key string) {
 	delete(s.wonly, key)
 }
 
+// AddWriteOnlyKey makes key a write-only key, as an account administrator
+// issuing one: every CDP request made with it is answered 403.
+func (s *Server) AddWriteOnlyKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.master, key)
+	s.wonly[key] = true
+}
+
 // ClearFaults drops every queued fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()

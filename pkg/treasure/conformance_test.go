@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/pkg/doctor"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 	"github.com/cas-reconciler/reconciler/pkg/treasure"
@@ -24,15 +25,42 @@ import (
 //	TD_CAS_TABLE   customers table catalog.schema.table (default retail_prod.cdp.customers)
 //	TD_CAS_KEY     its key column (default customer_id)
 //	TD_CAS_COLUMN  a STRING column used as attribute (default email)
+//	TD_CAS_EVENTS  a behavior table catalog.schema.table (default retail_prod.cdp.orders)
+//	TD_CAS_EVENTS_KEY, TD_CAS_EVENTS_TIME, TD_CAS_EVENTS_COLUMN
+//	               its customer key, time and a STRING column (defaults customer_id, order_time, category);
+//	               the same table also gives a joined attribute
 //
-// It creates objects named cas-conformance-<time> and deletes them again.
+// It creates objects named cas-conformance-<time> and deletes them again; the
+// doctor's checks (package doctor) run on the parent it made, its sandbox
+// included.
 
 type backend struct {
 	client     *treasure.Client
 	connection string
 	customers  segment.KeyedTable
 	column     string
+	events     segment.Table
+	eventsKey  string
+	eventsTime string
+	eventsCol  string
 	live       bool
+	base       treasure.Options
+}
+
+// opts returns the client options with another owner.
+func (b backend) opts(owner string) treasure.Options {
+	o := b.base
+	o.Owner = owner
+	return o
+}
+
+func tableOf(t *testing.T, name, def string) segment.Table {
+	t.Helper()
+	parts := strings.Split(env(name, def), ".")
+	if len(parts) != 3 {
+		t.Fatalf("%s must be catalog.schema.table", name)
+	}
+	return segment.Table{Catalog: parts[0], Schema: parts[1], Table: parts[2]}
 }
 
 func env(name, def string) string {
@@ -44,12 +72,10 @@ func env(name, def string) string {
 
 func newBackend(t *testing.T) backend {
 	t.Helper()
-	b := backend{connection: env("TD_CONNECTION", "databricks-retail"), column: env("TD_CAS_COLUMN", "email")}
-	table := strings.Split(env("TD_CAS_TABLE", "retail_prod.cdp.customers"), ".")
-	if len(table) != 3 {
-		t.Fatalf("TD_CAS_TABLE must be catalog.schema.table")
-	}
-	b.customers = segment.KeyedTable{Table: segment.Table{Catalog: table[0], Schema: table[1], Table: table[2]}, Key: env("TD_CAS_KEY", "customer_id")}
+	b := backend{connection: env("TD_CONNECTION", "databricks-retail"), column: env("TD_CAS_COLUMN", "email"),
+		events: tableOf(t, "TD_CAS_EVENTS", "retail_prod.cdp.orders"), eventsKey: env("TD_CAS_EVENTS_KEY", "customer_id"),
+		eventsTime: env("TD_CAS_EVENTS_TIME", "order_time"), eventsCol: env("TD_CAS_EVENTS_COLUMN", "category")}
+	b.customers = segment.KeyedTable{Table: tableOf(t, "TD_CAS_TABLE", "retail_prod.cdp.customers"), Key: env("TD_CAS_KEY", "customer_id")}
 	opts := treasure.Options{Owner: "conformance"}
 	if os.Getenv("RECONCILER_LIVE") == "1" {
 		opts.APIKey, opts.Region = os.Getenv("TD_API_KEY"), env("TD_REGION", "us01")
@@ -68,6 +94,7 @@ func newBackend(t *testing.T) backend {
 		opts.APIKey, opts.CDPURL, opts.CASURL, opts.ClassicURL = key, srv.URL(), srv.URL(), srv.URL()
 		opts.RateLimit = -1
 	}
+	b.base = opts
 	c, err := treasure.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +154,48 @@ func TestConformance(t *testing.T) {
 		if parent.RootFolderID == "" || !parent.Meta.Owned || parent.Description != "conformance run" ||
 			len(parent.Attributes) != 1 || parent.Attributes[0].Column != b.column || parent.Customers != b.customers {
 			t.Errorf("created parent = %+v", parent)
+		}
+	})
+	step("replace parent (PUT /audiences) with a behavior and a joined attribute", func(t *testing.T) {
+		want := *parent
+		want.Attributes = []segment.Attribute{{Name: "attr", Column: b.column, Type: segment.String},
+			{Name: "joined", Column: b.eventsCol, Type: segment.String, Join: &segment.KeyedTable{Table: b.events, Key: b.eventsKey}}}
+		want.Behaviors = []segment.Behavior{{Name: "events", Table: b.events, Key: b.eventsKey, Time: b.eventsTime,
+			Columns: []segment.Column{{Name: b.eventsCol, Type: segment.String}}}}
+		got, err := c.UpdateParent(ctx, parent.Meta.ID, &want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, ok := got.Attribute("joined")
+		if !ok || j.Join == nil || *j.Join != (segment.KeyedTable{Table: b.events, Key: b.eventsKey}) {
+			t.Errorf("joined attribute = %+v", j)
+		}
+		bh, ok := got.Behavior("events")
+		if !ok || bh.Table != b.events || bh.Key != b.eventsKey || len(bh.Columns) != 1 || bh.Columns[0].Name != b.eventsCol {
+			t.Errorf("behavior = %+v", bh)
+		}
+		parent = got
+	})
+	step("doctor", func(t *testing.T) {
+		var rep doctor.Report
+		found := doctor.Run(ctx, c, doctor.Options{Parents: []string{name}, Connections: []string{b.connection}}, &rep)
+		if len(found) != 1 {
+			t.Fatalf("doctor read %d parents\n%+v", len(found), rep.Checks)
+		}
+		dc, err := treasure.New(b.opts(doctor.Owner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doctor.Sandbox(ctx, dc, found[0], doctor.SandboxOptions{Folder: "doctor-sandbox"}, &rep)
+		if rep.Failed() {
+			var sb strings.Builder
+			_ = rep.WriteText(&sb)
+			t.Errorf("doctor:\n%s", sb.String())
+		}
+		for _, step := range []string{"create", "plan", "update", "delete", "cleanup"} {
+			if c, ok := rep.Check("sandbox:doctor-sandbox:" + step); !ok || c.Status != doctor.OK {
+				t.Errorf("sandbox %s: %+v", step, c)
+			}
 		}
 	})
 	var outer, inner *segment.Folder

@@ -397,3 +397,17 @@ func (c *Client) DeleteParent(ctx context.Context, id string) error {
 	return c.do(ctx, call{endpoint: "audiences", method: http.MethodDelete, url: c.cdp("/audiences/"+url.PathEscape(id), nil),
 		safe: true, goneOK: true})
 }
+
+// ParentNames lists the names of every parent segment the API key may see,
+// with GET /audiences (one request, summaries only).
+func (c *Client) ParentNames(ctx context.Context) ([]string, error) {
+	list, err := c.listParents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(list))
+	for i, a := range list {
+		names[i] = a.Name
+	}
+	return names, nil
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/daemon"
+	"github.com/cas-reconciler/reconciler/pkg/doctor"
+	"github.com/cas-reconciler/reconciler/pkg/logging"
+)
+
+// exitInterrupted is doctor's exit code when a signal or --timeout ended it
+// (after the sandbox cleaned up).
+const exitInterrupted = 3
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// runDoctor implements `reconciler doctor [--config FILE] [--sandbox FOLDER]`.
+func runDoctor(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	cfgPath := fs.String("config", "reconciler.yaml", "configuration file (CUE or YAML)")
+	logLevel := fs.String("log-level", "warn", "log level of the clients (debug, info, warn, error)")
+	asJSON := fs.Bool("json", false, "write the report as JSON")
+	sandbox := fs.String("sandbox", "", "also write: create, plan, update and delete a segment in a new `folder` of this name under the parent's root folder")
+	timeout := fs.Duration("timeout", 10*time.Minute, "overall time limit")
+	whTimeout := fs.Duration("warehouse-timeout", 5*time.Minute, "time limit of the warehouse checks, waiting for a stopped warehouse to start included")
+	var parents, conns listFlag
+	fs.Var(&parents, "parent", "parent segment `name` to check (repeatable; default every parent segment the key may see); the sandbox uses the first")
+	fs.Var(&conns, "connection", "connection `name` to resolve (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "Usage: reconciler doctor [flags]")
+		fmt.Fprintln(io.err)
+		fmt.Fprintln(io.err, "Checks the Treasure Data account and the warehouse before the daemon is")
+		fmt.Fprintln(io.err, "turned on. Read-only unless --sandbox is given. Exit 0: every check passed")
+		fmt.Fprintln(io.err, "(warnings allowed); 1: a check failed; 2: bad flags or configuration;")
+		fmt.Fprintln(io.err, "3: interrupted or out of time (the sandbox was cleaned up).")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	if *sandbox != "" {
+		if msg := badFolderName(*sandbox); msg != "" {
+			fmt.Fprintf(io.err, "reconciler doctor: --sandbox %q: %s; nothing was written\n", *sandbox, msg)
+			return exitUsage
+		}
+		if len(parents) == 0 {
+			fmt.Fprintln(io.err, "reconciler doctor: --sandbox needs --parent NAME (the parent segment to write in); nothing was written")
+			return exitUsage
+		}
+	}
+	if *timeout <= 0 || *whTimeout <= 0 {
+		fmt.Fprintln(io.err, "reconciler doctor: --timeout and --warehouse-timeout must be positive")
+		return exitUsage
+	}
+
+	cfg, err := config.LoadUsing(*cfgPath, config.UseTreasure|config.UseWarehouse)
+	if err != nil {
+		printConfigError(io, err)
+		return exitUsage
+	}
+	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	log, err := logging.New(io.err, *logLevel, "text", red)
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler doctor: %v\n", err)
+		return exitUsage
+	}
+	bo := daemon.BuildOptions{Logger: log, Redactor: red}
+	clients, err := daemon.Build(cfg, bo)
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler doctor: %v\n", red.String(err.Error()))
+		return exitUsage
+	}
+	defer clients.Close()
+	td, err := daemon.TreasureClient(cfg, doctor.Owner, bo)
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler doctor: %v\n", red.String(err.Error()))
+		return exitUsage
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	var rep doctor.Report
+	opts := doctor.Options{Parents: parents, Connections: conns, WarehouseTimeout: *whTimeout, Progress: io.err}
+	if clients.Warehouse != nil {
+		opts.Warehouse = clients.Warehouse
+	}
+	found := doctor.Run(ctx, td, opts, &rep)
+	if *sandbox != "" {
+		var p = found
+		switch {
+		case len(p) > 0 && p[0].Name == parents[0]:
+			doctor.Sandbox(ctx, td, p[0], doctor.SandboxOptions{Folder: *sandbox, Progress: io.err}, &rep)
+		default:
+			rep.Checks = append(rep.Checks, doctor.Check{Name: "sandbox:" + *sandbox, Status: doctor.Skip,
+				Reason: doctor.ReasonNotConfigured, Detail: "parent segment " + parents[0] + " could not be read"})
+		}
+	}
+	if *asJSON {
+		err = rep.WriteJSON(io.out)
+	} else {
+		err = rep.WriteText(io.out)
+	}
+	if err != nil {
+		fmt.Fprintf(io.err, "reconciler doctor: %v\n", err)
+		return exitFailed
+	}
+	switch {
+	case ctx.Err() != nil:
+		return exitInterrupted
+	case rep.Failed():
+		return exitFailed
+	}
+	return exitOK
+}
+
+// badFolderName says what is wrong with a sandbox folder name, or "".
+func badFolderName(n string) string {
+	switch {
+	case strings.TrimSpace(n) != n:
+		return "leading or trailing spaces"
+	case strings.Contains(n, "/"):
+		return "a folder name, not a path (no /)"
+	case len(n) > 100:
+		return "longer than 100 characters"
+	case strings.ContainsFunc(n, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return "control characters"
+	}
+	return ""
+}
