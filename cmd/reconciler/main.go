@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cas-reconciler/reconciler/pkg/loadworker"
 )
 
 // stdio carries the process streams, so that commands can be run in tests.
@@ -49,6 +51,10 @@ func commands() []command {
 }
 
 func main() {
+	if os.Getenv(loadworker.Env) != "" {
+		// a load worker started by this binary (not a command)
+		os.Exit(loadworker.Serve())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
 	stop()

@@ -13,9 +13,9 @@ import (
 
 	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/loadworker"
 	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
 
 // The validate command checks a repository of CUE definitions without
@@ -110,7 +110,10 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		debug.SetGCPercent(400)
 		debug.SetMemoryLimit(200 << 20)
 	}
-	res, err := spec.Load(ctx, os.DirFS(dir), spec.Options{})
+	res, err := (&loadworker.Loader{Limits: validateLimits}).Load(ctx, os.DirFS(dir))
+	if _, over := err.(*loadworker.BudgetError); over {
+		err = nil // the over-budget files are in the diagnostics
+	}
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler validate: %v\n", err)
 		return exitUsage
@@ -291,3 +294,6 @@ func writeValidateJSON(w io.Writer, ds diag.Diagnostics, files int, st segment.S
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
+
+// validateLimits bound validate's load (the loadworker defaults).
+var validateLimits loadworker.Limits

@@ -53,6 +53,11 @@ func (l *SpecLoader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error)
 	return spec.Load(ctx, fsys, l.Options)
 }
 
+// overBudget is an error of a Loader that refused a revision over its
+// memory, time or size limits; the Loader returns the Result too, with
+// diagnostics naming the files.
+type overBudget interface{ OverBudget() bool }
+
 // Snapshot is one revision of a repository.
 type Snapshot struct {
 	Revision string
@@ -182,7 +187,10 @@ func (e *Waiting) Unwrap() error { return e.Err }
 
 // Reasons of Stalled and Waiting outcomes.
 const (
-	ReasonInvalidSpec       = "InvalidSpec"
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonLoadBudget: a file or the repository exceeded a load limit
+	// (file size, file count, total size, evaluation memory or time).
+	ReasonLoadBudget        = "LoadBudget"
 	ReasonWarehouseMismatch = "WarehouseMismatch"
 	ReasonWarehouseDown     = "WarehouseUnavailable"
 	ReasonTreasureDown      = "TreasureUnavailable"
@@ -328,6 +336,11 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		loaded, err = r.Loader.Load(ctx, snap.FS)
 		return err
 	}); err != nil {
+		var ob overBudget
+		if errors.As(err, &ob) && ob.OverBudget() && loaded != nil {
+			res.Diagnostics = loaded.Diagnostics
+			return res, &Stalled{Reason: ReasonLoadBudget, Err: err}
+		}
 		return res, fmt.Errorf("load revision %s: %w", short(snap.Revision), err)
 	}
 	res.Diagnostics = loaded.Diagnostics

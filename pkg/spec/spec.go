@@ -26,6 +26,9 @@ type Options struct {
 	// its CUE context and starts a new one, which bounds memory; zero means
 	// 200.
 	FilesPerContext int
+	// Evaluated, when set, is called by a worker after it evaluated a
+	// file (not for files found in Cache).
+	Evaluated func(file string)
 }
 
 // Result is a loaded repository.
@@ -97,6 +100,9 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 				r := ev.eval(j.path, j.src)
 				results[j.i] = r
 				opts.Cache.put(j.key, r)
+				if opts.Evaluated != nil {
+					opts.Evaluated(j.path)
+				}
 			}
 		}()
 	}
@@ -142,6 +148,10 @@ feed:
 	res.Files, res.Cached = len(files), cached
 	return res, nil
 }
+
+// Files lists the CUE files of fsys that Load reads, in the order it reads
+// them.
+func Files(fsys fs.FS) ([]string, error) { return cueFiles(fsys) }
 
 // cueFiles lists the CUE files of fsys in lexical order.
 func cueFiles(fsys fs.FS) ([]string, error) {
@@ -376,6 +386,17 @@ func (c *Cache) put(k cacheKey, r *fileResult) {
 	c.mu.Lock()
 	c.entries[k] = &cacheEntry{r: r, gen: c.gen}
 	c.mu.Unlock()
+}
+
+// Has reports whether the result of the file is cached. A nil Cache has
+// nothing.
+func (c *Cache) Has(name string, src []byte) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[newCacheKey(name, src)] != nil
 }
 
 // Len returns the number of cached files.

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cas-reconciler/reconciler/pkg/loadworker"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(loadworker.Env) != "" {
+		os.Exit(loadworker.Serve())
+	}
+	os.Exit(m.Run())
+}
+
+// explosiveCUE is a small file whose evaluation needs memory exponential in
+// its length: each list is the previous one twice.
+func explosiveCUE() string {
+	var b strings.Builder
+	b.WriteString("package cas\n\nimport \"list\"\n\n_l0: [1, 2]\n")
+	for i := 1; i < 40; i++ {
+		fmt.Fprintf(&b, "_l%d: list.Concat([_l%d, _l%d])\n", i, i-1, i-1)
+	}
+	return b.String()
+}
+
+// TestValidateExplosiveFile: a file whose evaluation exceeds the memory
+// limit makes validate exit 1 with a diagnostic naming the file, while the
+// other files are still checked, instead of running out of memory.
+func TestValidateExplosiveFile(t *testing.T) {
+	dir := t.TempDir()
+	retail, err := os.ReadDir(reposDir + "/retail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range retail {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(reposDir, "retail", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bomb.cue"), []byte(explosiveCUE()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := validateLimits
+	validateLimits = loadworker.Limits{MemoryLimit: 256 << 20}
+	t.Cleanup(func() { validateLimits = old })
+
+	code, out, errs := runValidateArgs(t, dir)
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d; stderr %q", code, exitFailed, errs)
+	}
+	want := filepath.ToSlash(dir) + "/bomb.cue:1:1: error: evaluating this file took more than the memory limit of 256 MiB"
+	if !strings.Contains(out, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out)
+	}
+	if !strings.HasSuffix(out, "1 error, 0 warnings in 3 files\n") {
+		t.Errorf("summary: %s", out)
+	}
+}
+
+// TestValidateFileTooLarge: a file over the size cap is an error naming it,
+// and is not evaluated.
+func TestValidateFileTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	big := "package cas\n\n// " + strings.Repeat("x", 2000) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "big.cue"), []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := validateLimits
+	validateLimits = loadworker.Limits{MaxFileBytes: 1000}
+	t.Cleanup(func() { validateLimits = old })
+	code, out, _ := runValidateArgs(t, dir)
+	if code != exitFailed || !strings.Contains(out, "big.cue:1:1: error: file of 2017 bytes is larger than the limit of 1000 bytes") {
+		t.Errorf("exit %d, stdout:\n%s", code, out)
+	}
+}
