@@ -251,8 +251,8 @@ func (c *compiler) test(expr string, typ segment.IONType, op *segment.Operator, 
 		default:
 			return "", c.errf(ReasonUnsupported, path+".arrayMatching", "arrayMatching %q is not counted", mode.Mode)
 		}
-		// A NULL array matches no element test.
-		return c.negate(fmt.Sprintf("COALESCE(%s, FALSE)%s", t, note), op), nil
+		// A NULL array matches no element test (size(NULL) may be -1).
+		return c.negate(fmt.Sprintf("COALESCE(%s IS NOT NULL AND %s, FALSE)%s", expr, t, note), op), nil
 	}
 	if am != nil {
 		return "", c.errf(ReasonTypeMismatch, path+".arrayMatching", "arrayMatching on a %s value", typ)
