@@ -167,6 +167,9 @@ func (g *gen) condition(earlier []Named) segment.Condition {
 		}
 		ag := lv.Aggregation
 		ag.Type = g.pick(segment.Aggregations)
+		if len(numCols) == 0 && (ag.Type == segment.Sum || ag.Type == segment.Average) {
+			ag.Type = segment.Count
+		}
 		var typ segment.IONType = segment.Number
 		name := "count"
 		switch ag.Type {
