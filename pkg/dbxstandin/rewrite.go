@@ -318,6 +318,19 @@ func rewrite(sql string, env rewriteEnv) (*rewritten, error) {
 					}
 				}
 			}
+			if t.kind == tkIdent && len(chain) == 1 {
+				if k := nextSig(toks, i+1); k > 0 && toks[k].isPunct("(") {
+					// FILTER (WHERE ...) after an aggregate is a clause, not a call.
+					if w := nextSig(toks, k+1); w > 0 && toks[w].isWord("WHERE") {
+						b.WriteString(identText(t))
+						continue
+					}
+					if f := functionName(t.text); f != "" {
+						b.WriteString(f)
+						continue
+					}
+				}
+			}
 			b.WriteString(identText(t))
 		default:
 			b.WriteString(t.text)

@@ -1,0 +1,631 @@
+package population
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+type compiler struct {
+	parent *segment.Parent
+	opts   Options
+	loc    *time.Location
+	now    time.Time
+	params []Param
+	// joins maps a joined table (and key) to its alias index.
+	joins     map[string]int
+	joinOrder []segment.KeyedTable
+	behaviors map[string]*behaviorAgg
+	behOrder  []string
+	// seg is the segment being compiled, stack the references followed.
+	seg   string
+	stack []string
+}
+
+type behaviorAgg struct {
+	alias string
+	b     *segment.Behavior
+	exprs []string
+	index map[string]int
+}
+
+func (c *compiler) errf(reason Reason, path, format string, a ...any) error {
+	return &Error{Reason: reason, Segment: c.seg, Path: path, Msg: fmt.Sprintf(format, a...)}
+}
+
+// param returns the marker of a parameter holding v, one per distinct value,
+// so that equal aggregations share one column.
+func (c *compiler) param(v any) string {
+	for _, p := range c.params {
+		if sameValue(p.Value, v) {
+			return ":" + p.Name
+		}
+	}
+	name := "p" + strconv.Itoa(len(c.params)+1)
+	c.params = append(c.params, Param{Name: name, Value: v})
+	return ":" + name
+}
+
+func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
+	key := Quote(c.parent.Customers.Key)
+	var b strings.Builder
+	b.WriteString("/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */\nSELECT\n")
+	cols := make([]string, len(segs))
+	for i, s := range segs {
+		cols[i] = s.Name
+		sep := ","
+		if i == len(segs)-1 {
+			sep = ""
+		}
+		count := fmt.Sprintf("COUNT(DISTINCT CASE WHEN %s THEN c.%s END)", preds[i], key)
+		if lim := limits[i]; lim != "" {
+			count = lim[:strings.IndexByte(lim, '%')] + count + lim[strings.IndexByte(lim, '%')+1:]
+		}
+		fmt.Fprintf(&b, "  %s AS %s%s\n", count, Quote("s"+strconv.Itoa(i+1)), sep)
+	}
+	fmt.Fprintf(&b, "FROM %s AS c\n", quoteTable(c.parent.Customers.Table))
+	for i, j := range c.joinOrder {
+		fmt.Fprintf(&b, "/* joined attributes: a profile matches when any joined row does */\nLEFT JOIN %s AS j%d ON j%d.%s = c.%s\n", quoteTable(j.Table), i+1, i+1, Quote(j.Key), key)
+	}
+	for _, name := range c.behOrder {
+		a := c.behaviors[name]
+		fmt.Fprintf(&b, "LEFT JOIN (\n  SELECT %s AS k", Quote(a.b.Key))
+		for i, e := range a.exprs {
+			fmt.Fprintf(&b, ",\n    %s AS %s", e, Quote("a"+strconv.Itoa(i+1)))
+		}
+		fmt.Fprintf(&b, "\n  FROM %s\n  GROUP BY %s\n) AS %s ON %s.k = c.%s\n", quoteTable(a.b.Table), Quote(a.b.Key), a.alias, a.alias, key)
+	}
+	return Statement{SQL: b.String(), Params: c.params, Columns: cols}
+}
+
+func (c *compiler) rule(r *segment.Rule, seg string) (string, error) {
+	prevSeg := c.seg
+	c.seg = seg
+	defer func() { c.seg = prevSeg }()
+	for _, s := range c.stack {
+		if s == seg {
+			return "", c.errf(ReasonCycle, "", "references form a cycle: %s -> %s", strings.Join(c.stack, " -> "), seg)
+		}
+	}
+	c.stack = append(c.stack, seg)
+	defer func() { c.stack = c.stack[:len(c.stack)-1] }()
+	if r == nil || r.IsEmpty() {
+		if r != nil && r.Limit != nil && len(c.stack) > 1 {
+			return "", c.errf(ReasonUnsupported, "limit", "a reference to a segment with a limit is not counted (which profiles the limit keeps is not known)")
+		}
+		return "TRUE /* an empty rule matches every profile */", nil
+	}
+	if r.Limit != nil && len(c.stack) > 1 {
+		return "", c.errf(ReasonUnsupported, "limit", "a reference to a segment with a limit is not counted (which profiles the limit keeps is not known)")
+	}
+	var preds []string
+	for i := range r.Conditions {
+		cs := &r.Conditions[i]
+		path := fmt.Sprintf("conditions[%d]", i)
+		p, err := c.set(cs, path)
+		if err != nil {
+			return "", err
+		}
+		preds = append(preds, p)
+	}
+	return c.combine(r.Type, r.Expr, preds, "")
+}
+
+func (c *compiler) set(cs *segment.ConditionSet, path string) (string, error) {
+	if len(cs.Conditions) == 0 {
+		return "TRUE /* an empty condition set */", nil
+	}
+	var preds []string
+	for i := range cs.Conditions {
+		p, err := c.condition(&cs.Conditions[i], fmt.Sprintf("%s.conditions[%d]", path, i))
+		if err != nil {
+			return "", err
+		}
+		preds = append(preds, p)
+	}
+	return c.combine(cs.Type, cs.Expr, preds, path)
+}
+
+func (c *compiler) combine(typ, expr string, preds []string, path string) (string, error) {
+	switch typ {
+	case segment.And, "":
+		if typ == "" && len(preds) > 1 {
+			return "", c.errf(ReasonInvalid, path+".type", "several conditions need a type (And, Or or Composite)")
+		}
+		return "(" + strings.Join(preds, " AND ") + ")", nil
+	case segment.Or:
+		return "(" + strings.Join(preds, " OR ") + ")", nil
+	case segment.Composite:
+		s, err := composite(expr, preds)
+		if err != nil {
+			return "", c.errf(ReasonInvalid, strings.TrimPrefix(path+".expr", "."), "%v", err)
+		}
+		return s, nil
+	}
+	return "", c.errf(ReasonUnsupported, strings.TrimPrefix(path+".type", "."), "combinator %q is not counted", typ)
+}
+
+func (c *compiler) condition(cond *segment.Condition, path string) (string, error) {
+	if cond.Limit != nil {
+		return "", c.errf(ReasonUnsupported, path+".limit", "a limit on a condition is not counted")
+	}
+	var pred string
+	switch cond.Type {
+	case segment.ReferenceCondition:
+		if cond.Segment == "" {
+			return "", c.errf(ReasonUnsupported, path+".id", "a reference by id only (no segment name) cannot be resolved")
+		}
+		ref, ok := c.opts.Segments[cond.Segment]
+		if !ok {
+			return "", c.errf(ReasonUnknownName, path+".segment", "segment %q is not known", cond.Segment)
+		}
+		p, err := c.rule(ref, cond.Segment)
+		if err != nil {
+			return "", err
+		}
+		pred = fmt.Sprintf("(/* segment %s */ %s)", strconv.Quote(cond.Segment), p)
+	case segment.ValueCondition:
+		if cond.LeftValue == nil || cond.Operator == nil {
+			return "", c.errf(ReasonInvalid, path, "a Value condition needs leftValue and operator")
+		}
+		var err error
+		if cond.IsBehavior() {
+			pred, err = c.behaviorCond(cond, path)
+		} else {
+			pred, err = c.attributeCond(cond, path)
+		}
+		if err != nil {
+			return "", err
+		}
+	default:
+		return "", c.errf(ReasonUnsupported, path+".type", "condition type %q is not counted", cond.Type)
+	}
+	if cond.Exclude {
+		pred = "NOT " + pred + " /* exclude */"
+	}
+	return pred, nil
+}
+
+func (c *compiler) attributeCond(cond *segment.Condition, path string) (string, error) {
+	lv := cond.LeftValue
+	if len(lv.Extra) > 0 {
+		return "", c.errf(ReasonUnsupported, path+".leftValue", "leftValue fields %s are not counted", extraNames(lv.Extra))
+	}
+	a, ok := c.parent.Attribute(lv.Name)
+	if !ok {
+		return "", c.errf(ReasonUnknownName, path+".leftValue.name", "attribute %q is not declared by parent segment %q", lv.Name, c.parent.Name)
+	}
+	if a.Type == "" {
+		return "", c.errf(ReasonInvalid, path+".leftValue.name", "attribute %q has no type (fill it from the warehouse first)", lv.Name)
+	}
+	col := "c." + Quote(a.Column)
+	if a.Join != nil {
+		k := a.Join.Table.String() + "\x00" + a.Join.Key
+		i, ok := c.joins[k]
+		if !ok {
+			i = len(c.joinOrder) + 1
+			c.joins[k] = i
+			c.joinOrder = append(c.joinOrder, *a.Join)
+		}
+		col = fmt.Sprintf("j%d.%s", i, Quote(a.Column))
+	}
+	return c.test(col, a.Type, cond.Operator, cond.ArrayMatching, path)
+}
+
+// test is the two-valued test of expr (of type typ) by op.
+func (c *compiler) test(expr string, typ segment.IONType, op *segment.Operator, am *segment.ArrayMatching, path string) (string, error) {
+	if typ.IsArray() {
+		elem := segment.String
+		if typ == segment.NumberArray {
+			elem = segment.Number
+		}
+		inner, err := c.operator("x", elem, op, path+".operator")
+		if err != nil {
+			return "", err
+		}
+		n := fmt.Sprintf("size(filter(%s, x -> COALESCE(%s, FALSE)))", expr, inner)
+		mode := segment.ArrayMatching{Mode: "any"}
+		note := ""
+		if am != nil {
+			mode = *am
+		} else {
+			note = " /* arrayMatching null on an array: any element */"
+		}
+		var t string
+		switch mode.Mode {
+		case "any":
+			t = n + " > 0"
+		case "all":
+			t = fmt.Sprintf("%s = size(%s) /* all: every element, an empty array matches */", n, expr)
+		case "atLeast":
+			t = n + " >= " + c.param(int64(mode.N))
+		case "atMost":
+			t = n + " <= " + c.param(int64(mode.N))
+		case "exactly":
+			t = n + " = " + c.param(int64(mode.N))
+		default:
+			return "", c.errf(ReasonUnsupported, path+".arrayMatching", "arrayMatching %q is not counted", mode.Mode)
+		}
+		// A NULL array matches no element test (size(NULL) may be -1).
+		return c.negate(fmt.Sprintf("COALESCE(%s IS NOT NULL AND %s, FALSE)%s", expr, t, note), op), nil
+	}
+	if am != nil {
+		return "", c.errf(ReasonTypeMismatch, path+".arrayMatching", "arrayMatching on a %s value", typ)
+	}
+	inner, err := c.operator(expr, typ, op, path+".operator")
+	if err != nil {
+		return "", err
+	}
+	return c.negate("COALESCE("+inner+", FALSE)", op), nil
+}
+
+func (c *compiler) negate(pred string, op *segment.Operator) string {
+	if op.Not {
+		return "(NOT " + pred + ")"
+	}
+	return pred
+}
+
+// operator is the three-valued SQL test of expr by op, without op.Not.
+func (c *compiler) operator(expr string, typ segment.IONType, op *segment.Operator, path string) (string, error) {
+	if len(op.Extra) > 0 {
+		return "", c.errf(ReasonUnsupported, path, "operator fields %s are not counted", extraNames(op.Extra))
+	}
+	one := func() (string, error) {
+		if op.RightValue == nil {
+			return "", c.errf(ReasonInvalid, path+".rightValue", "%s needs rightValue", op.Type)
+		}
+		return c.value(*op.RightValue, typ, path+".rightValue")
+	}
+	cmp := func(sym string) (string, error) {
+		v, err := one()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s %s %s", expr, sym, v), nil
+	}
+	strs := func(f func(v string) string) (string, error) {
+		if typ != segment.String {
+			return "", c.errf(ReasonTypeMismatch, path+".type", "%s applies to strings, not %s", op.Type, typ)
+		}
+		if len(op.RightValues) == 0 {
+			return "", c.errf(ReasonInvalid, path+".rightValues", "%s needs rightValues", op.Type)
+		}
+		var ors []string
+		for i, rv := range op.RightValues {
+			v, err := c.value(rv, typ, fmt.Sprintf("%s.rightValues[%d]", path, i))
+			if err != nil {
+				return "", err
+			}
+			ors = append(ors, f(v))
+		}
+		return "(" + strings.Join(ors, " OR ") + ")", nil
+	}
+	switch op.Type {
+	case segment.Equal:
+		return cmp("=")
+	case segment.Greater:
+		return cmp(">")
+	case segment.Less:
+		return cmp("<")
+	case segment.GreaterEqual:
+		return cmp(">=")
+	case segment.LessEqual:
+		return cmp("<=")
+	case segment.Between:
+		if op.MinValue == nil || op.MaxValue == nil {
+			return "", c.errf(ReasonInvalid, path, "Between needs minValue and maxValue")
+		}
+		lo, err := c.value(*op.MinValue, typ, path+".minValue")
+		if err != nil {
+			return "", err
+		}
+		hi, err := c.value(*op.MaxValue, typ, path+".maxValue")
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s BETWEEN %s AND %s /* bounds included */", expr, lo, hi), nil
+	case segment.In:
+		if len(op.RightValues) == 0 {
+			return "", c.errf(ReasonInvalid, path+".rightValues", "In needs rightValues")
+		}
+		var vs []string
+		for i, rv := range op.RightValues {
+			v, err := c.value(rv, typ, fmt.Sprintf("%s.rightValues[%d]", path, i))
+			if err != nil {
+				return "", err
+			}
+			vs = append(vs, v)
+		}
+		return fmt.Sprintf("%s IN (%s)", expr, strings.Join(vs, ", ")), nil
+	case segment.Contain:
+		return strs(func(v string) string { return fmt.Sprintf("instr(%s, %s) > 0 /* case-sensitive */", expr, v) })
+	case segment.StartWith:
+		return strs(func(v string) string { return fmt.Sprintf("left(%s, length(%s)) = %s", expr, v, v) })
+	case segment.EndWith:
+		return strs(func(v string) string { return fmt.Sprintf("right(%s, length(%s)) = %s", expr, v, v) })
+	case segment.Regexp:
+		if typ != segment.String {
+			return "", c.errf(ReasonTypeMismatch, path+".type", "Regexp applies to strings, not %s", typ)
+		}
+		v, err := one()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("regexp_like(%s, %s) /* matches anywhere in the value */", expr, v), nil
+	case segment.IsNull:
+		return expr + " IS NULL", nil
+	case segment.TimeWithinPast, segment.TimeWithinNext, segment.TimeToday, segment.TimeThis, segment.TimeNext, segment.TimeRange, segment.TimeInBetweenNext:
+		return c.timeOp(expr, typ, op, path)
+	}
+	return "", c.errf(ReasonUnsupported, path+".type", "operator %q is not counted", op.Type)
+}
+
+func (c *compiler) timeOp(expr string, typ segment.IONType, op *segment.Operator, path string) (string, error) {
+	if typ != segment.Timestamp && typ != segment.Date {
+		return "", c.errf(ReasonTypeMismatch, path+".type", "%s applies to timestamps and dates, not %s", op.Type, typ)
+	}
+	var from, to time.Time
+	note := ""
+	switch op.Type {
+	case segment.TimeWithinPast, segment.TimeWithinNext:
+		n, err := strconv.Atoi(op.Value)
+		if err != nil || n < 0 {
+			return "", c.errf(ReasonInvalid, path+".value", "value %q is not a count", op.Value)
+		}
+		d, err := c.shift(c.now, op.Unit, n, path+".unit")
+		if err != nil {
+			return "", err
+		}
+		if op.Type == segment.TimeWithinPast {
+			from, to = d[1], c.now
+		} else {
+			from, to = c.now, d[0]
+		}
+		note = fmt.Sprintf("/* %s %d %s: from now back/forward, calendar units in %s, both ends included */", op.Type, n, op.Unit, c.loc)
+		return c.timeBetween(expr, typ, from, to, true, note), nil
+	case segment.TimeRange:
+		if op.From == nil || op.From.Last == nil || (op.Reverse != nil && *op.Reverse) || len(op.Duration) == 0 {
+			return "", c.errf(ReasonUnsupported, path, "TimeRange is counted only as {from: {last, unit}, duration, reverse: false}")
+		}
+		d, err := c.shift(c.now, op.From.Unit, *op.From.Last, path+".from.unit")
+		if err != nil {
+			return "", err
+		}
+		from, to = d[1], d[1]
+		for _, u := range segment.TimeUnits {
+			if n, ok := op.Duration[u]; ok {
+				d, err := c.shift(to, u, n, path+".duration."+u)
+				if err != nil {
+					return "", err
+				}
+				to = d[0]
+			}
+		}
+		note = fmt.Sprintf("/* TimeRange: from now back %d %s, for the duration, end excluded, in %s */", *op.From.Last, op.From.Unit, c.loc)
+	case segment.TimeInBetweenNext:
+		if op.From == nil || op.To == nil || op.From.Next == nil || op.To.Next == nil {
+			return "", c.errf(ReasonUnsupported, path, "TimeInBetweenNext is counted only as {from: {next, unit}, to: {next, unit}}")
+		}
+		f, err := c.shift(c.now, op.From.Unit, *op.From.Next, path+".from.unit")
+		if err != nil {
+			return "", err
+		}
+		t, err := c.shift(c.now, op.To.Unit, *op.To.Next, path+".to.unit")
+		if err != nil {
+			return "", err
+		}
+		from, to = f[0], t[0]
+		note = fmt.Sprintf("/* TimeInBetweenNext: from now forward, both ends included, in %s; the value itself, not its anniversary */", c.loc)
+		return c.timeBetween(expr, typ, from, to, true, note), nil
+	case segment.TimeToday:
+		from = c.startOf(c.now, "day")
+		to = from.AddDate(0, 0, 1)
+		note = fmt.Sprintf("/* today in %s */", c.loc)
+	case segment.TimeThis, segment.TimeNext:
+		if op.From == nil || op.From.Last != nil || op.From.Next != nil {
+			return "", c.errf(ReasonUnsupported, path+".from", "%s needs from: {unit}", op.Type)
+		}
+		from = c.startOf(c.now, op.From.Unit)
+		if from.IsZero() {
+			return "", c.errf(ReasonInvalid, path+".from.unit", "unknown unit %q", op.From.Unit)
+		}
+		d, _ := c.shift(from, op.From.Unit, 1, "")
+		to = d[0]
+		if op.Type == segment.TimeNext {
+			from = to
+			d, _ = c.shift(from, op.From.Unit, 1, "")
+			to = d[0]
+		}
+		note = fmt.Sprintf("/* %s %s: the calendar %s in %s */", op.Type, op.From.Unit, op.From.Unit, c.loc)
+	}
+	return c.timeBetween(expr, typ, from, to, false, note), nil
+}
+
+func (c *compiler) timeBetween(expr string, typ segment.IONType, from, to time.Time, inclusive bool, note string) string {
+	lt := "<"
+	if inclusive {
+		lt = "<="
+	}
+	if typ == segment.Date {
+		// A date is the local calendar day in the parent's time zone.
+		f := dateOf(from)
+		t := dateOf(to)
+		if !inclusive {
+			return fmt.Sprintf("(%s >= %s AND %s < %s) %s", expr, c.param(f), expr, c.param(t), note)
+		}
+		return fmt.Sprintf("(%s >= %s AND %s <= %s) %s", expr, c.param(f), expr, c.param(t), note)
+	}
+	return fmt.Sprintf("(%s >= %s AND %s %s %s) %s", expr, c.param(from.UTC()), expr, lt, c.param(to.UTC()), note)
+}
+
+// dateOf is the calendar day of t (in t's location) as midnight UTC.
+func dateOf(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// shift returns t moved forward and backward by n units, in c.loc.
+func (c *compiler) shift(t time.Time, unit string, n int, path string) ([2]time.Time, error) {
+	t = t.In(c.loc)
+	var fwd, back time.Time
+	switch unit {
+	case "year":
+		fwd, back = t.AddDate(n, 0, 0), t.AddDate(-n, 0, 0)
+	case "quarter":
+		fwd, back = t.AddDate(0, 3*n, 0), t.AddDate(0, -3*n, 0)
+	case "month":
+		fwd, back = t.AddDate(0, n, 0), t.AddDate(0, -n, 0)
+	case "week":
+		fwd, back = t.AddDate(0, 0, 7*n), t.AddDate(0, 0, -7*n)
+	case "day":
+		fwd, back = t.AddDate(0, 0, n), t.AddDate(0, 0, -n)
+	case "hour":
+		fwd, back = t.Add(time.Duration(n)*time.Hour), t.Add(-time.Duration(n)*time.Hour)
+	case "minute":
+		fwd, back = t.Add(time.Duration(n)*time.Minute), t.Add(-time.Duration(n)*time.Minute)
+	case "second":
+		fwd, back = t.Add(time.Duration(n)*time.Second), t.Add(-time.Duration(n)*time.Second)
+	default:
+		return [2]time.Time{}, c.errf(ReasonInvalid, path, "unknown unit %q", unit)
+	}
+	return [2]time.Time{fwd, back}, nil
+}
+
+// startOf is the start of the calendar unit holding t, in c.loc. Weeks
+// start on Monday.
+func (c *compiler) startOf(t time.Time, unit string) time.Time {
+	t = t.In(c.loc)
+	y, m, d := t.Date()
+	switch unit {
+	case "year":
+		return time.Date(y, 1, 1, 0, 0, 0, 0, c.loc)
+	case "quarter":
+		return time.Date(y, (m-1)/3*3+1, 1, 0, 0, 0, 0, c.loc)
+	case "month":
+		return time.Date(y, m, 1, 0, 0, 0, 0, c.loc)
+	case "week":
+		wd := (int(t.Weekday()) + 6) % 7
+		return time.Date(y, m, d-wd, 0, 0, 0, 0, c.loc)
+	case "day":
+		return time.Date(y, m, d, 0, 0, 0, 0, c.loc)
+	case "hour":
+		return t.Truncate(time.Hour)
+	case "minute":
+		return t.Truncate(time.Minute)
+	case "second":
+		return t.Truncate(time.Second)
+	}
+	return time.Time{}
+}
+
+// value converts a rule operand to a parameter of the column type.
+func (c *compiler) value(v segment.Value, typ segment.IONType, path string) (string, error) {
+	bad := func() (string, error) {
+		return "", c.errf(ReasonTypeMismatch, path, "%s does not fit a %s column", v, typ)
+	}
+	switch typ {
+	case segment.String:
+		if v.Kind != segment.StringValue {
+			return bad()
+		}
+		return c.param(v.Str), nil
+	case segment.Number:
+		if v.Kind != segment.NumberValue {
+			return bad()
+		}
+		f, err := strconv.ParseFloat(v.Num.String(), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return bad()
+		}
+		return c.param(f), nil
+	case segment.Boolean:
+		if v.Kind != segment.BoolValue {
+			return bad()
+		}
+		return c.param(v.Bool), nil
+	case segment.Timestamp, segment.Date:
+		if v.Kind == segment.RelativeValue {
+			d, err := c.shift(c.now, v.Unit, v.Last, path+".unit")
+			if err != nil {
+				return "", err
+			}
+			if typ == segment.Date {
+				return c.param(dateOf(d[1])) + " /* last n units: now moved back, in the parent's time zone */", nil
+			}
+			return c.param(d[1].UTC()) + " /* last n units: now moved back */", nil
+		}
+		if v.Kind != segment.TimestampValue && v.Kind != segment.StringValue {
+			return bad()
+		}
+		t, err := c.parseTime(v.Str)
+		if err != nil {
+			return bad()
+		}
+		if typ == segment.Date {
+			return c.param(dateOf(t)), nil
+		}
+		return c.param(t.UTC()), nil
+	}
+	return "", c.errf(ReasonUnsupported, path, "values of type %s are not counted", typ)
+}
+
+// parseTime reads an RFC 3339 time, or a date or a local time without offset
+// in the parent's time zone.
+func (c *compiler) parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, c.loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time: %q", s)
+}
+
+func extraNames[T any](m map[string]T) string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
+}
+
+// limit returns the count wrapped by a root limit, "%" standing for the
+// count. Counting needs no order: a limit keeps min(number, count)
+// profiles, a percent limit that share of the matching profiles.
+func (c *compiler) limit(l *segment.Limit) (string, error) {
+	if len(l.Extra) > 0 {
+		return "", c.errf(ReasonUnsupported, "limit", "limit fields %s are not counted", extraNames(l.Extra))
+	}
+	switch l.Type {
+	case "Count":
+		n, err := strconv.ParseInt(l.Number.String(), 10, 64)
+		if err != nil || n < 0 {
+			return "", c.errf(ReasonInvalid, "limit.number", "a Count limit needs a whole number, not %q", l.Number)
+		}
+		return "least(%, " + c.param(n) + ") /* limit Count: at most number profiles, whatever the order */", nil
+	case "Percent":
+		f, err := strconv.ParseFloat(l.Number.String(), 64)
+		if err != nil || f < 0 || f > 100 {
+			return "", c.errf(ReasonInvalid, "limit.number", "a Percent limit needs 0..100, not %q", l.Number)
+		}
+		return "CAST(floor(% * " + c.param(f) + " / 100) AS BIGINT) /* limit Percent: that share of the matching profiles, rounded down */", nil
+	}
+	return "", c.errf(ReasonUnsupported, "limit.type", "limit type %q is not counted", l.Type)
+}
+
+func sameValue(a, b any) bool {
+	if ta, ok := a.(time.Time); ok {
+		tb, ok := b.(time.Time)
+		return ok && ta.Equal(tb)
+	}
+	return a == b
+}

@@ -1,0 +1,14 @@
+/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
+SELECT
+  COUNT(DISTINCT CASE WHEN ((COALESCE(b1.`a1` > :p1, FALSE) AND COALESCE(b1.`a2` >= :p2, FALSE))) THEN c.`customer_id` END) AS `s1`
+FROM `retail_prod`.`cdp`.`customers` AS c
+LEFT JOIN (
+  SELECT `customer_id` AS k,
+    avg(CASE WHEN TRUE THEN `amount` END) AS `a1`,
+    max(CASE WHEN TRUE THEN `quantity` END) AS `a2`
+  FROM `retail_prod`.`cdp`.`orders`
+  GROUP BY `customer_id`
+) AS b1 ON b1.k = c.`customer_id`
+-- params
+-- :p1 = float64 150
+-- :p2 = float64 4

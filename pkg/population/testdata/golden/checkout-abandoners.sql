@@ -1,0 +1,33 @@
+/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
+SELECT
+  COUNT(DISTINCT CASE WHEN ((COALESCE(b1.`a1` = :p6, FALSE)) AND ((COALESCE(COALESCE(b2.`a1`, 0) /* no rows counts 0 */ = :p7, FALSE)) OR (NOT (/* segment "VIP Customers" */ ((COALESCE(c.`ltv` >= :p8, FALSE) AND COALESCE(COALESCE(b2.`a2`, 0) /* no rows counts 0 */ >= :p10, FALSE) AND NOT (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p11, FALSE) AND COALESCE(c.`last_login` < :p12 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b2.`a3`, 0) /* no rows counts 0 */ >= :p14, FALSE)))) /* exclude */))) /* exclude */))) /* exclude */))) THEN c.`customer_id` END) AS `s1`
+FROM `retail_prod`.`cdp`.`customers` AS c
+LEFT JOIN (
+  SELECT `customer_id` AS k,
+    max_by(`page_type`, `view_time`) FILTER (WHERE (COALESCE((left(`referrer`, length(:p1)) = :p1 OR left(`referrer`, length(:p2)) = :p2), FALSE) OR COALESCE((right(`url`, length(:p3)) = :p3), FALSE)) AND (`view_time` >= :p4 AND `view_time` <= :p5 /* window: rows from now back by the duration, both ends included, the time column a timestamp */) AND `page_type` IS NOT NULL AND `view_time` IS NOT NULL) /* Last: the value of the row with the highest order among rows where both are set */ AS `a1`
+  FROM `retail_prod`.`cdp`.`page_views`
+  GROUP BY `customer_id`
+) AS b1 ON b1.k = c.`customer_id`
+LEFT JOIN (
+  SELECT `customer_id` AS k,
+    count_if((`order_time` >= :p4 AND `order_time` <= :p5 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a1`,
+    count_if((`order_time` >= :p9 AND `order_time` <= :p5 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a2`,
+    count_if((`order_time` >= :p13 AND `order_time` <= :p5 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a3`
+  FROM `retail_prod`.`cdp`.`orders`
+  GROUP BY `customer_id`
+) AS b2 ON b2.k = c.`customer_id`
+-- params
+-- :p1 = string https://www.google.
+-- :p2 = string https://www.bing.
+-- :p3 = string /checkout
+-- :p4 = time.Time 2026-10-25T00:00:00Z
+-- :p5 = time.Time 2026-11-01T00:00:00Z
+-- :p6 = string checkout
+-- :p7 = float64 0
+-- :p8 = float64 1000
+-- :p9 = time.Time 2026-10-02T00:00:00Z
+-- :p10 = float64 3
+-- :p11 = float64 200
+-- :p12 = time.Time 2026-08-01T00:00:00Z
+-- :p13 = time.Time 2026-10-18T00:00:00Z
+-- :p14 = float64 1

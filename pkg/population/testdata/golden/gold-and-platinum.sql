@@ -1,0 +1,7 @@
+/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
+SELECT
+  COUNT(DISTINCT CASE WHEN ((COALESCE(c.`loyalty_tier` IN (:p1, :p2), FALSE))) THEN c.`customer_id` END) AS `s1`
+FROM `retail_prod`.`cdp`.`customers` AS c
+-- params
+-- :p1 = string gold
+-- :p2 = string platinum

@@ -1,0 +1,17 @@
+/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
+SELECT
+  COUNT(DISTINCT CASE WHEN ((COALESCE(b1.`a1` IN (:p1, :p2), FALSE) AND COALESCE(b1.`a2` > :p3, FALSE) AND COALESCE((c.`last_login` >= :p4 AND c.`last_login` < :p5) /* TimeRange: from now back 2 week, for the duration, end excluded, in America/New_York */, FALSE))) THEN c.`customer_id` END) AS `s1`
+FROM `retail_prod`.`cdp`.`customers` AS c
+LEFT JOIN (
+  SELECT `customer_id` AS k,
+    min_by(`device`, `view_time`) FILTER (WHERE TRUE AND `device` IS NOT NULL AND `view_time` IS NOT NULL) /* First: the value of the row with the lowest order among rows where both are set */ AS `a1`,
+    min(CASE WHEN TRUE THEN `duration_seconds` END) AS `a2`
+  FROM `retail_prod`.`cdp`.`page_views`
+  GROUP BY `customer_id`
+) AS b1 ON b1.k = c.`customer_id`
+-- params
+-- :p1 = string ios
+-- :p2 = string android
+-- :p3 = float64 5
+-- :p4 = time.Time 2026-10-18T00:00:00Z
+-- :p5 = time.Time 2026-10-25T00:00:00Z

@@ -1,0 +1,16 @@
+/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
+SELECT
+  COUNT(DISTINCT CASE WHEN ((COALESCE(COALESCE(b1.`a1`, 0) /* no rows counts 0 */ >= :p3, FALSE) AND COALESCE(b1.`a2` >= :p4, FALSE))) THEN c.`customer_id` END) AS `s1`
+FROM `retail_prod`.`cdp`.`customers` AS c
+LEFT JOIN (
+  SELECT `customer_id` AS k,
+    count_if((`visit_time` >= :p1 AND `visit_time` <= :p2 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a1`,
+    min(CASE WHEN TRUE THEN `spend` END) AS `a2`
+  FROM `retail_prod`.`cdp`.`store_visits`
+  GROUP BY `customer_id`
+) AS b1 ON b1.k = c.`customer_id`
+-- params
+-- :p1 = time.Time 2026-09-02T00:00:00Z
+-- :p2 = time.Time 2026-11-01T00:00:00Z
+-- :p3 = float64 4
+-- :p4 = float64 10

@@ -1,0 +1,15 @@
+/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
+SELECT
+  least(COUNT(DISTINCT CASE WHEN ((COALESCE(b1.`a1` > :p3, FALSE))) THEN c.`customer_id` END), :p4) /* limit Count: at most number profiles, whatever the order */ AS `s1`
+FROM `retail_prod`.`cdp`.`customers` AS c
+LEFT JOIN (
+  SELECT `customer_id` AS k,
+    sum(CASE WHEN (`order_time` >= :p1 AND `order_time` <= :p2 /* window: rows from now back by the duration, both ends included, the time column a timestamp */) THEN `amount` END) AS `a1`
+  FROM `retail_prod`.`cdp`.`orders`
+  GROUP BY `customer_id`
+) AS b1 ON b1.k = c.`customer_id`
+-- params
+-- :p1 = time.Time 2026-08-03T00:00:00Z
+-- :p2 = time.Time 2026-11-01T00:00:00Z
+-- :p3 = float64 2500
+-- :p4 = int64 500

@@ -1,0 +1,20 @@
+/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
+SELECT
+  COUNT(DISTINCT CASE WHEN ((COALESCE(c.`ltv` >= :p1, FALSE) AND COALESCE(COALESCE(b1.`a1`, 0) /* no rows counts 0 */ >= :p4, FALSE) AND NOT (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p5, FALSE) AND COALESCE(c.`last_login` < :p6 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b1.`a2`, 0) /* no rows counts 0 */ >= :p8, FALSE)))) /* exclude */))) /* exclude */)) THEN c.`customer_id` END) AS `s1`
+FROM `retail_prod`.`cdp`.`customers` AS c
+LEFT JOIN (
+  SELECT `customer_id` AS k,
+    count_if((`order_time` >= :p2 AND `order_time` <= :p3 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a1`,
+    count_if((`order_time` >= :p7 AND `order_time` <= :p3 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a2`
+  FROM `retail_prod`.`cdp`.`orders`
+  GROUP BY `customer_id`
+) AS b1 ON b1.k = c.`customer_id`
+-- params
+-- :p1 = float64 1000
+-- :p2 = time.Time 2026-10-02T00:00:00Z
+-- :p3 = time.Time 2026-11-01T00:00:00Z
+-- :p4 = float64 3
+-- :p5 = float64 200
+-- :p6 = time.Time 2026-08-01T00:00:00Z
+-- :p7 = time.Time 2026-10-18T00:00:00Z
+-- :p8 = float64 1
