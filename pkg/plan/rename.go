@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,31 +109,35 @@ func referencesAny(s *segment.Segment, parent string, names map[segment.Key]stri
 	return false
 }
 
-// folderRenames picks, for each desired folder with renamedFrom that is not
-// observed under its path, the first earlier path under which an owned
-// folder is observed that the repository does not declare.
-func (c *computer) folderRenames(desired, observed segment.State) renamed {
+// renamable is a desired folder or segment as renames see it: its key and
+// its earlier names.
+type renamable struct {
+	key  segment.Key
+	from []string
+}
+
+// pickRenames picks, for each desired object with earlier names that is
+// not observed under its own, the first earlier name under which an owned
+// object is observed that the repository does not declare and no other
+// object took. observed holds the meta of every observed object by key.
+func (c *computer) pickRenames(desired []renamable, observed map[segment.Key]segment.Meta) renamed {
 	var out renamed
-	obs := map[segment.Key]*segment.Folder{}
-	for i := range observed.Folders {
-		obs[observed.Folders[i].Key()] = &observed.Folders[i]
-	}
 	declared := map[segment.Key]bool{}
-	for _, d := range desired.Folders {
-		declared[d.Key()] = true
+	for _, d := range desired {
+		declared[d.key] = true
 	}
 	taken := map[segment.Key]bool{}
-	for _, d := range desired.Folders {
-		if len(d.RenamedFrom) == 0 || obs[d.Key()] != nil {
+	for _, d := range desired {
+		if _, seen := observed[d.key]; len(d.from) == 0 || seen {
 			continue
 		}
-		for _, old := range d.RenamedFrom {
-			k := segment.Key{Parent: d.Parent, Name: old}
-			if o := obs[k]; o != nil && !declared[k] && !taken[k] && c.owned(o.Meta) {
+		for _, old := range d.from {
+			k := segment.Key{Parent: d.key.Parent, Name: old}
+			if m, ok := observed[k]; ok && !declared[k] && !taken[k] && c.owned(m) {
 				if out == nil {
 					out = renamed{}
 				}
-				out[d.Key()], taken[k] = old, true
+				out[d.key], taken[k] = old, true
 				break
 			}
 		}
@@ -140,34 +145,36 @@ func (c *computer) folderRenames(desired, observed segment.State) renamed {
 	return out
 }
 
-// segmentRenames is folderRenames for segments.
+// folderRenames picks the renames of folders (see pickRenames).
+func (c *computer) folderRenames(desired, observed segment.State) renamed {
+	if !slices.ContainsFunc(desired.Folders, func(d segment.Folder) bool { return len(d.RenamedFrom) > 0 }) {
+		return nil // the common case: no map of every observed object
+	}
+	obs := make(map[segment.Key]segment.Meta, len(observed.Folders))
+	for _, f := range observed.Folders {
+		obs[f.Key()] = f.Meta
+	}
+	ds := make([]renamable, len(desired.Folders))
+	for i, d := range desired.Folders {
+		ds[i] = renamable{key: d.Key(), from: d.RenamedFrom}
+	}
+	return c.pickRenames(ds, obs)
+}
+
+// segmentRenames picks the renames of segments (see pickRenames).
 func (c *computer) segmentRenames(desired, observed segment.State) renamed {
-	var out renamed
-	obs := map[segment.Key]*segment.Segment{}
-	for i := range observed.Segments {
-		obs[observed.Segments[i].Key()] = &observed.Segments[i]
+	if !slices.ContainsFunc(desired.Segments, func(d segment.Segment) bool { return len(d.RenamedFrom) > 0 }) {
+		return nil // the common case: no map of every observed object
 	}
-	declared := map[segment.Key]bool{}
-	for _, d := range desired.Segments {
-		declared[d.Key()] = true
+	obs := make(map[segment.Key]segment.Meta, len(observed.Segments))
+	for _, s := range observed.Segments {
+		obs[s.Key()] = s.Meta
 	}
-	taken := map[segment.Key]bool{}
-	for _, d := range desired.Segments {
-		if len(d.RenamedFrom) == 0 || obs[d.Key()] != nil {
-			continue
-		}
-		for _, old := range d.RenamedFrom {
-			k := segment.Key{Parent: d.Parent, Name: old}
-			if o := obs[k]; o != nil && !declared[k] && !taken[k] && c.owned(o.Meta) {
-				if out == nil {
-					out = renamed{}
-				}
-				out[d.Key()], taken[k] = old, true
-				break
-			}
-		}
+	ds := make([]renamable, len(desired.Segments))
+	for i, d := range desired.Segments {
+		ds[i] = renamable{key: d.Key(), from: d.RenamedFrom}
 	}
-	return out
+	return c.pickRenames(ds, obs)
 }
 
 // renameDiff returns the name (or path) difference of a renamed object.

@@ -6,10 +6,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/reconcile"
@@ -18,25 +16,7 @@ import (
 // edited returns the files of dir with edit applied to the named file.
 func edited(t *testing.T, dir, name string, edit func(string) string) fs.FS {
 	t.Helper()
-	out := fstest.MapFS{}
-	err := fs.WalkDir(os.DirFS(dir), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(os.DirFS(dir), p)
-		if err != nil {
-			return err
-		}
-		if p == name {
-			b = []byte(edit(string(b)))
-		}
-		out[p] = &fstest.MapFile{Data: b, Mode: 0o644}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return editedFiles(t, dir, map[string]func(string) string{name: edit})
 }
 
 func withConnection(conn string) func(string) string {
