@@ -65,7 +65,7 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	fs.SetOutput(io.err)
 	format := fs.String("format", "text", "output `format`: text, json or github")
 	allowEmpty := fs.Bool("allow-empty", false, "accept a directory without any .cue file (otherwise an error)")
-	warehouse := warehouseFlags(fs)
+	warehouse := warehouseFlags(fs, io.err)
 	var remote target
 	fs.StringVar(&remote.config, "config", "", "configuration `file`: also check that every parent segment's connection exists in Treasure Data")
 	fs.StringVar(&remote.source, "source", "", "source of the configuration whose Treasure Data account is checked (default: the only one)")

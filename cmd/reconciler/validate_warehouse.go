@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -32,7 +34,7 @@ import (
 // warehouseFlags registers the flags of the warehouse checks of validate and
 // returns the check to run after the CUE files are loaded; the check returns
 // the state with types filled from the warehouse and its diagnostics.
-func warehouseFlags(fs *flag.FlagSet) func(ctx context.Context, st segment.State) (segment.State, diag.Diagnostics, error) {
+func warehouseFlags(fs *flag.FlagSet, stderr io.Writer) func(ctx context.Context, st segment.State) (segment.State, diag.Diagnostics, error) {
 	enabled := fs.Bool("warehouse", false, "also check the definitions against live warehouse metadata (Unity Catalog)")
 	host := fs.String("warehouse-host", "", "warehouse `host`, optionally with :port (default 443) and an https:// or http:// scheme (default $DATABRICKS_HOST)")
 	httpPath := fs.String("warehouse-http-path", "", "warehouse HTTP `path` (default $DATABRICKS_HTTP_PATH)")
@@ -43,16 +45,26 @@ func warehouseFlags(fs *flag.FlagSet) func(ctx context.Context, st segment.State
 	tokenURL := fs.String("token-url", "", "OAuth token `url` (default $DATABRICKS_TOKEN_URL, else https://<host>/oidc/v1/token)")
 	privileges := fs.String("privileges", "probe", "privilege check: probe (exact, one statement per table) or grants (reads grant relations)")
 	checkKeys := fs.Bool("check-keys", false, "also check that each customers key is unique (one aggregate query per parent segment)")
-	timeout := fs.Duration("warehouse-timeout", 2*time.Minute, "overall time limit of the warehouse checks")
+	timeout := fs.Duration("warehouse-timeout", 2*time.Minute, "overall time limit of the warehouse checks, on top of the start budget")
+	startTimeout := fs.Duration("warehouse-start-timeout", warehouse.DefaultStartTimeout, "how long to wait for a stopped warehouse to start (it answers 503 while it starts); 0 gives up at once")
 
 	return func(ctx context.Context, st segment.State) (segment.State, diag.Diagnostics, error) {
 		if !*enabled {
 			return st, nil, nil
 		}
+		if *startTimeout < 0 {
+			return st, nil, fmt.Errorf("--warehouse-start-timeout: must not be negative, got %s", *startTimeout)
+		}
 		opts, err := warehouseOptions(*host, *httpPath, *insecure, *tokenFile, *clientID, *secretFile, *tokenURL)
 		if err != nil {
 			return st, nil, err
 		}
+		opts.StartTimeout = *startTimeout
+		if opts.StartTimeout == 0 {
+			opts.StartTimeout = -1
+		}
+		// Waits for a starting warehouse are reported on stderr.
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		switch *privileges {
 		case "probe":
 			opts.Privileges = warehouse.ProbeTables
@@ -61,7 +73,7 @@ func warehouseFlags(fs *flag.FlagSet) func(ctx context.Context, st segment.State
 		default:
 			return st, nil, fmt.Errorf("--privileges: want probe or grants, not %q", *privileges)
 		}
-		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		ctx, cancel := context.WithTimeout(ctx, *timeout+max(*startTimeout, 0))
 		defer cancel()
 		client, err := warehouse.Open(opts)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
@@ -119,5 +120,33 @@ func TestValidateWarehouseProbePrintsOnlyItsFindings(t *testing.T) {
 	}
 	if errs != "" || driverOut.String() != "" {
 		t.Errorf("standard error:\n%s%s", errs, driverOut.String())
+	}
+}
+
+// A stopped warehouse that does not start within --warehouse-start-timeout
+// is a clear error naming the host and saying it is starting, not a query
+// error; a negative budget is refused before anything is asked.
+func TestValidateWarehouseStartTimeout(t *testing.T) {
+	_ = logger.SetLogLevel("disabled")
+	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, ep := dbxtest.Serve(t, fx, dbxstandin.WithColdStart(time.Hour))
+	t.Setenv("DATABRICKS_HOST", fmt.Sprintf("http://%s:%d", ep.Host, ep.Port))
+	t.Setenv("DATABRICKS_HTTP_PATH", ep.HTTPPath)
+	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
+	t.Setenv("DATABRICKS_CLIENT_ID", "")
+
+	code, out, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "-1s", "../../testdata/repos/retail")
+	if code != exitUsage || !strings.Contains(errs, "--warehouse-start-timeout") || len(srv.Calls()) != 0 {
+		t.Fatalf("negative budget: exit %d, %d calls, stderr %q", code, len(srv.Calls()), errs)
+	}
+	code, out, errs = runCLI("validate", "--warehouse", "--warehouse-start-timeout", "0", "../../testdata/repos/retail")
+	if code != exitUsage || !strings.Contains(errs, "starting") || !strings.Contains(errs, ep.Host) || strings.Contains(errs, "query:") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if strings.Contains(out+errs, "dapi-treasure-sp") {
+		t.Errorf("token printed")
 	}
 }

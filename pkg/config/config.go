@@ -177,14 +177,17 @@ type Endpoints struct {
 
 // Databricks configures the SQL warehouse client.
 type Databricks struct {
-	Host            string   `json:"host"`
-	Port            int      `json:"port"`
-	HTTPPath        string   `json:"httpPath"`
-	Catalog         string   `json:"catalog"`
-	Token           *Secret  `json:"token"`
-	OAuth           *OAuth   `json:"oauth"`
-	ConnectTimeout  Duration `json:"connectTimeout"`
-	QueryTimeout    Duration `json:"queryTimeout"`
+	Host           string   `json:"host"`
+	Port           int      `json:"port"`
+	HTTPPath       string   `json:"httpPath"`
+	Catalog        string   `json:"catalog"`
+	Token          *Secret  `json:"token"`
+	OAuth          *OAuth   `json:"oauth"`
+	ConnectTimeout Duration `json:"connectTimeout"`
+	QueryTimeout   Duration `json:"queryTimeout"`
+	// StartTimeout is the start budget of a stopped warehouse; zero gives
+	// up at the first HTTP 503.
+	StartTimeout    Duration `json:"startTimeout"`
 	CheckUniqueness bool     `json:"checkUniqueness"`
 	Insecure        bool     `json:"insecure"`
 }

@@ -324,10 +324,14 @@ func warehouseOptions(cfg *config.Config, opts BuildOptions) warehouse.Options {
 		Token:          d.Token.Value(),
 		ConnectTimeout: d.ConnectTimeout.D(),
 		QueryTimeout:   d.QueryTimeout.D(),
+		StartTimeout:   d.StartTimeout.D(),
 		Transport:      opts.WarehouseTransport,
 		Observe:        opts.Metrics.WarehouseQuery,
 		Now:            opts.Now,
 		Logger:         opts.Logger,
+	}
+	if wo.StartTimeout == 0 {
+		wo.StartTimeout = -1 // zero in the file means no waiting
 	}
 	if d.OAuth != nil {
 		wo.ClientID = d.OAuth.ClientID

@@ -221,7 +221,7 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 		return nil
 	}
 	var waiting *reconcile.Waiting
-	if (errors.As(err, &waiting) && waiting.Reason == reconcile.ReasonWarehouseDown) || reason == reconcile.ReasonWarehouseUnauthorized {
+	if (errors.As(err, &waiting) && warehouseDown(waiting.Reason)) || reason == reconcile.ReasonWarehouseUnauthorized {
 		d.rec.SetWarehouseUp(false)
 	}
 	d.finish(st, log, rs, res, gsnap, result, reason, err, window)
@@ -234,6 +234,16 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 		return schedule.RetryAfter(err, waiting.RetryAfter)
 	}
 	return err
+}
+
+// warehouseDown reports whether a waiting reason means the warehouse does
+// not answer statements (unavailable, starting, or not started in time).
+func warehouseDown(reason string) bool {
+	switch reason {
+	case reconcile.ReasonWarehouseDown, reconcile.ReasonWarehouseStarting, reconcile.ReasonWarehouseStartTimeout:
+		return true
+	}
+	return false
 }
 
 // runOutcome classifies the error of a reconcile into the result recorded

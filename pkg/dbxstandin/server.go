@@ -51,6 +51,14 @@ type Server struct {
 	runningPolls int
 	closed       bool
 
+	// Cold start and auto-stop (WithColdStart, WithAutoStop), on clock.
+	coldFor    time.Duration
+	autoStop   time.Duration
+	running    bool
+	readyAt    time.Time // zero: stopped, not starting
+	lastActive time.Time
+	starts     int
+
 	httpSrv *httptest.Server
 }
 
@@ -73,6 +81,16 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.logger = l }
 // SetRunningPolls.
 func WithRunningPolls(n int) Option { return func(s *Server) { s.runningPolls = n } }
 
+// WithColdStart makes the warehouse start stopped: the first request starts
+// it, and every request answers HTTP 503 with Retry-After until d has
+// passed on the server's clock, as a stopped SQL warehouse does while it
+// starts. A warehouse stopped by WithAutoStop starts the same way.
+func WithColdStart(d time.Duration) Option { return func(s *Server) { s.coldFor = d } }
+
+// WithAutoStop stops a running warehouse once no request came for idle on
+// the server's clock; the next request starts it again (see WithColdStart).
+func WithAutoStop(idle time.Duration) Option { return func(s *Server) { s.autoStop = idle } }
+
 // New validates the fixture, builds the DuckDB database and returns a
 // server ready to serve HTTP through Handler or Start. Close releases it.
 func New(fixture Fixture, opts ...Option) (*Server, error) {
@@ -90,6 +108,10 @@ func New(fixture Fixture, opts ...Option) (*Server, error) {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	s.running = s.coldFor <= 0
+	if s.running {
+		s.lastActive = s.clock()
 	}
 	if err := s.openEngine(context.Background()); err != nil {
 		s.closeEngine()
@@ -296,6 +318,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if wait, ok := s.warm(); !ok {
+		call.HTTPStatus = http.StatusServiceUnavailable
+		s.record(call)
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		w.Header().Set("X-Databricks-Reason-Phrase", "Service Unavailable")
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+
 	s.mu.Lock()
 	var f *fault
 	if len(s.faults) > 0 {
@@ -332,6 +363,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := r.Clone(ctx)
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	s.thrift(w, r2)
+}
+
+// warm applies auto-stop and cold start to a request arriving now. It
+// reports whether the warehouse runs, and otherwise the Retry-After seconds
+// until it should.
+func (s *Server) warm() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	if s.running && s.autoStop > 0 && now.Sub(s.lastActive) >= s.autoStop {
+		s.running = false
+	}
+	if !s.running {
+		if s.readyAt.IsZero() {
+			s.readyAt = now.Add(s.coldFor)
+			s.starts++
+		}
+		if now.Before(s.readyAt) {
+			// Come back in a second: the driver honours Retry-After
+			// without a cap.
+			return 1, false
+		}
+		s.running, s.readyAt = true, time.Time{}
+	}
+	s.lastActive = now
+	return 0, true
+}
+
+// Running reports whether the warehouse runs (it has not been stopped by
+// WithAutoStop, or has finished starting).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
+// Starts returns how many times the warehouse was started by a request.
+func (s *Server) Starts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.starts
 }
 
 type callKey struct{}

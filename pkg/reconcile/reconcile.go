@@ -193,9 +193,16 @@ const (
 	ReasonLoadBudget        = "LoadBudget"
 	ReasonWarehouseMismatch = "WarehouseMismatch"
 	ReasonWarehouseDown     = "WarehouseUnavailable"
-	ReasonTreasureDown      = "TreasureUnavailable"
-	ReasonTreasureRefused   = "TreasureRefused"
-	ReasonApplyFailed       = "ApplyFailed"
+	// ReasonWarehouseStarting: the warehouse answered 503 because it is
+	// starting, and the run gave up within the start budget (it was
+	// canceled); the next run waits again.
+	ReasonWarehouseStarting = "WarehouseStarting"
+	// ReasonWarehouseStartTimeout: the warehouse was still starting when
+	// the start budget (databricks.startTimeout) ran out.
+	ReasonWarehouseStartTimeout = "WarehouseStartTimeout"
+	ReasonTreasureDown          = "TreasureUnavailable"
+	ReasonTreasureRefused       = "TreasureRefused"
+	ReasonApplyFailed           = "ApplyFailed"
 	// ReasonTreasureUnauthorized: Treasure refused the API key (401).
 	ReasonTreasureUnauthorized = "TreasureUnauthorized"
 	// ReasonTreasureForbidden: Treasure refused a request for the key's
@@ -303,6 +310,24 @@ func refused(reason, credential string, err error) *Stalled {
 	return &Stalled{Reason: reason, Err: &CredentialError{Reason: reason, Credential: credential, Err: err}}
 }
 
+// warehouseWaitReason tells a starting warehouse, and one that did not
+// start within its budget, from one that is unavailable.
+func warehouseWaitReason(err error) string {
+	var st interface {
+		IsStarting() bool
+		StartTimedOut() bool
+	}
+	if errors.As(err, &st) {
+		switch {
+		case st.StartTimedOut():
+			return ReasonWarehouseStartTimeout
+		case st.IsStarting():
+			return ReasonWarehouseStarting
+		}
+	}
+	return ReasonWarehouseDown
+}
+
 // temporary is implemented by adapter errors that pass by themselves.
 type temporary interface{ Temporary() bool }
 
@@ -365,7 +390,7 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 			if errors.As(err, &u) && u.Unauthorized() {
 				return res, refused(ReasonWarehouseUnauthorized, r.Credentials.Warehouse, err)
 			}
-			return res, &Waiting{Reason: ReasonWarehouseDown, Err: err}
+			return res, &Waiting{Reason: warehouseWaitReason(err), Err: err}
 		}
 		if res.Diagnostics.HasErrors() {
 			return res, &Stalled{Reason: ReasonWarehouseMismatch, Err: res.Diagnostics.Err()}

@@ -455,3 +455,27 @@ func TestUnitRefusedCredentialsStall(t *testing.T) {
 		})
 	}
 }
+
+// startErr is a warehouse error of a warehouse that is starting, or that
+// did not start within its budget.
+type startErr struct{ timedOut bool }
+
+func (e startErr) Error() string       { return "warehouse h: starting" }
+func (e startErr) IsStarting() bool    { return !e.timedOut }
+func (e startErr) StartTimedOut() bool { return e.timedOut }
+
+func TestUnitWarehouseStartingWaits(t *testing.T) {
+	for _, tc := range []struct {
+		err  startErr
+		want string
+	}{{startErr{}, reconcile.ReasonWarehouseStarting}, {startErr{timedOut: true}, reconcile.ReasonWarehouseStartTimeout}} {
+		m := newRemote()
+		r := unitReconciler(&fixedLoader{state: unitState("A")}, m)
+		r.Catalog = downCatalog{err: fmt.Errorf("snapshot: %w", tc.err)}
+		res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
+		var w *reconcile.Waiting
+		if !errors.As(err, &w) || w.Reason != tc.want || res.Outcome != reconcile.OutcomeWaiting {
+			t.Errorf("err = %v, outcome %q, want waiting %s", err, res.Outcome, tc.want)
+		}
+	}
+}

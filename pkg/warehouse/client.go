@@ -81,6 +81,16 @@ type Options struct {
 	RetryWaitMin time.Duration
 	RetryWaitMax time.Duration
 
+	// StartTimeout is the start budget: how long a statement keeps being
+	// retried while the warehouse answers HTTP 503 because it is starting
+	// (default 10m; negative gives up at the first 503 the driver could
+	// not retry away). Each wait is logged at info level with the time
+	// waited so far; after the budget the statement fails with class
+	// StartTimeout.
+	StartTimeout time.Duration
+	// Sleep waits d or until ctx ends (default a timer); replaced in tests.
+	Sleep func(ctx context.Context, d time.Duration) error
+
 	// Privileges selects the privilege check (default ProbeTables).
 	Privileges PrivilegeCheck
 	// PrivilegeTTL keeps privilege results for this long; zero checks on
@@ -163,6 +173,12 @@ func Open(opts Options) (*Client, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
 	if opts.Transport == nil {
 		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
@@ -238,10 +254,59 @@ func (c *Client) count(kind string, start time.Time, err error) {
 	}
 }
 
+// DefaultStartTimeout is the default start budget of a stopped warehouse.
+const DefaultStartTimeout = 10 * time.Minute
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // query runs one statement with the query timeout, counts it, and hands
-// each row to scan. Errors come back classified.
+// each row to scan. While the warehouse is starting (HTTP 503) the
+// statement is retried with backoff within the start budget. Errors come
+// back classified.
 func (c *Client) query(ctx context.Context, kind, op, stmt string, args []any, scan func(*sql.Rows) error) error {
 	start := c.opts.Now()
+	wait := c.opts.RetryWaitMin
+	for {
+		err := c.attempt(ctx, kind, op, stmt, args, scan)
+		var we *Error
+		if !errors.As(err, &we) || we.Class != Starting {
+			c.count(kind, start, err)
+			return err
+		}
+		waited := c.opts.Now().Sub(start)
+		budget := c.opts.StartTimeout
+		if budget < 0 || waited >= budget {
+			if budget > 0 {
+				we.Class = StartTimeout
+				we.msg = fmt.Sprintf("still starting after %s (start budget %s): %s", waited.Round(time.Second), budget, we.msg)
+			}
+			c.count(kind, start, err)
+			return err
+		}
+		d := min(wait, budget-waited)
+		if c.opts.Logger != nil {
+			c.opts.Logger.Info("warehouse starting; statement retried", "host", c.opts.Host, "op", op,
+				"waited", waited.Round(time.Second).String(), "budget", budget.String(), "next_in", d.String())
+		}
+		if serr := c.opts.Sleep(ctx, d); serr != nil {
+			c.count(kind, start, err)
+			return err
+		}
+		wait = min(2*wait, c.opts.RetryWaitMax)
+	}
+}
+
+// attempt runs one statement once.
+func (c *Client) attempt(ctx context.Context, kind, op, stmt string, args []any, scan func(*sql.Rows) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout+c.opts.QueryTimeout)
 	defer cancel()
 	if c.tokens != nil {
@@ -249,9 +314,7 @@ func (c *Client) query(ctx context.Context, kind, op, stmt string, args []any, s
 		// statement: the driver retries a failed authentication like a
 		// lost connection, and a refused secret stays refused.
 		if _, err := c.tokens.get(ctx); err != nil {
-			err = c.classify(ctx, "token exchange", err)
-			c.count(kind, start, err)
-			return err
+			return c.classify(ctx, "token exchange", err)
 		}
 	}
 	err := func() error {
@@ -267,9 +330,7 @@ func (c *Client) query(ctx context.Context, kind, op, stmt string, args []any, s
 		}
 		return rows.Err()
 	}()
-	err = c.classify(ctx, op, err)
-	c.count(kind, start, err)
-	return err
+	return c.classify(ctx, op, err)
 }
 
 // noTelemetry answers the driver's telemetry feature-flag lookup locally

@@ -27,6 +27,13 @@ const (
 	Timeout Class = "timeout"
 	// Query: the statement failed for another reason.
 	Query Class = "query"
+	// Starting: the warehouse answered HTTP 503 or said it is starting (a
+	// stopped warehouse starts on the first request and answers 503 until
+	// it runs).
+	Starting Class = "starting"
+	// StartTimeout: the warehouse was still starting when the start budget
+	// (Options.StartTimeout) ran out.
+	StartTimeout Class = "start timeout"
 )
 
 // Error is the one error type of the client. It names the warehouse host
@@ -109,6 +116,8 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 				e.Class = NotFound
 			}
 		}
+	case starting.MatchString(msg):
+		e.Class = Starting
 	case errors.As(err, &tokErr) && tokErr.refused():
 		e.Class = AuthRefused
 	case authRefused.MatchString(msg):
@@ -126,6 +135,10 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 // authRefused matches the driver's and the token exchange's texts for HTTP
 // 401 and 403.
 var authRefused = regexp.MustCompile(`(?i)\b(status|http) 40[13]\b|invalid access token|\bunauthorized\b|\bforbidden\b`)
+
+// starting matches the driver's text for a request that still got HTTP 503
+// after its own retries, and the warehouse's words for a start in progress.
+var starting = regexp.MustCompile(`(?i)\b(status|http) 503\b|503 service unavailable|temporarily_unavailable|warehouse (is )?starting`)
 
 func isUnreachable(err error, lower string) bool {
 	var opErr *net.OpError
@@ -163,10 +176,24 @@ func (r redactedError) Error() string { return r.msg }
 func (r redactedError) Unwrap() error { return r.cause }
 
 // Temporary reports whether retrying later may succeed without anyone
-// changing anything: the warehouse was unreachable or too slow. Refused
-// credentials, missing privileges or tables and failed statements need a
-// human.
-func (e *Error) Temporary() bool { return e.Class == Unreachable || e.Class == Timeout }
+// changing anything: the warehouse was unreachable, too slow, starting or
+// did not finish starting within the budget. Refused credentials, missing
+// privileges or tables and failed statements need a human.
+func (e *Error) Temporary() bool {
+	switch e.Class {
+	case Unreachable, Timeout, Starting, StartTimeout:
+		return true
+	}
+	return false
+}
+
+// IsStarting reports whether the warehouse was starting (HTTP 503) when
+// the statement was given up, within the start budget.
+func (e *Error) IsStarting() bool { return e.Class == Starting }
+
+// StartTimedOut reports whether the warehouse was still starting when the
+// start budget ran out.
+func (e *Error) StartTimedOut() bool { return e.Class == StartTimeout }
 
 // Unauthorized reports whether the warehouse or its token URL refused the
 // credentials (a wrong, expired or revoked token or client secret, or a

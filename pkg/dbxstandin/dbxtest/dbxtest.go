@@ -21,9 +21,9 @@ func Start(t testing.TB, path string) (*dbxstandin.Server, dbxstandin.Endpoint) 
 }
 
 // Serve serves fx on 127.0.0.1 and closes the server when the test ends.
-func Serve(t testing.TB, fx dbxstandin.Fixture) (*dbxstandin.Server, dbxstandin.Endpoint) {
+func Serve(t testing.TB, fx dbxstandin.Fixture, opts ...dbxstandin.Option) (*dbxstandin.Server, dbxstandin.Endpoint) {
 	t.Helper()
-	srv, err := dbxstandin.New(fx)
+	srv, err := dbxstandin.New(fx, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
