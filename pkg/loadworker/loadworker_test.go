@@ -70,11 +70,11 @@ func TestLoadWithinBudget(t *testing.T) {
 
 func TestCaps(t *testing.T) {
 	cases := []struct {
-		name  string
-		lim   Limits
-		big   int
-		file  string
-		code  string
+		name string
+		lim  Limits
+		big  int
+		file string
+		code string
 	}{
 		{name: "file size", lim: Limits{MaxFileBytes: 4096}, big: 8192, file: "segments/zz.cue", code: CodeFileTooLarge},
 		{name: "file count", lim: Limits{MaxFiles: 3}, file: "segments/lifecycle.cue", code: CodeTooManyFiles},
