@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestMain(m *testing.M) {
@@ -138,4 +140,36 @@ func TestCachedFilesNeedNoWorker(t *testing.T) {
 	if _, err := l.Load(context.Background(), fsys); err == nil || !strings.Contains(err.Error(), "load worker") {
 		t.Fatalf("a new file was not sent to a worker: err = %v", err)
 	}
+}
+
+// TestFileCPUBudget: a file whose evaluation takes more CPU time than the
+// per-file budget is over budget; with a budget below what starting the
+// worker and evaluating the first file costs, that file is blamed.
+func TestFileCPUBudget(t *testing.T) {
+	fsys := retail(t)
+	_, err := New(Limits{FileTimeout: time.Millisecond}).Load(context.Background(), fsys)
+	var be *BudgetError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want a BudgetError", err)
+	}
+	d := be.Diagnostics[0]
+	if d.Pos.File != "parent.cue" || d.Code != CodeOverBudget || !strings.Contains(d.Summary, "CPU time") {
+		t.Errorf("first diagnostic = %s %s %q", d.Pos.File, d.Code, d.Summary)
+	}
+}
+
+func TestCPUTime(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	for range 1500 {
+		if d, ok := cpuTime(cmd.Process.Pid); ok && d >= 50*time.Millisecond {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d, ok := cpuTime(cmd.Process.Pid)
+	t.Fatalf("cpuTime of a busy loop = %v, %v after 30 s", d, ok)
 }
