@@ -219,10 +219,15 @@ func (s *Server) refreshUC(ctx context.Context) error {
 			if m.canSeeCatalog(p, c) {
 				add("catalogs", p, c.Name, nullable(c.Owner), nullable(c.Comment), epoch, nullable(c.Owner), epoch, nullable(c.Owner))
 			}
+			// The privilege relations list the grants of every grantee
+			// (users, service principals, groups) on what the viewer can
+			// see, direct and inherited from a parent (inherited_from),
+			// never ownership.
+			seeCatalog := m.canSeeCatalog(p, c)
 			for _, priv := range []string{PrivUseCatalog, PrivUseSchema, PrivSelect, PrivAllPrivileges} {
 				for _, g := range s.uc.Grants {
-					if g.Principal == p && g.Privilege == priv && strings.EqualFold(g.Catalog, c.Name) && g.Schema == "" {
-						add("catalog_privileges", p, m.grantor(g), p, c.Name, priv, "NO", nil)
+					if seeCatalog && g.Privilege == priv && strings.EqualFold(g.Catalog, c.Name) && g.Schema == "" {
+						add("catalog_privileges", p, m.grantor(g), g.Principal, c.Name, privilegeType(priv), "NO", nil)
 					}
 				}
 			}
@@ -231,16 +236,27 @@ func (s *Server) refreshUC(ctx context.Context) error {
 				if m.canSeeSchema(p, c, sc) {
 					add("schemata", p, c.Name, sc.Name, nullable(firstNonEmpty(sc.Owner, c.Owner)), nullable(sc.Comment), epoch, nil, epoch, nil)
 				}
-				for _, priv := range []string{PrivUseSchema, PrivSelect, PrivAllPrivileges} {
-					if ok, lvl := m.holds(p, priv, c.Name, sc.Name, ""); ok {
-						add("schema_privileges", p, m.grantorFor(p, priv, c.Name, sc.Name, ""), p, c.Name, sc.Name, priv, "NO", nullable(lvl))
+				seeSchema := m.canSeeSchema(p, c, sc)
+				for _, q := range m.grantees() {
+					if !seeSchema {
+						break
+					}
+					for _, priv := range []string{PrivUseSchema, PrivSelect, PrivAllPrivileges} {
+						if ok, lvl := m.byPrivilege(priv).granted(q, priv, c.Name, sc.Name, ""); ok {
+							add("schema_privileges", p, m.grantorFor(q, priv, c.Name, sc.Name, ""), q, c.Name, sc.Name, privilegeType(priv), "NO", nullable(lvl))
+						}
 					}
 				}
 				for ti := range sc.Tables {
 					t := &sc.Tables[ti]
-					for _, priv := range []string{PrivSelect, PrivAllPrivileges} {
-						if ok, lvl := m.holds(p, priv, c.Name, sc.Name, t.Name); ok {
-							add("table_privileges", p, m.grantorFor(p, priv, c.Name, sc.Name, t.Name), p, c.Name, sc.Name, t.Name, priv, "NO", nullable(lvl))
+					for _, q := range m.grantees() {
+						if !seeSchema {
+							break
+						}
+						for _, priv := range []string{PrivSelect, PrivAllPrivileges} {
+							if ok, lvl := m.byPrivilege(priv).granted(q, priv, c.Name, sc.Name, t.Name); ok {
+								add("table_privileges", p, m.grantorFor(q, priv, c.Name, sc.Name, t.Name), q, c.Name, sc.Name, t.Name, privilegeType(priv), "NO", nullable(lvl))
+							}
 						}
 					}
 					if !m.canSeeTable(p, c.Name, sc.Name, t.Name) {
@@ -311,6 +327,19 @@ func (s *Server) refreshUC(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// byPrivilege returns a model holding only the grants of priv (ALL
+// PRIVILEGES) or only the others (any other value), so that a privilege
+// relation lists an ALL PRIVILEGES grant once, as ALL_PRIVILEGES.
+func (m catalogModel) byPrivilege(priv string) catalogModel {
+	f := &Fixture{}
+	for _, g := range m.f.Grants {
+		if (g.Privilege == PrivAllPrivileges) == (priv == PrivAllPrivileges) {
+			f.Grants = append(f.Grants, g)
+		}
+	}
+	return catalogModel{f}
 }
 
 func (m catalogModel) grantorFor(principal, priv, cat, sch, tbl string) string {

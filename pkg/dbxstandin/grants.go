@@ -70,6 +70,22 @@ const (
 // It returns the level the privilege came from: "" for a direct grant,
 // "SCHEMA" or "CATALOG" when inherited.
 func (m catalogModel) holds(principal, priv, cat, sch, tbl string) (bool, string) {
+	found, best := m.granted(principal, priv, cat, sch, tbl)
+	if !found {
+		// Owners hold every privilege on what they own and below.
+		if c := m.catalog(cat); c != nil && c.Owner == principal && principal != "" {
+			return true, levelCatalog
+		}
+		if _, s := m.schema(cat, sch); s != nil && s.Owner == principal && principal != "" {
+			return true, levelSchema
+		}
+	}
+	return found, best
+}
+
+// granted is holds without ownership: whether a grant to principal (on the
+// securable or a parent) gives priv, and the level it came from.
+func (m catalogModel) granted(principal, priv, cat, sch, tbl string) (bool, string) {
 	best, found := "", false
 	rank := map[string]int{levelTable: 0, levelSchema: 1, levelCatalog: 2}
 	target := 0 // depth of the securable: 0 catalog, 1 schema, 2 table
@@ -111,15 +127,6 @@ func (m catalogModel) holds(principal, priv, cat, sch, tbl string) (bool, string
 		}
 		if !found || rank[level] < rank[best] {
 			best, found = level, true
-		}
-	}
-	if !found {
-		// Owners hold every privilege on what they own and below.
-		if c := m.catalog(cat); c != nil && c.Owner == principal && principal != "" {
-			return true, levelCatalog
-		}
-		if _, s := m.schema(cat, sch); s != nil && s.Owner == principal && principal != "" {
-			return true, levelSchema
 		}
 	}
 	return found, best
@@ -192,6 +199,24 @@ func (m catalogModel) grantor(g Grant) string {
 	}
 	return "admins"
 }
+
+// grantees lists every principal or group that holds a grant, in order of
+// first appearance.
+func (m catalogModel) grantees() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range m.f.Grants {
+		if !seen[g.Principal] {
+			seen[g.Principal] = true
+			out = append(out, g.Principal)
+		}
+	}
+	return out
+}
+
+// privilegeType spells a privilege as the information_schema privilege
+// relations do: with underscores (USE_CATALOG, ALL_PRIVILEGES).
+func privilegeType(priv string) string { return strings.ReplaceAll(priv, " ", "_") }
 
 func (m catalogModel) principals() []string {
 	out := make([]string, 0, len(m.f.Principals))

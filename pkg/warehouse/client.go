@@ -37,8 +37,8 @@ const (
 	ProbeTables PrivilegeCheck = iota
 	// ReadGrants reads catalog_privileges, schema_privileges and
 	// table_privileges in one query per catalog and computes access from
-	// the direct and inherited grants of the principal. It misses grants
-	// held through groups and ownership.
+	// the rows whose grantee is the principal, direct and inherited. It
+	// misses grants held through groups and ownership.
 	ReadGrants
 	// SkipPrivileges does not check privileges.
 	SkipPrivileges

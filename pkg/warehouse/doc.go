@@ -44,10 +44,13 @@
 //     naming the first privilege lacking). Costs one statement per table.
 //   - ReadGrants: one UNION query per catalog over catalog_privileges,
 //     schema_privileges and table_privileges, evaluated with inheritance
-//     from catalog to schema to table. Cheaper for many tables, but these
-//     relations list only the principal's own grants, so privileges held
-//     through a group or by ownership are reported missing, and a missing
-//     table cannot be told from an invisible one.
+//     from catalog to schema to table. Only rows whose grantee is the
+//     principal count (the relations list other grantees' rows too);
+//     inherited rows count, and privilege_type is read as USE CATALOG or
+//     USE_CATALOG alike. Cheaper for many tables, but a grant held through
+//     a group or by ownership is not a row of the principal, so it is
+//     reported missing, and a missing table cannot be told from an
+//     invisible one.
 //
 // ProbeTables is the default because correctness of a permission finding
 // matters more than a few statements per reconcile: a false "missing

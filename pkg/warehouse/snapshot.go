@@ -303,7 +303,7 @@ func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []strin
 		var got map[string]Access
 		var err error
 		if c.opts.Privileges == ReadGrants {
-			got, err = c.readGrants(ctx, k, ts)
+			got, err = c.readGrants(ctx, k, cat.Principal, ts)
 		} else {
 			got, err = c.probe(ctx, ts)
 		}
@@ -375,28 +375,41 @@ func (c *Client) probeOne(ctx context.Context, t segment.Table) (Access, error) 
 	return a, nil
 }
 
-// readGrants computes access from the privilege relations of one catalog.
-func (c *Client) readGrants(ctx context.Context, catalog string, tables []segment.Table) (map[string]Access, error) {
+// readGrants computes access from the documented privilege relations of
+// one catalog (catalog_privileges, schema_privileges, table_privileges:
+// grantor, grantee, the securable's names, privilege_type, is_grantable,
+// inherited_from). Only rows whose grantee is the principal count; a row
+// inherited from a parent (inherited_from set) counts like a direct one.
+// privilege_type is read in either spelling, USE CATALOG or USE_CATALOG.
+// Grants held through a group or ownership are not rows of the principal,
+// so they are reported missing: probe mode is the exact check.
+func (c *Client) readGrants(ctx context.Context, catalog, principal string, tables []segment.Table) (map[string]Access, error) {
 	q := quote(catalog) + ".information_schema."
-	var args []any
+	args := []any{sql.Named("p", principal)}
 	var schemas, names []string
 	for _, t := range tables {
 		schemas = append(schemas, t.Schema)
 		names = append(names, t.Table)
 	}
-	stmt := "SELECT 'catalog' AS level, '' AS sch, '' AS tbl, privilege_type FROM " + q + "catalog_privileges" +
-		" UNION ALL SELECT 'schema', schema_name, '', privilege_type FROM " + q + "schema_privileges" +
-		" UNION ALL SELECT 'table', table_schema, table_name, privilege_type FROM " + q + "table_privileges" +
-		" WHERE table_schema IN (" + inList("s", schemas, &args) + ") AND table_name IN (" + inList("t", names, &args) + ")"
+	sin, tin := inList("s", schemas, &args), inList("t", names, &args)
+	stmt := "SELECT 'catalog' AS level, '' AS sch, '' AS tbl, grantee, privilege_type FROM " + q + "catalog_privileges" +
+		" WHERE grantee = :p" +
+		" UNION ALL SELECT 'schema', schema_name, '', grantee, privilege_type FROM " + q + "schema_privileges" +
+		" WHERE grantee = :p AND schema_name IN (" + sin + ")" +
+		" UNION ALL SELECT 'table', table_schema, table_name, grantee, privilege_type FROM " + q + "table_privileges" +
+		" WHERE grantee = :p AND table_schema IN (" + sin + ") AND table_name IN (" + tin + ")"
 	type grant struct{ level, schema, table, priv string }
 	var grants []grant
 	err := c.query(ctx, KindPrivileges, "privileges query", stmt, args, func(r *sql.Rows) error {
 		var g grant
-		var s, t sql.NullString
-		if err := r.Scan(&g.level, &s, &t, &g.priv); err != nil {
+		var s, t, grantee sql.NullString
+		if err := r.Scan(&g.level, &s, &t, &grantee, &g.priv); err != nil {
 			return err
 		}
-		g.schema, g.table, g.priv = strings.ToLower(s.String), strings.ToLower(t.String), strings.ToUpper(g.priv)
+		if !strings.EqualFold(grantee.String, principal) {
+			return nil // another grantee's row: never ours
+		}
+		g.schema, g.table, g.priv = strings.ToLower(s.String), strings.ToLower(t.String), privilegeName(g.priv)
 		grants = append(grants, g)
 		return nil
 	})
@@ -405,18 +418,25 @@ func (c *Client) readGrants(ctx context.Context, catalog string, tables []segmen
 	}
 	out := map[string]Access{}
 	for _, t := range tables {
+		sch, tbl := strings.ToLower(t.Schema), strings.ToLower(t.Table)
 		has := func(priv string) bool {
 			for _, g := range grants {
-				if g.priv != priv && g.priv != "ALL PRIVILEGES" {
+				if g.priv != priv && g.priv != allPrivileges {
 					continue
 				}
-				switch {
-				case g.level == "catalog":
+				switch g.level {
+				case "catalog":
+					// A catalog grant covers the catalog and everything
+					// in it.
 					return true
-				case g.level == "schema" && g.schema == strings.ToLower(t.Schema) && priv != UseCatalog:
-					return true
-				case g.level == "table" && g.schema == strings.ToLower(t.Schema) && g.table == strings.ToLower(t.Table) && priv == Select:
-					return true
+				case "schema":
+					if g.schema == sch && priv != UseCatalog {
+						return true
+					}
+				case "table":
+					if g.schema == sch && g.table == tbl && priv == Select {
+						return true
+					}
 				}
 			}
 			return false
@@ -430,6 +450,14 @@ func (c *Client) readGrants(ctx context.Context, catalog string, tables []segmen
 		out[Key(t)] = a
 	}
 	return out, nil
+}
+
+const allPrivileges = "ALL PRIVILEGES"
+
+// privilegeName normalises a privilege_type: upper case, words separated
+// by spaces (USE_CATALOG and USE CATALOG are the same privilege).
+func privilegeName(s string) string {
+	return strings.Join(strings.Fields(strings.ToUpper(strings.ReplaceAll(s, "_", " "))), " ")
 }
 
 // CheckKeys runs the opt-in uniqueness check of each customers key (one
