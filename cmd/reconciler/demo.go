@@ -29,11 +29,15 @@ import (
 // Credentials of the demo's stand-ins. They are not secrets: they exist only
 // inside the demo process.
 const (
-	demoTDKey     = "1/demo0123456789abcdef0123456789abcdef"
-	demoDBXToken  = "dapi-treasure-sp"
-	demoConnName  = "databricks-retail"
-	demoRepoName  = "retail"
-	demoSourceKey = "retail"
+	demoTDKey = "1/demo0123456789abcdef0123456789abcdef"
+	// The warehouse is used as a service principal (OAuth machine to
+	// machine): the stand-in's token endpoint exchanges this client id
+	// and secret for a bearer token of principal treasure-sp.
+	demoDBXClientID = "demo-reconciler-sp"
+	demoDBXSecret   = "demo-oauth-secret-0123456789"
+	demoConnName    = "databricks-retail"
+	demoRepoName    = "retail"
+	demoSourceKey   = "retail"
 )
 
 // runDemo implements `reconciler demo`: the whole system on embedded
@@ -123,7 +127,7 @@ func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration
 	if err != nil {
 		return err
 	}
-	dbx, err := dbxstandin.New(fx)
+	dbx, err := dbxstandin.New(fx, dbxstandin.WithOAuthClient(demoDBXClientID, demoDBXSecret, "treasure-sp"))
 	if err != nil {
 		return err
 	}
@@ -132,7 +136,8 @@ func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration
 	if err != nil {
 		return err
 	}
-	step("Databricks SQL warehouse stand-in at %s%s (Unity Catalog retail_prod.cdp with sample rows)", ep.URL, ep.HTTPPath)
+	step("Databricks SQL warehouse stand-in at %s%s (Unity Catalog retail_prod.cdp with sample rows; OAuth service principal %q)",
+		ep.URL, ep.HTTPPath, demoDBXClientID)
 
 	// Git.
 	repo := filepath.Join(dir, demoRepoName)
@@ -148,7 +153,7 @@ func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration
 	step("git repository %s, served at %s", repo, remote)
 
 	// Configuration and daemon.
-	for k, v := range map[string]string{"DEMO_TD_API_KEY": demoTDKey, "DEMO_DATABRICKS_TOKEN": demoDBXToken} {
+	for k, v := range map[string]string{"DEMO_TD_API_KEY": demoTDKey, "DEMO_DATABRICKS_CLIENT_SECRET": demoDBXSecret} {
 		if err := os.Setenv(k, v); err != nil {
 			return err
 		}
@@ -172,10 +177,11 @@ databricks:
   port: %d
   httpPath: %q
   insecure: true
-  token: {env: DEMO_DATABRICKS_TOKEN}
+  oauth: {clientId: %q, clientSecret: {env: DEMO_DATABRICKS_CLIENT_SECRET}}
 prune:
   enabled: true
-`, ln.Addr().String(), logLevel, demoSourceKey, remote, every, td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
+`, ln.Addr().String(), logLevel, demoSourceKey, remote, every, td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath,
+		demoDBXClientID)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		return err
 	}

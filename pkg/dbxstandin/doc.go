@@ -93,7 +93,13 @@
 //     may read it.
 //   - Statements run synchronously inside ExecuteStatement; queryTimeout and
 //     cancellation of a running statement are not honoured.
-//   - No OAuth: only personal access tokens.
+//   - Authentication: personal access tokens of the fixture's principals,
+//     and OAuth machine-to-machine for clients registered with
+//     WithOAuthClient: POST /oidc/v1/token (client credentials grant, scope
+//     all-apis, client id and secret by HTTP Basic or in the form) issues a
+//     bearer token valid for an hour; a wrong secret is 401 with
+//     {"error":"invalid_client",...}. No OIDC discovery document, no
+//     user-to-machine flow.
 //
 // Files that need DuckDB carry a cgo build constraint; without cgo only the
 // fixture, type and rewriter code is built.

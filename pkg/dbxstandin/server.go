@@ -59,6 +59,12 @@ type Server struct {
 	lastActive time.Time
 	starts     int
 
+	// OAuth machine-to-machine (WithOAuthClient): clients by id, issued
+	// access tokens.
+	oauth         map[string]oauthClient
+	issued        map[string]issuedToken
+	tokenRequests int
+
 	httpSrv *httptest.Server
 }
 
@@ -293,10 +299,15 @@ func (s *Server) SetRunningPolls(n int) {
 	s.mu.Unlock()
 }
 
-// ServeHTTP checks the path (only HTTPPath is served; anything else is 404),
+// ServeHTTP serves the token endpoint (WithOAuthClient) and otherwise
+// checks the path (only HTTPPath is served; anything else is 404),
 // applies injected faults, authenticates the bearer token, records the call
 // and hands the Thrift body to the TCLIService processor.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == TokenPath && s.oauth != nil {
+		s.serveToken(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -348,6 +359,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	principal, ok := catalogModel{&s.uc}.principalFor(token)
+	if !ok {
+		principal, ok = s.oauthPrincipal(token)
+	}
 	s.mu.Unlock()
 	if !ok {
 		call.HTTPStatus = http.StatusUnauthorized

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,7 +66,7 @@ type Options struct {
 	Token string
 	// ClientID and ClientSecret authenticate a service principal by OAuth
 	// machine-to-machine: they are exchanged for an access token at
-	// TokenURL (default https://<host>/oidc/v1/token), cached until shortly
+	// TokenURL (default https://<host>[:<port>]/oidc/v1/token), cached until shortly
 	// before it expires.
 	ClientID     string
 	ClientSecret string
@@ -210,7 +212,11 @@ func Open(opts Options) (*Client, error) {
 	} else {
 		tokenURL := opts.TokenURL
 		if tokenURL == "" {
-			tokenURL = scheme + opts.Host + "/oidc/v1/token"
+			host := opts.Host
+			if opts.Port != 443 {
+				host = net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+			}
+			tokenURL = scheme + host + "/oidc/v1/token"
 		}
 		c.tokens = &tokenSource{url: tokenURL, id: opts.ClientID, secret: opts.ClientSecret,
 			client: &http.Client{Transport: opts.Transport, Timeout: opts.ConnectTimeout}, now: opts.Now}

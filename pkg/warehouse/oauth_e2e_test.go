@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/warehouse"
 )
@@ -148,4 +149,40 @@ func TestOAuthRefusedSecretIsNotRetried(t *testing.T) {
 		t.Errorf("%d token exchanges for a refused secret, want 1", n)
 	}
 	assertNoSecret(t, err, secret)
+}
+
+// The stand-in's own token endpoint, through the real driver: the
+// service principal's client id and secret become a bearer token the
+// warehouse accepts (the default token URL is the workspace's, port
+// included); a wrong secret is refused with invalid_client and never
+// appears in the error.
+func TestServicePrincipalThroughTheStandInsTokenEndpoint(t *testing.T) {
+	fx, err := dbxstandin.LoadFixture(retailFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, ep := dbxtest.Serve(t, fx, dbxstandin.WithOAuthClient("sp-client-id", "sp-secret-value", "treasure-sp"))
+	c := open(t, ep, func(o *warehouse.Options) {
+		o.Token, o.ClientID, o.ClientSecret = "", "sp-client-id", "sp-secret-value"
+	})
+	cat, err := c.Snapshot(context.Background(), allRetail[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cat.Principal != "treasure-sp" || !cat.Table(allRetail[0]).Access.Readable() {
+		t.Errorf("snapshot as the service principal = %+v", cat)
+	}
+	if n := srv.TokenRequests(); n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+
+	bad := open(t, ep, func(o *warehouse.Options) {
+		o.Token, o.ClientID, o.ClientSecret = "", "sp-client-id", "not-the-secret-42"
+	})
+	_, err = bad.Snapshot(context.Background(), allRetail[:1])
+	var we *warehouse.Error
+	if !errors.As(err, &we) || !we.Unauthorized() || !strings.Contains(err.Error(), "401 invalid_client") {
+		t.Fatalf("wrong secret: %v, want an unauthorized error with 401 invalid_client", err)
+	}
+	assertNoSecret(t, err, "not-the-secret-42")
 }
