@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
 
@@ -79,6 +82,26 @@ func (w *world) withKey(t *testing.T, key string) string {
 	re := regexp.MustCompile(`apiKey: file: "[^"]*"`)
 	cfg := re.ReplaceAllString(string(b), `apiKey: file: `+jsonString(keyFile))
 	path := filepath.Join(dir, "reconciler.cue")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// withWarehouse writes a copy of the world's configuration whose
+// warehouse is ep.
+func (w *world) withWarehouse(t *testing.T, ep dbxstandin.Endpoint) string {
+	t.Helper()
+	b, err := os.ReadFile(w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`databricks: \{host: "[^"]*", port: [0-9]+, httpPath: "[^"]*"`)
+	cfg := re.ReplaceAllString(string(b), fmt.Sprintf("databricks: {host: %q, port: %d, httpPath: %q", ep.Host, ep.Port, ep.HTTPPath))
+	if cfg == string(b) {
+		t.Fatal("the configuration has no databricks block to replace")
+	}
+	path := filepath.Join(t.TempDir(), "reconciler.cue")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +202,37 @@ func TestDoctorFaults(t *testing.T) {
 		}
 		if st, reason := parseDoctor(t, stdout).check("connection:no-such-connection"); st != "fail" || reason != "not_found" {
 			t.Errorf("connection: %s (%s), want fail (not_found)", st, reason)
+		}
+	})
+
+	t.Run("warehouse cold", func(t *testing.T) {
+		// A stopped warehouse answers 503 for a few seconds while it
+		// starts: doctor says it is waiting, then the check passes.
+		fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold, ep := dbxtest.Serve(t, fx, dbxstandin.WithColdStart(3*time.Second))
+		cfg := w.withWarehouse(t, ep)
+		code, stdout, stderr := w.cli(t, "doctor", "--config", cfg, "--json")
+		if code != 0 {
+			t.Fatalf("exit %d, want 0\n%s\n%s", code, stdout, stderr)
+		}
+		if st, reason := parseDoctor(t, stdout).check("warehouse"); st != "ok" {
+			t.Errorf("warehouse: %s (%s), want ok\n%s", st, reason, stdout)
+		}
+		if !strings.Contains(stderr, "connecting to the warehouse") {
+			t.Errorf("no progress line while the warehouse starts:\n%s", stderr)
+		}
+		refused := 0
+		for _, c := range cold.Calls() {
+			if c.HTTPStatus == http.StatusServiceUnavailable {
+				refused++
+			}
+		}
+		if cold.Starts() != 1 || refused == 0 || !cold.Running() {
+			t.Errorf("warehouse started %d times, %d answers 503, running %v; want one cold start waited through",
+				cold.Starts(), refused, cold.Running())
 		}
 	})
 
