@@ -49,6 +49,9 @@ type Options struct {
 
 	// Logger receives leadership transitions. Nil discards them.
 	Logger *slog.Logger
+
+	// gate orders the attempts of the shards of one process (RunShards).
+	gate *shardGate
 }
 
 // Callbacks are invoked as leadership changes. Only OnStartedLeading is
@@ -126,11 +129,13 @@ func Run(ctx context.Context, opts Options, cb Callbacks) error {
 		}
 		if ctx.Err() != nil {
 			e.release(ctx)
+			e.termEnded()
 			return nil
 		}
 		returned := e.lead(ctx, cb.OnStartedLeading, cb.OnLeaseLost)
 		// The work has returned: only now may another replica take over.
 		e.release(ctx)
+		e.termEnded()
 		log.Info("stopped leading")
 		if cb.OnStoppedLeading != nil {
 			cb.OnStoppedLeading()
