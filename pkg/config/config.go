@@ -268,6 +268,12 @@ type LeaderElection struct {
 	LeaseDuration Duration `json:"leaseDuration"`
 	RenewDeadline Duration `json:"renewDeadline"`
 	RetryPeriod   Duration `json:"retryPeriod"`
+	// Shards is the number of shards the sources are split into, one
+	// Lease each; 1 (the default) is a single leader.
+	Shards int `json:"shards"`
+	// ServiceAccountDir holds the token, ca.crt and namespace of the
+	// service account; the standard mount path when empty.
+	ServiceAccountDir string `json:"serviceAccountDir"`
 }
 
 // Secret is a value read from an environment variable or a file. Its

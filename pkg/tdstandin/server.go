@@ -24,6 +24,10 @@ type Options struct {
 	// User is the display name recorded as createdBy/updatedBy for changes
 	// made through the API; default "api-user".
 	User string
+	// KeyUsers names the owner of some of the MasterKeys: Treasure records
+	// the user an API key belongs to as createdBy/updatedBy of its changes.
+	// Keys not listed are User's.
+	KeyUsers map[string]string
 	// StatePath, when set, is a JSON file holding the whole state: loaded by
 	// New when it exists and rewritten after every change.
 	StatePath string
@@ -50,6 +54,9 @@ type Request struct {
 	RawQuery string
 	Status   int
 	Time     time.Time
+	// User is the owner of the request's API key (Options.KeyUsers or
+	// Options.User); empty when the key was not a master key.
+	User string
 }
 
 // Fault is an injected failure. It applies to the next Times requests that
@@ -247,7 +254,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // ServeHTTP applies faults, authenticates and dispatches the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now()}
+	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now(), User: s.userOf(r)}
 	sw := &statusWriter{ResponseWriter: w}
 	var once sync.Once
 	record := func() {
@@ -312,6 +319,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// userOf returns the owner of the request's master key, or "".
+func (s *Server) userOf(r *http.Request) string {
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "TD1 ")
+	if !ok || !s.master[key] {
+		return ""
+	}
+	if u, ok := s.opts.KeyUsers[key]; ok {
+		return u
+	}
+	return s.opts.User
 }
 
 func hijackClose(w http.ResponseWriter) {
