@@ -88,6 +88,9 @@ type ConfigValue struct {
 	Value string `json:"value,omitempty"`
 	Env   string `json:"env,omitempty"`
 	File  string `json:"file,omitempty"`
+	// Hidden, on observed values, marks a setting that holds a secret:
+	// Treasure has a value, which is never read.
+	Hidden bool `json:"-"`
 }
 
 // IsRef reports whether the value is a secret reference.
@@ -123,4 +126,22 @@ func (a *Activation) ConfigKeys() []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ActivationsWanted selects the observed segments whose activations are
+// read: those st (the desired state) declares with activations (even
+// none), under their name or one of their earlier names (renamedFrom).
+// Other segments' activations are not managed and cost no request.
+func (st State) ActivationsWanted() func(*Segment) bool {
+	want := map[Key]bool{}
+	for _, s := range st.Segments {
+		if !s.HasActivations {
+			continue
+		}
+		want[s.Key()] = true
+		for _, old := range s.RenamedFrom {
+			want[Key{Parent: s.Parent, Name: old}] = true
+		}
+	}
+	return func(s *Segment) bool { return want[s.Key()] }
 }

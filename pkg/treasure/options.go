@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ type Options struct {
 
 	// Observer, when set, is called after every HTTP exchange with a bounded
 	// endpoint name ("audiences", "cas_upload", "connections", "folders",
-	// "by_folder", "parent_segments", "segments"), the method, the status (0
+	// "by_folder", "parent_segments", "segments", "syndications"), the method, the status (0
 	// when no answer arrived) and the duration.
 	Observer func(endpoint, method string, code int, d time.Duration)
 	// Logger receives debug lines about retries; default discards.
@@ -126,6 +127,12 @@ type Options struct {
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
+	// LookupEnv and ReadFile read the secrets of activation connector
+	// settings written as {env} and {file}; defaults os.LookupEnv and
+	// os.ReadFile. Values are read when an activation is written and
+	// never kept, logged or put in errors.
+	LookupEnv func(string) (string, bool)
+	ReadFile  func(string) ([]byte, error)
 	// MaxResponseBytes bounds a successful response body; default
 	// DefaultMaxResponseBytes. The by-folder listing of a parent segment,
 	// which is not paginated, is the largest: about 0.5 KiB per segment.
@@ -228,6 +235,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ByFolderDepth <= 0 {
 		o.ByFolderDepth = 20
+	}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes
