@@ -54,8 +54,8 @@ type syndicationAttrs struct {
 	CreatedAt          string                     `json:"createdAt"`
 }
 
-func syndicationsPath(segmentID string) string {
-	return "/entities/segments/" + url.PathEscape(segmentID) + "/syndications"
+func (c *Client) syndicationsPath(segmentID string) string {
+	return strings.ReplaceAll(c.o.SyndicationsPath, "{segment}", url.PathEscape(segmentID))
 }
 
 func deref(p *string) string {
@@ -118,7 +118,7 @@ func (c *Client) toActivation(r *resource, us map[string]string) segment.Activat
 func (c *Client) ListActivations(ctx context.Context, segmentID string) ([]segment.Activation, error) {
 	var doc listDocument
 	err := c.do(ctx, call{endpoint: "syndications", method: http.MethodGet, jsonAPI: true,
-		url: c.cdp(syndicationsPath(segmentID), nil), out: &doc, safe: true})
+		url: c.cdp(c.syndicationsPath(segmentID), nil), out: &doc, safe: true})
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,11 @@ func (c *Client) activationBody(id string, a *segment.Activation) (map[string]an
 	}
 	cols := make([]map[string]any, 0, len(a.Columns))
 	for _, col := range a.Columns {
-		cols = append(cols, map[string]any{"column": col, "source": map[string]string{"column": col}})
+		m := map[string]any{"column": col}
+		if c.o.SyndicationColumns == "source" {
+			m["source"] = map[string]string{"column": col}
+		}
+		cols = append(cols, m)
 	}
 	sc := a.Schedule
 	attrs := map[string]any{
@@ -278,7 +282,7 @@ func (c *Client) CreateActivation(ctx context.Context, segmentID string, a *segm
 	}
 	var doc document
 	var found *segment.Activation
-	cl := call{endpoint: "syndications", method: http.MethodPost, jsonAPI: true, url: c.cdp(syndicationsPath(segmentID), nil), body: body, out: &doc}
+	cl := call{endpoint: "syndications", method: http.MethodPost, jsonAPI: true, url: c.cdp(c.syndicationsPath(segmentID), nil), body: body, out: &doc}
 	err = c.create(ctx, cl, func(ctx context.Context) (bool, bool, error) {
 		list, err := c.ListActivations(ctx, segmentID)
 		if err != nil {
@@ -312,7 +316,7 @@ func (c *Client) UpdateActivation(ctx context.Context, segmentID, id string, a *
 	}
 	var doc document
 	err = c.do(ctx, call{endpoint: "syndications", method: http.MethodPatch, jsonAPI: true,
-		url: c.cdp(syndicationsPath(segmentID)+"/"+url.PathEscape(id), nil), body: body, out: &doc, safe: true})
+		url: c.cdp(c.syndicationsPath(segmentID)+"/"+url.PathEscape(id), nil), body: body, out: &doc, safe: true})
 	if err != nil {
 		return nil, err
 	}
@@ -323,5 +327,5 @@ func (c *Client) UpdateActivation(ctx context.Context, segmentID, id string, a *
 // DELETE /entities/segments/{segmentId}/syndications/{id}.
 func (c *Client) DeleteActivation(ctx context.Context, segmentID, id string) error {
 	return c.do(ctx, call{endpoint: "syndications", method: http.MethodDelete, jsonAPI: true,
-		url: c.cdp(syndicationsPath(segmentID)+"/"+url.PathEscape(id), nil), safe: true, goneOK: true})
+		url: c.cdp(c.syndicationsPath(segmentID)+"/"+url.PathEscape(id), nil), safe: true, goneOK: true})
 }

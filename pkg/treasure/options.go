@@ -52,6 +52,10 @@ const (
 	DefaultFolderType        = "folder-segment"
 )
 
+// DefaultSyndicationsPath is the published JSON:API path of a segment's
+// activations; {segment} stands for the segment id.
+const DefaultSyndicationsPath = "/entities/segments/{segment}/syndications"
+
 // Options configure a Client. Zero values take the documented defaults.
 type Options struct {
 	// APIKey is the Treasure Data master API key, sent as "TD1 <key>".
@@ -124,6 +128,15 @@ type Options struct {
 	// MediaType is the Accept and Content-Type of the /entities (JSON:API)
 	// endpoints; default JSONAPIMediaType.
 	MediaType string
+	// SyndicationsPath is the path of a segment's activations, with
+	// {segment} standing for the segment id; default
+	// DefaultSyndicationsPath (the published JSON:API path, not published
+	// for composable segments).
+	SyndicationsPath string
+	// SyndicationColumns is how an exported column is sent: "source"
+	// (default: {column, source: {column}}) or "plain" ({column}). The
+	// published schema does not describe source.
+	SyndicationColumns string
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
@@ -232,6 +245,19 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MediaType == "" {
 		o.MediaType = JSONAPIMediaType
+	}
+	if o.SyndicationsPath == "" {
+		o.SyndicationsPath = DefaultSyndicationsPath
+	}
+	if !strings.Contains(o.SyndicationsPath, "{segment}") || !strings.HasPrefix(o.SyndicationsPath, "/") {
+		return o, fmt.Errorf("treasure: Options.SyndicationsPath %q must start with / and contain {segment}", o.SyndicationsPath)
+	}
+	switch o.SyndicationColumns {
+	case "":
+		o.SyndicationColumns = "source"
+	case "source", "plain":
+	default:
+		return o, fmt.Errorf("treasure: Options.SyndicationColumns %q is neither source nor plain", o.SyndicationColumns)
 	}
 	if o.ByFolderDepth <= 0 {
 		o.ByFolderDepth = 20
