@@ -507,10 +507,10 @@ type ConnectionResolver interface {
 	ResolveConnection(ctx context.Context, name string) (string, error)
 }
 
-// ResolveConnections sets ConnectionID on every desired parent segment
+// ResolveConnections sets ConnectionID on every desired parent segment and activation
 // from its connection name, so that the plan compares connections by id.
 // A name Treasure does not know is a diagnostic (CodeUnknownConnection) at
-// the parent's connection field; other failures are returned.
+// the connection field; other failures are returned.
 func ResolveConnections(ctx context.Context, remote ConnectionResolver, desired segment.State) (diag.Diagnostics, error) {
 	ids := map[string]string{}
 	var out diag.Diagnostics
