@@ -17,6 +17,8 @@ type Config struct {
 	Log      Log     `json:"log"`
 	// Debug holds troubleshooting switches, all off by default.
 	Debug Debug `json:"debug"`
+	// Load bounds the loading of each source's CUE files.
+	Load LoadLimits `json:"load"`
 	// Sources are the git repositories to reconcile, one Treasure owner each.
 	Sources    []Source   `json:"sources"`
 	Treasure   Treasure   `json:"treasure"`
@@ -179,6 +181,16 @@ type Endpoints struct {
 	CDP     string `json:"cdp"`
 	CAS     string `json:"cas"`
 	Classic string `json:"classic"`
+}
+
+// Load bounds the loading of a repository's CUE files (pkg/loadworker).
+type LoadLimits struct {
+	MaxFileBytes     int64    `json:"maxFileBytes"`
+	MaxFiles         int      `json:"maxFiles"`
+	MaxTotalBytes    int64    `json:"maxTotalBytes"`
+	FileTimeout      Duration `json:"fileTimeout"`
+	RunTimeout       Duration `json:"runTimeout"`
+	MemoryLimitBytes int64    `json:"memoryLimitBytes"`
 }
 
 // Databricks configures the SQL warehouse client.

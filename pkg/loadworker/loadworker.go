@@ -46,8 +46,10 @@ type Limits struct {
 	MaxFileBytes  int64
 	MaxFiles      int
 	MaxTotalBytes int64
-	// FileTimeout bounds the evaluation of one file, RunTimeout the
-	// evaluation of all files of one load.
+	// FileTimeout bounds the CPU time of evaluating one file (the
+	// worker's user and system time, so a busy machine does not make a
+	// file over budget; wall time when the CPU time cannot be read),
+	// RunTimeout the wall time of evaluating all files of one load.
 	FileTimeout time.Duration
 	RunTimeout  time.Duration
 	// MemoryLimit bounds the worker's resident memory, in bytes.
@@ -246,6 +248,7 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request) (done int, re
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	fileDeadline := time.Now().Add(lim.FileTimeout)
+	cpuAtDone, cpuKnown := cpuTime(cmd.Process.Pid)
 	kill := func(why string) {
 		reason = why
 		_ = cmd.Process.Kill()
@@ -272,12 +275,18 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request) (done int, re
 			if ev.line == "done" {
 				done++
 				fileDeadline = time.Now().Add(lim.FileTimeout)
+				cpuAtDone, cpuKnown = cpuTime(cmd.Process.Pid)
 			}
 		case <-tick.C:
+			cpu, ok := cpuTime(cmd.Process.Pid)
+			overTime := time.Now().After(fileDeadline)
+			if ok && cpuKnown {
+				overTime = cpu-cpuAtDone > lim.FileTimeout
+			}
 			if rss := residentBytes(cmd.Process.Pid); rss > lim.MemoryLimit && reason == "" {
 				kill(fmt.Sprintf("took more than the memory limit of %d MiB", lim.MemoryLimit>>20))
-			} else if time.Now().After(fileDeadline) && reason == "" {
-				kill(fmt.Sprintf("took longer than the limit of %s", lim.FileTimeout))
+			} else if overTime && reason == "" {
+				kill(fmt.Sprintf("took more CPU time than the limit of %s", lim.FileTimeout))
 			}
 		case <-ctx.Done():
 			if reason == "" {
@@ -289,6 +298,36 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request) (done int, re
 			}
 		}
 	}
+}
+
+// clockTicks is the unit of the CPU times in /proc/PID/stat (USER_HZ,
+// 100 on every Linux architecture Go supports).
+const clockTicks = 100
+
+// cpuTime returns the user plus system CPU time of a process, from
+// /proc/PID/stat; false when unknown.
+func cpuTime(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: fields are
+	// counted after its closing parenthesis (state is field 3, utime 14,
+	// stime 15).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+s) * time.Second / clockTicks, true
 }
 
 // residentBytes returns the resident memory of a process, zero when
