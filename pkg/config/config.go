@@ -168,6 +168,12 @@ type Wire struct {
 	FolderType string `json:"folderType"`
 	// MediaType is the Accept and Content-Type of the /entities endpoints.
 	MediaType string `json:"mediaType"`
+	// SyndicationsPath is the path of a segment's activations, with
+	// {segment} for the segment id.
+	SyndicationsPath string `json:"syndicationsPath"`
+	// SyndicationColumns is how an exported column is sent: source or
+	// plain.
+	SyndicationColumns string `json:"syndicationColumns"`
 }
 
 // Endpoints override a region's base URLs.

@@ -342,11 +342,12 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 `
 		return Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
 	}
-	c, err := parse(`casUploadPath: "/v2/composable_audiences", segmentType: "segment-batch", segmentFolderType: "folder-segment", folderType: "folder", mediaType: "application/json"`)
+	c, err := parse(`casUploadPath: "/v2/composable_audiences", segmentType: "segment-batch", segmentFolderType: "folder-segment", folderType: "folder", mediaType: "application/json", syndicationsPath: "/audiences/segments/{segment}/syndications", syndicationColumns: "plain"`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Wire{CASUploadPath: "/v2/composable_audiences", SegmentType: "segment-batch", SegmentFolderType: "folder-segment", FolderType: "folder", MediaType: "application/json"}
+	want := Wire{CASUploadPath: "/v2/composable_audiences", SegmentType: "segment-batch", SegmentFolderType: "folder-segment", FolderType: "folder", MediaType: "application/json",
+		SyndicationsPath: "/audiences/segments/{segment}/syndications", SyndicationColumns: "plain"}
 	if c.Treasure.Wire == nil || *c.Treasure.Wire != want {
 		t.Errorf("wire = %+v, want %+v", c.Treasure.Wire, want)
 	}
@@ -354,7 +355,8 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 		t.Errorf("empty wire: %+v, %v", c, err)
 	}
 	for _, bad := range []string{`casUploadPath: "composable_audiences"`, `casUploadPath: "/a b"`, `segmentType: "Composable Segment"`,
-		`folderType: ""`, `mediaType: "json"`, `segmentFolderType: 3`, `uploadPath: "/x"`} {
+		`folderType: ""`, `mediaType: "json"`, `segmentFolderType: 3`, `uploadPath: "/x"`,
+		`syndicationsPath: "/entities/syndications"`, `syndicationColumns: "nested"`} {
 		_, err := parse(bad)
 		var inv *diag.InvalidError
 		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "c.cue:3:") {

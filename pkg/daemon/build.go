@@ -396,6 +396,7 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 	if w := t.Wire; w != nil {
 		to.CASUploadPath, to.MediaType = w.CASUploadPath, w.MediaType
 		to.SegmentType, to.SegmentFolderType, to.FolderType = w.SegmentType, w.SegmentFolderType, w.FolderType
+		to.SyndicationsPath, to.SyndicationColumns = w.SyndicationsPath, w.SyndicationColumns
 	}
 	if opts.Metrics != nil {
 		to.Observer = opts.Metrics.TreasureRequest

@@ -249,6 +249,12 @@ func assemble(results []*fileResult) *Result {
 			}
 		}
 	}
+	for i := range res.State.Segments {
+		s := &res.State.Segments[i]
+		for j := range s.Activations {
+			s.Activations[j].Parent, s.Activations[j].Segment = s.Parent, s.Name
+		}
+	}
 	segs := make([]checkedSegment, 0, len(res.State.Segments)+len(partial))
 	var vi, pi int
 	for _, n := range counts {

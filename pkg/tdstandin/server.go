@@ -362,6 +362,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /entities/segments/{id}", s.getSegment)
 	m.HandleFunc("PATCH /entities/segments/{id}", s.patchSegment)
 	m.HandleFunc("DELETE /entities/segments/{id}", s.deleteSegment)
+	m.HandleFunc("GET /entities/segments/{sid}/syndications", s.listSyndications)
+	m.HandleFunc("POST /entities/segments/{sid}/syndications", s.createSyndication)
+	m.HandleFunc("GET /entities/segments/{sid}/syndications/{id}", s.getSyndication)
+	m.HandleFunc("PATCH /entities/segments/{sid}/syndications/{id}", s.patchSyndication)
+	m.HandleFunc("DELETE /entities/segments/{sid}/syndications/{id}", s.deleteSyndication)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if isEntities(r) {
 			writeJSONAPIErrors(w, http.StatusNotFound, apiError{Code: "record-not-found-error", Status: "404", Detail: "no route " + r.Method + " " + r.URL.Path})
