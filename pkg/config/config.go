@@ -205,7 +205,11 @@ type Databricks struct {
 	QueryTimeout   Duration `json:"queryTimeout"`
 	// StartTimeout is the start budget of a stopped warehouse; zero gives
 	// up at the first HTTP 503.
-	StartTimeout    Duration `json:"startTimeout"`
+	StartTimeout Duration `json:"startTimeout"`
+	// Recheck is how long a passed check of a revision against the
+	// warehouse stands: a run of the same, unchanged revision within it
+	// sends the warehouse no statement. Zero checks on every run.
+	Recheck         Duration `json:"recheck"`
 	CheckUniqueness bool     `json:"checkUniqueness"`
 	Insecure        bool     `json:"insecure"`
 }

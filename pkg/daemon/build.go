@@ -231,6 +231,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Apply:       apply.Options{Concurrency: cfg.Treasure.Concurrency},
 			Validate:    validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
 			Now:         opts.Now,
+			Recheck:     cfg.Databricks.Recheck.D(),
 			Credentials: credentials(cfg),
 		}
 		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})

@@ -357,6 +357,10 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	if rs.Held != "" {
 		attrs = append(attrs, "held", rs.Held)
 	}
+	if res != nil && res.WarehouseSkipped() {
+		// databricks.recheck: the warehouse was not asked.
+		attrs = append(attrs, "warehouse_checked_at", res.WarehouseCheckedAt.UTC().Format(time.RFC3339))
+	}
 	if res != nil && len(res.Diagnostics) > 0 {
 		n, w := res.Diagnostics.Count()
 		attrs = append(attrs, "diagnostic_errors", n, "diagnostic_warnings", w)
