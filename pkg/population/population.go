@@ -86,7 +86,7 @@ func CompileBatch(p *segment.Parent, segs []Named, opts Options) (Statement, err
 		}
 		loc = l
 	}
-	c := &compiler{parent: p, opts: opts, loc: loc, now: opts.Now.In(loc), joins: map[string]int{}, behaviors: map[string]*behaviorAgg{}}
+	c := &compiler{parent: p, opts: opts, loc: loc, now: opts.Now.In(loc), joins: map[string]*joinAgg{}, behaviors: map[string]*behaviorAgg{}}
 	var preds, limits []string
 	for _, s := range segs {
 		c.stack = nil
