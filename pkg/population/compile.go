@@ -77,6 +77,15 @@ func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 		}
 		fmt.Fprintf(&b, "  %s AS %s%s\n", count, Quote("s"+strconv.Itoa(i+1)), sep)
 	}
+	b.WriteString(c.from())
+	return Statement{SQL: b.String(), Params: c.params, Columns: cols}
+}
+
+// from is the FROM clause of a statement: the Customers table, then one
+// grouped subquery per joined table and per behavior.
+func (c *compiler) from() string {
+	key := Quote(c.parent.Customers.Key)
+	var b strings.Builder
 	fmt.Fprintf(&b, "FROM %s AS c\n", quoteTable(c.parent.Customers.Table))
 	for _, k := range c.joinOrder {
 		j := c.joins[k]
@@ -95,7 +104,7 @@ func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 		}
 		fmt.Fprintf(&b, "\n  FROM %s\n  GROUP BY %s\n) AS %s ON %s.k = c.%s\n", quoteTable(a.b.Table), Quote(a.b.Key), a.alias, a.alias, key)
 	}
-	return Statement{SQL: b.String(), Params: c.params, Columns: cols}
+	return b.String()
 }
 
 func (c *compiler) rule(r *segment.Rule, seg string) (string, error) {

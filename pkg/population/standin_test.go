@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -289,5 +290,44 @@ func TestRandomRulesAgree(t *testing.T) {
 		if failed > 0 {
 			t.Fatalf("batch %d: %d of %d rules disagree", b, failed, per)
 		}
+	}
+}
+
+// TestSampleKeys checks that a sample lists the first matching keys.
+func TestSampleKeys(t *testing.T) {
+	s := startStandin(t)
+	seg := &s.demo[0]
+	st, err := CompileSample(s.parent, Named{Name: seg.Name, Rule: &seg.Rule}, 5, s.options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := make([]any, len(st.Params))
+	for i, p := range st.Params {
+		args[i] = sql.Named(p.Name, p.Value)
+	}
+	rs, err := s.db.Query(st.SQL, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, st.SQL)
+	}
+	defer rs.Close()
+	var got []string
+	for rs.Next() {
+		var k string
+		if err := rs.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, k)
+	}
+	ev := s.evaluator()
+	var want []string
+	for _, c := range s.sample.customers {
+		if ev.rule(&seg.Rule, c) {
+			want = append(want, c[s.parent.Customers.Key].(string))
+		}
+	}
+	slices.Sort(want)
+	want = want[:min(5, len(want))]
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: sample %v, want %v\n%s", seg.Name, got, want, st.SQL)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	KindPrivileges = "privileges" // privilege relations, and current_user()
 	KindProbe      = "probe"      // SELECT * ... LIMIT 0 per table
 	KindUniqueness = "uniqueness" // COUNT(*) vs COUNT(DISTINCT key)
+	KindPopulation = "population" // the profile counts of segment rules
 )
 
 // PrivilegeCheck selects how Snapshot checks the principal's access.
@@ -121,7 +122,7 @@ type Client struct {
 	secrets redactor
 	tokens  *tokenSource
 
-	queries [5]atomic.Int64
+	queries [6]atomic.Int64
 
 	mu        sync.Mutex
 	principal string
@@ -241,7 +242,7 @@ func (c *Client) Queries() map[string]int64 {
 	return out
 }
 
-var kinds = [5]string{KindColumns, KindFreshness, KindPrivileges, KindProbe, KindUniqueness}
+var kinds = [6]string{KindColumns, KindFreshness, KindPrivileges, KindProbe, KindUniqueness, KindPopulation}
 
 func (c *Client) count(kind string, start time.Time, err error) {
 	for i, k := range kinds {
