@@ -63,7 +63,7 @@ var (
 	// a known reason.
 	UnresolvedReasons = []string{UnresolvedConflict, UnresolvedDrift, PruneDisabled, PruneMaxDeletes, PruneMaxPercent,
 		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited}
-	QueryKinds     = []string{"columns", "freshness", "missing", "privileges", "probe", "uniqueness"}
+	QueryKinds     = []string{"columns", "freshness", "missing", "population", "privileges", "probe", "uniqueness"}
 	QueryResults   = []string{"success", "error"}
 	Providers      = []string{"github", "gitlab", "generic", "unknown"}
 	WebhookResults = []string{"accepted", "ignored", "unauthorized", "bad_request", "too_large"}
