@@ -379,11 +379,15 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 		Timeout:          t.Timeout.D(),
 		RateLimit:        t.RateLimit,
 		Burst:            t.Burst,
+		RateMargin:       t.RateMargin.D(),
 		MaxConcurrent:    t.Concurrency,
 		MaxRetries:       t.MaxRetries,
 		MaxResponseBytes: t.MaxResponseBytes,
 		Now:              opts.Now,
 		Logger:           log.With("source", sc.Name, "component", "treasure"),
+	}
+	if t.RateMargin == 0 {
+		to.RateMargin = -1 // zero in the file means no margin
 	}
 	if t.MaxRetries == 0 {
 		to.MaxRetries = -1 // zero in the file means no retries

@@ -57,7 +57,7 @@ func New(opts Options) (*Client, error) {
 	c := &Client{o: o, red: newRedactor(o.APIKey), sem: make(chan struct{}, o.MaxConcurrent),
 		rules: map[string]cachedRule{}, connNames: map[string]string{}, roots: map[string]string{}}
 	if o.RateLimit > 0 {
-		c.limit = newBucket(o.RateLimit, o.Burst, o.Now, o.Sleep)
+		c.limit = newBucket(o.RateLimit, o.Burst, o.RateMargin, o.Now, o.Sleep)
 	}
 	return c, nil
 }
@@ -158,15 +158,17 @@ func (c *Client) backoff(n int) time.Duration {
 
 // once sends one attempt.
 func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
-	if err := c.limit.wait(ctx); err != nil {
-		return canceled(cl.method, cl.endpoint, err)
-	}
+	// The slot first, then the token: a token taken while waiting for a
+	// slot would be spent late, together with others.
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
 		return canceled(cl.method, cl.endpoint, ctx.Err())
 	}
 	defer func() { <-c.sem }()
+	if err := c.limit.wait(ctx, cl.method != http.MethodGet); err != nil {
+		return canceled(cl.method, cl.endpoint, err)
+	}
 
 	actx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
@@ -228,6 +230,9 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	e.parseBody(b)
 	e.classify()
 	c.red.apply(e)
+	if e.Reason == ReasonRateLimited {
+		c.limit.drain()
+	}
 	return e
 }
 

@@ -80,6 +80,14 @@ type Options struct {
 	RateLimit float64
 	// Burst is the token bucket size; default 2.
 	Burst int
+	// RateMargin is how much earlier than its place in the schedule a
+	// request may reach Treasure (latency jitter, scheduling, clock rate)
+	// without being refused by a server that enforces RateLimit and Burst
+	// exactly; default 100ms, negative none. It costs RateLimit*RateMargin
+	// of the burst (0.2 of a token at 2 requests/s); when less than one
+	// token would be left, the rate is lowered instead. The bucket starts
+	// empty, and a 429 empties it.
+	RateMargin time.Duration
 	// MaxConcurrent caps requests in flight; default 4.
 	MaxConcurrent int
 	// MaxRetries is how many times a failed request is retried; default 8.
@@ -132,6 +140,9 @@ type Options struct {
 	MaxResponseBytes int64
 }
 
+// DefaultRateMargin is the default of Options.RateMargin.
+const DefaultRateMargin = 100 * time.Millisecond
+
 // DefaultMaxResponseBytes is the default of Options.MaxResponseBytes,
 // room for listings of about 200,000 segments.
 const DefaultMaxResponseBytes = 128 << 20
@@ -180,6 +191,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Burst <= 0 {
 		o.Burst = 2
+	}
+	if o.RateMargin == 0 {
+		o.RateMargin = DefaultRateMargin
+	}
+	if o.RateMargin < 0 {
+		o.RateMargin = 0
 	}
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 4
