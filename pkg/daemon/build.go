@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -178,6 +179,9 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		}
 
 		to := treasureOptions(cfg, &sc, opts, log)
+		if cfg.CacheDir != "" {
+			to.RuleCacheFile = filepath.Join(cfg.CacheDir, ruleCachePrefix+sc.Name+".json")
+		}
 		if opts.Treasure != nil {
 			opts.Treasure(sc.Name, &to)
 		}
@@ -368,6 +372,10 @@ func sourceOptions(cfg *config.Config, sc *config.Source) source.Options {
 	}
 	return so
 }
+
+// ruleCachePrefix names the files in cacheDir that keep a source's
+// segment rules across restarts (treasure.Options.RuleCacheFile).
+const ruleCachePrefix = ".treasure-rules-"
 
 func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, log *slog.Logger) treasure.Options {
 	t := cfg.Treasure

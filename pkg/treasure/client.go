@@ -36,6 +36,9 @@ type Client struct {
 	// rule of a large parent segment again on each run cost most of its
 	// time, and deep copies were most of the rest.
 	rules map[string]cachedRule
+	// rulesVersion counts changes of rules; savedRules is the count the
+	// saved file (Options.RuleCacheFile) holds.
+	rulesVersion, savedRules uint64
 	// connNames maps connection ids to the names they were resolved from.
 	connNames map[string]string
 	// roots maps parent segment ids to their root folder ids, when they
@@ -59,6 +62,7 @@ func New(opts Options) (*Client, error) {
 	if o.RateLimit > 0 {
 		c.limit = newBucket(o.RateLimit, o.Burst, o.RateMargin, o.Now, o.Sleep)
 	}
+	c.loadRuleCache()
 	return c, nil
 }
 

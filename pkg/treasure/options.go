@@ -134,6 +134,14 @@ type Options struct {
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
+	// RuleCacheFile, when set, keeps the cache of segment rules across
+	// restarts: loaded by New, saved (a new file renamed over the old one)
+	// after an Observe that changed it. An entry is used only while the
+	// segment's updatedAt is the one saved with it; a file that is
+	// corrupt, of another version, or written for another CDPURL or Owner
+	// is ignored (every rule is read again). The file holds rules, never
+	// the API key.
+	RuleCacheFile string
 	// MaxResponseBytes bounds a successful response body; default
 	// DefaultMaxResponseBytes. The by-folder listing of a parent segment,
 	// which is not paginated, is the largest: about 0.5 KiB per segment.
