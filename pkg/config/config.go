@@ -135,14 +135,16 @@ type SSHAuth struct {
 
 // Treasure configures the Treasure Data client.
 type Treasure struct {
-	Region      string     `json:"region"`
-	Endpoints   *Endpoints `json:"endpoints"`
-	APIKey      *Secret    `json:"apiKey"`
-	RateLimit   float64    `json:"rateLimit"`
-	Burst       int        `json:"burst"`
-	Concurrency int        `json:"concurrency"`
-	Timeout     Duration   `json:"timeout"`
-	MaxRetries  int        `json:"maxRetries"`
+	Region    string     `json:"region"`
+	Endpoints *Endpoints `json:"endpoints"`
+	APIKey    *Secret    `json:"apiKey"`
+	RateLimit float64    `json:"rateLimit"`
+	Burst     int        `json:"burst"`
+	// RateMargin is the client's jitter allowance (treasure.Options.RateMargin).
+	RateMargin  Duration `json:"rateMargin"`
+	Concurrency int      `json:"concurrency"`
+	Timeout     Duration `json:"timeout"`
+	MaxRetries  int      `json:"maxRetries"`
 	// MaxResponseBytes bounds a response body (0: the client's default).
 	MaxResponseBytes int64 `json:"maxResponseBytes"`
 	// Principal is the user name Treasure Data records as the last updater
