@@ -135,14 +135,16 @@ type SSHAuth struct {
 
 // Treasure configures the Treasure Data client.
 type Treasure struct {
-	Region      string     `json:"region"`
-	Endpoints   *Endpoints `json:"endpoints"`
-	APIKey      *Secret    `json:"apiKey"`
-	RateLimit   float64    `json:"rateLimit"`
-	Burst       int        `json:"burst"`
-	Concurrency int        `json:"concurrency"`
-	Timeout     Duration   `json:"timeout"`
-	MaxRetries  int        `json:"maxRetries"`
+	Region    string     `json:"region"`
+	Endpoints *Endpoints `json:"endpoints"`
+	APIKey    *Secret    `json:"apiKey"`
+	RateLimit float64    `json:"rateLimit"`
+	Burst     int        `json:"burst"`
+	// RateMargin is the client's jitter allowance (treasure.Options.RateMargin).
+	RateMargin  Duration `json:"rateMargin"`
+	Concurrency int      `json:"concurrency"`
+	Timeout     Duration `json:"timeout"`
+	MaxRetries  int      `json:"maxRetries"`
 	// MaxResponseBytes bounds a response body (0: the client's default).
 	MaxResponseBytes int64 `json:"maxResponseBytes"`
 	// Principal is the user name Treasure Data records as the last updater
@@ -168,6 +170,12 @@ type Wire struct {
 	FolderType string `json:"folderType"`
 	// MediaType is the Accept and Content-Type of the /entities endpoints.
 	MediaType string `json:"mediaType"`
+	// SyndicationsPath is the path of a segment's activations, with
+	// {segment} for the segment id.
+	SyndicationsPath string `json:"syndicationsPath"`
+	// SyndicationColumns is how an exported column is sent: source or
+	// plain.
+	SyndicationColumns string `json:"syndicationColumns"`
 }
 
 // Endpoints override a region's base URLs.
@@ -272,6 +280,12 @@ type LeaderElection struct {
 	LeaseDuration Duration `json:"leaseDuration"`
 	RenewDeadline Duration `json:"renewDeadline"`
 	RetryPeriod   Duration `json:"retryPeriod"`
+	// Shards is the number of shards the sources are split into, one
+	// Lease each; 1 (the default) is a single leader.
+	Shards int `json:"shards"`
+	// ServiceAccountDir holds the token, ca.crt and namespace of the
+	// service account; the standard mount path when empty.
+	ServiceAccountDir string `json:"serviceAccountDir"`
 }
 
 // Secret is a value read from an environment variable or a file. Its

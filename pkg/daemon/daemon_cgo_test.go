@@ -83,7 +83,7 @@ func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
 	repo := git.NewRepo(t, "retail")
 	repo.ImportDir(t, "retail segments", retailDir)
 
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
 	if err != nil {
 		t.Fatal(err)
 	}

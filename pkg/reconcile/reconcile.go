@@ -37,6 +37,9 @@ type Remote interface {
 	// that a parent segment removed from the repository is seen (and its
 	// deletion planned) without any memory of earlier runs.
 	Observe(ctx context.Context, parentNames []string) (segment.State, error)
+	// ObserveActivations lists the activations of the observed segments
+	// want selects (setting HasActivations and Activations on them).
+	ObserveActivations(ctx context.Context, st *segment.State, want func(*segment.Segment) bool) error
 	apply.Target
 }
 
@@ -474,6 +477,9 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		if observed, err = r.Remote.Observe(ctx, r.parentNames(res.Desired)); err != nil {
 			return err
 		}
+		if err = r.Remote.ObserveActivations(ctx, &observed, res.Desired.ActivationsWanted()); err != nil {
+			return err
+		}
 		unknown, err = r.resolveConnections(ctx, res.Desired)
 		return err
 	}); err != nil {
@@ -571,10 +577,10 @@ type ConnectionResolver interface {
 	ResolveConnection(ctx context.Context, name string) (string, error)
 }
 
-// ResolveConnections sets ConnectionID on every desired parent segment
+// ResolveConnections sets ConnectionID on every desired parent segment and activation
 // from its connection name, so that the plan compares connections by id.
 // A name Treasure does not know is a diagnostic (CodeUnknownConnection) at
-// the parent's connection field; other failures are returned.
+// the connection field; other failures are returned.
 func ResolveConnections(ctx context.Context, remote ConnectionResolver, desired segment.State) (diag.Diagnostics, error) {
 	ids := map[string]string{}
 	var out diag.Diagnostics
@@ -602,6 +608,31 @@ func ResolveConnections(ctx context.Context, remote ConnectionResolver, desired 
 			continue
 		}
 		p.ConnectionID = id
+	}
+	for i := range desired.Segments {
+		s := &desired.Segments[i]
+		for j := range s.Activations {
+			a := &s.Activations[j]
+			id, ok := ids[a.Connection]
+			if !ok {
+				var err error
+				id, err = remote.ResolveConnection(ctx, a.Connection)
+				var nf notFound
+				switch {
+				case errors.As(err, &nf) && nf.NotFound():
+					id = ""
+				case err != nil:
+					return nil, fmt.Errorf("resolve connection %q of activation %q: %w", a.Connection, a.Name, err)
+				}
+				ids[a.Connection] = id
+			}
+			if id == "" {
+				out = append(out, diag.Errorf(a.Origin.At("connection"), CodeUnknownConnection,
+					"activation %q of segment %q: connection %q does not exist in Treasure Data", a.Name, s.Name, a.Connection))
+				continue
+			}
+			a.ConnectionID = id
+		}
 	}
 	return out, nil
 }

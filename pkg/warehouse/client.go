@@ -27,6 +27,7 @@ const (
 	KindProbe      = "probe"      // SELECT * ... LIMIT 0 per table
 	KindUniqueness = "uniqueness" // COUNT(*) vs COUNT(DISTINCT key)
 	KindMissing    = "missing"    // SHOW TABLES IN c.s for a schema with a table not found
+	KindPopulation = "population" // the profile counts of segment rules
 )
 
 // PrivilegeCheck selects how Snapshot checks the principal's access.
@@ -124,7 +125,7 @@ type Client struct {
 	secrets redactor
 	tokens  *tokenSource
 
-	queries [6]atomic.Int64
+	queries [len(kinds)]atomic.Int64
 
 	mu        sync.Mutex
 	principal string
@@ -248,7 +249,7 @@ func (c *Client) Queries() map[string]int64 {
 	return out
 }
 
-var kinds = [6]string{KindColumns, KindFreshness, KindPrivileges, KindProbe, KindUniqueness, KindMissing}
+var kinds = [7]string{KindColumns, KindFreshness, KindPrivileges, KindProbe, KindUniqueness, KindMissing, KindPopulation}
 
 func (c *Client) count(kind string, start time.Time, err error) {
 	for i, k := range kinds {
