@@ -70,7 +70,7 @@ func TestDaemonStallsAFileOverTheLoadBudget(t *testing.T) {
 	good := git.NewRepo(t, "good")
 	goodRev := good.ImportDir(t, "second parent", copyRetail(t, "Second Customers"))
 
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
 	if err != nil {
 		t.Fatal(err)
 	}
