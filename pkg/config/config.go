@@ -135,14 +135,16 @@ type SSHAuth struct {
 
 // Treasure configures the Treasure Data client.
 type Treasure struct {
-	Region      string     `json:"region"`
-	Endpoints   *Endpoints `json:"endpoints"`
-	APIKey      *Secret    `json:"apiKey"`
-	RateLimit   float64    `json:"rateLimit"`
-	Burst       int        `json:"burst"`
-	Concurrency int        `json:"concurrency"`
-	Timeout     Duration   `json:"timeout"`
-	MaxRetries  int        `json:"maxRetries"`
+	Region    string     `json:"region"`
+	Endpoints *Endpoints `json:"endpoints"`
+	APIKey    *Secret    `json:"apiKey"`
+	RateLimit float64    `json:"rateLimit"`
+	Burst     int        `json:"burst"`
+	// RateMargin is the client's jitter allowance (treasure.Options.RateMargin).
+	RateMargin  Duration `json:"rateMargin"`
+	Concurrency int      `json:"concurrency"`
+	Timeout     Duration `json:"timeout"`
+	MaxRetries  int      `json:"maxRetries"`
 	// MaxResponseBytes bounds a response body (0: the client's default).
 	MaxResponseBytes int64 `json:"maxResponseBytes"`
 	// Principal is the user name Treasure Data records as the last updater
@@ -205,7 +207,11 @@ type Databricks struct {
 	QueryTimeout   Duration `json:"queryTimeout"`
 	// StartTimeout is the start budget of a stopped warehouse; zero gives
 	// up at the first HTTP 503.
-	StartTimeout    Duration `json:"startTimeout"`
+	StartTimeout Duration `json:"startTimeout"`
+	// Recheck is how long a passed check of a revision against the
+	// warehouse stands: a run of the same, unchanged revision within it
+	// sends the warehouse no statement. Zero checks on every run.
+	Recheck         Duration `json:"recheck"`
 	CheckUniqueness bool     `json:"checkUniqueness"`
 	Insecure        bool     `json:"insecure"`
 }
@@ -278,6 +284,12 @@ type LeaderElection struct {
 	LeaseDuration Duration `json:"leaseDuration"`
 	RenewDeadline Duration `json:"renewDeadline"`
 	RetryPeriod   Duration `json:"retryPeriod"`
+	// Shards is the number of shards the sources are split into, one
+	// Lease each; 1 (the default) is a single leader.
+	Shards int `json:"shards"`
+	// ServiceAccountDir holds the token, ca.crt and namespace of the
+	// service account; the standard mount path when empty.
+	ServiceAccountDir string `json:"serviceAccountDir"`
 }
 
 // Secret is a value read from an environment variable or a file. Its

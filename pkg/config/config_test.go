@@ -541,3 +541,25 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 		}
 	}
 }
+
+// TestLeaderElectionShards checks the shard count: one by default (the
+// single leader), 1 to 256 accepted, anything else refused.
+func TestLeaderElectionShards(t *testing.T) {
+	for v, want := range map[string]int{"": 1, "shards: 1": 1, "shards: 3": 3, "shards: 256": 256, "shards: 0": 0, "shards: 257": 0, "shards: -2": 0} {
+		src := `
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+leaderElection: {enabled: true, namespace: "cas", ` + v + `}
+`
+		cfg, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+		switch {
+		case want == 0 && err == nil:
+			t.Errorf("%q accepted", v)
+		case want != 0 && err != nil:
+			t.Errorf("%q: %v", v, err)
+		case want != 0 && cfg.LeaderElection.Shards != want:
+			t.Errorf("%q: %d shards, want %d", v, cfg.LeaderElection.Shards, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -180,6 +181,9 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		}
 
 		to := treasureOptions(cfg, &sc, opts, log)
+		if cfg.CacheDir != "" {
+			to.RuleCacheFile = filepath.Join(cfg.CacheDir, ruleCachePrefix+sc.Name+".json")
+		}
 		if opts.Treasure != nil {
 			opts.Treasure(sc.Name, &to)
 		}
@@ -231,6 +235,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Apply:       apply.Options{Concurrency: cfg.Treasure.Concurrency},
 			Validate:    validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
 			Now:         opts.Now,
+			Recheck:     cfg.Databricks.Recheck.D(),
 			Credentials: credentials(cfg),
 		}
 		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})
@@ -373,6 +378,10 @@ func sourceOptions(cfg *config.Config, sc *config.Source) source.Options {
 	return so
 }
 
+// ruleCachePrefix names the files in cacheDir that keep a source's
+// segment rules across restarts (treasure.Options.RuleCacheFile).
+const ruleCachePrefix = ".treasure-rules-"
+
 func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, log *slog.Logger) treasure.Options {
 	t := cfg.Treasure
 	to := treasure.Options{
@@ -383,11 +392,15 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 		Timeout:          t.Timeout.D(),
 		RateLimit:        t.RateLimit,
 		Burst:            t.Burst,
+		RateMargin:       t.RateMargin.D(),
 		MaxConcurrent:    t.Concurrency,
 		MaxRetries:       t.MaxRetries,
 		MaxResponseBytes: t.MaxResponseBytes,
 		Now:              opts.Now,
 		Logger:           log.With("source", sc.Name, "component", "treasure"),
+	}
+	if t.RateMargin == 0 {
+		to.RateMargin = -1 // zero in the file means no margin
 	}
 	if t.MaxRetries == 0 {
 		to.MaxRetries = -1 // zero in the file means no retries

@@ -68,6 +68,11 @@ func TestLoadWithinBudget(t *testing.T) {
 	if res.Diagnostics.HasErrors() || len(res.State.Parents) != 1 {
 		t.Fatalf("diagnostics %v, %d parents", res.Diagnostics, len(res.State.Parents))
 	}
+	// Every file was evaluated once, in the worker: the load in process
+	// found each one's result in the cache.
+	if res.Cached != res.Files || res.Files < 5 {
+		t.Errorf("%d of %d files came from the worker's results", res.Cached, res.Files)
+	}
 }
 
 func TestCaps(t *testing.T) {

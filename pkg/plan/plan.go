@@ -168,6 +168,9 @@ type Change struct {
 	Level int
 	// DependsOn lists the keys (as "kind:parent/name") this change needs.
 	DependsOn []string
+	// Population is, for a created or updated segment, how many profiles
+	// it matches; nil when not counted.
+	Population *Population
 }
 
 // Block says why a change is not applied. The set is closed; its values

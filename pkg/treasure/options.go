@@ -85,6 +85,14 @@ type Options struct {
 	RateLimit float64
 	// Burst is the token bucket size; default 2.
 	Burst int
+	// RateMargin is how much earlier than its place in the schedule a
+	// request may reach Treasure (latency jitter, scheduling, clock rate)
+	// without being refused by a server that enforces RateLimit and Burst
+	// exactly; default 100ms, negative none. It costs RateLimit*RateMargin
+	// of the burst (0.2 of a token at 2 requests/s); when less than one
+	// token would be left, the rate is lowered instead. The bucket starts
+	// empty, and a 429 empties it.
+	RateMargin time.Duration
 	// MaxConcurrent caps requests in flight; default 4.
 	MaxConcurrent int
 	// MaxRetries is how many times a failed request is retried; default 8.
@@ -146,11 +154,22 @@ type Options struct {
 	// never kept, logged or put in errors.
 	LookupEnv func(string) (string, bool)
 	ReadFile  func(string) ([]byte, error)
+	// RuleCacheFile, when set, keeps the cache of segment rules across
+	// restarts: loaded by New, saved (a new file renamed over the old one)
+	// after an Observe that changed it. An entry is used only while the
+	// segment's updatedAt is the one saved with it; a file that is
+	// corrupt, of another version, or written for another CDPURL or Owner
+	// is ignored (every rule is read again). The file holds rules, never
+	// the API key.
+	RuleCacheFile string
 	// MaxResponseBytes bounds a successful response body; default
 	// DefaultMaxResponseBytes. The by-folder listing of a parent segment,
 	// which is not paginated, is the largest: about 0.5 KiB per segment.
 	MaxResponseBytes int64
 }
+
+// DefaultRateMargin is the default of Options.RateMargin.
+const DefaultRateMargin = 100 * time.Millisecond
 
 // DefaultMaxResponseBytes is the default of Options.MaxResponseBytes,
 // room for listings of about 200,000 segments.
@@ -200,6 +219,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Burst <= 0 {
 		o.Burst = 2
+	}
+	if o.RateMargin == 0 {
+		o.RateMargin = DefaultRateMargin
+	}
+	if o.RateMargin < 0 {
+		o.RateMargin = 0
 	}
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 4

@@ -41,7 +41,7 @@ var allowed = map[string][]string{
 	// Adapters: one system each.
 	"pkg/source":            {"cap:git", "cap:network"},
 	"pkg/treasure":          {"pkg/segment", "pkg/version", "cap:network"},
-	"pkg/warehouse":         {"pkg/segment", "pkg/warehouse/catalog", "cap:databricks", "cap:network"},
+	"pkg/warehouse":         {"pkg/population", "pkg/segment", "pkg/warehouse/catalog", "cap:databricks", "cap:network"},
 	"pkg/warehouse/catalog": {"pkg/segment"},
 	"pkg/leader":            {"pkg/version", "cap:network"},
 	"pkg/webhook":           {"cap:network"},
