@@ -206,13 +206,14 @@ func TestDoctorFaults(t *testing.T) {
 	})
 
 	t.Run("warehouse cold", func(t *testing.T) {
-		// A stopped warehouse answers 503 for a few seconds while it
-		// starts: doctor says it is waiting, then the check passes.
+		// A stopped warehouse answers 503 for a minute while it starts
+		// (longer than the driver's own retries): doctor says it is
+		// waiting, then the check passes.
 		fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}
-		cold, ep := dbxtest.Serve(t, fx, dbxstandin.WithColdStart(3*time.Second))
+		cold, ep := dbxtest.Serve(t, fx, dbxstandin.WithColdStart(60*time.Second))
 		cfg := w.withWarehouse(t, ep)
 		code, stdout, stderr := w.cli(t, "doctor", "--config", cfg, "--json")
 		if code != 0 {
