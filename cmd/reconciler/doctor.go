@@ -4,12 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/daemon"
+	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/doctor"
+	"github.com/cas-reconciler/reconciler/pkg/loadworker"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
 )
 
@@ -37,10 +41,12 @@ func runDoctor(ctx context.Context, args []string, io stdio) int {
 	fs.Var(&parents, "parent", "parent segment `name` to check (repeatable; default every parent segment the key may see); the sandbox uses the first")
 	fs.Var(&conns, "connection", "connection `name` to resolve (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "Usage: reconciler doctor [flags]")
+		fmt.Fprintln(io.err, "Usage: reconciler doctor [flags] [DIR]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Checks the Treasure Data account and the warehouse before the daemon is")
-		fmt.Fprintln(io.err, "turned on. Read-only unless --sandbox is given. Exit 0: every check passed")
+		fmt.Fprintln(io.err, "turned on. With DIR, a checkout of the repository, the parent segments it")
+		fmt.Fprintln(io.err, "declares and every connection it names are checked. Read-only unless")
+		fmt.Fprintln(io.err, "--sandbox is given. Exit 0: every check passed")
 		fmt.Fprintln(io.err, "(warnings allowed); 1: a check failed; 2: bad flags or configuration;")
 		fmt.Fprintln(io.err, "3: interrupted or out of time (the sandbox was cleaned up).")
 		fs.PrintDefaults()
@@ -48,9 +54,22 @@ func runDoctor(ctx context.Context, args []string, io stdio) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 1 {
 		fs.Usage()
 		return exitUsage
+	}
+	if fs.NArg() == 1 {
+		// A checkout of the repository: its parent segments and the
+		// connections they and their activations name are checked
+		// (besides those given by flags).
+		p, c, ok := specNames(ctx, fs.Arg(0), io)
+		if !ok {
+			return exitUsage
+		}
+		if len(parents) == 0 {
+			parents = p
+		}
+		conns = appendNew(conns, c...)
 	}
 	if *sandbox != "" {
 		if msg := badFolderName(*sandbox); msg != "" {
@@ -125,6 +144,48 @@ func runDoctor(ctx context.Context, args []string, io stdio) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// specNames loads the CUE of a checkout (bounded as validate loads it)
+// and returns the names of its parent segments and of the connections its
+// parent segments and activations name, in file order. Problems are printed.
+func specNames(ctx context.Context, dir string, io stdio) (parents, conns []string, ok bool) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		fmt.Fprintf(io.err, "reconciler doctor: %s is not a directory (a checkout of the repository)\n", dir)
+		return nil, nil, false
+	}
+	res, err := loadworker.New(validateLimits).Load(ctx, os.DirFS(dir))
+	if res != nil {
+		for _, d := range res.Diagnostics {
+			if d.Severity == diag.Error {
+				fmt.Fprintln(io.err, d.String())
+			}
+		}
+	}
+	if err != nil || res.Diagnostics.HasErrors() {
+		fmt.Fprintf(io.err, "reconciler doctor: the repository in %s is not valid (run reconciler validate); nothing was checked\n", dir)
+		return nil, nil, false
+	}
+	for _, p := range res.State.Parents {
+		parents = append(parents, p.Name)
+		conns = appendNew(conns, p.Connection)
+	}
+	for _, s := range res.State.Segments {
+		for _, a := range s.Activations {
+			conns = appendNew(conns, a.Connection)
+		}
+	}
+	return parents, conns, true
+}
+
+// appendNew appends the non-empty values that list does not hold yet.
+func appendNew(list []string, vs ...string) []string {
+	for _, v := range vs {
+		if v != "" && !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	return list
 }
 
 // badFolderName says what is wrong with a sandbox folder name, or "".

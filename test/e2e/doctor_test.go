@@ -165,6 +165,33 @@ func TestDoctor(t *testing.T) {
 		if n := doctorLeftovers(w.td); n != 0 {
 			t.Errorf("%d objects left after the sandbox", n)
 		}
+
+		// A checkout of the repository: its parent segments and every
+		// connection it names (the parent's, an activation's) are checked
+		// without flags naming them.
+		dir, err := filepath.Abs(retailDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr = w.cli(t, "doctor", "--config", w.cfg, "--json", dir)
+		if code != 0 {
+			t.Fatalf("doctor DIR: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		r = parseDoctor(t, stdout)
+		for _, name := range []string{"parent:" + doctorParent, "connection:databricks-retail", "connection:s3-retail-exports"} {
+			if st, _ := r.check(name); st != "ok" {
+				t.Errorf("check %s from the repository: %s, want ok\n%s", name, st, stdout)
+			}
+		}
+		// An invalid checkout is a usage error, with the problem named.
+		bad, err := filepath.Abs("../../testdata/repos/broken-unknown-attribute")
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr = w.cli(t, "doctor", "--config", w.cfg, bad)
+		if code != 2 || !strings.Contains(stderr, "not valid") || !strings.Contains(stderr, ".cue:") {
+			t.Errorf("doctor on an invalid checkout: exit %d\n%s", code, stderr)
+		}
 	})
 }
 
