@@ -208,6 +208,14 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		if sc.Drift != "" {
 			drift = sc.Drift
 		}
+		pop := cfg.Population
+		if sc.Population != nil {
+			pop = *sc.Population
+		}
+		var counter reconcile.Counter
+		if wh != nil && pop.Enabled {
+			counter = wh
+		}
 		rec := &reconcile.Reconciler{
 			Loader:  keyed,
 			Catalog: cat,
@@ -230,6 +238,11 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Validate:    validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
 			Now:         opts.Now,
 			Credentials: credentials(cfg),
+			Population:  counter,
+			PopulationOptions: reconcile.PopulationOptions{
+				Timeout:     pop.Timeout.D(),
+				MaxSegments: pop.MaxSegments,
+			},
 		}
 		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})
 	}

@@ -70,6 +70,8 @@ type Mode struct {
 	DryRun bool
 	// Frozen holds the apply (a freeze window); the plan is still computed.
 	Frozen bool
+	// NoPopulation skips the population preview (plan --no-population).
+	NoPopulation bool
 }
 
 // Reconciler runs reconciles of one source. It remembers the last
@@ -89,6 +91,10 @@ type Reconciler struct {
 	// Credentials say where the credentials of Remote and Catalog come
 	// from, for the message of a run stalled on a refused one.
 	Credentials Credentials
+	// Population counts the profiles of created and updated segments on
+	// the warehouse for the plan; nil leaves the plan without populations.
+	Population        Counter
+	PopulationOptions PopulationOptions
 
 	mu              sync.Mutex
 	lastApplied     time.Time
@@ -132,6 +138,9 @@ type Result struct {
 	End   time.Time
 	// Outcome is OutcomeOf the run's error.
 	Outcome Outcome
+	// PopulationStatements is the number of warehouse statements the
+	// population preview ran.
+	PopulationStatements int
 }
 
 // Outcome classifies a run, with the values of the runs_total metric's
@@ -375,9 +384,10 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	}
 
 	// 2. Check against the warehouse.
+	var cat *catalog.Catalog
 	if r.Catalog != nil {
-		if err := step(StepValidate, func() error {
-			cat, err := r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired))
+		if err := step(StepValidate, func() (err error) {
+			cat, err = r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired))
 			if err != nil {
 				return err
 			}
@@ -426,6 +436,9 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	// 4. Plan.
 	_ = step(StepPlan, func() error {
 		res.Plan = plan.Compute(res.Desired, observed, opts)
+		if r.Population != nil && !mode.NoPopulation && !res.Plan.Errored {
+			res.PopulationStatements = countPopulations(ctx, r.Population, res.Plan, res.Desired, observed, cat, now(), r.PopulationOptions)
+		}
 		return nil
 	})
 	if res.Plan.Errored {
