@@ -240,8 +240,9 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Credentials: credentials(cfg),
 			Population:  counter,
 			PopulationOptions: reconcile.PopulationOptions{
-				Timeout:     pop.Timeout.D(),
-				MaxSegments: pop.MaxSegments,
+				Timeout:          pop.Timeout.D(),
+				MaxSegments:      pop.MaxSegments,
+				MaxChangePercent: pop.MaxChangePercent,
 			},
 		}
 		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})

@@ -451,6 +451,8 @@ func blockReason(b plan.Block) string {
 		return metrics.PruneMaxDeletes
 	case plan.BlockMaxPercent:
 		return metrics.PruneMaxPercent
+	case plan.BlockPopulationChange:
+		return metrics.UnresolvedPopulationChange
 	}
 	return metrics.PruneOther
 }

@@ -40,6 +40,9 @@ const (
 	UnresolvedParentReplace = "parent_replace"
 	PruneInhibited          = "inhibited"
 	PruneOther              = "other"
+	// UnresolvedPopulationChange is a segment change held because its
+	// population moves more than population.maxChangePercent.
+	UnresolvedPopulationChange = "population_change"
 )
 
 // Reasons of unresolved changes (label reason of
@@ -62,8 +65,8 @@ var (
 	// UnresolvedReasons does not hold PruneOther: every blocked change has
 	// a known reason.
 	UnresolvedReasons = []string{UnresolvedConflict, UnresolvedDrift, PruneDisabled, PruneMaxDeletes, PruneMaxPercent,
-		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited}
-	QueryKinds     = []string{"columns", "privileges", "probe", "uniqueness"}
+		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited, UnresolvedPopulationChange}
+	QueryKinds     = []string{"columns", "privileges", "probe", "uniqueness", "population"}
 	QueryResults   = []string{"success", "error"}
 	Providers      = []string{"github", "gitlab", "generic", "unknown"}
 	WebhookResults = []string{"accepted", "ignored", "unauthorized", "bad_request", "too_large"}

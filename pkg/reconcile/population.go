@@ -27,6 +27,10 @@ type PopulationOptions struct {
 	// MaxSegments caps the segments counted per run; the figures of the
 	// others are unknown. 0 means no cap.
 	MaxSegments int
+	// MaxChangePercent, when positive, holds the apply of a segment update
+	// whose population moves by more than this percentage
+	// (plan.BlockPopulationChange).
+	MaxChangePercent float64
 }
 
 // DefaultPopulationMaxSegments is the default cap of segments counted per run.

@@ -438,6 +438,7 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		res.Plan = plan.Compute(res.Desired, observed, opts)
 		if r.Population != nil && !mode.NoPopulation && !res.Plan.Errored {
 			res.PopulationStatements = countPopulations(ctx, r.Population, res.Plan, res.Desired, observed, cat, now(), r.PopulationOptions)
+			res.Plan.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent)
 		}
 		return nil
 	})
