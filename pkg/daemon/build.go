@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/apply"
 	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/loadworker"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
 	"github.com/cas-reconciler/reconciler/pkg/metrics"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
@@ -79,8 +81,9 @@ type Source struct {
 	Treasure *treasure.Client
 	// Reconciler runs reconciles of the source.
 	Reconciler *reconcile.Reconciler
-	// Loader loads the source's CUE files, with a cache across runs.
-	Loader *reconcile.SpecLoader
+	// Loader loads the source's CUE files within the configured load
+	// bounds, with a cache across runs.
+	Loader *loadworker.Loader
 }
 
 // Snapshot fetches the tip of the source's branch and returns it as a
@@ -178,6 +181,9 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		}
 
 		to := treasureOptions(cfg, &sc, opts, log)
+		if cfg.CacheDir != "" {
+			to.RuleCacheFile = filepath.Join(cfg.CacheDir, ruleCachePrefix+sc.Name+".json")
+		}
 		if opts.Treasure != nil {
 			opts.Treasure(sc.Name, &to)
 		}
@@ -186,7 +192,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			return nil, fmt.Errorf("treasure for source %s: %w", sc.Name, err)
 		}
 
-		loader := reconcile.NewSpecLoader()
+		loader := loadworker.New(loadLimits(cfg.Load))
 		keyed := &keyedLoader{inner: loader}
 		var cat reconcile.Catalog
 		switch {
@@ -237,6 +243,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Apply:       apply.Options{Concurrency: cfg.Treasure.Concurrency},
 			Validate:    validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
 			Now:         opts.Now,
+			Recheck:     cfg.Databricks.Recheck.D(),
 			Credentials: credentials(cfg),
 			Population:  counter,
 			PopulationOptions: reconcile.PopulationOptions{
@@ -383,6 +390,10 @@ func sourceOptions(cfg *config.Config, sc *config.Source) source.Options {
 	return so
 }
 
+// ruleCachePrefix names the files in cacheDir that keep a source's
+// segment rules across restarts (treasure.Options.RuleCacheFile).
+const ruleCachePrefix = ".treasure-rules-"
+
 func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, log *slog.Logger) treasure.Options {
 	t := cfg.Treasure
 	to := treasure.Options{
@@ -393,11 +404,15 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 		Timeout:          t.Timeout.D(),
 		RateLimit:        t.RateLimit,
 		Burst:            t.Burst,
+		RateMargin:       t.RateMargin.D(),
 		MaxConcurrent:    t.Concurrency,
 		MaxRetries:       t.MaxRetries,
 		MaxResponseBytes: t.MaxResponseBytes,
 		Now:              opts.Now,
 		Logger:           log.With("source", sc.Name, "component", "treasure"),
+	}
+	if t.RateMargin == 0 {
+		to.RateMargin = -1 // zero in the file means no margin
 	}
 	if t.MaxRetries == 0 {
 		to.MaxRetries = -1 // zero in the file means no retries
@@ -408,11 +423,25 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 	if w := t.Wire; w != nil {
 		to.CASUploadPath, to.MediaType = w.CASUploadPath, w.MediaType
 		to.SegmentType, to.SegmentFolderType, to.FolderType = w.SegmentType, w.SegmentFolderType, w.FolderType
+		to.SyndicationsPath, to.SyndicationColumns = w.SyndicationsPath, w.SyndicationColumns
 	}
 	if opts.Metrics != nil {
 		to.Observer = opts.Metrics.TreasureRequest
 	}
 	return to
+}
+
+// loadLimits maps the configured load bounds to the worker's limits; zero
+// fields keep the worker's defaults.
+func loadLimits(l config.LoadLimits) loadworker.Limits {
+	return loadworker.Limits{
+		MaxFileBytes:  l.MaxFileBytes,
+		MaxFiles:      l.MaxFiles,
+		MaxTotalBytes: l.MaxTotalBytes,
+		FileTimeout:   l.FileTimeout.D(),
+		RunTimeout:    l.RunTimeout.D(),
+		MemoryLimit:   l.MemoryLimitBytes,
+	}
 }
 
 // keyedLoader remembers the last loaded state, for the uniqueness check.

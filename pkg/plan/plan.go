@@ -48,6 +48,9 @@ const (
 	KindParent  Kind = "parent"
 	KindFolder  Kind = "folder"
 	KindSegment Kind = "segment"
+	// KindActivation is an activation of a segment; its key's Name is
+	// "<segment> → <activation>".
+	KindActivation Kind = "activation"
 )
 
 // DriftMode says what to do with drift.

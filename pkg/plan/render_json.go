@@ -23,7 +23,7 @@ const JSONFormatVersion = "1"
 //	  "prune_blocked": "",
 //	  "changes": [{
 //	    "action": "create|update|replace|delete|conflict|no-op",
-//	    "kind": "parent|folder|segment",
+//	    "kind": "parent|folder|segment|activation",
 //	    "parent": "Retail Customers", "name": "VIP Customers",
 //	    "id": "123", "adopt": false, "renamed_from": "Old name",
 //	    "looks_renamed_from": "", "looks_renamed_to": "",

@@ -3,9 +3,11 @@ package tdstandin
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,10 @@ type Options struct {
 	// User is the display name recorded as createdBy/updatedBy for changes
 	// made through the API; default "api-user".
 	User string
+	// KeyUsers names the owner of some of the MasterKeys: Treasure records
+	// the user an API key belongs to as createdBy/updatedBy of its changes.
+	// Keys not listed are User's.
+	KeyUsers map[string]string
 	// StatePath, when set, is a JSON file holding the whole state: loaded by
 	// New when it exists and rewritten after every change.
 	StatePath string
@@ -40,6 +46,15 @@ type Options struct {
 	// resource (/entities/parent_segments/{id}). Segments are answered as
 	// ComposableSegmentJsonApiResource (no audienceId, no kind).
 	DocumentedOnly bool
+	// RateLimit, when above zero, makes the stand-in enforce a token
+	// bucket of RateLimit requests per second holding at most Burst
+	// (default 1), full at start, on arrival times (Now): a request that
+	// finds no token is answered 429 with the REST error body and
+	// Retry-After in whole seconds until the next token, and does not
+	// spend one. Treasure publishes no rate limit; this is the behaviour
+	// the client is built for (throttling with 429, Retry-After honoured).
+	RateLimit float64
+	Burst     int
 }
 
 // Request is one entry of the request log.
@@ -50,6 +65,9 @@ type Request struct {
 	RawQuery string
 	Status   int
 	Time     time.Time
+	// User is the owner of the request's API key (Options.KeyUsers or
+	// Options.User); empty when the key was not a master key.
+	User string
 }
 
 // Fault is an injected failure. It applies to the next Times requests that
@@ -93,6 +111,10 @@ type Server struct {
 
 	srv *http.Server
 	url string
+
+	rateMu     sync.Mutex
+	rateTokens float64
+	rateLast   time.Time
 }
 
 // New returns a Server. It loads Options.StatePath when that file exists.
@@ -109,7 +131,10 @@ func New(opts Options) (*Server, error) {
 	if len(opts.SegmentTypes) == 0 {
 		opts.SegmentTypes = []string{"composable-segment"}
 	}
-	s := &Server{opts: opts, master: map[string]bool{}, wonly: map[string]bool{}, st: newState()}
+	if opts.RateLimit > 0 && opts.Burst <= 0 {
+		opts.Burst = 1
+	}
+	s := &Server{opts: opts, master: map[string]bool{}, wonly: map[string]bool{}, st: newState(), rateTokens: float64(opts.Burst)}
 	for _, k := range opts.MasterKeys {
 		s.master[k] = true
 	}
@@ -247,7 +272,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // ServeHTTP applies faults, authenticates and dispatches the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now()}
+	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now(), User: s.userOf(r)}
 	sw := &statusWriter{ResponseWriter: w}
 	var once sync.Once
 	record := func() {
@@ -259,6 +284,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	defer record()
+	if wait, ok := s.takeToken(entry.Time); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeServerError(sw, http.StatusTooManyRequests)
+		return
+	}
 	if f := s.takeFault(r); f != nil {
 		if f.Delay > 0 {
 			t := time.NewTimer(f.Delay)
@@ -290,6 +320,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handle(sw, r)
 }
 
+// takeToken spends a token of the rate limit at now, or reports how long
+// until the next one.
+func (s *Server) takeToken(now time.Time) (time.Duration, bool) {
+	if s.opts.RateLimit <= 0 {
+		return 0, true
+	}
+	s.rateMu.Lock()
+	defer s.rateMu.Unlock()
+	if s.rateLast.IsZero() {
+		s.rateLast = now
+	}
+	if el := now.Sub(s.rateLast); el > 0 {
+		s.rateTokens = min(s.rateTokens+el.Seconds()*s.opts.RateLimit, float64(s.opts.Burst))
+		s.rateLast = now
+	}
+	if s.rateTokens >= 1 {
+		s.rateTokens--
+		return 0, true
+	}
+	return time.Duration((1 - s.rateTokens) / s.opts.RateLimit * float64(time.Second)), false
+}
+
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", fmt.Sprintf("req-%d", s.opts.Now().UnixNano()))
 	auth := r.Header.Get("Authorization")
@@ -312,6 +364,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// userOf returns the owner of the request's master key, or "".
+func (s *Server) userOf(r *http.Request) string {
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "TD1 ")
+	if !ok || !s.master[key] {
+		return ""
+	}
+	if u, ok := s.opts.KeyUsers[key]; ok {
+		return u
+	}
+	return s.opts.User
 }
 
 func hijackClose(w http.ResponseWriter) {
@@ -343,6 +407,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /entities/segments/{id}", s.getSegment)
 	m.HandleFunc("PATCH /entities/segments/{id}", s.patchSegment)
 	m.HandleFunc("DELETE /entities/segments/{id}", s.deleteSegment)
+	m.HandleFunc("GET /entities/segments/{sid}/syndications", s.listSyndications)
+	m.HandleFunc("POST /entities/segments/{sid}/syndications", s.createSyndication)
+	m.HandleFunc("GET /entities/segments/{sid}/syndications/{id}", s.getSyndication)
+	m.HandleFunc("PATCH /entities/segments/{sid}/syndications/{id}", s.patchSyndication)
+	m.HandleFunc("DELETE /entities/segments/{sid}/syndications/{id}", s.deleteSyndication)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if isEntities(r) {
 			writeJSONAPIErrors(w, http.StatusNotFound, apiError{Code: "record-not-found-error", Status: "404", Detail: "no route " + r.Method + " " + r.URL.Path})

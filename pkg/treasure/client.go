@@ -36,6 +36,9 @@ type Client struct {
 	// rule of a large parent segment again on each run cost most of its
 	// time, and deep copies were most of the rest.
 	rules map[string]cachedRule
+	// rulesVersion counts changes of rules; savedRules is the count the
+	// saved file (Options.RuleCacheFile) holds.
+	rulesVersion, savedRules uint64
 	// connNames maps connection ids to the names they were resolved from.
 	connNames map[string]string
 	// roots maps parent segment ids to their root folder ids, when they
@@ -57,8 +60,9 @@ func New(opts Options) (*Client, error) {
 	c := &Client{o: o, red: newRedactor(o.APIKey), sem: make(chan struct{}, o.MaxConcurrent),
 		rules: map[string]cachedRule{}, connNames: map[string]string{}, roots: map[string]string{}}
 	if o.RateLimit > 0 {
-		c.limit = newBucket(o.RateLimit, o.Burst, o.Now, o.Sleep)
+		c.limit = newBucket(o.RateLimit, o.Burst, o.RateMargin, o.Now, o.Sleep)
 	}
+	c.loadRuleCache()
 	return c, nil
 }
 
@@ -158,15 +162,17 @@ func (c *Client) backoff(n int) time.Duration {
 
 // once sends one attempt.
 func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
-	if err := c.limit.wait(ctx); err != nil {
-		return canceled(cl.method, cl.endpoint, err)
-	}
+	// The slot first, then the token: a token taken while waiting for a
+	// slot would be spent late, together with others.
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
 		return canceled(cl.method, cl.endpoint, ctx.Err())
 	}
 	defer func() { <-c.sem }()
+	if err := c.limit.wait(ctx, cl.method != http.MethodGet); err != nil {
+		return canceled(cl.method, cl.endpoint, err)
+	}
 
 	actx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
@@ -228,6 +234,9 @@ func (c *Client) once(ctx context.Context, cl call, body []byte) *APIError {
 	e.parseBody(b)
 	e.classify()
 	c.red.apply(e)
+	if e.Reason == ReasonRateLimited {
+		c.limit.drain()
+	}
 	return e
 }
 

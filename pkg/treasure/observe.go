@@ -25,7 +25,8 @@ import (
 // Cost: one GET /audiences, then per parent one GET /audiences/{id} and one
 // by-folder listing (more only for trees deeper than Options.ByFolderDepth),
 // plus one detail GET per segment whose updatedAt changed since this client
-// last saw it.
+// last saw it. With Options.RuleCacheFile that memory survives a restart:
+// the cache is loaded by New and saved after an Observe that changed it.
 //
 // Segment rules come from the client's cache: their condition sets and
 // conditions are the caller's to change, but what conditions point to
@@ -59,6 +60,7 @@ func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.Sta
 		st.Folders = append(st.Folders, folders...)
 		st.Segments = append(st.Segments, segs...)
 	}
+	c.saveRuleCache()
 	slices.SortFunc(st.Parents, func(a, b segment.Parent) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortFunc(st.Folders, func(a, b segment.Folder) int {
 		return cmp.Or(cmp.Compare(a.Parent, b.Parent), cmp.Compare(a.Path, b.Path))

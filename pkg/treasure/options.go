@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -51,6 +52,10 @@ const (
 	DefaultFolderType        = "folder-segment"
 )
 
+// DefaultSyndicationsPath is the published JSON:API path of a segment's
+// activations; {segment} stands for the segment id.
+const DefaultSyndicationsPath = "/entities/segments/{segment}/syndications"
+
 // Options configure a Client. Zero values take the documented defaults.
 type Options struct {
 	// APIKey is the Treasure Data master API key, sent as "TD1 <key>".
@@ -80,6 +85,14 @@ type Options struct {
 	RateLimit float64
 	// Burst is the token bucket size; default 2.
 	Burst int
+	// RateMargin is how much earlier than its place in the schedule a
+	// request may reach Treasure (latency jitter, scheduling, clock rate)
+	// without being refused by a server that enforces RateLimit and Burst
+	// exactly; default 100ms, negative none. It costs RateLimit*RateMargin
+	// of the burst (0.2 of a token at 2 requests/s); when less than one
+	// token would be left, the rate is lowered instead. The bucket starts
+	// empty, and a 429 empties it.
+	RateMargin time.Duration
 	// MaxConcurrent caps requests in flight; default 4.
 	MaxConcurrent int
 	// MaxRetries is how many times a failed request is retried; default 8.
@@ -103,7 +116,7 @@ type Options struct {
 
 	// Observer, when set, is called after every HTTP exchange with a bounded
 	// endpoint name ("audiences", "cas_upload", "connections", "folders",
-	// "by_folder", "parent_segments", "segments"), the method, the status (0
+	// "by_folder", "parent_segments", "segments", "syndications"), the method, the status (0
 	// when no answer arrived) and the duration.
 	Observer func(endpoint, method string, code int, d time.Duration)
 	// Logger receives debug lines about retries; default discards.
@@ -123,14 +136,40 @@ type Options struct {
 	// MediaType is the Accept and Content-Type of the /entities (JSON:API)
 	// endpoints; default JSONAPIMediaType.
 	MediaType string
+	// SyndicationsPath is the path of a segment's activations, with
+	// {segment} standing for the segment id; default
+	// DefaultSyndicationsPath (the published JSON:API path, not published
+	// for composable segments).
+	SyndicationsPath string
+	// SyndicationColumns is how an exported column is sent: "source"
+	// (default: {column, source: {column}}) or "plain" ({column}). The
+	// published schema does not describe source.
+	SyndicationColumns string
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
+	// LookupEnv and ReadFile read the secrets of activation connector
+	// settings written as {env} and {file}; defaults os.LookupEnv and
+	// os.ReadFile. Values are read when an activation is written and
+	// never kept, logged or put in errors.
+	LookupEnv func(string) (string, bool)
+	ReadFile  func(string) ([]byte, error)
+	// RuleCacheFile, when set, keeps the cache of segment rules across
+	// restarts: loaded by New, saved (a new file renamed over the old one)
+	// after an Observe that changed it. An entry is used only while the
+	// segment's updatedAt is the one saved with it; a file that is
+	// corrupt, of another version, or written for another CDPURL or Owner
+	// is ignored (every rule is read again). The file holds rules, never
+	// the API key.
+	RuleCacheFile string
 	// MaxResponseBytes bounds a successful response body; default
 	// DefaultMaxResponseBytes. The by-folder listing of a parent segment,
 	// which is not paginated, is the largest: about 0.5 KiB per segment.
 	MaxResponseBytes int64
 }
+
+// DefaultRateMargin is the default of Options.RateMargin.
+const DefaultRateMargin = 100 * time.Millisecond
 
 // DefaultMaxResponseBytes is the default of Options.MaxResponseBytes,
 // room for listings of about 200,000 segments.
@@ -181,6 +220,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Burst <= 0 {
 		o.Burst = 2
 	}
+	if o.RateMargin == 0 {
+		o.RateMargin = DefaultRateMargin
+	}
+	if o.RateMargin < 0 {
+		o.RateMargin = 0
+	}
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 4
 	}
@@ -226,8 +271,27 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MediaType == "" {
 		o.MediaType = JSONAPIMediaType
 	}
+	if o.SyndicationsPath == "" {
+		o.SyndicationsPath = DefaultSyndicationsPath
+	}
+	if !strings.Contains(o.SyndicationsPath, "{segment}") || !strings.HasPrefix(o.SyndicationsPath, "/") {
+		return o, fmt.Errorf("treasure: Options.SyndicationsPath %q must start with / and contain {segment}", o.SyndicationsPath)
+	}
+	switch o.SyndicationColumns {
+	case "":
+		o.SyndicationColumns = "source"
+	case "source", "plain":
+	default:
+		return o, fmt.Errorf("treasure: Options.SyndicationColumns %q is neither source nor plain", o.SyndicationColumns)
+	}
 	if o.ByFolderDepth <= 0 {
 		o.ByFolderDepth = 20
+	}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes

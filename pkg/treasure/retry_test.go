@@ -184,29 +184,37 @@ func TestDeleteAfterLostAnswer(t *testing.T) {
 
 func TestRateLimiterOnFakeTime(t *testing.T) {
 	clock := newFakeClock()
-	b := newBucket(2, 3, clock.Now, clock.Sleep)
+	b := newBucket(2, 3, 0, clock.Now, clock.Sleep)
 	start := clock.Now()
 	for i := 0; i < 13; i++ {
-		if err := b.wait(context.Background()); err != nil {
+		if err := b.wait(context.Background(), false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// 3 from the burst, then 10 at 2/s.
-	if el := clock.Now().Sub(start); el != 5*time.Second {
-		t.Errorf("13 requests took %s of fake time, want 5s", el)
+	// The bucket starts empty: 13 at 2/s.
+	if el := clock.Now().Sub(start); el != 6500*time.Millisecond {
+		t.Errorf("13 requests took %s of fake time, want 6.5s", el)
 	}
 	clock.Advance(time.Hour) // refills to the burst only
 	start = clock.Now()
 	for i := 0; i < 4; i++ {
-		_ = b.wait(context.Background())
+		_ = b.wait(context.Background(), false)
 	}
 	if el := clock.Now().Sub(start); el != 500*time.Millisecond {
 		t.Errorf("4 requests after a long pause took %s, want 500ms", el)
 	}
+	// A 429 empties the bucket.
+	clock.Advance(time.Hour)
+	b.drain()
+	start = clock.Now()
+	_ = b.wait(context.Background(), true)
+	if el := clock.Now().Sub(start); el != 500*time.Millisecond {
+		t.Errorf("a request after a drain took %s, want 500ms", el)
+	}
 }
 
 func TestClientIsRateLimited(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.RateLimit = 2; o.Burst = 1 })
+	e := newEnv(t, func(o *Options) { o.RateLimit = 2; o.Burst = 1; o.RateMargin = -1 })
 	p := e.mustParent(t, "Retail")
 	start := e.clock.Now()
 	for i := 0; i < 6; i++ {

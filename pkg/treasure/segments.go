@@ -86,6 +86,7 @@ func (c *Client) remember(id, updatedAt string, rule *segment.Rule) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rules[id] = cachedRule{updatedAt: updatedAt, rule: cp}
+	c.rulesVersion++
 }
 
 // cached returns the cached rule of segment id when it was cached at
@@ -226,7 +227,10 @@ func (c *Client) UpdateSegment(ctx context.Context, id, folderID string, s *segm
 // error whose ReferencedBy lists them.
 func (c *Client) DeleteSegment(ctx context.Context, id string) error {
 	c.mu.Lock()
-	delete(c.rules, id)
+	if _, ok := c.rules[id]; ok {
+		delete(c.rules, id)
+		c.rulesVersion++
+	}
 	c.mu.Unlock()
 	return c.do(ctx, call{endpoint: "segments", method: http.MethodDelete, jsonAPI: true,
 		url: c.cdp("/entities/segments/"+url.PathEscape(id), nil), safe: true, goneOK: true})
