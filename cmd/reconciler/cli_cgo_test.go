@@ -502,3 +502,18 @@ func TestPlanShowsPopulations(t *testing.T) {
 		t.Fatalf("plan with lifecycle.allowPopulationChange: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+func TestPreviewCountsASegment(t *testing.T) {
+	cfg, _ := cliEnv(t)
+	dir := copyRetail(t, func(s string) string { return s })
+	code, out, errOut := run(t, "", "preview", "--config", cfg, "--sample", "3", dir, "Churn Risk")
+	count := regexp.MustCompile(`segment "Retail Customers/Churn Risk": ([0-9,]+) of 5,000 profiles`).FindStringSubmatch(out)
+	if code != exitOK || count == nil || count[1] == "0" || !strings.Contains(out, "COUNT(DISTINCT CASE WHEN") ||
+		!regexp.MustCompile(`sample \(3\): c[0-9]+, c[0-9]+, c[0-9]+`).MatchString(out) {
+		t.Fatalf("preview: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, "", "preview", "--config", cfg, dir, "No Such Segment")
+	if code != exitFailed || !strings.Contains(errOut, `no segment "No Such Segment"`) {
+		t.Errorf("preview of an unknown segment: exit %d\n%s", code, errOut)
+	}
+}

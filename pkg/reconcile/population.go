@@ -81,7 +81,7 @@ func countPopulations(ctx context.Context, cnt Counter, p *plan.Plan, desired, o
 			}
 			continue
 		}
-		opts := population.Options{Now: now, TimeKinds: timeKinds(parent, cat), Segments: rulesOf(desired, name)}
+		opts := population.Options{Now: now, TimeKinds: TimeKinds(parent, cat), Segments: rulesOf(desired, name)}
 		observedRules := rulesOf(observed, name)
 		named := []population.Named{{Name: "total", Rule: &segment.Rule{}}}
 		type slot struct{ after, before int }
@@ -204,9 +204,9 @@ func rulesOf(st segment.State, parent string) map[string]*segment.Rule {
 	return out
 }
 
-// timeKinds reads the type of each behavior's time column from the
+// TimeKinds reads the type of each behavior's time column from the
 // warehouse catalog.
-func timeKinds(p *segment.Parent, cat *catalog.Catalog) map[string]population.TimeKind {
+func TimeKinds(p *segment.Parent, cat *catalog.Catalog) map[string]population.TimeKind {
 	out := map[string]population.TimeKind{}
 	if cat == nil {
 		return out
