@@ -400,6 +400,24 @@ func TestValidateChecksConnections(t *testing.T) {
 		!strings.Contains(out, "parent.cue:") {
 		t.Fatalf("validate --config with an unknown connection: exit %d\n%s\n%s", code, out, errOut)
 	}
+	badAct := copyRetail(t, func(s string) string { return s })
+	mk := filepath.Join(badAct, "segments", "marketing.cue")
+	mb, err := os.ReadFile(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(mb), `connection: "s3-retail-exports"`, `connection: "no-such-export"`, 1)
+	if edited == string(mb) {
+		t.Fatal("testdata/repos/retail/segments/marketing.cue changed: no activation on s3-retail-exports")
+	}
+	if err := os.WriteFile(mk, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, "", "validate", "--config", cfg, badAct); code != exitFailed ||
+		!strings.Contains(out, `activation "S3 daily" of segment "VIP Customers": connection "no-such-export" does not exist in Treasure Data`) ||
+		!strings.Contains(out, "segments/marketing.cue:") {
+		t.Fatalf("validate --config with an unknown activation connection: exit %d\n%s\n%s", code, out, errOut)
+	}
 	if code, out, errOut := run(t, "", "validate", "--config", cfg, copyRetail(t, connectionIs("databricks-backup"))); code != exitOK {
 		t.Fatalf("validate --config with a known connection: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -259,6 +259,8 @@ const (
 	KindParent  = "parent"
 	KindFolder  = "folder"
 	KindSegment = "segment"
+	// KindActivation is an activation, by parent, segment and name.
+	KindActivation = "activation"
 )
 
 // Protected identifies one object that is never deleted: a parent segment
@@ -270,6 +272,8 @@ type Protected struct {
 	Parent string `json:"parent,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Path   string `json:"path,omitempty"`
+	// Segment is the activated segment of an activation.
+	Segment string `json:"segment,omitempty"`
 }
 
 // FreezeWindow holds applies from each time Start fires for Duration.

@@ -282,6 +282,8 @@ prune: protect: [
 	{kind: "segment", parent: "Retail", name: "VIP", path: "Gen"},
 	{kind: "segment", parent: "Retail", name: "Fine"},
 	{kind: "bucket", name: "x"},
+	{kind: "activation", parent: "Retail", name: "S3"},
+	{kind: "activation", parent: "Retail", segment: "VIP", name: "S3"},
 ]
 `
 	_, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
@@ -305,12 +307,13 @@ prune: protect: [
 		`c.cue:9:32: error: prune.protect[2].parent: a protected parent is identified by name, not parent`,
 		`c.cue:10:51: error: prune.protect[3].path: a protected segment is identified by parent and name, not path`,
 		`c.cue:12:9: error: prune.protect[5].kind: invalid value "bucket"`,
+		`c.cue:13:2: error: prune.protect[6]: a protected activation needs parent and segment and name`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing %q in:\n%s", want, all)
 		}
 	}
-	if strings.Contains(all, "prune.protect[4]") || strings.Contains(all, "sources[1].prune.protect[0]") {
+	if strings.Contains(all, "prune.protect[4]") || strings.Contains(all, "prune.protect[7]") || strings.Contains(all, "sources[1].prune.protect[0]") {
 		t.Errorf("a valid entry was reported:\n%s", all)
 	}
 }

@@ -509,11 +509,13 @@ func (l *loader) protect(path string) {
 		case KindFolder:
 			need, refuse = []string{"parent", "path"}, []string{"name"}
 		case KindSegment:
-			need, refuse = []string{"parent", "name"}, []string{"path"}
+			need, refuse = []string{"parent", "name"}, []string{"path", "segment"}
+		case KindActivation:
+			need, refuse = []string{"parent", "segment", "name"}, []string{"path"}
 		default:
 			continue // refused by the schema
 		}
-		fields := map[string]string{"parent": o.Parent, "name": o.Name, "path": o.Path}
+		fields := map[string]string{"parent": o.Parent, "name": o.Name, "path": o.Path, "segment": o.Segment}
 		for _, f := range need {
 			if fields[f] == "" {
 				l.errorf(p, "protect", "a protected %s needs %s", o.Kind, strings.Join(need, " and "))

@@ -275,6 +275,8 @@ func protectKeys(lists ...[]config.Protected) []plan.Object {
 				obj = plan.Object{Kind: plan.KindFolder, Key: (&segment.Folder{Parent: o.Parent, Path: o.Path}).Key()}
 			case config.KindSegment:
 				obj = plan.Object{Kind: plan.KindSegment, Key: (&segment.Segment{Parent: o.Parent, Name: o.Name}).Key()}
+			case config.KindActivation:
+				obj = plan.Object{Kind: plan.KindActivation, Key: (&segment.Activation{Parent: o.Parent, Segment: o.Segment, Name: o.Name}).Key()}
 			default:
 				continue // refused by the configuration loader
 			}

@@ -59,7 +59,7 @@ var (
 	RunResults   = []string{ResultSuccess, ResultFailed, ResultStalled, ResultWaiting}
 	Actions      = []string{"create", "update", "replace", "delete", "conflict"}
 	Outcomes     = []string{OutcomeSuccess, OutcomeFailed, OutcomeSkipped}
-	Kinds        = []string{"parent", "folder", "segment"}
+	Kinds        = []string{"parent", "folder", "segment", "activation"}
 	Severities   = []string{"error", "warning"}
 	PruneReasons = []string{PruneDisabled, PruneMaxDeletes, PruneMaxPercent, PruneEmpty, PruneParentDelete, PruneInhibited, PruneOther}
 	// UnresolvedReasons does not hold PruneOther: every blocked change has

@@ -210,3 +210,37 @@ func TestRenameKeepsActivation(t *testing.T) {
 		t.Errorf("plan after the rename: %v %s", err, plan.SummaryLine(res.Plan))
 	}
 }
+
+// TestActivationDriftIsReverted: a hand edit of an owned activation is
+// drift (its fingerprint no longer matches the marker's); it is held in
+// report mode and reverted with one update of the same id otherwise.
+func TestActivationDriftIsReverted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.r.Run(ctx, snap(retail, "r1"), reconcile.Mode{}); err != nil {
+		t.Fatal(err)
+	}
+	sy := syndicationNamed(e.td, "S3 daily")
+	if err := e.td.EditSyndication(sy.ID, "alice", func(s *tdstandin.Syndication) { s.RepeatUnit = "hour" }); err != nil {
+		t.Fatal(err)
+	}
+	e.r.Plan.Drift = plan.DriftReport
+	res, err := e.r.Run(ctx, snap(retail, "r1"), reconcile.Mode{})
+	if err != nil && res.Plan == nil {
+		t.Fatal(err)
+	}
+	ch := changeOf(res.Plan, plan.KindActivation, "VIP Customers → S3 daily")
+	if ch == nil || ch.Action != plan.Update || ch.Drift == nil || ch.BlockedBy != plan.BlockDriftReport {
+		t.Fatalf("drifted activation in report mode: %+v", ch)
+	}
+	if got := syndicationNamed(e.td, "S3 daily"); got.RepeatUnit != "hour" {
+		t.Errorf("report mode reverted the drift: %+v", got)
+	}
+	e.r.Plan.Drift = plan.DriftCorrect
+	if res, err = e.r.Run(ctx, snap(retail, "r1"), reconcile.Mode{}); err != nil || res.Report.Failed() {
+		t.Fatalf("correct: %v", err)
+	}
+	if got := syndicationNamed(e.td, "S3 daily"); got == nil || got.ID != sy.ID || got.RepeatUnit != "day" {
+		t.Errorf("drift not reverted in place: %+v", got)
+	}
+}

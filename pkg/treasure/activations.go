@@ -174,17 +174,22 @@ func (e *SecretError) Unwrap() error { return e.Err }
 // errNoEnv is the cause of a SecretError for an unset variable.
 var errNoEnv = errors.New("the environment variable is not set")
 
-// resolveConfig returns the connector settings to send, secrets read.
-func (c *Client) resolveConfig(cfg map[string]segment.ConfigValue) (map[string]any, error) {
+// resolveConfig returns the connector settings to send, secrets read, and
+// the values read (to be kept out of errors).
+func (c *Client) resolveConfig(cfg map[string]segment.ConfigValue) (map[string]any, redactor, error) {
 	out := make(map[string]any, len(cfg))
+	var read redactor
 	for k, v := range cfg {
 		switch {
 		case v.Env != "":
 			s, ok := c.o.LookupEnv(v.Env)
 			if !ok {
-				return nil, &SecretError{Key: k, Ref: "environment variable " + v.Env, Err: errNoEnv}
+				return nil, nil, &SecretError{Key: k, Ref: "environment variable " + v.Env, Err: errNoEnv}
 			}
 			out[k] = s
+			if s != "" {
+				read = append(read, s)
+			}
 		case v.File != "":
 			b, err := c.o.ReadFile(v.File)
 			if err != nil {
@@ -193,24 +198,37 @@ func (c *Client) resolveConfig(cfg map[string]segment.ConfigValue) (map[string]a
 				if errors.As(err, &pe) {
 					err = pe.Err
 				}
-				return nil, &SecretError{Key: k, Ref: "file " + v.File, Err: err}
+				return nil, nil, &SecretError{Key: k, Ref: "file " + v.File, Err: err}
 			}
 			out[k] = strings.TrimRight(string(b), "\r\n")
+			if v := out[k].(string); v != "" {
+				read = append(read, v)
+			}
 		default:
 			out[k] = json.RawMessage(v.Value)
 		}
 	}
-	return out, nil
+	return out, read, nil
+}
+
+// redacted removes the secret values read for a write from its error, in
+// case Treasure echoes one.
+func redacted(err error, read redactor) error {
+	var ae *APIError
+	if len(read) > 0 && errors.As(err, &ae) {
+		read.apply(ae)
+	}
+	return err
 }
 
 // activationBody renders the attributes of a create or a full update.
-func (c *Client) activationBody(id string, a *segment.Activation) (map[string]any, error) {
+func (c *Client) activationBody(id string, a *segment.Activation) (map[string]any, redactor, error) {
 	if a.ConnectionID == "" {
-		return nil, localError(http.MethodPost, "syndications", "activation %q: connection %q carries no id", a.Name, a.Connection)
+		return nil, nil, localError(http.MethodPost, "syndications", "activation %q: connection %q carries no id", a.Name, a.Connection)
 	}
-	cfg, err := c.resolveConfig(a.ConnectorConfig)
+	cfg, read, err := c.resolveConfig(a.ConnectorConfig)
 	if err != nil {
-		return nil, &APIError{Reason: ReasonValidation, Method: http.MethodPost, Endpoint: "syndications",
+		return nil, nil, &APIError{Reason: ReasonValidation, Method: http.MethodPost, Endpoint: "syndications",
 			Message: "activation " + a.Name + ": " + err.Error(), cause: err}
 	}
 	cols := make([]map[string]any, 0, len(a.Columns))
@@ -238,7 +256,7 @@ func (c *Client) activationBody(id string, a *segment.Activation) (map[string]an
 	if id != "" {
 		b["id"] = id
 	}
-	return b, nil
+	return b, read, nil
 }
 
 func orEmpty[T any](s []T) []T {
@@ -276,7 +294,7 @@ func (c *Client) writtenActivation(doc *document, a *segment.Activation, segment
 // an ambiguous failure leads to a lookup by name among the segment's
 // activations.
 func (c *Client) CreateActivation(ctx context.Context, segmentID string, a *segment.Activation) (*segment.Activation, error) {
-	body, err := c.activationBody("", a)
+	body, read, err := c.activationBody("", a)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +315,7 @@ func (c *Client) CreateActivation(ctx context.Context, segmentID string, a *segm
 		return false, false, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, redacted(err, read)
 	}
 	if found != nil {
 		found.Parent, found.Segment = a.Parent, a.Segment
@@ -310,7 +328,7 @@ func (c *Client) CreateActivation(ctx context.Context, segmentID string, a *segm
 // PATCH /entities/segments/{segmentId}/syndications/{id} (the whole
 // parameter set is always sent, so a partial PATCH is never relied on).
 func (c *Client) UpdateActivation(ctx context.Context, segmentID, id string, a *segment.Activation) (*segment.Activation, error) {
-	body, err := c.activationBody(id, a)
+	body, read, err := c.activationBody(id, a)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +336,7 @@ func (c *Client) UpdateActivation(ctx context.Context, segmentID, id string, a *
 	err = c.do(ctx, call{endpoint: "syndications", method: http.MethodPatch, jsonAPI: true,
 		url: c.cdp(c.syndicationsPath(segmentID)+"/"+url.PathEscape(id), nil), body: body, out: &doc, safe: true})
 	if err != nil {
-		return nil, err
+		return nil, redacted(err, read)
 	}
 	return c.writtenActivation(&doc, a, segmentID), nil
 }

@@ -2,7 +2,11 @@ package treasure
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +182,35 @@ func TestActivationDocumentedOnly(t *testing.T) {
 	}
 	if fp := plan.Fingerprint(&list[0]); fp != a.Meta.Fingerprint || list[0].SegmentID != segID {
 		t.Errorf("documented-only read %+v, fingerprint %s want %s", list[0], fp, a.Meta.Fingerprint)
+	}
+}
+
+// TestActivationSecretNotEchoed: a Treasure that echoes the request in its
+// error does not put a secret read for the write into the error.
+func TestActivationSecretNotEchoed(t *testing.T) {
+	url := newRawServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", JSONAPIMediaType)
+		w.WriteHeader(http.StatusBadRequest)
+		detail, _ := json.Marshal(string(b))
+		fmt.Fprintf(w, `{"errors":[{"code":"validation-error","status":"400","detail":%s}]}`, detail)
+	}))
+	c, err := New(Options{APIKey: testKey, Owner: testOwner, CDPURL: url, CASURL: url, ClassicURL: url, RateLimit: -1,
+		Timeout: 5 * time.Second, LookupEnv: func(string) (string, bool) { return "env-secret-value", true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s3Activation(t)
+	for _, write := range []func() error{
+		func() error { _, err := c.CreateActivation(context.Background(), "10", a); return err },
+		func() error { _, err := c.UpdateActivation(context.Background(), "10", "20", a); return err },
+	} {
+		err := write()
+		if ReasonOf(err) != ReasonValidation || !strings.Contains(err.Error(), "bucket") {
+			t.Fatalf("err = %v, want the echoed validation error", err)
+		}
+		if strings.Contains(err.Error(), "env-secret-value") || strings.Contains(err.Error(), "file-secret-value") {
+			t.Errorf("a secret in the error: %v", err)
+		}
 	}
 }

@@ -273,9 +273,10 @@ func testImportRoundTrip(t *testing.T, c contract) {
 	w.td.ResetLog()
 
 	dir := t.TempDir()
-	code, out, errOut := w.cli(t, "import", "--config", w.cfg, "--parent", retailParent, "--connection", "databricks-retail", "--out", dir)
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	code, out, errOut := w.cli(t, "import", "--config", w.cfg, "--parent", retailParent, "--connection", "databricks-retail",
+		"--activation-connections", "s3-retail-exports", "--out", dir)
+	if code != 0 || !strings.Contains(out, "1 activations") {
+		t.Fatalf("import: exit %d, want the activation imported\n%s\n%s", code, out, errOut)
 	}
 	var files []string
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {

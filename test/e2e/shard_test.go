@@ -150,7 +150,7 @@ func TestShardedReplicas(t *testing.T) {
 		tokens = append(tokens, "token-"+id)
 	}
 	td, err := tdstandin.New(tdstandin.Options{MasterKeys: slices.Collect(maps.Values(keys)), KeyUsers: invert(keys),
-		Connections: map[string]string{"databricks-retail": "341079"}})
+		Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
 	if err != nil {
 		t.Fatal(err)
 	}
