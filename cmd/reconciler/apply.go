@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cas-reconciler/reconciler/pkg/apply"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 )
 
 // runApply implements `reconciler apply [--auto-approve] [DIR]`: it shows the
@@ -40,7 +41,7 @@ func runApply(ctx context.Context, args []string, io stdio) int {
 		return code
 	}
 	defer s.Close()
-	res, code := computePlan(ctx, s, fs.Arg(0), io)
+	res, code := computePlan(ctx, s, fs.Arg(0), io, reconcile.Mode{DryRun: true})
 	if res == nil {
 		return code
 	}

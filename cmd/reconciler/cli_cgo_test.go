@@ -5,9 +5,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -426,5 +428,110 @@ func TestValidateChecksConnections(t *testing.T) {
 		if r.Method != "GET" {
 			t.Errorf("validate wrote to Treasure: %s %s", r.Method, r.Path)
 		}
+	}
+}
+
+func TestPlanShowsPopulations(t *testing.T) {
+	cfg, _ := cliEnv(t)
+	code, out, errOut := run(t, "", "plan", "--config", cfg, "--format", "json")
+	if code != exitOK {
+		t.Fatalf("plan: exit %d\n%s", code, errOut)
+	}
+	var pl struct {
+		Changes []struct {
+			Kind       string `json:"kind"`
+			Name       string `json:"name"`
+			Population *struct {
+				Before *int64 `json:"before"`
+				After  *int64 `json:"after"`
+				Total  *int64 `json:"total"`
+			} `json:"population"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &pl); err != nil {
+		t.Fatal(err)
+	}
+	counted := 0
+	for _, c := range pl.Changes {
+		if c.Kind != "segment" {
+			continue
+		}
+		if c.Population == nil {
+			t.Errorf("segment %q has no population", c.Name)
+			continue
+		}
+		if c.Population.After != nil {
+			counted++
+			if c.Population.Before != nil || c.Population.Total == nil || *c.Population.Total != 5000 {
+				t.Errorf("segment %q: population %+v, want no before on a create and 5000 profiles in all", c.Name, c.Population)
+			}
+		}
+	}
+	if counted < 20 {
+		t.Errorf("%d segments counted, want most of the 28\n%s", counted, out)
+	}
+
+	code, out, _ = run(t, "", "plan", "--config", cfg, "--no-population")
+	if code != exitOK || strings.Contains(out, "population") {
+		t.Errorf("plan --no-population: exit %d\n%s", code, out)
+	}
+
+	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
+	}
+	dir := copyRetail(t, func(s string) string { return s })
+	f := filepath.Join(dir, "segments", "lifecycle.cue")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), `{attribute: "ltv", greaterThan: 200}`, `{attribute: "ltv", greaterThan: 2500}`, 1)
+	if edited == string(b) {
+		t.Fatal("the Churn Risk rule was not found")
+	}
+	if err := os.WriteFile(f, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, "", "plan", "--config", cfg, dir)
+	line := regexp.MustCompile(`~ segment "Churn Risk"  population ([0-9,]+) → ([0-9,]+) \(-[0-9.]+%\) \{`)
+	if code != exitOK || !line.MatchString(out) {
+		t.Fatalf("plan of an edited rule: exit %d, want a population before and after\n%s\n%s", code, out, errOut)
+	}
+
+	// The gate: a move of more than maxChangePercent is held.
+	gated := filepath.Join(t.TempDir(), "gated.yaml")
+	cb, _ := os.ReadFile(cfg)
+	if err := os.WriteFile(gated, append(cb, []byte("population:\n  maxChangePercent: 5\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, "", "plan", "--config", gated, "--detailed-exitcode", dir)
+	if code != exitChanges || !strings.Contains(out, "more than population.maxChangePercent (5%)") ||
+		!strings.Contains(out, "Nothing to apply, but Treasure Data does not match the repository: 1 blocked.") {
+		t.Fatalf("plan with population.maxChangePercent: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// lifecycle.allowPopulationChange releases it.
+	allowed := strings.Replace(edited, `"Churn Risk": {`, `"Churn Risk": {
+		lifecycle: allowPopulationChange: true`, 1)
+	if err := os.WriteFile(f, []byte(allowed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, "", "plan", "--config", gated, "--detailed-exitcode", dir)
+	if code != exitChanges || strings.Contains(out, "blocked") || !strings.Contains(out, "Plan: 0 to add, 1 to change") {
+		t.Fatalf("plan with lifecycle.allowPopulationChange: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestPreviewCountsASegment(t *testing.T) {
+	cfg, _ := cliEnv(t)
+	dir := copyRetail(t, func(s string) string { return s })
+	code, out, errOut := run(t, "", "preview", "--config", cfg, "--sample", "3", dir, "Churn Risk")
+	count := regexp.MustCompile(`segment "Retail Customers/Churn Risk": ([0-9,]+) of 5,000 profiles`).FindStringSubmatch(out)
+	if code != exitOK || count == nil || count[1] == "0" || !strings.Contains(out, "COUNT(DISTINCT CASE WHEN") ||
+		!regexp.MustCompile(`sample \(3\): c[0-9]+, c[0-9]+, c[0-9]+`).MatchString(out) {
+		t.Fatalf("preview: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, "", "preview", "--config", cfg, dir, "No Such Segment")
+	if code != exitFailed || !strings.Contains(errOut, `no segment "No Such Segment"`) {
+		t.Errorf("preview of an unknown segment: exit %d\n%s", code, errOut)
 	}
 }

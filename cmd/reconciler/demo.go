@@ -23,6 +23,7 @@ import (
 	"github.com/cas-reconciler/reconciler/pkg/daemon"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
+	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
 
@@ -198,7 +199,7 @@ prune:
 	if s == nil {
 		return errors.New("cannot build the clients")
 	}
-	res, _ := computePlan(ctx, s, "", io)
+	res, _ := computePlan(ctx, s, "", io, reconcile.Mode{DryRun: true})
 	s.Close()
 	if res == nil {
 		return errors.New("the first plan failed")

@@ -41,6 +41,7 @@ func commands() []command {
 	return []command{
 		{"validate", "check CUE definitions (and optionally the warehouse) without changing anything", runValidate},
 		{"plan", "show what apply would change in Treasure Data", runPlan},
+		{"preview", "count the profiles segments match on the warehouse, with their SQL", runPreview},
 		{"apply", "change Treasure Data to match the repository", runApply},
 		{"import", "write CUE files for objects that already exist in Treasure Data", runImport},
 		{"doctor", "check the Treasure Data account and the warehouse before turning the daemon on", runDoctor},

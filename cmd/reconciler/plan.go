@@ -19,6 +19,8 @@ type planFlags struct {
 	out      string
 	detailed bool
 	all      bool
+	// noPopulation skips the population preview.
+	noPopulation bool
 }
 
 func (p *planFlags) register(fs *flag.FlagSet) {
@@ -67,6 +69,7 @@ func planCommand(ctx context.Context, args []string, io stdio) (code int, change
 	var f planFlags
 	f.register(fs)
 	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 0 without changes, 1 on error, 2 with changes, conflicts or blocked changes")
+	fs.BoolVar(&f.noPopulation, "no-population", false, "do not count the profiles of created and updated segments on the warehouse")
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "Usage: reconciler plan [flags] [DIR]")
 		fmt.Fprintln(io.err)
@@ -86,7 +89,7 @@ func planCommand(ctx context.Context, args []string, io stdio) (code int, change
 		return code, false
 	}
 	defer s.Close()
-	res, code := computePlan(ctx, s, fs.Arg(0), io)
+	res, code := computePlan(ctx, s, fs.Arg(0), io, reconcile.Mode{DryRun: true, NoPopulation: f.noPopulation})
 	if res == nil {
 		return code, false
 	}
@@ -102,13 +105,13 @@ func planCommand(ctx context.Context, args []string, io stdio) (code int, change
 
 // computePlan runs a dry reconcile and prints diagnostics. A nil result
 // comes with the exit code.
-func computePlan(ctx context.Context, s *session, dir string, io stdio) (*reconcile.Result, int) {
+func computePlan(ctx context.Context, s *session, dir string, io stdio, mode reconcile.Mode) (*reconcile.Result, int) {
 	snap, err := s.snapshot(ctx, dir)
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler: %v\n", err)
 		return nil, exitFailed
 	}
-	res, err := s.src.Reconciler.Run(ctx, snap, reconcile.Mode{DryRun: true})
+	res, err := s.src.Reconciler.Run(ctx, snap, mode)
 	for _, d := range res.Diagnostics {
 		fmt.Fprintln(io.err, d.String())
 		if d.Detail != "" {

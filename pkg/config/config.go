@@ -26,7 +26,9 @@ type Config struct {
 	// Prune is the default delete policy of every source.
 	Prune Prune `json:"prune"`
 	// Drift is the default drift mode: "correct" or "report".
-	Drift          string         `json:"drift"`
+	Drift string `json:"drift"`
+	// Population is the default population preview of every source.
+	Population     Population     `json:"population"`
 	FreezeWindows  []FreezeWindow `json:"freezeWindows"`
 	Webhooks       Webhooks       `json:"webhooks"`
 	LeaderElection LeaderElection `json:"leaderElection"`
@@ -98,6 +100,8 @@ type Source struct {
 	// Prune and Drift override the global settings when set.
 	Prune *Prune `json:"prune"`
 	Drift string `json:"drift"`
+	// Population replaces the global population settings when set.
+	Population *Population `json:"population"`
 }
 
 // OwnerName returns the owner written in ownership markers.
@@ -221,6 +225,18 @@ type OAuth struct {
 	ClientID     string  `json:"clientId"`
 	ClientSecret *Secret `json:"clientSecret"`
 	TokenURL     string  `json:"tokenUrl"`
+}
+
+// Population configures the population preview of plans.
+type Population struct {
+	Enabled bool `json:"enabled"`
+	// Timeout bounds each counting statement.
+	Timeout Duration `json:"timeout"`
+	// MaxSegments caps the changed segments counted per run.
+	MaxSegments int `json:"maxSegments"`
+	// MaxChangePercent, when positive, holds the apply of a segment whose
+	// population moves by more than this percentage.
+	MaxChangePercent float64 `json:"maxChangePercent"`
 }
 
 // Prune bounds deletes.

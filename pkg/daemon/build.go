@@ -214,6 +214,14 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		if sc.Drift != "" {
 			drift = sc.Drift
 		}
+		pop := cfg.Population
+		if sc.Population != nil {
+			pop = *sc.Population
+		}
+		var counter reconcile.Counter
+		if wh != nil && pop.Enabled {
+			counter = wh
+		}
 		rec := &reconcile.Reconciler{
 			Loader:  keyed,
 			Catalog: cat,
@@ -237,6 +245,12 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Now:         opts.Now,
 			Recheck:     cfg.Databricks.Recheck.D(),
 			Credentials: credentials(cfg),
+			Population:  counter,
+			PopulationOptions: reconcile.PopulationOptions{
+				Timeout:          pop.Timeout.D(),
+				MaxSegments:      pop.MaxSegments,
+				MaxChangePercent: pop.MaxChangePercent,
+			},
 		}
 		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})
 	}

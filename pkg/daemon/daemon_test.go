@@ -93,8 +93,9 @@ func TestBlockReasonsAreMetricLabels(t *testing.T) {
 			t.Errorf("blocks %s and %s share the label %q", b, other, label)
 		}
 		seen[label] = b
-		// Drift and parent replaces block changes that are not deletes.
-		if b != plan.BlockDriftReport && b != plan.BlockParentReplace && !slices.Contains(metrics.PruneReasons, label) {
+		// Drift, parent replaces and the population gate block changes
+		// that are not deletes.
+		if b != plan.BlockDriftReport && b != plan.BlockParentReplace && b != plan.BlockPopulationChange && !slices.Contains(metrics.PruneReasons, label) {
 			t.Errorf("delete block %s maps to %q, not a prune reason", b, label)
 		}
 	}

@@ -103,19 +103,22 @@ type PlanStatus struct {
 	// Counts by action, as plan.Summary counts them; Protected is the
 	// part of Blocked kept on purpose, Unresolved the conflicts and
 	// blocked changes that need a person.
-	Add          int            `json:"add"`
-	Change       int            `json:"change"`
-	Replace      int            `json:"replace"`
-	Destroy      int            `json:"destroy"`
-	Conflict     int            `json:"conflict"`
-	Blocked      int            `json:"blocked"`
-	Protected    int            `json:"protected"`
-	Unchanged    int            `json:"unchanged"`
-	Drift        int            `json:"drift"`
-	Unresolved   int            `json:"unresolved"`
-	Text         string         `json:"summary"`
-	PruneBlocked string         `json:"prune_blocked,omitempty"`
-	Changes      []ChangeStatus `json:"changes,omitempty"`
+	Add          int    `json:"add"`
+	Change       int    `json:"change"`
+	Replace      int    `json:"replace"`
+	Destroy      int    `json:"destroy"`
+	Conflict     int    `json:"conflict"`
+	Blocked      int    `json:"blocked"`
+	Protected    int    `json:"protected"`
+	Unchanged    int    `json:"unchanged"`
+	Drift        int    `json:"drift"`
+	Unresolved   int    `json:"unresolved"`
+	Text         string `json:"summary"`
+	PruneBlocked string `json:"prune_blocked,omitempty"`
+	// PopulationWarnings name the segments that would match no profile
+	// or every profile.
+	PopulationWarnings []string       `json:"population_warnings,omitempty"`
+	Changes            []ChangeStatus `json:"changes,omitempty"`
 	// ChangesTotal counts all changes other than no-ops, of which at most
 	// 100 are listed.
 	ChangesTotal int `json:"changes_total"`
@@ -133,6 +136,9 @@ type ChangeStatus struct {
 	// (plan.ConflictReason).
 	Reason     string `json:"reason,omitempty"`
 	ConflictBy string `json:"conflict_by,omitempty"`
+	// Population is, for a counted segment create or update, its profiles
+	// before and after ("population 1,204 → 1,391 (+15.5%)").
+	Population string `json:"population,omitempty"`
 }
 
 // sourceState is the daemon's view of one source.
@@ -353,6 +359,9 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	attrs := []any{"result", result, "duration", rs.Duration}
 	if res != nil && res.Plan != nil {
 		attrs = append(attrs, "plan", plan.SummaryLine(res.Plan))
+		if ws := res.Plan.PopulationWarnings(); len(ws) > 0 {
+			attrs = append(attrs, "population_warnings", ws)
+		}
 	}
 	if rs.Held != "" {
 		attrs = append(attrs, "held", rs.Held)
@@ -369,6 +378,20 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 				break
 			}
 			log.Warn("diagnostic", "at", dg.Pos.String(), "severity", dg.Severity.String(), "code", dg.Code, "summary", dg.Summary)
+		}
+	}
+	if res != nil && res.Plan != nil {
+		for i := range res.Plan.Changes {
+			c := &res.Plan.Changes[i]
+			if c.Population == nil {
+				continue
+			}
+			pa := []any{"object", c.Ref(), "action", c.Action.String(), "population", c.Population.Text()}
+			if w := c.Population.Warning(); w != "" {
+				log.Warn("segment population", append(pa, "warning", w)...)
+			} else {
+				log.Info("segment population", pa...)
+			}
 		}
 	}
 	switch {
@@ -439,6 +462,8 @@ func blockReason(b plan.Block) string {
 		return metrics.PruneMaxDeletes
 	case plan.BlockMaxPercent:
 		return metrics.PruneMaxPercent
+	case plan.BlockPopulationChange:
+		return metrics.UnresolvedPopulationChange
 	}
 	return metrics.PruneOther
 }
@@ -447,7 +472,8 @@ func planStatus(p *plan.Plan, revision string) *PlanStatus {
 	sum := p.Summary()
 	ps := &PlanStatus{Revision: revision, Add: sum.Add, Change: sum.Change, Replace: sum.Replace, Destroy: sum.Destroy,
 		Conflict: sum.Conflict, Blocked: sum.Blocked, Protected: sum.Protected, Unchanged: sum.Unchanged, Drift: sum.Drift,
-		Unresolved: sum.Unresolved(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked}
+		Unresolved: sum.Unresolved(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked,
+		PopulationWarnings: p.PopulationWarnings()}
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if c.Action == plan.NoOp {
@@ -456,7 +482,8 @@ func planStatus(p *plan.Plan, revision string) *PlanStatus {
 		ps.ChangesTotal++
 		if len(ps.Changes) < maxStatusChanges {
 			ps.Changes = append(ps.Changes, ChangeStatus{Action: c.Action.String(), Object: c.Ref(), Blocked: c.Blocked,
-				BlockedBy: string(c.BlockedBy), Drift: c.Drift != nil, Reason: c.Reason, ConflictBy: string(c.ConflictBy)})
+				BlockedBy: string(c.BlockedBy), Drift: c.Drift != nil, Reason: c.Reason, ConflictBy: string(c.ConflictBy),
+				Population: c.Population.Text()})
 		}
 	}
 	return ps

@@ -40,6 +40,9 @@ const (
 	UnresolvedParentReplace = "parent_replace"
 	PruneInhibited          = "inhibited"
 	PruneOther              = "other"
+	// UnresolvedPopulationChange is a segment change held because its
+	// population moves more than population.maxChangePercent.
+	UnresolvedPopulationChange = "population_change"
 )
 
 // Reasons of unresolved changes (label reason of
@@ -62,7 +65,7 @@ var (
 	// UnresolvedReasons does not hold PruneOther: every blocked change has
 	// a known reason.
 	UnresolvedReasons = []string{UnresolvedConflict, UnresolvedDrift, PruneDisabled, PruneMaxDeletes, PruneMaxPercent,
-		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited}
+		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited, UnresolvedPopulationChange}
 	QueryKinds     = []string{"columns", "freshness", "missing", "population", "privileges", "probe", "uniqueness"}
 	QueryResults   = []string{"success", "error"}
 	Providers      = []string{"github", "gitlab", "generic", "unknown"}

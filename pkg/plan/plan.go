@@ -204,11 +204,15 @@ const (
 	// exceed prune.maxDeletes or prune.maxDeletePercent.
 	BlockMaxDeletes Block = "max_deletes"
 	BlockMaxPercent Block = "max_percent"
+	// BlockPopulationChange: a segment create or update whose population
+	// moves by more than population.maxChangePercent, without
+	// lifecycle.allowPopulationChange.
+	BlockPopulationChange Block = "population_change"
 )
 
 // Blocks lists every Block.
 var Blocks = []Block{BlockProtected, BlockDriftReport, BlockDisabled, BlockInhibited, BlockParentDelete,
-	BlockParentReplace, BlockEmpty, BlockMaxDeletes, BlockMaxPercent}
+	BlockParentReplace, BlockEmpty, BlockMaxDeletes, BlockMaxPercent, BlockPopulationChange}
 
 // ConflictReason says why an observed object is not taken over. The set is
 // closed; its values are snake_case, fit for metric labels.

@@ -81,6 +81,34 @@ func (p *Plan) PopulationWarnings() []string {
 	return out
 }
 
+// HoldPopulationChanges blocks (BlockPopulationChange) every segment update
+// whose population moves by more than maxPercent, unless the desired
+// segment sets lifecycle.allowPopulationChange. An unknown figure holds
+// nothing. It returns the number of changes held.
+func (p *Plan) HoldPopulationChanges(maxPercent float64) int {
+	if maxPercent <= 0 {
+		return 0
+	}
+	held := 0
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		pct, ok := c.Population.ChangePercent()
+		if !ok || !c.Applies() || c.Kind != KindSegment {
+			continue
+		}
+		if _, after := c.Segments(); after == nil || after.Lifecycle.AllowPopulationChange {
+			continue
+		}
+		if pct > maxPercent || pct < -maxPercent {
+			c.block(BlockPopulationChange, fmt.Sprintf("its population moves by %+.1f%% (%s), more than population.maxChangePercent (%g%%); set lifecycle.allowPopulationChange: true on the segment to apply it",
+				pct, c.Population.Text(), maxPercent))
+			held++
+		}
+	}
+	p.Applyable = !p.Errored && p.HasChanges()
+	return held
+}
+
 // Thousands renders n with commas between groups of three digits.
 func Thousands(n int64) string {
 	s := strconv.FormatInt(n, 10)

@@ -97,3 +97,33 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldPopulationChanges(t *testing.T) {
+	allow := &segment.Segment{Name: "Allowed", Lifecycle: segment.Lifecycle{AllowPopulationChange: true}}
+	p := populationPlan()
+	p.Changes = append(p.Changes, Change{Action: Update, Kind: KindSegment, Key: segment.Key{Parent: "Retail", Name: "Allowed"},
+		Before: allow, After: allow, Population: &Population{Before: n(100), After: n(300)}})
+	if held := p.HoldPopulationChanges(20); held != 0 {
+		t.Fatalf("held %d, want 0: +15.5%% is within 20%%, and the +200%% update is allowed", held)
+	}
+	p = populationPlan()
+	p.Changes = append(p.Changes, Change{Action: Update, Kind: KindSegment, Key: segment.Key{Parent: "Retail", Name: "Allowed"},
+		Before: allow, After: allow, Population: &Population{Before: n(100), After: n(300)}})
+	if held := p.HoldPopulationChanges(10); held != 1 || p.Changes[0].BlockedBy != BlockPopulationChange {
+		t.Fatalf("held %d, first change %q; want the +15.5%% update held and the allowed one not", held, p.Changes[0].BlockedBy)
+	}
+	if p.Changes[4].Blocked != "" {
+		t.Errorf("lifecycle.allowPopulationChange did not release: %s", p.Changes[4].Blocked)
+	}
+	for _, c := range p.Changes[1:4] {
+		if c.Blocked != "" {
+			t.Errorf("%s: a create or unknown figure is held: %s", c.Key, c.Blocked)
+		}
+	}
+	if s := p.Summary(); s.Blocked != 1 || s.Unresolved() != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	if p := populationPlan(); p.HoldPopulationChanges(0) != 0 {
+		t.Error("no maxChangePercent holds nothing")
+	}
+}

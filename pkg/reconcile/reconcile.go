@@ -73,6 +73,8 @@ type Mode struct {
 	DryRun bool
 	// Frozen holds the apply (a freeze window); the plan is still computed.
 	Frozen bool
+	// NoPopulation skips the population preview (plan --no-population).
+	NoPopulation bool
 }
 
 // Reconciler runs reconciles of one source. It remembers the last
@@ -92,6 +94,10 @@ type Reconciler struct {
 	// Credentials say where the credentials of Remote and Catalog come
 	// from, for the message of a run stalled on a refused one.
 	Credentials Credentials
+	// Population counts the profiles of created and updated segments on
+	// the warehouse for the plan; nil leaves the plan without populations.
+	Population        Counter
+	PopulationOptions PopulationOptions
 	// Recheck is how long a passed warehouse check of a revision stands:
 	// a run of the same revision, asking for the same tables, within
 	// Recheck of the last passed check validates against that check's
@@ -180,6 +186,9 @@ type Result struct {
 	End   time.Time
 	// Outcome is OutcomeOf the run's error.
 	Outcome Outcome
+	// PopulationStatements is the number of warehouse statements the
+	// population preview ran.
+	PopulationStatements int
 	// WarehouseCheckedAt is when the warehouse check validated against
 	// was made; before Start when a recent check of the same revision
 	// stood in (Recheck) and the warehouse was not asked.
@@ -433,10 +442,12 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	}
 
 	// 2. Check against the warehouse.
+	var cat *catalog.Catalog
 	if r.Catalog != nil {
 		if err := step(StepValidate, func() error {
 			key := checkKey(res.Desired)
-			cat, at := r.recentCheck(snap.Revision, key, res.Start)
+			var at time.Time
+			cat, at = r.recentCheck(snap.Revision, key, res.Start)
 			if cat == nil {
 				var err error
 				if cat, err = r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired)); err != nil {
@@ -502,6 +513,10 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	// 4. Plan.
 	_ = step(StepPlan, func() error {
 		res.Plan = plan.Compute(res.Desired, observed, opts)
+		if r.Population != nil && !mode.NoPopulation && !res.Plan.Errored {
+			res.PopulationStatements = countPopulations(ctx, r.Population, res.Plan, res.Desired, observed, cat, now(), r.PopulationOptions)
+			res.Plan.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent)
+		}
 		return nil
 	})
 	if res.Plan.Errored {

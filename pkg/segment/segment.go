@@ -127,12 +127,16 @@ type Lifecycle struct {
 	// It implies Adopt. An object owned by any other source is never taken
 	// without it.
 	AdoptFrom string `json:"-"`
+	// AllowPopulationChange releases a segment's apply that the population
+	// gate (population.maxChangePercent) holds.
+	AllowPopulationChange bool `json:"allowPopulationChange,omitempty"`
 }
 
 // lifecycleJSON is Lifecycle as written: adopt is true or {from: owner}.
 type lifecycleJSON struct {
-	PreventDestroy bool            `json:"preventDestroy,omitempty"`
-	Adopt          json.RawMessage `json:"adopt,omitempty"`
+	PreventDestroy        bool            `json:"preventDestroy,omitempty"`
+	Adopt                 json.RawMessage `json:"adopt,omitempty"`
+	AllowPopulationChange bool            `json:"allowPopulationChange,omitempty"`
 }
 
 type adoptFromJSON struct {
@@ -145,7 +149,7 @@ func (l *Lifecycle) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	*l = Lifecycle{PreventDestroy: raw.PreventDestroy}
+	*l = Lifecycle{PreventDestroy: raw.PreventDestroy, AllowPopulationChange: raw.AllowPopulationChange}
 	a := bytes.TrimSpace(raw.Adopt)
 	switch {
 	case len(a) == 0 || bytes.Equal(a, []byte("null")):
@@ -168,7 +172,7 @@ func (l *Lifecycle) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes adopt as UnmarshalJSON reads it.
 func (l Lifecycle) MarshalJSON() ([]byte, error) {
-	out := lifecycleJSON{PreventDestroy: l.PreventDestroy}
+	out := lifecycleJSON{PreventDestroy: l.PreventDestroy, AllowPopulationChange: l.AllowPopulationChange}
 	var err error
 	switch {
 	case l.AdoptFrom != "":
