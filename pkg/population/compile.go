@@ -63,6 +63,11 @@ func (c *compiler) param(v any) string {
 func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 	key := Quote(c.parent.Customers.Key)
 	var b strings.Builder
+	// One pass: each customer key is one row of the inner query, with one
+	// boolean per segment (true when any row of the key passes, so that a
+	// key that is not unique is still counted once); the outer query
+	// counts the true values. Cheaper than one COUNT(DISTINCT) per segment,
+	// which keeps a set of keys for each.
 	b.WriteString("/* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */\nSELECT\n")
 	cols := make([]string, len(segs))
 	for i, s := range segs {
@@ -71,13 +76,20 @@ func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 		if i == len(segs)-1 {
 			sep = ""
 		}
-		count := fmt.Sprintf("COUNT(DISTINCT CASE WHEN %s THEN c.%s END)", preds[i], key)
+		name := Quote("s" + strconv.Itoa(i+1))
+		count := fmt.Sprintf("count_if(%s)", name)
 		if lim := limits[i]; lim != "" {
 			count = lim[:strings.IndexByte(lim, '%')] + count + lim[strings.IndexByte(lim, '%')+1:]
 		}
-		fmt.Fprintf(&b, "  %s AS %s%s\n", count, Quote("s"+strconv.Itoa(i+1)), sep)
+		fmt.Fprintf(&b, "  %s AS %s%s\n", count, name, sep)
 	}
+	b.WriteString("FROM (\n/* one row per customer key */\nSELECT\n")
+	for i := range segs {
+		fmt.Fprintf(&b, "  bool_or(%s) AS %s,\n", preds[i], Quote("s"+strconv.Itoa(i+1)))
+	}
+	fmt.Fprintf(&b, "  c.%s AS k\n", key)
 	b.WriteString(c.from())
+	fmt.Fprintf(&b, "WHERE c.%s IS NOT NULL\nGROUP BY c.%s\n) AS per_key\n", key, key)
 	return Statement{SQL: b.String(), Params: c.params, Columns: cols}
 }
 

@@ -1,6 +1,11 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN ((COALESCE(b1.`a1` > :p1, FALSE) AND COALESCE(b1.`a2` >= :p2, FALSE))) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(b1.`a1` > :p1, FALSE) AND COALESCE(b1.`a2` >= :p2, FALSE)))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -9,6 +14,9 @@ LEFT JOIN (
   FROM `retail_prod`.`cdp`.`orders`
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = float64 150
 -- :p2 = float64 4

@@ -1,6 +1,11 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN ((COALESCE(b1.`a1` = :p6, FALSE)) AND ((COALESCE(COALESCE(b2.`a1`, 0) /* no rows counts 0 */ = :p7, FALSE)) OR (NOT (/* segment "VIP Customers" */ ((COALESCE(c.`ltv` >= :p8, FALSE) AND COALESCE(COALESCE(b2.`a2`, 0) /* no rows counts 0 */ >= :p10, FALSE) AND NOT (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p11, FALSE) AND COALESCE(c.`last_login` < :p12 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b2.`a3`, 0) /* no rows counts 0 */ >= :p14, FALSE)))) /* exclude */))) /* exclude */))) /* exclude */))) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(b1.`a1` = :p6, FALSE)) AND ((COALESCE(COALESCE(b2.`a1`, 0) /* no rows counts 0 */ = :p7, FALSE)) OR (NOT (/* segment "VIP Customers" */ ((COALESCE(c.`ltv` >= :p8, FALSE) AND COALESCE(COALESCE(b2.`a2`, 0) /* no rows counts 0 */ >= :p10, FALSE) AND NOT (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p11, FALSE) AND COALESCE(c.`last_login` < :p12 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b2.`a3`, 0) /* no rows counts 0 */ >= :p14, FALSE)))) /* exclude */))) /* exclude */))) /* exclude */)))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -16,6 +21,9 @@ LEFT JOIN (
   FROM `retail_prod`.`cdp`.`orders`
   GROUP BY `customer_id`
 ) AS b2 ON b2.k = c.`customer_id`
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = string https://www.google.
 -- :p2 = string https://www.bing.

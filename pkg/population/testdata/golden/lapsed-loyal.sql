@@ -1,6 +1,11 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN ((COALESCE(c.`loyalty_tier` = :p1, FALSE) AND NOT (NOT COALESCE(b1.`a1` IS NULL, FALSE)) /* exclude */ AND (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p4, FALSE) AND COALESCE(c.`last_login` < :p5 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b1.`a2`, 0) /* no rows counts 0 */ >= :p7, FALSE)))) /* exclude */))))) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(c.`loyalty_tier` = :p1, FALSE) AND NOT (NOT COALESCE(b1.`a1` IS NULL, FALSE)) /* exclude */ AND (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p4, FALSE) AND COALESCE(c.`last_login` < :p5 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b1.`a2`, 0) /* no rows counts 0 */ >= :p7, FALSE)))) /* exclude */)))))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -9,6 +14,9 @@ LEFT JOIN (
   FROM `retail_prod`.`cdp`.`orders`
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = string gold
 -- :p2 = time.Time 2026-07-04T00:00:00Z

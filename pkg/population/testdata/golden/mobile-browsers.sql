@@ -1,6 +1,11 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN ((COALESCE(b1.`a1` IN (:p1, :p2), FALSE) AND COALESCE(b1.`a2` > :p3, FALSE) AND COALESCE((c.`last_login` >= :p4 AND c.`last_login` < :p5) /* TimeRange: from now back 2 week, for the duration, end excluded, in America/New_York */, FALSE))) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(b1.`a1` IN (:p1, :p2), FALSE) AND COALESCE(b1.`a2` > :p3, FALSE) AND COALESCE((c.`last_login` >= :p4 AND c.`last_login` < :p5) /* TimeRange: from now back 2 week, for the duration, end excluded, in America/New_York */, FALSE)))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -9,6 +14,9 @@ LEFT JOIN (
   FROM `retail_prod`.`cdp`.`page_views`
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = string ios
 -- :p2 = string android

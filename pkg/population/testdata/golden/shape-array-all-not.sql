@@ -1,6 +1,14 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN (((NOT COALESCE(c.`interests` IS NOT NULL AND size(filter(c.`interests`, x -> COALESCE(x = :p1, FALSE))) = size(c.`interests`) /* all: every element, an empty array matches */, FALSE)))) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or((((NOT COALESCE(c.`interests` IS NOT NULL AND size(filter(c.`interests`, x -> COALESCE(x = :p1, FALSE))) = size(c.`interests`) /* all: every element, an empty array matches */, FALSE))))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = string gaming

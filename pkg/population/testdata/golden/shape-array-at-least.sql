@@ -1,7 +1,15 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN ((COALESCE(c.`interests` IS NOT NULL AND size(filter(c.`interests`, x -> COALESCE(x IN (:p1, :p2), FALSE))) >= :p3, FALSE))) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(c.`interests` IS NOT NULL AND size(filter(c.`interests`, x -> COALESCE(x IN (:p1, :p2), FALSE))) >= :p3, FALSE)))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = string hiking
 -- :p2 = string books

@@ -1,6 +1,11 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN ((COALESCE(j1.`a1`, FALSE /* no joined row: the test of a missing value */))) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(j1.`a1`, FALSE /* no joined row: the test of a missing value */)))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 /* joined attribute table: a condition holds when any row of the profile passes its test, exclude when none does; no row is a missing value (NULL) */
 LEFT JOIN (
@@ -9,5 +14,8 @@ LEFT JOIN (
   FROM `retail_prod`.`cdp`.`scores`
   GROUP BY `customer_id`
 ) AS j1 ON j1.k = c.`customer_id`
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = float64 0.5

@@ -1,7 +1,15 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  CAST(floor(COUNT(DISTINCT CASE WHEN ((COALESCE(c.`country` = :p1, FALSE))) THEN c.`customer_id` END) * :p2 / 100) AS BIGINT) /* limit Percent: that share of the matching profiles, rounded down */ AS `s1`
+  CAST(floor(count_if(`s1`) * :p2 / 100) AS BIGINT) /* limit Percent: that share of the matching profiles, rounded down */ AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(c.`country` = :p1, FALSE)))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = string JP
 -- :p2 = float64 10

@@ -1,6 +1,11 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  COUNT(DISTINCT CASE WHEN ((COALESCE(c.`ltv` >= :p1, FALSE) AND COALESCE(COALESCE(b1.`a1`, 0) /* no rows counts 0 */ >= :p4, FALSE) AND NOT (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p5, FALSE) AND COALESCE(c.`last_login` < :p6 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b1.`a2`, 0) /* no rows counts 0 */ >= :p8, FALSE)))) /* exclude */))) /* exclude */)) THEN c.`customer_id` END) AS `s1`
+  count_if(`s1`) AS `s1`
+FROM (
+/* one row per customer key */
+SELECT
+  bool_or(((COALESCE(c.`ltv` >= :p1, FALSE) AND COALESCE(COALESCE(b1.`a1`, 0) /* no rows counts 0 */ >= :p4, FALSE) AND NOT (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p5, FALSE) AND COALESCE(c.`last_login` < :p6 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b1.`a2`, 0) /* no rows counts 0 */ >= :p8, FALSE)))) /* exclude */))) /* exclude */))) AS `s1`,
+  c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -9,6 +14,9 @@ LEFT JOIN (
   FROM `retail_prod`.`cdp`.`orders`
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`
+WHERE c.`customer_id` IS NOT NULL
+GROUP BY c.`customer_id`
+) AS per_key
 -- params
 -- :p1 = float64 1000
 -- :p2 = time.Time 2026-10-02T00:00:00Z
