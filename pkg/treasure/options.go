@@ -134,6 +134,15 @@ type Options struct {
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
+	// DisableParentCache makes every Observe read every parent segment
+	// with GET /audiences/{id}. By default Observe uses the parent segment
+	// it read in an earlier run while the updatedAt that GET /audiences
+	// lists for it is unchanged (and it was not written since), saving one
+	// request per parent and run.
+	DisableParentCache bool
+	// ConnectionTTL is how long ResolveConnection reuses a connection id
+	// it resolved by name; default 10m, negative never.
+	ConnectionTTL time.Duration
 	// RuleCacheFile, when set, keeps the cache of segment rules across
 	// restarts: loaded by New, saved (a new file renamed over the old one)
 	// after an Observe that changed it. An entry is used only while the
@@ -147,6 +156,9 @@ type Options struct {
 	// which is not paginated, is the largest: about 0.5 KiB per segment.
 	MaxResponseBytes int64
 }
+
+// DefaultConnectionTTL is the default of Options.ConnectionTTL.
+const DefaultConnectionTTL = 10 * time.Minute
 
 // DefaultRateMargin is the default of Options.RateMargin.
 const DefaultRateMargin = 100 * time.Millisecond
@@ -199,6 +211,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Burst <= 0 {
 		o.Burst = 2
+	}
+	if o.ConnectionTTL == 0 {
+		o.ConnectionTTL = DefaultConnectionTTL
 	}
 	if o.RateMargin == 0 {
 		o.RateMargin = DefaultRateMargin
