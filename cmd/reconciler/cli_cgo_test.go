@@ -32,7 +32,7 @@ func cliEnv(t *testing.T) (cfgPath string, td *tdstandin.Server) {
 // and connections are filled in).
 func cliEnvWith(t *testing.T, opts tdstandin.Options) (cfgPath string, td *tdstandin.Server) {
 	t.Helper()
-	opts.MasterKeys, opts.Connections = []string{cliTDKey}, map[string]string{"databricks-retail": "341079", "databricks-backup": "341080"}
+	opts.MasterKeys, opts.Connections = []string{cliTDKey}, map[string]string{"databricks-retail": "341079", "databricks-backup": "341080", "s3-retail-exports": "341090"}
 	td, err := tdstandin.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestPlanApplyImportRoundTrip(t *testing.T) {
 	cfg, td := cliEnv(t)
 
 	code, out, errOut := run(t, "", "plan", "--config", cfg, "--detailed-exitcode")
-	if code != exitChanges || !strings.Contains(out, "Plan: 36 to add, 0 to change, 0 to replace, 0 to destroy.") {
+	if code != exitChanges || !strings.Contains(out, "Plan: 37 to add, 0 to change, 0 to replace, 0 to destroy.") {
 		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if n := len(td.Segments()); n != 0 {
@@ -91,7 +91,7 @@ func TestPlanApplyImportRoundTrip(t *testing.T) {
 	}
 
 	code, out, errOut = run(t, "", "apply", "--config", cfg, "--auto-approve")
-	if code != exitOK || !strings.Contains(out, "Apply complete! 36 succeeded, 0 failed, 0 skipped.") {
+	if code != exitOK || !strings.Contains(out, "Apply complete! 37 succeeded, 0 failed, 0 skipped.") {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if n := len(td.Segments()); n != 28 {
@@ -104,9 +104,9 @@ func TestPlanApplyImportRoundTrip(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	code, out, errOut = run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--out", dir)
-	if code != exitOK {
-		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	code, out, errOut = run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--activation-connections", "s3-retail-exports", "--out", dir)
+	if code != exitOK || !strings.Contains(out, "1 activations") {
+		t.Fatalf("import: exit %d, want the activation imported\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = run(t, "", "validate", dir)
 	if code != exitOK {
@@ -185,7 +185,7 @@ func TestImportAdoptsUnownedObjects(t *testing.T) {
 		t.Fatalf("plan --detailed-exitcode with a conflict: exit %d, want %d\n%s", code, exitChanges, out)
 	}
 	dir := t.TempDir()
-	if code, out, errOut := run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--out", dir); code != exitOK {
+	if code, out, errOut := run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--activation-connections", "s3-retail-exports", "--out", dir); code != exitOK {
 		t.Fatalf("import: %s\n%s", out, errOut)
 	}
 	code, out, errOut := run(t, "", "plan", "--config", cfg, "--detailed-exitcode", dir)
@@ -233,7 +233,7 @@ webhooks:
 		t.Fatal(err)
 	}
 	code, out, errOut := run(t, "", "plan", "--config", cfgPath, "../../testdata/repos/retail")
-	if code != exitOK || !strings.Contains(out, "Plan: 36 to add") {
+	if code != exitOK || !strings.Contains(out, "Plan: 37 to add") {
 		t.Errorf("plan of a checkout with unused secrets absent: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, _, errOut = run(t, "", "plan", "--config", cfgPath)

@@ -60,7 +60,7 @@ func TestPipelineOnEitherContract(t *testing.T) {
 			}
 
 			code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve", dir)
-			if code != exitOK || !strings.Contains(out, "Apply complete! 36 succeeded, 0 failed, 0 skipped.") {
+			if code != exitOK || !strings.Contains(out, "Apply complete! 37 succeeded, 0 failed, 0 skipped.") {
 				t.Fatalf("apply: exit %d\n%s\n%s", code, out, errOut)
 			}
 			var b []byte
@@ -126,7 +126,7 @@ func TestPipelineOnEitherContract(t *testing.T) {
 
 			// Import what exists and plan it: nothing to do.
 			out2 := t.TempDir()
-			code, out, errOut = run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--out", out2)
+			code, out, errOut = run(t, "", "import", "--config", cfg, "--parent", "Retail Customers", "--connection", "databricks-retail", "--activation-connections", "s3-retail-exports", "--out", out2)
 			if code != exitOK {
 				t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
 			}

@@ -110,7 +110,7 @@ func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration
 
 	// Treasure Data.
 	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{demoTDKey},
-		Connections: map[string]string{demoConnName: "341079"}, User: "demo-user"})
+		Connections: map[string]string{demoConnName: "341079", "s3-retail-exports": "341090"}, User: "demo-user"})
 	if err != nil {
 		return err
 	}

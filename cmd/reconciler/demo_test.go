@@ -55,7 +55,7 @@ func TestDemoReconcilesACommit(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{
-		"Plan: 36 to add, 0 to change, 0 to replace, 0 to destroy.",
+		"Plan: 37 to add, 0 to change, 0 to replace, 0 to destroy.",
 		"Treasure Data now holds 1 parent segment(s), 8 folders and 28 segments",
 		"==> doctor, read-only",
 		"OK    treasure.key",

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
@@ -24,8 +25,9 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 	pkg := fs.String("package", "segments", "CUE package name of the files")
 	force := fs.Bool("force", false, "overwrite existing files")
 	conn := fs.String("connection", "", "name of the parent segment's Databricks connection in Treasure Data\n(Treasure reports only its id; the name is checked against it)")
+	actConns := fs.String("activation-connections", "", "comma-separated names of the connections the segments' activations use\n(Treasure reports only their ids; each name is resolved to its id)")
 	fs.Usage = func() {
-		fmt.Fprintln(io.err, "Usage: reconciler import --parent NAME --connection NAME [--out DIR] [flags]")
+		fmt.Fprintln(io.err, "Usage: reconciler import --parent NAME --connection NAME [--activation-connections NAMES] [--out DIR] [flags]")
 		fmt.Fprintln(io.err)
 		fmt.Fprintln(io.err, "Writes CUE files for a parent segment that exists in Treasure Data, with its")
 		fmt.Fprintln(io.err, "folders and segments. Objects the reconciler does not own are marked")
@@ -74,6 +76,40 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 		}
 		p.Connection = *conn
 	}
+	// Activations: one listing per segment. Resolving the names first
+	// lets the listings report each activation's connection by name.
+	for _, name := range strings.Split(*actConns, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if _, err := s.src.Treasure.ResolveConnection(ctx, name); err != nil {
+			fmt.Fprintf(io.err, "reconciler import: %v\n", err)
+			return exitFailed
+		}
+	}
+	if err := s.src.Treasure.ObserveActivations(ctx, &st, func(*segment.Segment) bool { return true }); err != nil {
+		fmt.Fprintf(io.err, "reconciler import: %v\n", err)
+		return exitFailed
+	}
+	activations, hidden := 0, 0
+	for i := range st.Segments {
+		sg := &st.Segments[i]
+		// A segment without activations is imported without the field:
+		// its activations stay unmanaged until the repository declares some.
+		sg.HasActivations = len(sg.Activations) > 0
+		for _, a := range sg.Activations {
+			activations++
+			if a.Connection == "" {
+				fmt.Fprintf(io.err, "reconciler import: Treasure Data reports the connection of activation %q of segment %q only by id (%s); name it with --activation-connections\n", a.Name, sg.Name, a.ConnectionID)
+				return exitUsage
+			}
+			for _, v := range a.ConnectorConfig {
+				if v.Hidden {
+					hidden++
+				}
+			}
+		}
+	}
 	adoptUnowned(&st)
 	files, err := spec.Format(st, spec.FormatOptions{Package: *pkg})
 	if err != nil {
@@ -104,7 +140,10 @@ func runImport(ctx context.Context, args []string, io stdio) int {
 		}
 		fmt.Fprintln(io.out, "wrote", path)
 	}
-	fmt.Fprintf(io.out, "Imported parent segment %q: %d folders, %d segments.\n", *parent, len(st.Folders), len(st.Segments))
+	fmt.Fprintf(io.out, "Imported parent segment %q: %d folders, %d segments, %d activations.\n", *parent, len(st.Folders), len(st.Segments), activations)
+	if hidden > 0 {
+		fmt.Fprintf(io.out, "%d secret connector setting(s) are written as {env: \"SECRET_...\"}: set those variables before the next apply.\n", hidden)
+	}
 	return exitOK
 }
 
@@ -118,5 +157,9 @@ func adoptUnowned(st *segment.State) {
 	}
 	for i := range st.Segments {
 		st.Segments[i].Lifecycle.Adopt = !st.Segments[i].Meta.Owned
+		for j := range st.Segments[i].Activations {
+			a := &st.Segments[i].Activations[j]
+			a.Lifecycle.Adopt = !a.Meta.Owned
+		}
 	}
 }

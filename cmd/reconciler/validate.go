@@ -110,7 +110,7 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		debug.SetGCPercent(400)
 		debug.SetMemoryLimit(200 << 20)
 	}
-	res, err := (&loadworker.Loader{Limits: validateLimits}).Load(ctx, os.DirFS(dir))
+	res, err := loadworker.New(validateLimits).Load(ctx, os.DirFS(dir))
 	if _, over := err.(*loadworker.BudgetError); over {
 		err = nil // the over-budget files are in the diagnostics
 	}

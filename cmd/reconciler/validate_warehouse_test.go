@@ -138,11 +138,11 @@ func TestValidateWarehouseStartTimeout(t *testing.T) {
 	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
 	t.Setenv("DATABRICKS_CLIENT_ID", "")
 
-	code, out, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "-1s", "../../testdata/repos/retail")
+	code, _, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "-1s", "../../testdata/repos/retail")
 	if code != exitUsage || !strings.Contains(errs, "--warehouse-start-timeout") || len(srv.Calls()) != 0 {
 		t.Fatalf("negative budget: exit %d, %d calls, stderr %q", code, len(srv.Calls()), errs)
 	}
-	code, out, errs = runCLI("validate", "--warehouse", "--warehouse-start-timeout", "0", "../../testdata/repos/retail")
+	code, out, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "0", "../../testdata/repos/retail")
 	if code != exitUsage || !strings.Contains(errs, "starting") || !strings.Contains(errs, ep.Host) || strings.Contains(errs, "query:") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}

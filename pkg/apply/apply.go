@@ -24,6 +24,9 @@ type Target interface {
 	CreateSegment(ctx context.Context, parentID, folderID string, s *segment.Segment) (*segment.Segment, error)
 	UpdateSegment(ctx context.Context, id, folderID string, s *segment.Segment) (*segment.Segment, error)
 	DeleteSegment(ctx context.Context, id string) error
+	CreateActivation(ctx context.Context, segmentID string, a *segment.Activation) (*segment.Activation, error)
+	UpdateActivation(ctx context.Context, segmentID, id string, a *segment.Activation) (*segment.Activation, error)
+	DeleteActivation(ctx context.Context, segmentID, id string) error
 }
 
 // Options tune Run.

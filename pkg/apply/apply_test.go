@@ -35,7 +35,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{apiKey}, Connections: map[string]string{connName: "341079"}})
+	srv, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{apiKey}, Connections: map[string]string{connName: "341079", "s3-retail-exports": "341090"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +67,9 @@ func (e *env) reconcile(t *testing.T, desired segment.State) (*plan.Plan, *apply
 	t.Helper()
 	ctx := context.Background()
 	observed, err := e.c.Observe(ctx, parentNames(desired))
+	if err == nil {
+		err = e.c.ObserveActivations(ctx, &observed, desired.ActivationsWanted())
+	}
 	if err != nil {
 		t.Fatalf("observe: %v", err)
 	}
@@ -82,6 +85,9 @@ func (e *env) reconcile(t *testing.T, desired segment.State) (*plan.Plan, *apply
 func (e *env) assertConverged(t *testing.T, desired segment.State) {
 	t.Helper()
 	observed, err := e.c.Observe(context.Background(), parentNames(desired))
+	if err == nil {
+		err = e.c.ObserveActivations(context.Background(), &observed, desired.ActivationsWanted())
+	}
 	if err != nil {
 		t.Fatalf("observe: %v", err)
 	}
@@ -330,6 +336,9 @@ func TestCanceledContextSkipsTheRest(t *testing.T) {
 	e := newEnv(t)
 	desired := retail(t)
 	observed, err := e.c.Observe(context.Background(), parentNames(desired))
+	if err == nil {
+		err = e.c.ObserveActivations(context.Background(), &observed, desired.ActivationsWanted())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ func (r *runner) apply(ctx context.Context, c *plan.Change) (string, error) {
 		return r.applyFolder(ctx, c)
 	case plan.KindSegment:
 		return r.applySegment(ctx, c)
+	case plan.KindActivation:
+		return r.applyActivation(ctx, c)
 	}
 	return "", fmt.Errorf("unknown kind %q", c.Kind)
 }
@@ -153,4 +155,39 @@ func (r *runner) resolveReferences(parent string, rule segment.Rule) (segment.Ru
 	}
 	rule.Conditions = sets
 	return rule, nil
+}
+
+// applyActivation writes an activation of a segment that has an id by now
+// (its segment's change is applied first): the connection is resolved to
+// its id and the fingerprint recorded.
+func (r *runner) applyActivation(ctx context.Context, c *plan.Change) (string, error) {
+	if c.Action == plan.Delete {
+		before, _ := c.Activations()
+		segID := before.SegmentID
+		if segID == "" {
+			segID = r.ids.segment(before.Parent, before.Segment)
+		}
+		return "", r.t.DeleteActivation(ctx, segID, c.ID)
+	}
+	want := *c.After.(*segment.Activation)
+	segID := r.ids.segment(want.Parent, want.Segment)
+	if segID == "" {
+		return "", fmt.Errorf("activation %q: segment %q has no id", want.Name, want.Segment)
+	}
+	id, err := r.connection(ctx, want.Connection)
+	if err != nil {
+		return "", err
+	}
+	want.ConnectionID = id
+	want.Meta.Fingerprint = plan.Fingerprint(&want)
+	var got *segment.Activation
+	if c.Action == plan.Create {
+		got, err = r.t.CreateActivation(ctx, segID, &want)
+	} else {
+		got, err = r.t.UpdateActivation(ctx, segID, c.ID, &want)
+	}
+	if err != nil {
+		return "", err
+	}
+	return got.Meta.ID, nil
 }

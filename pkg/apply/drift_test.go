@@ -35,6 +35,9 @@ func TestHandEditIsDriftThenReverted(t *testing.T) {
 	observe := func() *plan.Plan {
 		t.Helper()
 		observed, err := e.c.Observe(ctx, parentNames(desired))
+		if err == nil {
+			err = e.c.ObserveActivations(ctx, &observed, desired.ActivationsWanted())
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,6 +70,9 @@ func TestHandEditIsDriftThenReverted(t *testing.T) {
 
 	// Correct mode reverts it.
 	observed, err := e.c.Observe(ctx, parentNames(desired))
+	if err == nil {
+		err = e.c.ObserveActivations(ctx, &observed, desired.ActivationsWanted())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

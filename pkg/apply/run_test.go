@@ -132,6 +132,28 @@ func (m *memTarget) DeleteSegment(ctx context.Context, id string) error {
 	return m.record("delete-segment", id)
 }
 
+func (m *memTarget) CreateActivation(ctx context.Context, segmentID string, a *segment.Activation) (*segment.Activation, error) {
+	if err := m.record("create-activation", a.Name); err != nil {
+		return nil, err
+	}
+	out := *a
+	out.Meta.ID = "a-" + a.Name
+	return &out, nil
+}
+
+func (m *memTarget) UpdateActivation(ctx context.Context, segmentID, id string, a *segment.Activation) (*segment.Activation, error) {
+	if err := m.record("update-activation", a.Name); err != nil {
+		return nil, err
+	}
+	out := *a
+	out.Meta.ID = id
+	return &out, nil
+}
+
+func (m *memTarget) DeleteActivation(ctx context.Context, segmentID, id string) error {
+	return m.record("delete-activation", id)
+}
+
 func unitParent() segment.Parent {
 	return segment.Parent{Name: "Retail", Timezone: "UTC", Connection: connName,
 		Customers: segment.KeyedTable{Table: segment.Table{Catalog: "c", Schema: "s", Table: "customers"}, Key: "id"}}

@@ -17,6 +17,8 @@ type Config struct {
 	Log      Log     `json:"log"`
 	// Debug holds troubleshooting switches, all off by default.
 	Debug Debug `json:"debug"`
+	// Load bounds the loading of each source's CUE files.
+	Load LoadLimits `json:"load"`
 	// Sources are the git repositories to reconcile, one Treasure owner each.
 	Sources    []Source   `json:"sources"`
 	Treasure   Treasure   `json:"treasure"`
@@ -172,6 +174,12 @@ type Wire struct {
 	FolderType string `json:"folderType"`
 	// MediaType is the Accept and Content-Type of the /entities endpoints.
 	MediaType string `json:"mediaType"`
+	// SyndicationsPath is the path of a segment's activations, with
+	// {segment} for the segment id.
+	SyndicationsPath string `json:"syndicationsPath"`
+	// SyndicationColumns is how an exported column is sent: source or
+	// plain.
+	SyndicationColumns string `json:"syndicationColumns"`
 }
 
 // Endpoints override a region's base URLs.
@@ -179,6 +187,16 @@ type Endpoints struct {
 	CDP     string `json:"cdp"`
 	CAS     string `json:"cas"`
 	Classic string `json:"classic"`
+}
+
+// Load bounds the loading of a repository's CUE files (pkg/loadworker).
+type LoadLimits struct {
+	MaxFileBytes     int64    `json:"maxFileBytes"`
+	MaxFiles         int      `json:"maxFiles"`
+	MaxTotalBytes    int64    `json:"maxTotalBytes"`
+	FileTimeout      Duration `json:"fileTimeout"`
+	RunTimeout       Duration `json:"runTimeout"`
+	MemoryLimitBytes int64    `json:"memoryLimitBytes"`
 }
 
 // Databricks configures the SQL warehouse client.
@@ -193,7 +211,11 @@ type Databricks struct {
 	QueryTimeout   Duration `json:"queryTimeout"`
 	// StartTimeout is the start budget of a stopped warehouse; zero gives
 	// up at the first HTTP 503.
-	StartTimeout    Duration `json:"startTimeout"`
+	StartTimeout Duration `json:"startTimeout"`
+	// Recheck is how long a passed check of a revision against the
+	// warehouse stands: a run of the same, unchanged revision within it
+	// sends the warehouse no statement. Zero checks on every run.
+	Recheck         Duration `json:"recheck"`
 	CheckUniqueness bool     `json:"checkUniqueness"`
 	Insecure        bool     `json:"insecure"`
 }
@@ -262,6 +284,12 @@ type LeaderElection struct {
 	LeaseDuration Duration `json:"leaseDuration"`
 	RenewDeadline Duration `json:"renewDeadline"`
 	RetryPeriod   Duration `json:"retryPeriod"`
+	// Shards is the number of shards the sources are split into, one
+	// Lease each; 1 (the default) is a single leader.
+	Shards int `json:"shards"`
+	// ServiceAccountDir holds the token, ca.crt and namespace of the
+	// service account; the standard mount path when empty.
+	ServiceAccountDir string `json:"serviceAccountDir"`
 }
 
 // Secret is a value read from an environment variable or a file. Its

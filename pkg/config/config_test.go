@@ -342,11 +342,12 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 `
 		return Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
 	}
-	c, err := parse(`casUploadPath: "/v2/composable_audiences", segmentType: "segment-batch", segmentFolderType: "folder-segment", folderType: "folder", mediaType: "application/json"`)
+	c, err := parse(`casUploadPath: "/v2/composable_audiences", segmentType: "segment-batch", segmentFolderType: "folder-segment", folderType: "folder", mediaType: "application/json", syndicationsPath: "/audiences/segments/{segment}/syndications", syndicationColumns: "plain"`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Wire{CASUploadPath: "/v2/composable_audiences", SegmentType: "segment-batch", SegmentFolderType: "folder-segment", FolderType: "folder", MediaType: "application/json"}
+	want := Wire{CASUploadPath: "/v2/composable_audiences", SegmentType: "segment-batch", SegmentFolderType: "folder-segment", FolderType: "folder", MediaType: "application/json",
+		SyndicationsPath: "/audiences/segments/{segment}/syndications", SyndicationColumns: "plain"}
 	if c.Treasure.Wire == nil || *c.Treasure.Wire != want {
 		t.Errorf("wire = %+v, want %+v", c.Treasure.Wire, want)
 	}
@@ -354,7 +355,8 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 		t.Errorf("empty wire: %+v, %v", c, err)
 	}
 	for _, bad := range []string{`casUploadPath: "composable_audiences"`, `casUploadPath: "/a b"`, `segmentType: "Composable Segment"`,
-		`folderType: ""`, `mediaType: "json"`, `segmentFolderType: 3`, `uploadPath: "/x"`} {
+		`folderType: ""`, `mediaType: "json"`, `segmentFolderType: 3`, `uploadPath: "/x"`,
+		`syndicationsPath: "/entities/syndications"`, `syndicationColumns: "nested"`} {
 		_, err := parse(bad)
 		var inv *diag.InvalidError
 		if !errors.As(err, &inv) || !strings.Contains(err.Error(), "c.cue:3:") {
@@ -533,6 +535,28 @@ databricks: {host: "h", httpPath: "/p", token: env: "K"}
 	for _, d := range inv.Diags {
 		if strings.Contains(d.String(), "tok3n-value") {
 			t.Errorf("schema error repeats the credential: %s", d)
+		}
+	}
+}
+
+// TestLeaderElectionShards checks the shard count: one by default (the
+// single leader), 1 to 256 accepted, anything else refused.
+func TestLeaderElectionShards(t *testing.T) {
+	for v, want := range map[string]int{"": 1, "shards: 1": 1, "shards: 3": 3, "shards: 256": 256, "shards: 0": 0, "shards: 257": 0, "shards: -2": 0} {
+		src := `
+sources: [{name: "a", url: "https://h/a.git"}]
+treasure: apiKey: env: "K"
+databricks: {host: "h", httpPath: "/p", token: env: "K"}
+leaderElection: {enabled: true, namespace: "cas", ` + v + `}
+`
+		cfg, err := Parse("c.cue", []byte(src), Options{LookupEnv: env(map[string]string{"K": "k"})})
+		switch {
+		case want == 0 && err == nil:
+			t.Errorf("%q accepted", v)
+		case want != 0 && err != nil:
+			t.Errorf("%q: %v", v, err)
+		case want != 0 && cfg.LeaderElection.Shards != want:
+			t.Errorf("%q: %d shards, want %d", v, cfg.LeaderElection.Shards, want)
 		}
 	}
 }

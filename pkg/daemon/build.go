@@ -13,6 +13,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/pkg/apply"
 	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/loadworker"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
 	"github.com/cas-reconciler/reconciler/pkg/metrics"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
@@ -80,8 +81,9 @@ type Source struct {
 	Treasure *treasure.Client
 	// Reconciler runs reconciles of the source.
 	Reconciler *reconcile.Reconciler
-	// Loader loads the source's CUE files, with a cache across runs.
-	Loader *reconcile.SpecLoader
+	// Loader loads the source's CUE files within the configured load
+	// bounds, with a cache across runs.
+	Loader *loadworker.Loader
 }
 
 // Snapshot fetches the tip of the source's branch and returns it as a
@@ -190,7 +192,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			return nil, fmt.Errorf("treasure for source %s: %w", sc.Name, err)
 		}
 
-		loader := reconcile.NewSpecLoader()
+		loader := loadworker.New(loadLimits(cfg.Load))
 		keyed := &keyedLoader{inner: loader}
 		var cat reconcile.Catalog
 		switch {
@@ -233,6 +235,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			Apply:       apply.Options{Concurrency: cfg.Treasure.Concurrency},
 			Validate:    validate.Options{RequireUniqueKeys: cfg.Databricks.CheckUniqueness},
 			Now:         opts.Now,
+			Recheck:     cfg.Databricks.Recheck.D(),
 			Credentials: credentials(cfg),
 		}
 		c.Sources = append(c.Sources, &Source{Name: sc.Name, Config: sc, Repo: repo, Treasure: td, Reconciler: rec, Loader: loader})
@@ -411,11 +414,25 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 	if w := t.Wire; w != nil {
 		to.CASUploadPath, to.MediaType = w.CASUploadPath, w.MediaType
 		to.SegmentType, to.SegmentFolderType, to.FolderType = w.SegmentType, w.SegmentFolderType, w.FolderType
+		to.SyndicationsPath, to.SyndicationColumns = w.SyndicationsPath, w.SyndicationColumns
 	}
 	if opts.Metrics != nil {
 		to.Observer = opts.Metrics.TreasureRequest
 	}
 	return to
+}
+
+// loadLimits maps the configured load bounds to the worker's limits; zero
+// fields keep the worker's defaults.
+func loadLimits(l config.LoadLimits) loadworker.Limits {
+	return loadworker.Limits{
+		MaxFileBytes:  l.MaxFileBytes,
+		MaxFiles:      l.MaxFiles,
+		MaxTotalBytes: l.MaxTotalBytes,
+		FileTimeout:   l.FileTimeout.D(),
+		RunTimeout:    l.RunTimeout.D(),
+		MemoryLimit:   l.MemoryLimitBytes,
+	}
 }
 
 // keyedLoader remembers the last loaded state, for the uniqueness check.

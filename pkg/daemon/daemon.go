@@ -86,17 +86,24 @@ type Daemon struct {
 	// cleanups run in reverse order when Run returns or New fails.
 	cleanups []func() error
 
-	mu    sync.Mutex
-	sched *schedule.Scheduler // nil unless leading
-	// loseLease ends the current term's shutdown grace (lease lost).
-	loseLease context.CancelFunc
+	// shards is the number of shards (leaderElection.shards, at least 1).
+	shards int
+
+	mu sync.Mutex
+	// sched holds the scheduler of each shard this replica leads.
+	sched map[int]*schedule.Scheduler
+	// loseLease ends the shutdown grace of a shard's term (lease lost).
+	loseLease map[int]context.CancelFunc
+	// holder is the last observed holder of each shard's lease.
+	holder []string
 
 	// suspendPath is the file that keeps the suspensions made through
 	// the API ("" without cacheDir); suspendMu serializes its updates.
 	suspendPath string
 	suspendMu   sync.Mutex
 
-	leading  atomic.Bool
+	// leading counts the shards this replica leads.
+	leading  atomic.Int32
 	draining atomic.Bool
 	ran      atomic.Bool
 }
@@ -136,7 +143,9 @@ func New(opts Options) (_ *Daemon, err error) {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	cfg := opts.Config
-	d := &Daemon{opts: opts, cfg: cfg, log: opts.Logger, now: opts.Now, byName: map[string]*sourceState{}}
+	d := &Daemon{opts: opts, cfg: cfg, log: opts.Logger, now: opts.Now, byName: map[string]*sourceState{},
+		shards: max(1, cfg.LeaderElection.Shards), sched: map[int]*schedule.Scheduler{}, loseLease: map[int]context.CancelFunc{}}
+	d.holder = make([]string, d.shards)
 	defer func() {
 		if err != nil {
 			d.cleanup()
@@ -145,6 +154,7 @@ func New(opts Options) (_ *Daemon, err error) {
 
 	d.rec = metrics.New(opts.Registerer)
 	d.rec.SetBuildInfo(version.Version, version.Commit)
+	d.rec.AddShards(d.shards)
 
 	loc := cfg.Location
 	if loc == nil {
@@ -175,8 +185,10 @@ func New(opts Options) (_ *Daemon, err error) {
 
 	var hookSources []webhook.Source
 	for _, s := range d.clients.Sources {
-		st := &sourceState{src: s, name: s.Name, suspended: s.Config.Suspend, fetch: s.Snapshot, latest: s.Repo.LatestRevision}
+		st := &sourceState{src: s, name: s.Name, suspended: s.Config.Suspend, fetch: s.Snapshot, latest: s.Repo.LatestRevision,
+			shard: leader.ShardOf(s.Name, d.shards)}
 		st.status.Name = s.Name
+		st.status.Shard = st.shard
 		st.status.URL = s.Repo.URL()
 		st.status.Branch = s.Repo.Branch()
 		st.status.Path = s.Config.Path
@@ -275,22 +287,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 		serveErr <- err
 	}()
 	d.log.Info("daemon started", "addr", d.Addr(), "sources", len(d.sources), "version", version.Version,
-		"leader_election", d.cfg.LeaderElection.Enabled)
+		"leader_election", d.cfg.LeaderElection.Enabled, "shards", d.shards)
 
 	le := d.cfg.LeaderElection
 	lopts := leader.Options{
-		Enabled:       le.Enabled,
-		Client:        d.opts.LeaseClient,
-		Identity:      d.opts.LeaderIdentity,
-		Namespace:     le.Namespace,
-		Name:          le.LeaseName,
-		LeaseDuration: le.LeaseDuration.D(),
-		RenewDeadline: le.RenewDeadline.D(),
-		RetryPeriod:   le.RetryPeriod.D(),
-		Logger:        d.log.With("component", "leader"),
+		Enabled:           le.Enabled,
+		Client:            d.opts.LeaseClient,
+		ServiceAccountDir: le.ServiceAccountDir,
+		Identity:          d.opts.LeaderIdentity,
+		Namespace:         le.Namespace,
+		Name:              le.LeaseName,
+		LeaseDuration:     le.LeaseDuration.D(),
+		RenewDeadline:     le.RenewDeadline.D(),
+		RetryPeriod:       le.RetryPeriod.D(),
+		Logger:            d.log.With("component", "leader"),
 	}
 	if lopts.Enabled && lopts.Namespace == "" {
-		lopts.Namespace = leader.DefaultNamespace()
+		lopts.Namespace = leader.DefaultNamespaceIn(le.ServiceAccountDir)
 	}
 	d.rec.SetLeader(false)
 	// The election ends when ctx ends or the HTTP server fails.
@@ -298,9 +311,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stop()
 	leadErr := make(chan error, 1)
 	go func() {
-		leadErr <- leader.Run(runCtx, lopts, leader.Callbacks{
-			OnStartedLeading: func(lctx context.Context) { d.lead(runCtx, lctx) },
+		leadErr <- leader.RunShards(runCtx, lopts, d.shards, leader.ShardCallbacks{
+			OnStartedLeading: func(lctx context.Context, shard int) { d.lead(runCtx, lctx, shard) },
 			OnLeaseLost:      d.leaseLost,
+			OnNewLeader:      d.newHolder,
 		})
 	}()
 
@@ -333,31 +347,46 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// lead runs the scheduler for one leadership term. ctx is the daemon's
-// context, lctx the term's.
-func (d *Daemon) lead(ctx, lctx context.Context) {
-	d.leading.Store(true)
-	d.rec.SetLeader(true)
-	d.log.Info("leading: starting the scheduler")
+// lead runs the scheduler of one shard's sources for one term of its
+// lease. ctx is the daemon's context, lctx the term's.
+func (d *Daemon) lead(ctx, lctx context.Context, shard int) {
+	log := d.log
+	if d.shards > 1 {
+		log = log.With("shard", shard)
+	}
+	d.rec.SetShardHeld(shard, true)
+	d.rec.SetLeader(d.leading.Add(1) > 0)
+	var names []string
+	for _, st := range d.sources {
+		if st.shard == shard {
+			names = append(names, st.name)
+		}
+	}
+	log.Info("leading: starting the scheduler", "sources", names)
 	// A lease lost during the shutdown grace ends the grace at once.
 	lost, loseLease := context.WithCancel(context.Background())
 	defer loseLease()
 	d.mu.Lock()
-	d.loseLease = loseLease
+	d.loseLease[shard] = loseLease
 	d.mu.Unlock()
 	var jitter time.Duration
 	for _, st := range d.sources {
-		jitter = max(jitter, st.src.Config.Jitter.D())
+		if st.shard == shard {
+			jitter = max(jitter, st.src.Config.Jitter.D())
+		}
 	}
 	s := schedule.New(schedule.Options{
 		Location:    d.cfg.Location,
 		Jitter:      jitter,
 		BackoffBase: d.opts.BackoffBase,
 		BackoffMax:  d.opts.BackoffMax,
-		Logger:      d.log.With("component", "schedule"),
+		Logger:      log.With("component", "schedule"),
 		OnResult:    d.onResult,
 	})
 	for _, st := range d.sources {
+		if st.shard != shard {
+			continue
+		}
 		err := s.Add(schedule.Job{
 			Name:    st.name,
 			Spec:    st.src.Config.Schedule,
@@ -365,7 +394,7 @@ func (d *Daemon) lead(ctx, lctx context.Context) {
 			Changed: func(ctx context.Context) (bool, error) { return d.changed(ctx, st) },
 		})
 		if err != nil {
-			d.log.Error("cannot schedule source", "source", st.name, "err", err)
+			log.Error("cannot schedule source", "source", st.name, "err", err)
 			continue
 		}
 		if st.isSuspended() {
@@ -380,13 +409,13 @@ func (d *Daemon) lead(ctx, lctx context.Context) {
 	defer cancelRuns()
 	s.Start(runCtx)
 	d.mu.Lock()
-	d.sched = s
+	d.sched[shard] = s
 	d.mu.Unlock()
 
 	<-lctx.Done()
 
 	d.mu.Lock()
-	d.sched = nil
+	delete(d.sched, shard)
 	d.mu.Unlock()
 	timeout := d.opts.ShutdownTimeout
 	if ctx.Err() == nil {
@@ -394,48 +423,78 @@ func (d *Daemon) lead(ctx, lctx context.Context) {
 		// may lead already, so stop at once (between two changes).
 		timeout = 0
 	}
-	d.log.Info("stopping the scheduler", "wait", timeout.String())
+	log.Info("stopping the scheduler", "wait", timeout.String())
 	sctx, cancel := context.WithTimeout(lost, timeout)
 	if err := s.Stop(sctx); err != nil {
-		d.log.Warn("runs in flight were stopped", "err", err)
+		log.Warn("runs in flight were stopped", "err", err)
 	}
 	cancel()
-	d.leading.Store(false)
-	d.rec.SetLeader(false)
+	d.mu.Lock()
+	delete(d.loseLease, shard)
+	d.mu.Unlock()
+	d.rec.SetShardHeld(shard, false)
+	d.rec.SetLeader(d.leading.Add(-1) > 0)
 }
 
-// leaseLost is called by the election when the lease is lost during the
-// shutdown grace: runs in flight stop at once (between two changes).
-func (d *Daemon) leaseLost() {
-	d.log.Warn("lease lost during shutdown: stopping runs in flight now")
+// leaseLost is called by the election when the lease of shard is lost
+// during the shutdown grace: its runs in flight stop at once (between two
+// changes).
+func (d *Daemon) leaseLost(shard int) {
+	d.log.Warn("lease lost during shutdown: stopping runs in flight now", "shard", shard)
 	d.mu.Lock()
-	lose := d.loseLease
+	lose := d.loseLease[shard]
 	d.mu.Unlock()
 	if lose != nil {
 		lose()
 	}
 }
 
-// scheduler returns the running scheduler, or nil on a standby replica.
-func (d *Daemon) scheduler() *schedule.Scheduler {
+// newHolder records the holder of a shard's lease as last observed.
+func (d *Daemon) newHolder(shard int, identity string) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.sched
+	d.holder[shard] = identity
+	d.mu.Unlock()
 }
 
-// errStandby is returned for triggers on a replica that does not lead.
+// scheduler returns the scheduler that runs the source st, or nil when
+// this replica does not lead its shard.
+func (d *Daemon) scheduler(st *sourceState) *schedule.Scheduler {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sched[st.shard]
+}
+
+// errStandby is returned for triggers on a replica that does not lead the
+// source's shard.
 var errStandby = errors.New("this replica is on standby (not the leader)")
+
+// errOtherShard is returned for triggers of a source whose shard another
+// replica leads.
+var errOtherShard = errors.New("this replica does not hold the shard of this source")
 
 // errDraining is returned for triggers during shutdown.
 var errDraining = errors.New("the daemon is shutting down")
+
+// notLeading is the error for a trigger of a source this replica does not
+// run.
+func (d *Daemon) notLeading() error {
+	if d.shards > 1 {
+		return errOtherShard
+	}
+	return errStandby
+}
 
 func (d *Daemon) trigger(name string) error {
 	if d.draining.Load() {
 		return errDraining
 	}
-	s := d.scheduler()
+	st := d.byName[name]
+	if st == nil {
+		return fmt.Errorf("no source named %q", name)
+	}
+	s := d.scheduler(st)
 	if s == nil {
-		return errStandby
+		return d.notLeading()
 	}
 	return s.Trigger(name)
 }
@@ -466,4 +525,12 @@ func (d *Daemon) onChange(st *sourceState) func(apply.Result) {
 		}
 		log.Info("change applied", append(attrs, "id", r.ID)...)
 	}
+}
+
+// identity names this replica in the Leases.
+func (d *Daemon) identity() string {
+	if d.opts.LeaderIdentity != "" {
+		return d.opts.LeaderIdentity
+	}
+	return leader.DefaultIdentity()
 }

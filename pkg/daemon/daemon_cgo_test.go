@@ -19,6 +19,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
@@ -38,6 +39,7 @@ const (
 
 type harness struct {
 	td     *tdstandin.Server
+	dbx    *dbxstandin.Server
 	repo   *gittest.Repo
 	d      *Daemon
 	base   string
@@ -45,6 +47,7 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	start  func(shutdown time.Duration)
+	now    func() time.Time
 }
 
 func newHarness(t *testing.T) *harness {
@@ -66,6 +69,8 @@ type harnessOptions struct {
 	// a token from DBX_TOKEN); env adds environment variables.
 	dbxAuth string
 	env     map[string]string
+	// now is the daemon's clock (default time.Now).
+	now func() time.Time
 }
 
 func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
@@ -78,14 +83,14 @@ func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
 	repo := git.NewRepo(t, "retail")
 	repo.ImportDir(t, "retail segments", retailDir)
 
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	td.Start()
 	t.Cleanup(td.Close)
 
-	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
+	dbx, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
 
 	src := fmt.Sprintf(`
 listen: "127.0.0.1:0"
@@ -107,7 +112,7 @@ webhooks: generic: env: "HOOK_SECRET"
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{td: td, repo: repo, logs: logs}
+	h := &harness{td: td, dbx: dbx, repo: repo, logs: logs, now: o.now}
 	h.start = func(shutdown time.Duration) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -153,7 +158,7 @@ func (h *harness) stop(t *testing.T) {
 func (h *harness) startOn(t *testing.T, cfg *config.Config, log *slog.Logger, red *logging.Redactor, ln net.Listener, shutdown time.Duration) {
 	t.Helper()
 	d, err := New(Options{
-		Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewPedanticRegistry(), Listener: ln,
+		Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewPedanticRegistry(), Listener: ln, Now: h.now,
 		BackoffBase: 200 * time.Millisecond, BackoffMax: time.Second, ShutdownTimeout: shutdown,
 		Build: BuildOptions{
 			Treasure: func(_ string, o *treasure.Options) {

@@ -21,7 +21,8 @@
 //     cannot be read stops the start), and suspend in the configuration
 //     always wins at start;
 //   - leader election (package leader): only the leader runs the scheduler,
-//     standby replicas serve /metrics and /readyz;
+//     standby replicas serve /metrics and /readyz; with several shards each
+//     replica schedules the sources of the shards whose Lease it holds;
 //   - HTTP: /metrics, /healthz, /readyz, /status (snake_case, versioned by
 //     api_version), the trigger, suspend and resume API, and webhook
 //     receivers under /hooks/{provider}. A source is ready when its last run

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cas-reconciler/reconciler/pkg/leader"
 	"github.com/cas-reconciler/reconciler/pkg/schedule"
 	"github.com/cas-reconciler/reconciler/pkg/version"
 	"github.com/cas-reconciler/reconciler/pkg/webhook"
@@ -27,11 +28,30 @@ const StatusAPIVersion = 2
 type Status struct {
 	APIVersion int `json:"api_version"`
 	// Version is the reconciler's version.
-	Version  string         `json:"version"`
-	Leader   bool           `json:"leader"`
-	Draining bool           `json:"draining"`
-	Time     time.Time      `json:"time"`
-	Sources  []SourceStatus `json:"sources"`
+	Version string `json:"version"`
+	// Leader is true while this replica holds at least one shard.
+	Leader   bool      `json:"leader"`
+	Draining bool      `json:"draining"`
+	Time     time.Time `json:"time"`
+	// Identity names this replica in the Leases.
+	Identity string `json:"identity,omitempty"`
+	// Shards lists every shard's lease and its holder.
+	Shards  []ShardStatus  `json:"shards"`
+	Sources []SourceStatus `json:"sources"`
+}
+
+// ShardStatus is the ownership of one shard.
+type ShardStatus struct {
+	Shard int `json:"shard"`
+	// Lease is the name of the shard's Lease.
+	Lease string `json:"lease"`
+	// Holder is the holder of the lease last observed by this replica.
+	Holder string `json:"holder,omitempty"`
+	// Held is true while this replica holds the lease and reconciles the
+	// shard's sources.
+	Held bool `json:"held"`
+	// Sources names the shard's sources.
+	Sources []string `json:"sources"`
 }
 
 // Handler returns the daemon's HTTP handler.
@@ -75,17 +95,21 @@ func (d *Daemon) Handler() http.Handler {
 }
 
 // Ready reports whether the daemon is ready: on the leader, every source
-// that is not suspended has finished its first run (it observed Treasure,
-// or stalled on an invalid repository); a standby replica is ready.
+// (of the shards it holds) that is not suspended has finished its first run
+// (it observed Treasure, or stalled on an invalid repository); a standby
+// replica is ready.
 func (d *Daemon) Ready() (bool, string) {
 	if d.draining.Load() {
 		return false, "shutting down"
 	}
-	if !d.leading.Load() {
+	if d.leading.Load() == 0 {
 		return true, "standby"
 	}
 	var pending []string
 	for _, st := range d.sources {
+		if d.scheduler(st) == nil {
+			continue
+		}
 		st.mu.Lock()
 		if !st.suspended && !st.firstRun {
 			pending = append(pending, st.name)
@@ -110,18 +134,28 @@ func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
 	} else if !ok {
 		state = "not ready"
 	}
-	writeJSON(w, code, map[string]any{"status": state, "message": msg, "leader": d.leading.Load()})
+	writeJSON(w, code, map[string]any{"status": state, "message": msg, "leader": d.leading.Load() > 0})
 }
 
 // Status returns the state of every source.
 func (d *Daemon) Status() Status {
-	out := Status{APIVersion: StatusAPIVersion, Version: version.Version, Leader: d.leading.Load(), Draining: d.draining.Load(), Time: d.now()}
-	s := d.scheduler()
+	out := Status{APIVersion: StatusAPIVersion, Version: version.Version, Leader: d.leading.Load() > 0, Draining: d.draining.Load(),
+		Time: d.now(), Identity: d.identity()}
+	d.mu.Lock()
+	for i := range d.shards {
+		out.Shards = append(out.Shards, ShardStatus{Shard: i, Lease: leader.ShardLeaseName(d.cfg.LeaderElection.LeaseName, i, d.shards),
+			Holder: d.holder[i], Held: d.sched[i] != nil, Sources: []string{}})
+	}
+	d.mu.Unlock()
 	for _, st := range d.sources {
+		sh := &out.Shards[st.shard]
+		sh.Sources = append(sh.Sources, st.name)
 		st.mu.Lock()
 		ss := st.status
 		ss.Suspended, ss.SuspendedBy = st.suspended, st.suspendedBy()
 		st.mu.Unlock()
+		ss.ShardHolder, ss.ShardHeld = sh.Holder, sh.Held
+		s := d.scheduler(st)
 		if s != nil {
 			if js, err := s.Status(st.name); err == nil {
 				ss.NextRun, ss.NextRetry, ss.Running = js.NextRun, js.NextRetry, js.Running
@@ -152,12 +186,12 @@ func (d *Daemon) api(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, errDraining.Error())
 		return
 	}
-	s := d.scheduler()
+	s := d.scheduler(st)
 	log := d.log.With("source", name, "remote", r.RemoteAddr)
 	switch action {
 	case "reconcile":
 		if s == nil {
-			writeError(w, http.StatusServiceUnavailable, errStandby.Error())
+			writeError(w, http.StatusServiceUnavailable, d.notLeading().Error())
 			return
 		}
 		st.mu.Lock()

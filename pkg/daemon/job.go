@@ -26,10 +26,16 @@ const (
 
 // SourceStatus is what /status reports about one source.
 type SourceStatus struct {
-	Name   string `json:"name"`
-	URL    string `json:"url"`
-	Branch string `json:"branch"`
-	Path   string `json:"path"`
+	Name string `json:"name"`
+	// Shard is the source's shard (leaderElection.shards); ShardHolder
+	// the holder of its lease as last observed, ShardHeld whether this
+	// replica holds it and so reconciles the source.
+	Shard       int    `json:"shard"`
+	ShardHolder string `json:"shard_holder,omitempty"`
+	ShardHeld   bool   `json:"shard_held"`
+	URL         string `json:"url"`
+	Branch      string `json:"branch"`
+	Path        string `json:"path"`
 	// Revision is the revision of the last run; AppliedRevision the last
 	// one Treasure was brought to match.
 	Revision        string    `json:"revision,omitempty"`
@@ -131,8 +137,9 @@ type ChangeStatus struct {
 
 // sourceState is the daemon's view of one source.
 type sourceState struct {
-	src  *Source
-	name string
+	src   *Source
+	name  string
+	shard int
 	// fetch and latest read the branch (Source.Snapshot and
 	// Repo.LatestRevision; replaced in tests).
 	fetch  func(context.Context) (reconcile.Snapshot, source.Snapshot, error)
@@ -349,6 +356,10 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	}
 	if rs.Held != "" {
 		attrs = append(attrs, "held", rs.Held)
+	}
+	if res != nil && res.WarehouseSkipped() {
+		// databricks.recheck: the warehouse was not asked.
+		attrs = append(attrs, "warehouse_checked_at", res.WarehouseCheckedAt.UTC().Format(time.RFC3339))
 	}
 	if res != nil && len(res.Diagnostics) > 0 {
 		n, w := res.Diagnostics.Count()

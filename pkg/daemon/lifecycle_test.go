@@ -139,6 +139,16 @@ func (f *fakeRemote) UpdateSegment(context.Context, string, string, *segment.Seg
 	return nil, errUnused
 }
 func (f *fakeRemote) DeleteSegment(context.Context, string) error { return errUnused }
+func (f *fakeRemote) ObserveActivations(context.Context, *segment.State, func(*segment.Segment) bool) error {
+	return nil
+}
+func (f *fakeRemote) CreateActivation(context.Context, string, *segment.Activation) (*segment.Activation, error) {
+	return nil, errUnused
+}
+func (f *fakeRemote) UpdateActivation(context.Context, string, string, *segment.Activation) (*segment.Activation, error) {
+	return nil, errUnused
+}
+func (f *fakeRemote) DeleteActivation(context.Context, string, string) error { return errUnused }
 
 // TestLifecycleOnFakeTime drives one source through success, stall, skip,
 // recovery, waiting with backoff and a graceful shutdown, on fake time.

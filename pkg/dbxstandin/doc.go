@@ -78,7 +78,9 @@
 //     DECIMAL comes back as DOUBLE where Databricks keeps DECIMAL, and many
 //     DuckDB-only functions are accepted). HUGEINT results are sent as
 //     BIGINT and fail if they do not fit. Only queries (SELECT, WITH, VALUES,
-//     TABLE), USE and SET are accepted; DDL and DML are refused with
+//     TABLE), USE, SET and SHOW TABLES IN [catalog.]schema (answering
+//     NO_SUCH_CATALOG_EXCEPTION and SCHEMA_NOT_FOUND, SQLSTATE 42704, as
+//     Databricks does) are accepted; DDL and DML are refused with
 //     UNSUPPORTED_FEATURE, and the catalog is changed through the Go API
 //     (AddColumn, DropColumn, DropTable, SetLastAltered, Grant, Revoke).
 //     Table functions other than range, generate_series and unnest are

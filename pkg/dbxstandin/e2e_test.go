@@ -225,14 +225,17 @@ func TestSQLStateSurfacesThroughDriver(t *testing.T) {
 	tests := map[string]struct {
 		token, query, class, state string
 	}{
-		"unknown table":         {"dapi-treasure-sp", "SELECT * FROM retail_prod.cdp.nope LIMIT 0", "TABLE_OR_VIEW_NOT_FOUND", "42P01"},
-		"unknown catalog":       {"dapi-treasure-sp", "SELECT * FROM other.cdp.customers", "TABLE_OR_VIEW_NOT_FOUND", "42P01"},
-		"intern lacks grants":   {"dapi-intern", "SELECT * FROM retail_prod.cdp.customers LIMIT 0", "INSUFFICIENT_PERMISSIONS", "42501"},
-		"dollar parameter":      {"dapi-treasure-sp", "SELECT * FROM retail_prod.cdp.customers WHERE customer_id = $1", "PARSE_SYNTAX_ERROR", "42601"},
-		"double-quoted literal": {"dapi-treasure-sp", `SELECT * FROM retail_prod.cdp.customers WHERE country = "US"`, "PARSE_SYNTAX_ERROR", "42601"},
-		"unknown column":        {"dapi-treasure-sp", "SELECT nope FROM retail_prod.cdp.customers", "UNRESOLVED_COLUMN", "42703"},
-		"internal catalog":      {"dapi-treasure-sp", "SELECT * FROM __uc.main.columns", "TABLE_OR_VIEW_NOT_FOUND", "42P01"},
-		"duckdb table function": {"dapi-treasure-sp", "SELECT * FROM read_csv('/etc/passwd')", "UNRESOLVED_ROUTINE", "42883"},
+		"unknown table":                {"dapi-treasure-sp", "SELECT * FROM retail_prod.cdp.nope LIMIT 0", "TABLE_OR_VIEW_NOT_FOUND", "42P01"},
+		"unknown catalog":              {"dapi-treasure-sp", "SELECT * FROM other.cdp.customers", "TABLE_OR_VIEW_NOT_FOUND", "42P01"},
+		"show tables, unknown catalog": {"dapi-treasure-sp", "SHOW TABLES IN other.cdp", "NO_SUCH_CATALOG_EXCEPTION", "42704"},
+		"show tables, unknown schema":  {"dapi-treasure-sp", "SHOW TABLES IN retail_prod.nope", "SCHEMA_NOT_FOUND", "42704"},
+		"show tables, no use schema":   {"dapi-intern", "SHOW TABLES IN retail_prod.cdp", "INSUFFICIENT_PERMISSIONS", "42501"},
+		"intern lacks grants":          {"dapi-intern", "SELECT * FROM retail_prod.cdp.customers LIMIT 0", "INSUFFICIENT_PERMISSIONS", "42501"},
+		"dollar parameter":             {"dapi-treasure-sp", "SELECT * FROM retail_prod.cdp.customers WHERE customer_id = $1", "PARSE_SYNTAX_ERROR", "42601"},
+		"double-quoted literal":        {"dapi-treasure-sp", `SELECT * FROM retail_prod.cdp.customers WHERE country = "US"`, "PARSE_SYNTAX_ERROR", "42601"},
+		"unknown column":               {"dapi-treasure-sp", "SELECT nope FROM retail_prod.cdp.customers", "UNRESOLVED_COLUMN", "42703"},
+		"internal catalog":             {"dapi-treasure-sp", "SELECT * FROM __uc.main.columns", "TABLE_OR_VIEW_NOT_FOUND", "42P01"},
+		"duckdb table function":        {"dapi-treasure-sp", "SELECT * FROM read_csv('/etc/passwd')", "UNRESOLVED_ROUTINE", "42883"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -283,5 +286,29 @@ func TestLimitZeroProbe(t *testing.T) {
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestShowTablesListsTheVisibleTables(t *testing.T) {
+	_, ep := retail(t)
+	db := openDB(t, ep.DSN("dapi-treasure-sp"))
+	rows, err := db.QueryContext(ctxT(t), "SHOW TABLES IN `retail_prod`.`cdp`")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var names []string
+	for rows.Next() {
+		var schema, name string
+		var temp bool
+		if err := rows.Scan(&schema, &name, &temp); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, schema+"."+name)
+	}
+	if strings.Join(cols, ",") != "database,tableName,isTemporary" ||
+		strings.Join(names, ",") != "cdp.customers,cdp.email_events,cdp.orders,cdp.page_views,cdp.store_visits" {
+		t.Errorf("SHOW TABLES = %v %v", cols, names)
 	}
 }

@@ -47,6 +47,22 @@ func tableNotFound(name string) *SQLError {
 	}
 }
 
+// noSuchCatalog is Databricks' answer to a statement naming a catalog
+// that does not exist (USE CATALOG, SHOW ... IN, the session's initial
+// catalog).
+func noSuchCatalog(name string) *SQLError {
+	return &SQLError{Class: "NO_SUCH_CATALOG_EXCEPTION", State: StateSchemaNotFound,
+		Message: fmt.Sprintf("Catalog '%s' was not found. Please verify the catalog name and then retry the query or command again.", name)}
+}
+
+// schemaNotFound is Databricks' answer to a statement naming a schema that
+// does not exist in an existing catalog.
+func schemaNotFound(catalog, schema string) *SQLError {
+	return &SQLError{Class: "SCHEMA_NOT_FOUND", State: StateSchemaNotFound,
+		Message: fmt.Sprintf("The schema `%s`.`%s` cannot be found. Verify the spelling and correctness of the schema and catalog. "+
+			"If you did not qualify the name with a catalog, verify the current_schema() output, or qualify the name with the correct catalog.", catalog, schema)}
+}
+
 func insufficientPermissions(privilege, kind, name string) *SQLError {
 	return &SQLError{
 		Class:   "INSUFFICIENT_PERMISSIONS",

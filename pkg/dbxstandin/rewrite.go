@@ -213,6 +213,7 @@ const (
 	kindQuery = "query"
 	kindUse   = "use"
 	kindSet   = "set"
+	kindShow  = "show"
 	kindOther = "other"
 )
 
@@ -267,6 +268,9 @@ func rewrite(sql string, env rewriteEnv) (*rewritten, error) {
 		return out, nil
 	case first.isWord("SET"):
 		out.kind = kindSet
+		return out, nil
+	case first.isWord("SHOW"):
+		out.kind = kindShow
 		return out, nil
 	default:
 		return out, nil

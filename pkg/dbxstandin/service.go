@@ -173,7 +173,7 @@ func (s *Server) applyNamespace(ctx context.Context, se *session) *SQLError {
 	c, sc := m.schema(se.catalog, se.schema)
 	s.mu.Unlock()
 	if c == nil {
-		return &SQLError{Class: "NO_SUCH_CATALOG_EXCEPTION", State: "42704", Message: fmt.Sprintf("Catalog '%s' was not found. Please verify the catalog name and then retry the query or command again.", se.catalog)}
+		return noSuchCatalog(se.catalog)
 	}
 	se.catalog = c.Name
 	target := quoteIdent(strings.ToLower(c.Name))
@@ -424,10 +424,12 @@ func (s *Server) execute(ctx context.Context, se *session, stmt string, params [
 		return s.use(ctx, se, rw.words)
 	case kindSet:
 		return s.set(se, rw.words)
+	case kindShow:
+		return s.showTables(ctx, se, rw.words)
 	case kindQuery:
 	default:
 		return nil, &SQLError{Class: "UNSUPPORTED_FEATURE", State: StateUnsupported,
-			Message: fmt.Sprintf("The statement %s is not supported by this warehouse stand-in; only queries, USE and SET are", strings.ToUpper(rw.words[0]))}
+			Message: fmt.Sprintf("The statement %s is not supported by this warehouse stand-in; only queries, USE, SET and SHOW TABLES are", strings.ToUpper(rw.words[0]))}
 	}
 
 	tables, err := referencedTables(ctx, se.conn, rw.sql)
@@ -632,9 +634,9 @@ func (s *Server) use(ctx context.Context, se *session, words []string) (*resultS
 	var perr *SQLError
 	switch {
 	case c == nil:
-		perr = &SQLError{Class: "NO_SUCH_CATALOG_EXCEPTION", State: "42704", Message: fmt.Sprintf("Catalog '%s' was not found.", cat)}
+		perr = noSuchCatalog(cat)
 	case kind != "CATALOG" && sc == nil:
-		perr = &SQLError{Class: "SCHEMA_NOT_FOUND", State: StateSchemaNotFound, Message: fmt.Sprintf("The schema `%s`.`%s` cannot be found.", cat, sch)}
+		perr = schemaNotFound(c.Name, sch)
 	default:
 		if ok, _ := m.holds(se.principal, PrivUseCatalog, c.Name, "", ""); !ok {
 			perr = insufficientPermissions(PrivUseCatalog, "Catalog", c.Name)
@@ -651,6 +653,79 @@ func (s *Server) use(ctx context.Context, se *session, words []string) (*resultS
 		return nil, err
 	}
 	return &resultSet{}, nil
+}
+
+// showTables handles SHOW TABLES [IN|FROM] [catalog.]schema: the tables of
+// the schema that the principal can see, in columns database, tableName and
+// isTemporary. A catalog or schema that does not exist is
+// NO_SUCH_CATALOG_EXCEPTION or SCHEMA_NOT_FOUND (SQLSTATE 42704), as
+// Databricks answers; without USE CATALOG or USE SCHEMA it is
+// INSUFFICIENT_PERMISSIONS.
+func (s *Server) showTables(ctx context.Context, se *session, words []string) (*resultSet, *SQLError) {
+	w := words[1:]
+	if len(w) == 0 || !strings.EqualFold(w[0], "TABLES") {
+		return nil, &SQLError{Class: "UNSUPPORTED_FEATURE", State: StateUnsupported,
+			Message: "Only SHOW TABLES is supported by this warehouse stand-in"}
+	}
+	w = w[1:]
+	if len(w) > 0 && (strings.EqualFold(w[0], "IN") || strings.EqualFold(w[0], "FROM")) {
+		w = w[1:]
+	}
+	var parts []string
+	for i, x := range w {
+		if i%2 == 1 {
+			if x != "." {
+				return nil, syntaxError("'%s'", x)
+			}
+			continue
+		}
+		parts = append(parts, x)
+	}
+	cat, sch := se.catalog, se.schema
+	switch {
+	case (len(w) > 0 && len(w)%2 == 0) || len(parts) > 2:
+		return nil, syntaxError("end of input")
+	case len(parts) == 2:
+		cat, sch = parts[0], parts[1]
+	case len(parts) == 1:
+		sch = parts[0]
+	}
+	s.mu.Lock()
+	m := catalogModel{&s.uc}
+	c, sc := m.schema(cat, sch)
+	var perr *SQLError
+	switch {
+	case c == nil:
+		perr = noSuchCatalog(cat)
+	case sc == nil:
+		perr = schemaNotFound(c.Name, sch)
+	default:
+		if ok, _ := m.holds(se.principal, PrivUseCatalog, c.Name, "", ""); !ok {
+			perr = insufficientPermissions(PrivUseCatalog, "Catalog", c.Name)
+		} else if ok, _ := m.holds(se.principal, PrivUseSchema, c.Name, sc.Name, ""); !ok {
+			perr = insufficientPermissions(PrivUseSchema, "Schema", c.Name+"."+sc.Name)
+		}
+	}
+	s.mu.Unlock()
+	if perr != nil {
+		return nil, perr
+	}
+	rel, err := s.ucRelation(se.principal, c.Name, "tables")
+	if err != nil {
+		return nil, asSQLError(err)
+	}
+	q := `SELECT table_schema AS "database", table_name AS "tableName", false AS "isTemporary" FROM ` + rel +
+		" WHERE table_schema = " + quoteString(sc.Name) + " ORDER BY table_name"
+	rows, err := se.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, translateDuckError(err)
+	}
+	defer rows.Close()
+	rs, err := readRows(rows)
+	if err != nil {
+		return nil, translateDuckError(err)
+	}
+	return rs, nil
 }
 
 // set handles SET key = value (stored per session) and SET key.

@@ -18,6 +18,13 @@
 // by Client, a small client of the three endpoints needed, authenticated
 // with the pod's service account (InClusterClient).
 //
+// RunShards splits the work into shards, one Lease each (ShardLeaseName):
+// sources are assigned to shards by rendezvous hashing of their names
+// (ShardOf), each replica runs the work of the shards it holds, and the
+// shards of a replica that died move to the others. A replica holding more
+// shards waits longer before it takes a free one, so shards spread over the
+// replicas. One shard is exactly the single election above.
+//
 // Outside Kubernetes election is switched off (Options.Enabled false) and Run
 // simply runs the work: a single process is trivially the only leader.
 package leader

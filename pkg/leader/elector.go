@@ -36,6 +36,7 @@ type elector struct {
 	retryPeriod   time.Duration
 	log           *slog.Logger
 	onNewLeader   func(string)
+	gate          *shardGate // nil unless one of several shards
 
 	observed   *Lease    // the lease as last read or written; nil before
 	observedAt time.Time // when observed's spec last changed
@@ -60,6 +61,7 @@ func newElector(o Options, log *slog.Logger, onNewLeader func(string)) *elector 
 		retryPeriod:   o.RetryPeriod,
 		log:           log,
 		onNewLeader:   onNewLeader,
+		gate:          o.gate,
 	}
 }
 
@@ -174,6 +176,13 @@ func (e *elector) tryAcquireOrRenew(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// termEnded tells the shard gate that a term of this lease ended.
+func (e *elector) termEnded() {
+	if e.gate != nil {
+		e.gate.done()
+	}
+}
+
 // wrote records a successful write of the lease started at now.
 func (e *elector) wrote(l *Lease, now time.Time) {
 	e.observe(l, now)
@@ -192,9 +201,19 @@ func (e *elector) acquire(ctx context.Context) bool {
 			return false
 		case <-t.C:
 		}
-		actx, cancel := context.WithTimeout(ctx, e.renewDeadline)
-		ok, err := e.tryAcquireOrRenew(actx)
-		cancel()
+		var ok bool
+		var err error
+		try := func() bool {
+			actx, cancel := context.WithTimeout(ctx, e.renewDeadline)
+			ok, err = e.tryAcquireOrRenew(actx)
+			cancel()
+			return ok
+		}
+		if e.gate == nil {
+			try()
+		} else if _, tried := e.gate.attempt(ctx, time.Now(), try); !tried {
+			return false
+		}
 		if ok {
 			return true
 		}

@@ -20,11 +20,18 @@ func DefaultIdentity() string {
 
 // DefaultNamespace returns $POD_NAMESPACE, else the namespace of the pod's
 // service account, else "".
-func DefaultNamespace() string {
+func DefaultNamespace() string { return DefaultNamespaceIn("") }
+
+// DefaultNamespaceIn is DefaultNamespace with the service account in dir
+// (the standard mount path when empty).
+func DefaultNamespaceIn(dir string) string {
 	if n := os.Getenv("POD_NAMESPACE"); n != "" {
 		return n
 	}
-	if b, err := os.ReadFile(serviceAccountDir + "/namespace"); err == nil {
+	if dir == "" {
+		dir = serviceAccountDir
+	}
+	if b, err := os.ReadFile(dir + "/namespace"); err == nil {
 		return strings.TrimSpace(string(b))
 	}
 	return ""

@@ -32,6 +32,16 @@ func InClusterClient() (*Client, error) {
 	return inClusterClient(serviceAccountDir, os.Getenv, time.Now)
 }
 
+// InClusterClientFrom is InClusterClient with the service account's token
+// and ca.crt read from dir instead of the standard mount path (used when
+// dir is empty).
+func InClusterClientFrom(dir string) (*Client, error) {
+	if dir == "" {
+		dir = serviceAccountDir
+	}
+	return inClusterClient(dir, os.Getenv, time.Now)
+}
+
 func inClusterClient(dir string, getenv func(string) string, now func() time.Time) (*Client, error) {
 	host, port := getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT")
 	if host == "" || port == "" {

@@ -27,6 +27,11 @@ type Options struct {
 	// InClusterClient (the pod's service account).
 	Client LeaseClient
 
+	// ServiceAccountDir is where the in-cluster client reads the service
+	// account's token, ca.crt and namespace; empty means where Kubernetes
+	// mounts them (/var/run/secrets/kubernetes.io/serviceaccount).
+	ServiceAccountDir string
+
 	// Namespace and Name identify the Lease object; both are required when
 	// Enabled. Namespace defaults to the pod's namespace when running in a
 	// cluster (POD_NAMESPACE or the service account's namespace file).
@@ -49,6 +54,9 @@ type Options struct {
 
 	// Logger receives leadership transitions. Nil discards them.
 	Logger *slog.Logger
+
+	// gate orders the attempts of the shards of one process (RunShards).
+	gate *shardGate
 }
 
 // Callbacks are invoked as leadership changes. Only OnStartedLeading is
@@ -126,11 +134,13 @@ func Run(ctx context.Context, opts Options, cb Callbacks) error {
 		}
 		if ctx.Err() != nil {
 			e.release(ctx)
+			e.termEnded()
 			return nil
 		}
 		returned := e.lead(ctx, cb.OnStartedLeading, cb.OnLeaseLost)
 		// The work has returned: only now may another replica take over.
 		e.release(ctx)
+		e.termEnded()
 		log.Info("stopped leading")
 		if cb.OnStoppedLeading != nil {
 			cb.OnStoppedLeading()
@@ -156,7 +166,7 @@ func (o Options) identity() string {
 func (o Options) complete() (Options, error) {
 	o.Identity = o.identity()
 	if o.Namespace == "" {
-		o.Namespace = DefaultNamespace()
+		o.Namespace = DefaultNamespaceIn(o.ServiceAccountDir)
 	}
 	if o.Namespace == "" {
 		return o, errors.New("leader: Options.Namespace is required (not running in a pod)")
@@ -187,7 +197,7 @@ func (o Options) complete() (Options, error) {
 			o.RenewDeadline, maxWaitFactor, o.RetryPeriod)
 	}
 	if o.Client == nil {
-		c, err := InClusterClient()
+		c, err := InClusterClientFrom(o.ServiceAccountDir)
 		if err != nil {
 			return o, err
 		}

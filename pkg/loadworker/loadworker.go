@@ -1,9 +1,10 @@
 // Package loadworker loads a repository's CUE files with bounded memory and
 // time. Go cannot bound one goroutine, so the files that no earlier load
-// evaluated are first evaluated in a child process (the running binary,
-// re-executed with Env set), watched for its resident memory and time; a
-// file that exceeds a budget is reported as a diagnostic and left out, and
-// the others are then loaded in process by pkg/spec with its cache. Caps on
+// evaluated are evaluated in a child process (the running binary,
+// re-executed with Env set), watched for its resident memory and CPU time;
+// a file that exceeds a budget is reported as a diagnostic and left out.
+// The worker sends back each file's result, which enters the spec cache, so
+// that the load in process that follows evaluates nothing again. Caps on
 // file size, file count and total size are checked before any evaluation.
 package loadworker
 
@@ -19,9 +20,11 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing/fstest"
 	"time"
 
@@ -46,8 +49,10 @@ type Limits struct {
 	MaxFileBytes  int64
 	MaxFiles      int
 	MaxTotalBytes int64
-	// FileTimeout bounds the evaluation of one file, RunTimeout the
-	// evaluation of all files of one load.
+	// FileTimeout bounds the CPU time of evaluating one file (the
+	// worker's user and system time, so a busy machine does not make a
+	// file over budget; wall time when the CPU time cannot be read),
+	// RunTimeout the wall time of evaluating all files of one load.
 	FileTimeout time.Duration
 	RunTimeout  time.Duration
 	// MemoryLimit bounds the worker's resident memory, in bytes.
@@ -114,6 +119,8 @@ func New(l Limits) *Loader { return &Loader{Limits: l, Cache: spec.NewCache()} }
 type request struct {
 	Names []string
 	Srcs  [][]byte
+	// Workers is how many files the worker evaluates at once.
+	Workers int
 }
 
 // Load reads fsys and loads it within the limits.
@@ -183,42 +190,93 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 	return res, &BudgetError{Diagnostics: ds.Sort()}
 }
 
-// probe evaluates the files of req in workers and returns a diagnostic for
-// each file over budget. A worker that dies or is killed while evaluating a
-// file blames that file; the files after it go to a new worker.
+// probe evaluates the files of req in workers, imports their results into
+// the cache and returns a diagnostic for each file over budget. A first
+// worker evaluates all files in parallel; when it is stopped (memory, time,
+// a crash), each file it was evaluating is evaluated again alone in a
+// worker of its own, which blames it or clears it, and the files it had not
+// reached go to a new parallel worker.
 func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagnostics, error) {
 	ctx, cancel := context.WithTimeout(ctx, lim.RunTimeout)
 	defer cancel()
 	var out diag.Diagnostics
+	src := map[string][]byte{}
+	for i, n := range req.Names {
+		src[n] = req.Srcs[i]
+	}
 	for len(req.Names) > 0 {
-		done, reason, err := l.run(ctx, lim, req)
+		req.Workers = max(1, min(runtime.GOMAXPROCS(0), len(req.Names)))
+		r, err := l.run(ctx, lim, req, src)
 		if err != nil {
 			return nil, err
 		}
-		if done == len(req.Names) {
+		if r.reason == "" {
 			break
 		}
-		name := req.Names[done]
-		out = append(out, diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, CodeOverBudget,
-			"evaluating this file %s", reason).
-			WithDetail("the file is not loaded; simplify it (a structure that doubles at each level grows exponentially)"))
-		req.Names, req.Srcs = req.Names[done+1:], req.Srcs[done+1:]
+		if len(r.done) == 0 && len(r.inflight) == 0 {
+			// Stopped before it reported a file: the files it would
+			// have started first are the suspects.
+			for _, n := range req.Names[:req.Workers] {
+				r.inflight[n] = true
+			}
+		}
+		var rest request
+		for i, n := range req.Names {
+			if !r.done[n] && !r.inflight[n] {
+				rest.Names, rest.Srcs = append(rest.Names, n), append(rest.Srcs, req.Srcs[i])
+			}
+		}
+		for _, n := range req.Names {
+			if !r.inflight[n] {
+				continue
+			}
+			one, err := l.run(ctx, lim, request{Names: []string{n}, Srcs: [][]byte{src[n]}, Workers: 1}, src)
+			if err != nil {
+				return nil, err
+			}
+			if one.reason == "" {
+				continue
+			}
+			out = append(out, diag.Errorf(diag.Pos{File: n, Line: 1, Col: 1}, CodeOverBudget,
+				"evaluating this file %s", one.reason).
+				WithDetail("the file is not loaded; simplify it (a structure that doubles at each level grows exponentially)"))
+		}
+		req = rest
 	}
 	return out, nil
 }
 
-// run starts one worker on req and returns how many files it evaluated;
-// when fewer than all, reason says why the next one failed.
-func (l *Loader) run(ctx context.Context, lim Limits, req request) (done int, reason string, err error) {
+// event is what a worker reports of one file: evaluation started, or done
+// with the file's encoded result.
+type event struct {
+	Done bool
+	Name string
+	Data []byte
+}
+
+// runResult is what one worker did: the files it finished (their results
+// are in the cache) and the ones it was evaluating when it stopped; reason
+// says why it stopped before finishing, "" when it finished.
+type runResult struct {
+	done, inflight map[string]bool
+	reason         string
+}
+
+// run starts one worker on req and imports the results it reports. Its
+// CPU budget is lim.FileTimeout per file evaluated at once, counted from
+// the last file it finished.
+func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[string][]byte) (runResult, error) {
+	res := runResult{done: map[string]bool{}, inflight: map[string]bool{}}
 	exe := l.Executable
 	if exe == "" {
+		var err error
 		if exe, err = os.Executable(); err != nil {
-			return 0, "", fmt.Errorf("load worker: %w", err)
+			return res, fmt.Errorf("load worker: %w", err)
 		}
 	}
 	var in bytes.Buffer
 	if err := gob.NewEncoder(&in).Encode(req); err != nil {
-		return 0, "", err
+		return res, err
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), Env+"=1", "GOMEMLIMIT="+strconv.FormatInt(lim.MemoryLimit*3/4, 10))
@@ -226,28 +284,31 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request) (done int, re
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, "", err
+		return res, err
 	}
 	if err := cmd.Start(); err != nil {
-		return 0, "", fmt.Errorf("load worker: %w", err)
-	}
-	type event struct {
-		line string
-		ok   bool
+		return res, fmt.Errorf("load worker: %w", err)
 	}
 	events := make(chan event)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			events <- event{line: sc.Text(), ok: true}
+		dec := gob.NewDecoder(bufio.NewReader(stdout))
+		for {
+			var ev event
+			if dec.Decode(&ev) != nil {
+				break
+			}
+			events <- ev
 		}
 		close(events)
 	}()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	fileDeadline := time.Now().Add(lim.FileTimeout)
+	budget := lim.FileTimeout * time.Duration(max(req.Workers, 1))
+	deadline := time.Now().Add(budget)
+	cpuAtDone, cpuKnown := cpuTime(cmd.Process.Pid)
+	var importErr error
 	kill := func(why string) {
-		reason = why
+		res.reason = why
 		_ = cmd.Process.Kill()
 	}
 	for {
@@ -255,32 +316,51 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request) (done int, re
 		case ev, ok := <-events:
 			if !ok {
 				werr := cmd.Wait()
-				if done == len(req.Names) {
-					return done, "", nil
+				if importErr != nil {
+					return res, importErr
 				}
-				if ctx.Err() != nil && reason == "" {
-					return 0, "", ctx.Err()
+				if len(res.done) == len(req.Names) {
+					res.reason = ""
+					return res, nil
 				}
-				if reason == "" {
-					reason = "ended the load worker"
+				if ctx.Err() != nil && res.reason == "" {
+					return res, ctx.Err()
+				}
+				if res.reason == "" {
+					res.reason = "ended the load worker"
 					if werr != nil {
-						reason += " (" + werr.Error() + ")"
+						res.reason += " (" + werr.Error() + ")"
 					}
 				}
-				return done, reason, nil
+				return res, nil
 			}
-			if ev.line == "done" {
-				done++
-				fileDeadline = time.Now().Add(lim.FileTimeout)
+			if !ev.Done {
+				res.inflight[ev.Name] = true
+				continue
 			}
+			if err := l.Cache.Import(ev.Name, src[ev.Name], ev.Data); err != nil && importErr == nil {
+				importErr = fmt.Errorf("load worker result of %s: %w", ev.Name, err)
+			}
+			delete(res.inflight, ev.Name)
+			res.done[ev.Name] = true
+			deadline = time.Now().Add(budget)
+			cpuAtDone, cpuKnown = cpuTime(cmd.Process.Pid)
 		case <-tick.C:
-			if rss := residentBytes(cmd.Process.Pid); rss > lim.MemoryLimit && reason == "" {
+			if res.reason != "" {
+				continue
+			}
+			cpu, ok := cpuTime(cmd.Process.Pid)
+			overTime := time.Now().After(deadline)
+			if ok && cpuKnown {
+				overTime = cpu-cpuAtDone > budget
+			}
+			if rss := residentBytes(cmd.Process.Pid); rss > lim.MemoryLimit {
 				kill(fmt.Sprintf("took more than the memory limit of %d MiB", lim.MemoryLimit>>20))
-			} else if time.Now().After(fileDeadline) && reason == "" {
-				kill(fmt.Sprintf("took longer than the limit of %s", lim.FileTimeout))
+			} else if overTime {
+				kill(fmt.Sprintf("took more CPU time than the limit of %s", lim.FileTimeout))
 			}
 		case <-ctx.Done():
-			if reason == "" {
+			if res.reason == "" {
 				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					kill(fmt.Sprintf("exceeded the load's time limit of %s", lim.RunTimeout))
 				} else {
@@ -289,6 +369,36 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request) (done int, re
 			}
 		}
 	}
+}
+
+// clockTicks is the unit of the CPU times in /proc/PID/stat (USER_HZ,
+// 100 on every Linux architecture Go supports).
+const clockTicks = 100
+
+// cpuTime returns the user plus system CPU time of a process, from
+// /proc/PID/stat; false when unknown.
+func cpuTime(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: fields are
+	// counted after its closing parenthesis (state is field 3, utime 14,
+	// stime 15).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+s) * time.Second / clockTicks, true
 }
 
 // residentBytes returns the resident memory of a process, zero when
@@ -308,7 +418,9 @@ func residentBytes(pid int) int64 {
 }
 
 // Serve is the worker: it reads a request from stdin, evaluates the files
-// one by one and writes "done" after each. It returns the exit code.
+// with the requested parallelism and reports, on stdout, each file it
+// starts and each it finished with its encoded result. It returns the exit
+// code.
 func Serve() int {
 	var req request
 	if err := gob.NewDecoder(os.Stdin).Decode(&req); err != nil {
@@ -317,16 +429,35 @@ func Serve() int {
 	}
 	debug.SetGCPercent(50)
 	w := bufio.NewWriter(os.Stdout)
+	enc := gob.NewEncoder(w)
+	var mu sync.Mutex
+	send := func(ev event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if enc.Encode(ev) == nil {
+			_ = w.Flush()
+		}
+	}
 	fsys := fstest.MapFS{}
+	src := map[string][]byte{}
 	for i, name := range req.Names {
 		fsys[name] = &fstest.MapFile{Data: req.Srcs[i]}
+		src[name] = req.Srcs[i]
 	}
-	// One worker evaluates the files in order, so that the file being
-	// evaluated when the worker is stopped is the one after the last done.
-	_, err := spec.Load(context.Background(), fsys, spec.Options{Workers: 1, Evaluated: func(string) {
-		fmt.Fprintln(w, "done")
-		_ = w.Flush()
-	}})
+	cache := spec.NewCache()
+	_, err := spec.Load(context.Background(), fsys, spec.Options{
+		Workers:    max(req.Workers, 1),
+		Cache:      cache,
+		Evaluating: func(name string) { send(event{Name: name}) },
+		Evaluated: func(name string) {
+			data, err := cache.Export(name, src[name])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "load worker:", err)
+				os.Exit(2)
+			}
+			send(event{Done: true, Name: name, Data: data})
+		},
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load worker:", err)
 		return 2

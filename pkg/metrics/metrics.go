@@ -63,7 +63,7 @@ var (
 	// a known reason.
 	UnresolvedReasons = []string{UnresolvedConflict, UnresolvedDrift, PruneDisabled, PruneMaxDeletes, PruneMaxPercent,
 		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited}
-	QueryKinds     = []string{"columns", "privileges", "probe", "uniqueness"}
+	QueryKinds     = []string{"columns", "freshness", "missing", "population", "privileges", "probe", "uniqueness"}
 	QueryResults   = []string{"success", "error"}
 	Providers      = []string{"github", "gitlab", "generic", "unknown"}
 	WebhookResults = []string{"accepted", "ignored", "unauthorized", "bad_request", "too_large"}
@@ -113,8 +113,9 @@ type Recorder struct {
 	gitFetch         *prometheus.HistogramVec
 	gitFetchFailures *prometheus.CounterVec
 
-	webhooks *prometheus.CounterVec
-	leader   prometheus.Gauge
+	webhooks  *prometheus.CounterVec
+	leader    prometheus.Gauge
+	shardHeld *prometheus.GaugeVec
 
 	mu sync.Mutex
 	// info remembers the labels of each source's reconciler_source_info
@@ -243,12 +244,16 @@ func New(reg prometheus.Registerer) *Recorder {
 			Namespace: Namespace, Name: "leader",
 			Help: "1 when this replica holds the leader lease (always 1 when leader election is off).",
 		}),
+		shardHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "shard_held",
+			Help: "1 for each shard whose lease this replica holds (it reconciles the sources of that shard), else 0.",
+		}, []string{"shard"}),
 		info: map[string][2]string{},
 	}
 	reg.MustRegister(r.buildInfo, r.runs, r.runDuration, r.stepDuration, r.lastRun, r.lastSuccess, r.sourceInfo,
 		r.stalled, r.suspended, r.ready, r.planned, r.applied, r.drift, r.pruneBlocked, r.pruneBlockedN,
 		r.unresolved, r.diagnostics, r.tdRequests, r.tdDuration, r.dbxQueries, r.dbxDuration, r.dbxUp,
-		r.gitFetch, r.gitFetchFailures, r.webhooks, r.leader)
+		r.gitFetch, r.gitFetchFailures, r.webhooks, r.leader, r.shardHeld)
 
 	r.buildInfo.WithLabelValues("unknown", "unknown", runtime.Version()).Set(1)
 	for _, k := range QueryKinds {
@@ -509,6 +514,24 @@ func (r *Recorder) WebhookDelivery(provider, result string) {
 	r.webhooks.WithLabelValues(provider, result).Inc()
 }
 
+// AddShards creates the shard_held series of shards 0 to n-1 at 0.
+func (r *Recorder) AddShards(n int) {
+	if r == nil {
+		return
+	}
+	for i := range n {
+		r.shardHeld.WithLabelValues(strconv.Itoa(i)).Set(0)
+	}
+}
+
+// SetShardHeld records whether this replica holds the lease of shard.
+func (r *Recorder) SetShardHeld(shard int, held bool) {
+	if r == nil {
+		return
+	}
+	r.shardHeld.WithLabelValues(strconv.Itoa(shard)).Set(b2f(held))
+}
+
 // SetLeader records whether this replica leads.
 func (r *Recorder) SetLeader(leading bool) {
 	if r == nil {
@@ -522,4 +545,9 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// ShardHeldGauge returns the shard_held series of shard, for tests.
+func (r *Recorder) ShardHeldGauge(shard int) prometheus.Gauge {
+	return r.shardHeld.WithLabelValues(strconv.Itoa(shard))
 }

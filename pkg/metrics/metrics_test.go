@@ -172,6 +172,8 @@ func TestGaugesAndClients(t *testing.T) {
 	r.TreasureRequest("segments", "POST", 201, time.Millisecond)
 	r.TreasureRequest("segments", "POST", 0, time.Millisecond)
 	r.SetLeader(true)
+	r.AddShards(3)
+	r.SetShardHeld(1, true)
 	r.SetBuildInfo("v1.2.3", "deadbeef")
 	checks := map[string]struct {
 		c    prometheus.Collector
@@ -191,6 +193,8 @@ func TestGaugesAndClients(t *testing.T) {
 		"td 201":           {r.tdRequests.WithLabelValues("segments", "POST", "201"), 1},
 		"td no answer":     {r.tdRequests.WithLabelValues("segments", "POST", "0"), 1},
 		"leader":           {r.leader, 1},
+		"shard 0":          {r.shardHeld.WithLabelValues("0"), 0},
+		"shard 1":          {r.shardHeld.WithLabelValues("1"), 1},
 	}
 	for name, c := range checks {
 		if got := testutil.ToFloat64(c.c); got != c.want {
@@ -219,6 +223,8 @@ func TestNilRecorder(t *testing.T) {
 	r.TreasureRequest("segments", "GET", 200, time.Second)
 	r.WarehouseQuery("columns", time.Second, nil)
 	r.SetLeader(true)
+	r.AddShards(2)
+	r.SetShardHeld(1, true)
 }
 
 // TestEveryMetricDocumented checks that the metrics table in the daemon
@@ -231,12 +237,13 @@ func TestEveryMetricDocumented(t *testing.T) {
 	r.TreasureRequest("segments", "GET", 200, time.Second)
 	r.RunFinished("s", ResultSuccess, time.Second, time.Now())
 	r.WarehouseQuery("columns", time.Second, nil)
+	r.AddShards(1)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 26 {
-		t.Errorf("registered %d metric families, want 26", len(mfs))
+	if len(mfs) != 27 {
+		t.Errorf("registered %d metric families, want 27", len(mfs))
 	}
 	doc, err := readDoc()
 	if err != nil {

@@ -32,6 +32,7 @@ func Compute(desired, observed segment.State, opts Options) *Plan {
 	c.parents(desired, observed)
 	c.folders(desired, observed, folderRenames)
 	c.segments(desired, observed, segmentRenames)
+	c.activations(desired, observed)
 	c.guardDeletes(desired, observed)
 	c.hintRenames()
 	sortChanges(c.plan.Changes)
@@ -500,6 +501,13 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 			owned++
 		}
 	}
+	for _, s := range observed.Segments {
+		for _, a := range s.Activations {
+			if c.owned(a.Meta) {
+				owned++
+			}
+		}
+	}
 	deletes := 0
 	for i := range p.Changes {
 		ch := &p.Changes[i]
@@ -537,6 +545,8 @@ func observedPreventDestroy(before any) bool {
 	case *segment.Folder:
 		return o.Lifecycle.PreventDestroy
 	case *segment.Segment:
+		return o.Lifecycle.PreventDestroy
+	case *segment.Activation:
 		return o.Lifecycle.PreventDestroy
 	}
 	return false

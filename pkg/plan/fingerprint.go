@@ -43,6 +43,19 @@ func Fingerprint(obj any) string {
 		parts = append(parts, "folder", normDescription(o.Description))
 	case *segment.Segment:
 		parts = append(parts, "segment", normDescription(o.Description), o.Folder, canonicalRule(&o.Rule))
+	case *segment.Activation:
+		// Connector settings written as references are not part of it:
+		// Treasure's copy of a secret is never read.
+		fields := activationFields(o, true)
+		keys := make([]string, 0, len(fields))
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts = append(parts, "activation")
+		for _, k := range keys {
+			parts = append(parts, k+"="+fields[k])
+		}
 	default:
 		return ""
 	}

@@ -48,6 +48,9 @@ const (
 	KindParent  Kind = "parent"
 	KindFolder  Kind = "folder"
 	KindSegment Kind = "segment"
+	// KindActivation is an activation of a segment; its key's Name is
+	// "<segment> → <activation>".
+	KindActivation Kind = "activation"
 )
 
 // DriftMode says what to do with drift.
@@ -165,6 +168,9 @@ type Change struct {
 	Level int
 	// DependsOn lists the keys (as "kind:parent/name") this change needs.
 	DependsOn []string
+	// Population is, for a created or updated segment, how many profiles
+	// it matches; nil when not counted.
+	Population *Population
 }
 
 // Block says why a change is not applied. The set is closed; its values

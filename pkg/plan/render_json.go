@@ -23,15 +23,18 @@ const JSONFormatVersion = "1"
 //	  "prune_blocked": "",
 //	  "changes": [{
 //	    "action": "create|update|replace|delete|conflict|no-op",
-//	    "kind": "parent|folder|segment",
+//	    "kind": "parent|folder|segment|activation",
 //	    "parent": "Retail Customers", "name": "VIP Customers",
 //	    "id": "123", "adopt": false, "renamed_from": "Old name",
 //	    "looks_renamed_from": "", "looks_renamed_to": "",
 //	    "diff": [{"path": "description", "before": "a", "after": "b"}],
 //	    "recreated": ["attribute ltv"],
 //	    "drift": {"updated_by": "alice", "updated_at": "..."},
-//	    "blocked": "", "reason": "", "conflict_by": "other_owner", "level": 1000
-//	  }]
+//	    "blocked": "", "reason": "", "conflict_by": "other_owner", "level": 1000,
+//	    "population": {"before": 1204, "after": 1391, "total": 5000, "unknown": "",
+//	                   "warning": ""}
+//	  }],
+//	  "warnings": ["segment \"R/Empty\" matches no profile"]
 //	}
 type jsonPlan struct {
 	FormatVersion string       `json:"format_version"`
@@ -42,6 +45,14 @@ type jsonPlan struct {
 	Errors        []string     `json:"errors,omitempty"`
 	PruneBlocked  string       `json:"prune_blocked,omitempty"`
 	Changes       []jsonChange `json:"changes"`
+	// Warnings are the population warnings (a segment matching no profile
+	// or every profile).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+type jsonPopulation struct {
+	Population
+	Warning string `json:"warning,omitempty"`
 }
 
 type jsonSummary struct {
@@ -76,6 +87,9 @@ type jsonChange struct {
 	// ConflictBy is the closed reason of a conflict.
 	ConflictBy ConflictReason `json:"conflict_by,omitempty"`
 	Level      int            `json:"level"`
+	// Population is set on counted segment creates and updates; a figure
+	// is null when unknown.
+	Population *jsonPopulation `json:"population,omitempty"`
 }
 
 // WriteJSON renders the plan in the documented JSON schema. No-op changes
@@ -91,6 +105,7 @@ func WriteJSON(w io.Writer, p *Plan, all bool) error {
 		Errors:        p.Errors,
 		PruneBlocked:  p.PruneBlocked,
 		Changes:       []jsonChange{},
+		Warnings:      p.PopulationWarnings(),
 	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
@@ -100,10 +115,17 @@ func WriteJSON(w io.Writer, p *Plan, all bool) error {
 		out.Changes = append(out.Changes, jsonChange{Action: c.Action, Kind: c.Kind, Parent: c.Key.Parent,
 			Name: c.Key.Name, ID: c.ID, Adopt: c.Adopt, RenamedFrom: c.RenamedFrom,
 			LooksRenamedFrom: c.LooksRenamedFrom, LooksRenamedTo: c.LooksRenamedTo, Diff: c.Diff, Recreated: c.Recreated, Drift: c.Drift,
-			Blocked: c.Blocked, Reason: c.Reason, ConflictBy: c.ConflictBy, Level: c.Level})
+			Blocked: c.Blocked, Reason: c.Reason, ConflictBy: c.ConflictBy, Level: c.Level, Population: populationJSON(c.Population)})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(out)
+}
+
+func populationJSON(p *Population) *jsonPopulation {
+	if p == nil {
+		return nil
+	}
+	return &jsonPopulation{Population: *p, Warning: p.Warning()}
 }

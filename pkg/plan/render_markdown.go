@@ -35,6 +35,13 @@ func WriteMarkdown(w io.Writer, p *Plan, title string, limit int) error {
 		}
 		head.WriteString("\n")
 	}
+	if ws := p.PopulationWarnings(); len(ws) > 0 {
+		head.WriteString("> [!WARNING]\n")
+		for _, w := range ws {
+			fmt.Fprintf(&head, "> %s\n", escapeHTML(w))
+		}
+		head.WriteString("\n")
+	}
 	const cutNote = "\n_The plan is too long for one comment and was cut; run `reconciler plan` for the whole plan._\n"
 	var body strings.Builder
 	body.WriteString(head.String())
@@ -60,6 +67,12 @@ func WriteMarkdown(w io.Writer, p *Plan, title string, limit int) error {
 		}
 		if c.Drift != nil {
 			blk.WriteString(" — drift")
+		}
+		if t := c.Population.Text(); t != "" {
+			blk.WriteString(" — " + escapeHTML(t))
+		}
+		if w := c.Population.Warning(); w != "" {
+			blk.WriteString(" — ⚠️ " + escapeHTML(w))
 		}
 		blk.WriteString("</summary>\n\n```diff\n")
 		one := &Plan{Changes: []Change{*c}}

@@ -92,6 +92,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 		if c.Reason != "" {
 			b.WriteString("  # " + c.Reason + "\n")
 		}
+		if w := c.Population.Warning(); w != "" {
+			b.WriteString("  # " + paint(ansiYellow, "warning: "+w) + "\n")
+		}
 		sym := symbol(c.Action)
 		name := c.Key.Name
 		if name == "" {
@@ -100,6 +103,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 		fmt.Fprintf(&b, "  %s %s %s", paint(colorOf(c.Action), sym), c.Kind, strconv.Quote(name))
 		if c.RenamedFrom != "" {
 			fmt.Fprintf(&b, " (renamed from %s)", strconv.Quote(c.RenamedFrom))
+		}
+		if t := c.Population.Text(); t != "" {
+			b.WriteString("  " + t)
 		}
 		if c.Action == Conflict && len(c.Diff) == 0 {
 			b.WriteString("\n\n")
@@ -137,6 +143,9 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	}
 	for _, e := range p.Errors {
 		b.WriteString(paint(ansiRed, "Error: ") + e + "\n")
+	}
+	for _, w := range p.PopulationWarnings() {
+		b.WriteString(paint(ansiYellow, "Warning: ") + w + "\n")
 	}
 	b.WriteString(SummaryLine(p) + "\n")
 	_, err := io.WriteString(w, b.String())

@@ -49,6 +49,8 @@ func summaryLines(obj any) []string {
 			lines = append(lines, "rule: "+l)
 		}
 		return lines
+	case *segment.Activation:
+		return activationSummary(o)
 	}
 	return nil
 }

@@ -17,14 +17,23 @@ type compiler struct {
 	loc    *time.Location
 	now    time.Time
 	params []Param
-	// joins maps a joined table (and key) to its alias index.
-	joins     map[string]int
-	joinOrder []segment.KeyedTable
+	// joins maps a joined table (and key) to its grouped subquery.
+	joins     map[string]*joinAgg
+	joinOrder []string
 	behaviors map[string]*behaviorAgg
 	behOrder  []string
 	// seg is the segment being compiled, stack the references followed.
 	seg   string
 	stack []string
+}
+
+// joinAgg is the grouped subquery of a joined attribute table: one row per
+// key with one bool_or column per distinct condition test.
+type joinAgg struct {
+	alias string
+	t     segment.KeyedTable
+	exprs []string
+	index map[string]int
 }
 
 type behaviorAgg struct {
@@ -68,9 +77,24 @@ func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 		}
 		fmt.Fprintf(&b, "  %s AS %s%s\n", count, Quote("s"+strconv.Itoa(i+1)), sep)
 	}
+	b.WriteString(c.from())
+	return Statement{SQL: b.String(), Params: c.params, Columns: cols}
+}
+
+// from is the FROM clause of a statement: the Customers table, then one
+// grouped subquery per joined table and per behavior.
+func (c *compiler) from() string {
+	key := Quote(c.parent.Customers.Key)
+	var b strings.Builder
 	fmt.Fprintf(&b, "FROM %s AS c\n", quoteTable(c.parent.Customers.Table))
-	for i, j := range c.joinOrder {
-		fmt.Fprintf(&b, "/* joined attributes: a profile matches when any joined row does */\nLEFT JOIN %s AS j%d ON j%d.%s = c.%s\n", quoteTable(j.Table), i+1, i+1, Quote(j.Key), key)
+	for _, k := range c.joinOrder {
+		j := c.joins[k]
+		b.WriteString("/* joined attribute table: a condition holds when any row of the profile passes its test, exclude when none does; no row is a missing value (NULL) */\n")
+		fmt.Fprintf(&b, "LEFT JOIN (\n  SELECT %s AS k", Quote(j.t.Key))
+		for i, e := range j.exprs {
+			fmt.Fprintf(&b, ",\n    bool_or(%s) AS %s", e, Quote("a"+strconv.Itoa(i+1)))
+		}
+		fmt.Fprintf(&b, "\n  FROM %s\n  GROUP BY %s\n) AS %s ON %s.k = c.%s\n", quoteTable(j.t.Table), Quote(j.t.Key), j.alias, j.alias, key)
 	}
 	for _, name := range c.behOrder {
 		a := c.behaviors[name]
@@ -80,7 +104,7 @@ func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 		}
 		fmt.Fprintf(&b, "\n  FROM %s\n  GROUP BY %s\n) AS %s ON %s.k = c.%s\n", quoteTable(a.b.Table), Quote(a.b.Key), a.alias, a.alias, key)
 	}
-	return Statement{SQL: b.String(), Params: c.params, Columns: cols}
+	return b.String()
 }
 
 func (c *compiler) rule(r *segment.Rule, seg string) (string, error) {
@@ -203,18 +227,45 @@ func (c *compiler) attributeCond(cond *segment.Condition, path string) (string, 
 	if a.Type == "" {
 		return "", c.errf(ReasonInvalid, path+".leftValue.name", "attribute %q has no type (fill it from the warehouse first)", lv.Name)
 	}
-	col := "c." + Quote(a.Column)
-	if a.Join != nil {
-		k := a.Join.Table.String() + "\x00" + a.Join.Key
-		i, ok := c.joins[k]
-		if !ok {
-			i = len(c.joinOrder) + 1
-			c.joins[k] = i
-			c.joinOrder = append(c.joinOrder, *a.Join)
-		}
-		col = fmt.Sprintf("j%d.%s", i, Quote(a.Column))
+	if a.Join == nil {
+		return c.test("c."+Quote(a.Column), a.Type, cond.Operator, cond.ArrayMatching, path)
 	}
-	return c.test(col, a.Type, cond.Operator, cond.ArrayMatching, path)
+	// A joined table may hold several rows per key. Each condition is a
+	// property of the profile, as every other condition is: it is tested on
+	// each of the profile's rows and holds when any row passes, so that
+	// exclude (and a reference negated) is its exact complement.
+	t, err := c.test(Quote(a.Column), a.Type, cond.Operator, cond.ArrayMatching, path)
+	if err != nil {
+		return "", err
+	}
+	ref := c.joined(*a.Join, t)
+	none := nullTest(a.Type, cond.Operator)
+	return fmt.Sprintf("COALESCE(%s, %s /* no joined row: the test of a missing value */)", ref, strings.ToUpper(strconv.FormatBool(none))), nil
+}
+
+// joined adds the test t to the grouped subquery of the joined table, once,
+// and returns the column holding whether any row of a profile passes it.
+func (c *compiler) joined(jt segment.KeyedTable, t string) string {
+	k := jt.Table.String() + "\x00" + jt.Key
+	j, ok := c.joins[k]
+	if !ok {
+		j = &joinAgg{alias: "j" + strconv.Itoa(len(c.joinOrder)+1), t: jt, index: map[string]int{}}
+		c.joins[k] = j
+		c.joinOrder = append(c.joinOrder, k)
+	}
+	i, ok := j.index[t]
+	if !ok {
+		i = len(j.exprs)
+		j.index[t] = i
+		j.exprs = append(j.exprs, t)
+	}
+	return j.alias + "." + Quote("a"+strconv.Itoa(i+1))
+}
+
+// nullTest is the result of test on a missing value: every operator fails
+// but IsNull on a scalar, and an array test fails; not inverts that.
+func nullTest(typ segment.IONType, op *segment.Operator) bool {
+	return (!typ.IsArray() && op.Type == segment.IsNull) != op.Not
 }
 
 // test is the two-valued test of expr (of type typ) by op.

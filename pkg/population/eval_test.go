@@ -146,8 +146,18 @@ func (e *evaluator) condition(cond *segment.Condition, c row) bool {
 		if a.Join == nil {
 			v = e.test(c[a.Column], a.Type, cond.Operator, cond.ArrayMatching)
 		} else {
+			// A joined attribute has one value per joined row of the
+			// profile, or one missing value when it has none; the condition
+			// holds when any value passes.
+			vals := []any{}
 			for _, j := range e.s.joined[a.Join.Table.Table][c[e.s.parent.Customers.Key].(string)] {
-				if e.test(j[a.Column], a.Type, cond.Operator, cond.ArrayMatching) {
+				vals = append(vals, j[a.Column])
+			}
+			if len(vals) == 0 {
+				vals = append(vals, nil)
+			}
+			for _, x := range vals {
+				if e.test(x, a.Type, cond.Operator, cond.ArrayMatching) {
 					v = true
 				}
 			}
@@ -165,7 +175,7 @@ func (e *evaluator) behavior(cond *segment.Condition, c row) bool {
 			continue
 		}
 		if lv.Window != nil {
-			from := e.now
+			from := e.now.In(e.loc) // calendar units in the parent's time zone
 			for _, u := range segment.TimeUnits {
 				if n, ok := lv.Window.Duration[u]; ok {
 					from = move(from, u, -n)

@@ -55,6 +55,10 @@ func shapes(t testing.TB) map[string]string {
 	return map[string]string{
 		"joined attribute": `{"type":"And","conditions":[{"type":"And","conditions":[
 			{"type":"Value","leftValue":{"name":"segment_score"},"operator":{"type":"Greater","not":false,"rightValue":0.5},"arrayMatching":null,"exclude":false}]}]}`,
+		"joined attribute twice": `{"type":"And","conditions":[{"type":"And","conditions":[
+			{"type":"Value","leftValue":{"name":"segment_score"},"operator":{"type":"Greater","not":false,"rightValue":0.8},"arrayMatching":null,"exclude":false},
+			{"type":"Value","leftValue":{"name":"segment_score"},"operator":{"type":"Less","not":false,"rightValue":0.2},"arrayMatching":null,"exclude":true},
+			{"type":"Value","leftValue":{"name":"segment_score"},"operator":{"type":"IsNull","not":false},"arrayMatching":null,"exclude":false}]}]}`,
 		"array at least": `{"type":"And","conditions":[{"type":"And","conditions":[
 			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"In","not":false,"rightValues":["hiking","books"]},"arrayMatching":{"atLeast":2},"exclude":false}]}]}`,
 		"array all not": `{"type":"And","conditions":[{"type":"And","conditions":[

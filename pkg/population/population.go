@@ -78,15 +78,10 @@ func CompileBatch(p *segment.Parent, segs []Named, opts Options) (Statement, err
 	if p == nil {
 		return Statement{}, &Error{Reason: ReasonInvalid, Msg: "no parent segment"}
 	}
-	loc := time.UTC
-	if p.Timezone != "" {
-		l, err := time.LoadLocation(p.Timezone)
-		if err != nil {
-			return Statement{}, &Error{Reason: ReasonInvalid, Path: "timezone", Msg: fmt.Sprintf("unknown time zone %q", p.Timezone)}
-		}
-		loc = l
+	c, err := newCompiler(p, opts)
+	if err != nil {
+		return Statement{}, err
 	}
-	c := &compiler{parent: p, opts: opts, loc: loc, now: opts.Now.In(loc), joins: map[string]int{}, behaviors: map[string]*behaviorAgg{}}
 	var preds, limits []string
 	for _, s := range segs {
 		c.stack = nil
@@ -107,6 +102,21 @@ func CompileBatch(p *segment.Parent, segs []Named, opts Options) (Statement, err
 		limits = append(limits, lim)
 	}
 	return c.statement(segs, preds, limits), nil
+}
+
+func newCompiler(p *segment.Parent, opts Options) (*compiler, error) {
+	if p == nil {
+		return nil, &Error{Reason: ReasonInvalid, Msg: "no parent segment"}
+	}
+	loc := time.UTC
+	if p.Timezone != "" {
+		l, err := time.LoadLocation(p.Timezone)
+		if err != nil {
+			return nil, &Error{Reason: ReasonInvalid, Path: "timezone", Msg: fmt.Sprintf("unknown time zone %q", p.Timezone)}
+		}
+		loc = l
+	}
+	return &compiler{parent: p, opts: opts, loc: loc, now: opts.Now.In(loc), joins: map[string]*joinAgg{}, behaviors: map[string]*behaviorAgg{}}, nil
 }
 
 // Reason classifies a compile error.
@@ -156,4 +166,24 @@ func Quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``"
 
 func quoteTable(t segment.Table) string {
 	return Quote(t.Catalog) + "." + Quote(t.Schema) + "." + Quote(t.Table)
+}
+
+// CompileSample returns a statement with one result column, `key`, that
+// lists up to n of the customer keys the rule of seg matches, in key order. A root
+// limit of the rule is not applied: which profiles Treasure keeps under a
+// limit is not known, so the sample is drawn from every matching profile.
+func CompileSample(p *segment.Parent, seg Named, n int, opts Options) (Statement, error) {
+	c, err := newCompiler(p, opts)
+	if err != nil {
+		return Statement{}, err
+	}
+	pred, err := c.rule(seg.Rule, seg.Name)
+	if err != nil {
+		return Statement{}, err
+	}
+	key := "c." + Quote(p.Customers.Key)
+	lim := c.param(int64(n))
+	sql := "/* population sample: matching customer keys in key order; a root limit is not applied */\nSELECT DISTINCT " + key + " AS `key`\n" +
+		c.from() + "WHERE " + pred + "\nORDER BY `key`\nLIMIT " + lim + "\n"
+	return Statement{SQL: sql, Params: c.params, Columns: []string{"key"}}, nil
 }

@@ -37,6 +37,9 @@ type Remote interface {
 	// that a parent segment removed from the repository is seen (and its
 	// deletion planned) without any memory of earlier runs.
 	Observe(ctx context.Context, parentNames []string) (segment.State, error)
+	// ObserveActivations lists the activations of the observed segments
+	// want selects (setting HasActivations and Activations on them).
+	ObserveActivations(ctx context.Context, st *segment.State, want func(*segment.Segment) bool) error
 	apply.Target
 }
 
@@ -89,11 +92,56 @@ type Reconciler struct {
 	// Credentials say where the credentials of Remote and Catalog come
 	// from, for the message of a run stalled on a refused one.
 	Credentials Credentials
+	// Recheck is how long a passed warehouse check of a revision stands:
+	// a run of the same revision, asking for the same tables, within
+	// Recheck of the last passed check validates against that check's
+	// catalog and sends the warehouse nothing, so that a warehouse can
+	// auto-stop between changes. Zero checks on every run.
+	Recheck time.Duration
 
 	mu              sync.Mutex
+	lastCheck       *passedCheck
 	lastApplied     time.Time
 	lastAppliedRev  string
 	lastObservation time.Time
+}
+
+// passedCheck is the last warehouse check that passed: the revision, the
+// tables (and customers keys) it read, when, and what the warehouse said.
+type passedCheck struct {
+	revision string
+	tables   string
+	at       time.Time
+	cat      *catalog.Catalog
+}
+
+// checkKey identifies what a warehouse check reads for a desired state.
+func checkKey(desired segment.State) string {
+	var b strings.Builder
+	for _, t := range warehouse.TablesOf(desired) {
+		b.WriteString(warehouse.Key(t))
+		b.WriteByte('\n')
+	}
+	for _, k := range warehouse.CustomerKeys(desired) {
+		b.WriteString(warehouse.KeyID(k.Table, k.Key))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// recentCheck returns the catalog of the last passed check when it covers
+// revision and tables and is younger than Recheck.
+func (r *Reconciler) recentCheck(revision, tables string, now time.Time) (*catalog.Catalog, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.lastCheck
+	if r.Recheck <= 0 || c == nil || revision == "" || c.revision != revision || c.tables != tables {
+		return nil, time.Time{}
+	}
+	if age := now.Sub(c.at); age < 0 || age >= r.Recheck {
+		return nil, time.Time{}
+	}
+	return c.cat, c.at
 }
 
 // Step names, in order.
@@ -132,6 +180,16 @@ type Result struct {
 	End   time.Time
 	// Outcome is OutcomeOf the run's error.
 	Outcome Outcome
+	// WarehouseCheckedAt is when the warehouse check validated against
+	// was made; before Start when a recent check of the same revision
+	// stood in (Recheck) and the warehouse was not asked.
+	WarehouseCheckedAt time.Time
+}
+
+// WarehouseSkipped reports whether the run validated against an earlier
+// check instead of asking the warehouse.
+func (r *Result) WarehouseSkipped() bool {
+	return !r.WarehouseCheckedAt.IsZero() && r.WarehouseCheckedAt.Before(r.Start)
 }
 
 // Outcome classifies a run, with the values of the runs_total metric's
@@ -377,13 +435,28 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	// 2. Check against the warehouse.
 	if r.Catalog != nil {
 		if err := step(StepValidate, func() error {
-			cat, err := r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired))
-			if err != nil {
-				return err
+			key := checkKey(res.Desired)
+			cat, at := r.recentCheck(snap.Revision, key, res.Start)
+			if cat == nil {
+				var err error
+				if cat, err = r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired)); err != nil {
+					return err
+				}
+				at = res.Start
 			}
+			res.WarehouseCheckedAt = at
 			var ds diag.Diagnostics
 			res.Desired, ds = validate.Check(res.Desired, cat, r.Validate)
 			res.Diagnostics = append(res.Diagnostics, ds...).Sort()
+			r.mu.Lock()
+			if ds.HasErrors() {
+				// A failed check is never reused: the next run asks
+				// again, after someone fixed the warehouse.
+				r.lastCheck = nil
+			} else if at == res.Start {
+				r.lastCheck = &passedCheck{revision: snap.Revision, tables: key, at: at, cat: cat}
+			}
+			r.mu.Unlock()
 			return nil
 		}); err != nil {
 			var u unauthorized
@@ -402,6 +475,9 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	var unknown diag.Diagnostics
 	if err := step(StepObserve, func() (err error) {
 		if observed, err = r.Remote.Observe(ctx, r.parentNames(res.Desired)); err != nil {
+			return err
+		}
+		if err = r.Remote.ObserveActivations(ctx, &observed, res.Desired.ActivationsWanted()); err != nil {
 			return err
 		}
 		unknown, err = r.resolveConnections(ctx, res.Desired)
@@ -501,10 +577,10 @@ type ConnectionResolver interface {
 	ResolveConnection(ctx context.Context, name string) (string, error)
 }
 
-// ResolveConnections sets ConnectionID on every desired parent segment
+// ResolveConnections sets ConnectionID on every desired parent segment and activation
 // from its connection name, so that the plan compares connections by id.
 // A name Treasure does not know is a diagnostic (CodeUnknownConnection) at
-// the parent's connection field; other failures are returned.
+// the connection field; other failures are returned.
 func ResolveConnections(ctx context.Context, remote ConnectionResolver, desired segment.State) (diag.Diagnostics, error) {
 	ids := map[string]string{}
 	var out diag.Diagnostics
@@ -532,6 +608,31 @@ func ResolveConnections(ctx context.Context, remote ConnectionResolver, desired 
 			continue
 		}
 		p.ConnectionID = id
+	}
+	for i := range desired.Segments {
+		s := &desired.Segments[i]
+		for j := range s.Activations {
+			a := &s.Activations[j]
+			id, ok := ids[a.Connection]
+			if !ok {
+				var err error
+				id, err = remote.ResolveConnection(ctx, a.Connection)
+				var nf notFound
+				switch {
+				case errors.As(err, &nf) && nf.NotFound():
+					id = ""
+				case err != nil:
+					return nil, fmt.Errorf("resolve connection %q of activation %q: %w", a.Connection, a.Name, err)
+				}
+				ids[a.Connection] = id
+			}
+			if id == "" {
+				out = append(out, diag.Errorf(a.Origin.At("connection"), CodeUnknownConnection,
+					"activation %q of segment %q: connection %q does not exist in Treasure Data", a.Name, s.Name, a.Connection))
+				continue
+			}
+			a.ConnectionID = id
+		}
 	}
 	return out, nil
 }

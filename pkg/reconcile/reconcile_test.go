@@ -28,6 +28,8 @@ const (
 	connName = "databricks-retail"
 	// otherConn is a second connection the stand-in knows.
 	otherConn = "databricks-backup"
+	// actConn is the connection the retail repository's activation uses.
+	actConn = "s3-retail-exports"
 )
 
 type env struct {
@@ -47,7 +49,7 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, opts tdstandin.Options) *env {
 	t.Helper()
 	opts.MasterKeys = []string{apiKey}
-	opts.Connections = map[string]string{connName: "341079", otherConn: "341080"}
+	opts.Connections = map[string]string{connName: "341079", otherConn: "341080", actConn: "341090"}
 	td, err := tdstandin.New(opts)
 	if err != nil {
 		t.Fatal(err)

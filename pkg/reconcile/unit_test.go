@@ -479,3 +479,19 @@ func TestUnitWarehouseStartingWaits(t *testing.T) {
 		}
 	}
 }
+
+func (m *memRemote) ObserveActivations(context.Context, *segment.State, func(*segment.Segment) bool) error {
+	return nil
+}
+
+func (m *memRemote) CreateActivation(context.Context, string, *segment.Activation) (*segment.Activation, error) {
+	return nil, errors.New("not used")
+}
+
+func (m *memRemote) UpdateActivation(context.Context, string, string, *segment.Activation) (*segment.Activation, error) {
+	return nil, errors.New("not used")
+}
+
+func (m *memRemote) DeleteActivation(context.Context, string, string) error {
+	return errors.New("not used")
+}

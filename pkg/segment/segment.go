@@ -367,6 +367,12 @@ type Segment struct {
 	Lifecycle Lifecycle `json:"lifecycle,omitzero"`
 	// RenamedFrom lists earlier names of the segment (desired values only).
 	RenamedFrom []string `json:"renamedFrom,omitempty"`
+	// Activations are the segment's activations. They are managed only
+	// when HasActivations is set: on desired values, when the segment
+	// declares activations (even none); on observed values, when they were
+	// listed.
+	Activations    []Activation `json:"-"`
+	HasActivations bool         `json:"-"`
 
 	// FolderID is the id of the containing folder; only set on observed values.
 	FolderID string `json:"-"`

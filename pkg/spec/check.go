@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // timezone names are checked without relying on the host
@@ -219,6 +220,9 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 		if s.Kind != "" && s.Kind != segment.Batch {
 			c.errorf(s.Origin.At("kind"), "kind", "segment kind %q is not supported", s.Kind).
 				Detail = "composable parent segments support batch segments only"
+		}
+		for i := range s.Activations {
+			c.checkActivation(p, &s.Activations[i])
 		}
 		if broken.skipRule() || (broken != nil && s.Rule.IsEmpty()) {
 			// An empty rule of a broken segment is most likely a
@@ -791,3 +795,79 @@ func mapKeys[V any](m map[string]V) []string {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return mapKeys(m) }
+
+// checkActivation checks an activation against its parent segment: the
+// columns it exports and the shape of its schedule.
+func (c *checker) checkActivation(p *segment.Parent, a *segment.Activation) {
+	switch {
+	case a.AllColumns && len(a.Columns) > 0:
+		c.errorf(a.Origin.At("columns"), "activation-columns", "activation %q of segment %q has both allColumns and columns", a.Name, a.Segment).
+			Detail = "export every attribute (allColumns: true) or list the columns, not both"
+	case !a.AllColumns && len(a.Columns) == 0:
+		c.errorf(a.Origin.Pos, "activation-columns", "activation %q of segment %q exports no column", a.Name, a.Segment).
+			Detail = "list the attributes to export in columns, or set allColumns: true"
+	}
+	seen := map[string]bool{}
+	for i, col := range a.Columns {
+		at := a.Origin.At("columns." + strconv.Itoa(i))
+		if seen[col] {
+			c.errorf(at, "activation-columns", "activation %q lists column %q twice", a.Name, col)
+			continue
+		}
+		seen[col] = true
+		if p == nil {
+			continue
+		}
+		if _, ok := p.Attribute(col); !ok {
+			c.errorf(at, "unknown-attribute", "activation %q: unknown attribute %q in parent segment %q", a.Name, col, p.Name).
+				Detail = didYouMean("attribute", col, attributeNames(p))
+		}
+	}
+	sc := &a.Schedule
+	if !slices.Contains(segment.RepeatUnits, sc.Repeat) {
+		c.errorf(a.Origin.At("schedule.repeat"), "activation-schedule", "activation %q: unknown schedule.repeat %q", a.Name, sc.Repeat).
+			Detail = "use one of " + strings.Join(segment.RepeatUnits, ", ")
+	}
+	if sc.Every != 0 && (sc.Repeat == segment.RepeatNone || sc.Repeat == segment.RepeatOnce) {
+		c.errorf(a.Origin.At("schedule.every"), "activation-schedule", "activation %q: schedule.every needs a repeating schedule, not %q", a.Name, sc.Repeat)
+	}
+	if len(sc.Weekdays) > 0 && sc.Repeat != segment.RepeatWeek {
+		c.errorf(a.Origin.At("schedule.weekdays"), "activation-schedule", "activation %q: schedule.weekdays needs repeat: \"week\", not %q", a.Name, sc.Repeat)
+	}
+	for _, d := range sc.Weekdays {
+		if d < 1 || d > 7 {
+			c.errorf(a.Origin.At("schedule.weekdays"), "activation-schedule", "activation %q: weekday %d is not 1 (Monday) to 7 (Sunday)", a.Name, d)
+		}
+	}
+	if sc.Repeat == segment.RepeatOnce && sc.StartAt == "" {
+		c.errorf(a.Origin.At("schedule"), "activation-schedule", "activation %q: a schedule that runs once needs startAt", a.Name)
+	}
+	var start time.Time
+	if sc.StartAt != "" {
+		t, err := time.Parse("2006-01-02T15:04:05", sc.StartAt)
+		if err != nil {
+			c.errorf(a.Origin.At("schedule.startAt"), "activation-schedule", "activation %q: schedule.startAt %q is not a time", a.Name, sc.StartAt).
+				Detail = "write YYYY-MM-DDThh:mm:ss, in the schedule's timezone"
+		}
+		start = t
+	}
+	if sc.EndOn != "" {
+		t, err := time.Parse("2006-01-02", sc.EndOn)
+		switch {
+		case err != nil:
+			c.errorf(a.Origin.At("schedule.endOn"), "activation-schedule", "activation %q: schedule.endOn %q is not a date", a.Name, sc.EndOn).
+				Detail = "write YYYY-MM-DD"
+		case !start.IsZero() && t.AddDate(0, 0, 1).Before(start):
+			c.errorf(a.Origin.At("schedule.endOn"), "activation-schedule", "activation %q: schedule.endOn %s is before startAt %s", a.Name, sc.EndOn, sc.StartAt)
+		}
+	}
+	if sc.Timezone != "" {
+		if _, err := time.LoadLocation(sc.Timezone); err != nil || sc.Timezone == "Local" {
+			c.errorf(a.Origin.At("schedule.timezone"), "activation-schedule", "activation %q: unknown time zone %q", a.Name, sc.Timezone).
+				Detail = "use an IANA time zone name such as \"America/New_York\""
+		}
+	}
+	if len(a.Notify.On) > 0 && len(a.Notify.Recipients) == 0 {
+		c.warnf(a.Origin.At("notify"), "activation-notify", "activation %q: notify.on is set but no recipients are", a.Name)
+	}
+}

@@ -32,6 +32,7 @@ func cloneParent(p segment.Parent) segment.Parent {
 // changed in place: replace the pointer instead.
 func cloneSegment(s segment.Segment) segment.Segment {
 	s.Rule = s.Rule.CopyConditions()
+	s.Activations = slices.Clone(s.Activations)
 	return s
 }
 

@@ -75,6 +75,18 @@ type segmentDoc struct {
 	Rule        *segment.Rule     `json:"rule,omitempty"`
 	Lifecycle   segment.Lifecycle `json:"lifecycle,omitzero"`
 	RenamedFrom []string          `json:"renamedFrom,omitempty"`
+	Activations *orderedObject    `json:"activations,omitempty"`
+}
+
+type activationDoc struct {
+	Connection      string                     `json:"connection"`
+	Description     string                     `json:"description,omitempty"`
+	AllColumns      bool                       `json:"allColumns,omitempty"`
+	Columns         []string                   `json:"columns,omitempty"`
+	Schedule        segment.Schedule           `json:"schedule"`
+	ConnectorConfig map[string]json.RawMessage `json:"connectorConfig,omitempty"`
+	Notify          segment.Notify             `json:"notify,omitzero"`
+	Lifecycle       segment.Lifecycle          `json:"lifecycle,omitzero"`
 }
 
 // member is one field of a JSON object, in source order.
@@ -291,6 +303,14 @@ func (d *decoder) segmentFrom(path, key string, doc *segmentDoc, broken *brokenP
 		Kind: segment.Kind(doc.Kind), Lifecycle: doc.Lifecycle, RenamedFrom: doc.RenamedFrom,
 		Origin: d.pos.origin(path, "name", "parent", "folder", "kind", "where", "rule", "limit", "renamedFrom"),
 	}
+	if doc.Activations != nil {
+		s.HasActivations = true
+		for _, m := range *doc.Activations {
+			if a, ok := d.activation(path+pathSep+"activations"+pathSep+m.Key, &s, m); ok {
+				s.Activations = append(s.Activations, a)
+			}
+		}
+	}
 	switch {
 	case doc.Rule != nil && doc.Where != nil:
 		d.errorf(d.pos.label(path+pathSep+"where"), "rule-form",
@@ -363,4 +383,62 @@ func (d *decoder) filterOrigins(f *segment.Filter, path string) {
 
 func (d *decoder) operatorOrigins(o *segment.Operator, path string) {
 	o.Origin = d.pos.origin(path, "type", "rightValue", "rightValues", "minValue", "maxValue", "value", "unit")
+}
+
+// activation decodes one activation of segment s. Problems are reported;
+// it returns false when the activation cannot be used at all.
+func (d *decoder) activation(path string, s *segment.Segment, m member) (segment.Activation, bool) {
+	var doc activationDoc
+	a := segment.Activation{Parent: s.Parent, Segment: s.Name, Name: m.Key,
+		Origin: d.pos.origin(path, "connection", "allColumns", "columns", "schedule", "schedule.repeat",
+			"schedule.every", "schedule.weekdays", "schedule.startAt", "schedule.endOn", "schedule.timezone",
+			"connectorConfig", "notify")}
+	if err := json.Unmarshal(m.Value, &doc); err != nil {
+		d.errorf(a.Origin.Pos, "decode", "activation %q of segment %q cannot be decoded: %v", m.Key, s.Name, err)
+		return a, false
+	}
+	a.Connection, a.Description, a.AllColumns, a.Columns = doc.Connection, doc.Description, doc.AllColumns, doc.Columns
+	a.Schedule, a.Notify, a.Lifecycle = doc.Schedule, doc.Notify, doc.Lifecycle
+	for i := range a.Columns {
+		a.Origin.SetField("columns."+strconv.Itoa(i), d.pos.value(path+pathSep+"columns"+pathSep+strconv.Itoa(i)))
+	}
+	ok := true
+	if len(doc.ConnectorConfig) > 0 {
+		a.ConnectorConfig = make(map[string]segment.ConfigValue, len(doc.ConnectorConfig))
+	}
+	for k, raw := range doc.ConnectorConfig {
+		at := d.pos.value(path + pathSep + "connectorConfig" + pathSep + k)
+		a.Origin.SetField("connectorConfig."+k, at)
+		v, isRef := configValue(raw)
+		if segment.SecretKey(k) && !isRef {
+			// The schema says so too; checked here as well so that the
+			// value never reaches the state.
+			d.errorf(at, "activation-secret", "activation %q: connectorConfig.%s holds a secret and must be a reference", m.Key, k).
+				Detail = "write {env: \"NAME\"} or {file: \"path\"}; the value is read when the activation is written"
+			ok = false
+			continue
+		}
+		a.ConnectorConfig[k] = v
+	}
+	return a, ok
+}
+
+// configValue reads a connector setting: a reference {env} or {file}, or
+// a literal kept as compact JSON.
+func configValue(raw json.RawMessage) (segment.ConfigValue, bool) {
+	var ref struct {
+		Env  string `json:"env"`
+		File string `json:"file"`
+	}
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(t, &keys) == nil && len(keys) == 1 && json.Unmarshal(t, &ref) == nil && (ref.Env != "" || ref.File != "") {
+			return segment.ConfigValue{Env: ref.Env, File: ref.File}, true
+		}
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return segment.ConfigValue{Value: string(raw)}, false
+	}
+	return segment.ConfigValue{Value: b.String()}, false
 }

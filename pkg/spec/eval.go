@@ -337,6 +337,16 @@ func cueDiags(err error, pos *positions) diag.Diagnostics {
 				at = pos.value(joinPath(p...))
 			}
 		}
+		if secretPath(p) {
+			// Never echo what was written for a secret.
+			if _, ok := disj[dp]; !ok {
+				disj[dp] = -1
+				d := diag.Errorf(at, "activation-secret", "%s: holds a secret and must be a reference", dp)
+				d.Detail = "write {env: \"NAME\"} or {file: \"path\"}; the value is read when the activation is written"
+				out = append(out, d)
+			}
+			continue
+		}
 		if i, ok := disj[dp]; ok {
 			// a member of a disjunction reported before
 			if m := conflictRE.FindStringSubmatch(mismatchRE.ReplaceAllString(msg, "")); m != nil {
@@ -450,3 +460,14 @@ var conflictRE = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
 
 // pathString joins path elements for lookups in positions.
 func pathString(elems ...string) string { return joinPath(elems...) }
+
+// secretPath reports whether a CUE error path is at or below a connector
+// setting that holds a secret (segment.SecretKey).
+func secretPath(p []string) bool {
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == "connectorConfig" && segment.SecretKey(p[i+1]) {
+			return true
+		}
+	}
+	return false
+}

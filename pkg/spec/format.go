@@ -107,8 +107,20 @@ func Format(st segment.State, opts FormatOptions) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("format segment %q: %w", s.Name, err)
 		}
-		b, err := json.Marshal(segmentOut{Description: s.Description, Parent: s.Parent, Folder: s.Folder,
-			Rule: rule, Lifecycle: lifecycleOut(s.Lifecycle), RenamedFrom: s.RenamedFrom})
+		out := segmentOut{Description: s.Description, Parent: s.Parent, Folder: s.Folder,
+			Rule: rule, Lifecycle: lifecycleOut(s.Lifecycle), RenamedFrom: s.RenamedFrom}
+		if s.HasActivations {
+			acts := orderedObject{}
+			for _, a := range s.Activations {
+				ab, err := json.Marshal(activationOut(s, a))
+				if err != nil {
+					return nil, fmt.Errorf("format activation %q of segment %q: %w", a.Name, s.Name, err)
+				}
+				acts = append(acts, member{Key: a.Name, Value: ab})
+			}
+			out.Activations = &acts
+		}
+		b, err := json.Marshal(out)
 		if err != nil {
 			return nil, fmt.Errorf("format segment %q: %w", s.Name, err)
 		}
@@ -175,6 +187,75 @@ type segmentOut struct {
 	Rule        json.RawMessage `json:"rule"`
 	Lifecycle   *lifecycleJSON  `json:"lifecycle,omitempty"`
 	RenamedFrom []string        `json:"renamedFrom,omitempty"`
+	Activations *orderedObject  `json:"activations,omitempty"`
+}
+
+type activationJSON struct {
+	Connection      string                     `json:"connection"`
+	Description     string                     `json:"description,omitempty"`
+	AllColumns      bool                       `json:"allColumns,omitempty"`
+	Columns         []string                   `json:"columns,omitempty"`
+	Schedule        segment.Schedule           `json:"schedule"`
+	ConnectorConfig map[string]json.RawMessage `json:"connectorConfig,omitempty"`
+	Notify          *segment.Notify            `json:"notify,omitempty"`
+	Lifecycle       *lifecycleJSON             `json:"lifecycle,omitempty"`
+}
+
+// activationOut renders an activation as the schema reads it. A setting
+// whose value Treasure keeps hidden (a secret) becomes a reference to an
+// environment variable named after the segment, activation and setting,
+// which the reconciler reads when it writes the activation.
+func activationOut(s segment.Segment, a segment.Activation) activationJSON {
+	out := activationJSON{Connection: a.Connection, Description: a.Description, AllColumns: a.AllColumns,
+		Columns: a.Columns, Schedule: a.Schedule, Lifecycle: lifecycleOut(a.Lifecycle)}
+	if !a.Notify.IsZero() {
+		n := a.Notify
+		out.Notify = &n
+	}
+	if r := out.Schedule.Repeat; r == segment.RepeatNone || r == segment.RepeatOnce || out.Schedule.Every == 1 {
+		out.Schedule.Every = 0
+	}
+	for _, k := range a.ConfigKeys() {
+		v := a.ConnectorConfig[k]
+		var raw json.RawMessage
+		switch {
+		case v.Env != "":
+			raw, _ = json.Marshal(map[string]string{"env": v.Env})
+		case v.File != "":
+			raw, _ = json.Marshal(map[string]string{"file": v.File})
+		case v.Hidden:
+			raw, _ = json.Marshal(map[string]string{"env": secretEnvName(s.Name, a.Name, k)})
+		default:
+			raw = json.RawMessage(v.Value)
+		}
+		if out.ConnectorConfig == nil {
+			out.ConnectorConfig = map[string]json.RawMessage{}
+		}
+		out.ConnectorConfig[k] = raw
+	}
+	return out
+}
+
+// secretEnvName returns an environment variable name for a hidden setting:
+// SECRET_<SEGMENT>_<ACTIVATION>_<KEY>, in capitals and underscores.
+func secretEnvName(parts ...string) string {
+	var b strings.Builder
+	b.WriteString("SECRET")
+	for _, p := range parts {
+		b.WriteByte('_')
+		last := '_'
+		for _, r := range strings.ToUpper(p) {
+			if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				r = '_'
+			}
+			if r == '_' && last == '_' {
+				continue
+			}
+			b.WriteRune(r)
+			last = r
+		}
+	}
+	return strings.TrimRight(b.String(), "_")
 }
 
 type tableOut struct {

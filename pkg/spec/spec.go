@@ -26,9 +26,9 @@ type Options struct {
 	// its CUE context and starts a new one, which bounds memory; zero means
 	// 200.
 	FilesPerContext int
-	// Evaluated, when set, is called by a worker after it evaluated a
-	// file (not for files found in Cache).
-	Evaluated func(file string)
+	// Evaluating and Evaluated, when set, are called by a worker before
+	// and after it evaluates a file (not for files found in Cache).
+	Evaluating, Evaluated func(file string)
 }
 
 // Result is a loaded repository.
@@ -96,6 +96,9 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 						mu.Unlock()
 						continue
 					}
+				}
+				if opts.Evaluating != nil {
+					opts.Evaluating(j.path)
 				}
 				r := ev.eval(j.path, j.src)
 				results[j.i] = r
@@ -244,6 +247,12 @@ func assemble(results []*fileResult) *Result {
 			if res.State.Folders[i].Parent == "" {
 				res.State.Folders[i].Parent = name
 			}
+		}
+	}
+	for i := range res.State.Segments {
+		s := &res.State.Segments[i]
+		for j := range s.Activations {
+			s.Activations[j].Parent, s.Activations[j].Segment = s.Parent, s.Name
 		}
 	}
 	segs := make([]checkedSegment, 0, len(res.State.Segments)+len(partial))

@@ -291,9 +291,9 @@ func (s *Server) createParent(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.opts.Now()
 	p.ID = s.st.id()
-	p.touch(now, s.opts.User)
+	p.touch(now, s.userOf(r))
 	root := &Folder{ID: s.st.id(), AudienceID: p.ID, Name: p.Name}
-	root.touch(now, s.opts.User)
+	root.touch(now, s.userOf(r))
 	p.RootFolderID = root.ID
 	s.st.Parents[p.ID] = p
 	s.putFolder(root)
@@ -377,7 +377,7 @@ func (s *Server) updateParent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	next.touch(s.opts.Now(), s.opts.User)
+	next.touch(s.opts.Now(), s.userOf(r))
 	*p = next
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)

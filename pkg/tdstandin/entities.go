@@ -211,7 +211,7 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := &Folder{ID: s.st.id(), AudienceID: parent.AudienceID, Name: name, Description: desc, ParentFolderID: parent.ID}
-	f.touch(s.opts.Now(), s.opts.User)
+	f.touch(s.opts.Now(), s.userOf(r))
 	s.putFolder(f)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
@@ -299,7 +299,7 @@ func (s *Server) patchFolder(w http.ResponseWriter, r *http.Request) {
 		validation(w, "VIOLATES_UNIQUENESS_CONSTRAINT", "Name has already been taken", "/attributes/name")
 		return
 	}
-	next.touch(s.opts.Now(), s.opts.User)
+	next.touch(s.opts.Now(), s.userOf(r))
 	*f = next
 	s.putFolder(f)
 	if err := s.commit(); err != nil {

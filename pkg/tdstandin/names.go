@@ -88,4 +88,10 @@ func (s *Server) deleteFolderRecord(id string) {
 func (s *Server) deleteSegmentRecord(id string) {
 	delete(s.st.Segments, id)
 	s.names.remove(id)
+	// A segment's activations go with it.
+	for sid, sy := range s.st.Syndications {
+		if sy.SegmentID == id {
+			delete(s.st.Syndications, sid)
+		}
+	}
 }

@@ -144,7 +144,7 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
 	}
 	sg := &Segment{ID: s.st.id(), Type: ri.Type, AudienceID: aud, FolderID: folder.ID, Name: name,
 		Description: desc, Rule: compact(rule)}
-	sg.touch(s.opts.Now(), s.opts.User)
+	sg.touch(s.opts.Now(), s.userOf(r))
 	s.putSegment(sg)
 	if err := s.commit(); err != nil {
 		writeServerError(w, http.StatusInternalServerError)
@@ -233,7 +233,7 @@ func (s *Server) patchSegment(w http.ResponseWriter, r *http.Request) {
 		writeErrorsObject(w, http.StatusBadRequest, "name", "has already been taken")
 		return
 	}
-	next.touch(s.opts.Now(), s.opts.User)
+	next.touch(s.opts.Now(), s.userOf(r))
 	*sg = next
 	s.putSegment(sg)
 	if err := s.commit(); err != nil {

@@ -26,6 +26,10 @@ type Options struct {
 	// User is the display name recorded as createdBy/updatedBy for changes
 	// made through the API; default "api-user".
 	User string
+	// KeyUsers names the owner of some of the MasterKeys: Treasure records
+	// the user an API key belongs to as createdBy/updatedBy of its changes.
+	// Keys not listed are User's.
+	KeyUsers map[string]string
 	// StatePath, when set, is a JSON file holding the whole state: loaded by
 	// New when it exists and rewritten after every change.
 	StatePath string
@@ -61,6 +65,9 @@ type Request struct {
 	RawQuery string
 	Status   int
 	Time     time.Time
+	// User is the owner of the request's API key (Options.KeyUsers or
+	// Options.User); empty when the key was not a master key.
+	User string
 }
 
 // Fault is an injected failure. It applies to the next Times requests that
@@ -265,7 +272,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // ServeHTTP applies faults, authenticates and dispatches the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now()}
+	entry := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Time: s.opts.Now(), User: s.userOf(r)}
 	sw := &statusWriter{ResponseWriter: w}
 	var once sync.Once
 	record := func() {
@@ -359,6 +366,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// userOf returns the owner of the request's master key, or "".
+func (s *Server) userOf(r *http.Request) string {
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "TD1 ")
+	if !ok || !s.master[key] {
+		return ""
+	}
+	if u, ok := s.opts.KeyUsers[key]; ok {
+		return u
+	}
+	return s.opts.User
+}
+
 func hijackClose(w http.ResponseWriter) {
 	rc := http.NewResponseController(w)
 	conn, _, err := rc.Hijack()
@@ -388,6 +407,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /entities/segments/{id}", s.getSegment)
 	m.HandleFunc("PATCH /entities/segments/{id}", s.patchSegment)
 	m.HandleFunc("DELETE /entities/segments/{id}", s.deleteSegment)
+	m.HandleFunc("GET /entities/segments/{sid}/syndications", s.listSyndications)
+	m.HandleFunc("POST /entities/segments/{sid}/syndications", s.createSyndication)
+	m.HandleFunc("GET /entities/segments/{sid}/syndications/{id}", s.getSyndication)
+	m.HandleFunc("PATCH /entities/segments/{sid}/syndications/{id}", s.patchSyndication)
+	m.HandleFunc("DELETE /entities/segments/{sid}/syndications/{id}", s.deleteSyndication)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if isEntities(r) {
 			writeJSONAPIErrors(w, http.StatusNotFound, apiError{Code: "record-not-found-error", Status: "404", Detail: "no route " + r.Method + " " + r.URL.Path})

@@ -411,3 +411,36 @@ func TestNamesUniquePerFolder(t *testing.T) {
 		t.Errorf("%d objects indexed after the parent segment was deleted", n)
 	}
 }
+
+// TestKeyUsersStampChanges checks that a change is stamped with the owner
+// of the key that made it, as Treasure records the user of an API key, and
+// that the request log names that user.
+func TestKeyUsersStampChanges(t *testing.T) {
+	const other = "1/other-key"
+	s := start(t, func(o *Options) {
+		o.MasterKeys = append(o.MasterKeys, other)
+		o.KeyUsers = map[string]string{other: "replica-b"}
+	})
+	id, root := mkParent(t, s)
+	r := do(t, s, "POST", "/entities/segments", segBody(root, id, "By B", valueRule),
+		"Content-Type", "application/vnd.treasuredata.v1+json", "Authorization", "TD1 "+other)
+	if r.status != 201 && r.status != 200 {
+		t.Fatalf("create segment: %d %s", r.status, r.raw)
+	}
+	for _, p := range s.Parents() {
+		if p.CreatedBy != "api-user" {
+			t.Errorf("parent created by %q, want the default user", p.CreatedBy)
+		}
+	}
+	segs := s.Segments()
+	if len(segs) != 1 || segs[0].CreatedBy != "replica-b" || segs[0].UpdatedBy != "replica-b" {
+		t.Errorf("segments: %+v", segs)
+	}
+	var users []string
+	for _, q := range s.Requests() {
+		users = append(users, q.User)
+	}
+	if len(users) != 2 || users[0] != "api-user" || users[1] != "replica-b" {
+		t.Errorf("request users %v, want [api-user replica-b]", users)
+	}
+}

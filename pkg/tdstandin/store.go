@@ -86,6 +86,28 @@ type Segment struct {
 	Stamp
 }
 
+// Syndication is a stored activation of a segment, its attributes as the
+// published SyndicationJsonApiParameters name them.
+type Syndication struct {
+	ID                 string          `json:"id"`
+	SegmentID          string          `json:"segmentId"`
+	Name               string          `json:"name"`
+	Description        string          `json:"description"`
+	AllColumns         bool            `json:"allColumns"`
+	Columns            json.RawMessage `json:"columns"`
+	ConnectionID       string          `json:"connectionId"`
+	ConnectorConfig    json.RawMessage `json:"connectorConfig"`
+	RepeatUnit         string          `json:"repeatUnit"`
+	RepeatFrequency    int64           `json:"repeatFrequency"`
+	RepeatSubFrequency []int64         `json:"repeatSubFrequency"`
+	StartAt            string          `json:"startAt"`
+	EndOn              string          `json:"endOn"`
+	Timezone           string          `json:"timezone"`
+	NotifyOn           []string        `json:"notifyOn"`
+	EmailRecipients    []string        `json:"emailRecipients"`
+	Stamp
+}
+
 // Stamp holds the bookkeeping fields every object carries.
 type Stamp struct {
 	CreatedAt time.Time `json:"createdAt"`
@@ -100,12 +122,14 @@ type state struct {
 	Parents  map[string]*Parent  `json:"parents"`
 	Folders  map[string]*Folder  `json:"folders"`
 	Segments map[string]*Segment `json:"segments"`
-	Users    map[string]string   `json:"users"` // display name → user id
+	// Syndications are the activations of segments, by id.
+	Syndications map[string]*Syndication `json:"syndications"`
+	Users        map[string]string       `json:"users"` // display name → user id
 }
 
 func newState() *state {
 	return &state{NextID: 1000, Parents: map[string]*Parent{}, Folders: map[string]*Folder{},
-		Segments: map[string]*Segment{}, Users: map[string]string{}}
+		Segments: map[string]*Segment{}, Syndications: map[string]*Syndication{}, Users: map[string]string{}}
 }
 
 func (st *state) id() string {
@@ -133,6 +157,9 @@ func loadState(path string) (*state, error) {
 	st := newState()
 	if err := json.Unmarshal(b, st); err != nil {
 		return nil, fmt.Errorf("decode state %s: %w", path, err)
+	}
+	if st.Syndications == nil {
+		st.Syndications = map[string]*Syndication{}
 	}
 	return st, nil
 }

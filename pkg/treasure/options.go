@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -50,6 +51,10 @@ const (
 	DefaultSegmentFolderType = "folder"
 	DefaultFolderType        = "folder-segment"
 )
+
+// DefaultSyndicationsPath is the published JSON:API path of a segment's
+// activations; {segment} stands for the segment id.
+const DefaultSyndicationsPath = "/entities/segments/{segment}/syndications"
 
 // Options configure a Client. Zero values take the documented defaults.
 type Options struct {
@@ -111,7 +116,7 @@ type Options struct {
 
 	// Observer, when set, is called after every HTTP exchange with a bounded
 	// endpoint name ("audiences", "cas_upload", "connections", "folders",
-	// "by_folder", "parent_segments", "segments"), the method, the status (0
+	// "by_folder", "parent_segments", "segments", "syndications"), the method, the status (0
 	// when no answer arrived) and the duration.
 	Observer func(endpoint, method string, code int, d time.Duration)
 	// Logger receives debug lines about retries; default discards.
@@ -131,6 +136,15 @@ type Options struct {
 	// MediaType is the Accept and Content-Type of the /entities (JSON:API)
 	// endpoints; default JSONAPIMediaType.
 	MediaType string
+	// SyndicationsPath is the path of a segment's activations, with
+	// {segment} standing for the segment id; default
+	// DefaultSyndicationsPath (the published JSON:API path, not published
+	// for composable segments).
+	SyndicationsPath string
+	// SyndicationColumns is how an exported column is sent: "source"
+	// (default: {column, source: {column}}) or "plain" ({column}). The
+	// published schema does not describe source.
+	SyndicationColumns string
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
@@ -143,6 +157,12 @@ type Options struct {
 	// ConnectionTTL is how long ResolveConnection reuses a connection id
 	// it resolved by name; default 10m, negative never.
 	ConnectionTTL time.Duration
+	// LookupEnv and ReadFile read the secrets of activation connector
+	// settings written as {env} and {file}; defaults os.LookupEnv and
+	// os.ReadFile. Values are read when an activation is written and
+	// never kept, logged or put in errors.
+	LookupEnv func(string) (string, bool)
+	ReadFile  func(string) ([]byte, error)
 	// RuleCacheFile, when set, keeps the cache of segment rules across
 	// restarts: loaded by New, saved (a new file renamed over the old one)
 	// after an Observe that changed it. An entry is used only while the
@@ -266,8 +286,27 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MediaType == "" {
 		o.MediaType = JSONAPIMediaType
 	}
+	if o.SyndicationsPath == "" {
+		o.SyndicationsPath = DefaultSyndicationsPath
+	}
+	if !strings.Contains(o.SyndicationsPath, "{segment}") || !strings.HasPrefix(o.SyndicationsPath, "/") {
+		return o, fmt.Errorf("treasure: Options.SyndicationsPath %q must start with / and contain {segment}", o.SyndicationsPath)
+	}
+	switch o.SyndicationColumns {
+	case "":
+		o.SyndicationColumns = "source"
+	case "source", "plain":
+	default:
+		return o, fmt.Errorf("treasure: Options.SyndicationColumns %q is neither source nor plain", o.SyndicationColumns)
+	}
 	if o.ByFolderDepth <= 0 {
 		o.ByFolderDepth = 20
+	}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes

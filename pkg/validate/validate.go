@@ -12,6 +12,8 @@ import (
 // Diagnostic codes.
 const (
 	CodeTableMissing    = "warehouse-table-missing"
+	CodeCatalogMissing  = "warehouse-catalog-missing"
+	CodeSchemaMissing   = "warehouse-schema-missing"
 	CodeColumnMissing   = "warehouse-column-missing"
 	CodeTypeMismatch    = "warehouse-type-mismatch"
 	CodeUnsupportedType = "warehouse-unsupported-type"
@@ -70,6 +72,24 @@ func (c *checker) table(t segment.Table, pos diag.Pos) *catalog.Table {
 	wt := c.cat.Table(t)
 	if wt == nil {
 		c.add(diag.Warnf(pos, CodeNotChecked, "table %s was not checked against the warehouse", t))
+		return nil
+	}
+	switch wt.Missing {
+	case catalog.MissingCatalog:
+		d := diag.Errorf(pos, CodeCatalogMissing, "catalog %s of table %s does not exist in the warehouse", t.Catalog, t)
+		if c.cat.Host != "" {
+			d = d.WithDetail("Unity Catalog on %s answered NO_SUCH_CATALOG_EXCEPTION for catalog %s (as seen by %s): check the catalog name.",
+				c.cat.Host, t.Catalog, c.cat.Principal)
+		}
+		c.add(d)
+		return nil
+	case catalog.MissingSchema:
+		d := diag.Errorf(pos, CodeSchemaMissing, "schema %s.%s of table %s does not exist in the warehouse", t.Catalog, t.Schema, t)
+		if c.cat.Host != "" {
+			d = d.WithDetail("Unity Catalog on %s answered SCHEMA_NOT_FOUND for schema %s.%s (as seen by %s): check the schema name.",
+				c.cat.Host, t.Catalog, t.Schema, c.cat.Principal)
+		}
+		c.add(d)
 		return nil
 	}
 	if len(wt.Access.Missing) > 0 {

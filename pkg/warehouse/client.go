@@ -24,6 +24,8 @@ const (
 	KindPrivileges = "privileges" // privilege relations, and current_user()
 	KindProbe      = "probe"      // SELECT * ... LIMIT 0 per table
 	KindUniqueness = "uniqueness" // COUNT(*) vs COUNT(DISTINCT key)
+	KindMissing    = "missing"    // SHOW TABLES IN c.s for a schema with a table not found
+	KindPopulation = "population" // the profile counts of segment rules
 )
 
 // PrivilegeCheck selects how Snapshot checks the principal's access.
@@ -121,7 +123,7 @@ type Client struct {
 	secrets redactor
 	tokens  *tokenSource
 
-	queries [5]atomic.Int64
+	queries [len(kinds)]atomic.Int64
 
 	mu        sync.Mutex
 	principal string
@@ -241,7 +243,7 @@ func (c *Client) Queries() map[string]int64 {
 	return out
 }
 
-var kinds = [5]string{KindColumns, KindFreshness, KindPrivileges, KindProbe, KindUniqueness}
+var kinds = [7]string{KindColumns, KindFreshness, KindPrivileges, KindProbe, KindUniqueness, KindMissing, KindPopulation}
 
 func (c *Client) count(kind string, start time.Time, err error) {
 	for i, k := range kinds {

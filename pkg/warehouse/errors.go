@@ -44,10 +44,14 @@ type Error struct {
 	Class Class
 	// Op says what the client was doing ("columns query", "token exchange").
 	Op string
-	// SQLState is the warehouse's SQLSTATE for failed statements.
-	SQLState string
-	msg      string
-	err      error
+	// SQLState is the warehouse's SQLSTATE for failed statements, and
+	// ErrorClass its error class (TABLE_OR_VIEW_NOT_FOUND,
+	// NO_SUCH_CATALOG_EXCEPTION, ...), the bracketed code Databricks puts
+	// first in the message.
+	SQLState   string
+	ErrorClass string
+	msg        string
+	err        error
 }
 
 // Error renders "warehouse <host>: <op>: <class>: <cause>".
@@ -102,19 +106,22 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 		msg = "canceled"
 	case errors.As(err, &exec):
 		e.SQLState = exec.SqlState()
+		if m := errorClass.FindStringSubmatch(msg); m != nil {
+			e.ErrorClass = m[1]
+		}
 		switch e.SQLState {
 		case "42501":
 			e.Class = Permission
-		case "42P01":
+		case "42P01", "42704":
+			// 42P01 undefined table; 42704 undefined object (a catalog
+			// or schema).
 			e.Class = NotFound
 		}
-		if e.Class == Query {
-			switch {
-			case strings.Contains(msg, "[INSUFFICIENT_PERMISSIONS]"):
-				e.Class = Permission
-			case strings.Contains(msg, "[TABLE_OR_VIEW_NOT_FOUND]"):
-				e.Class = NotFound
-			}
+		switch e.ErrorClass {
+		case "INSUFFICIENT_PERMISSIONS":
+			e.Class = Permission
+		case classTableNotFound, classNoSuchCatalog, classSchemaNotFound:
+			e.Class = NotFound
 		}
 	case starting.MatchString(msg):
 		e.Class = Starting
@@ -130,6 +137,30 @@ func (c *Client) classify(ctx context.Context, op string, err error) error {
 	e.msg = c.redact(firstLine(msg))
 	e.err = redactedError{msg: e.msg, cause: err}
 	return e
+}
+
+// Error classes of Databricks that the client tells apart.
+const (
+	classTableNotFound  = "TABLE_OR_VIEW_NOT_FOUND"
+	classNoSuchCatalog  = "NO_SUCH_CATALOG_EXCEPTION"
+	classSchemaNotFound = "SCHEMA_NOT_FOUND"
+)
+
+// errorClass matches the error class Databricks puts in brackets at the
+// start of a statement error ("[SCHEMA_NOT_FOUND] The schema ...").
+var errorClass = regexp.MustCompile(`\[([A-Z][A-Z0-9_]*)(?:\.[A-Z0-9_]+)?\]`)
+
+// missing returns which part of a name the warehouse said does not exist.
+func (e *Error) missing() Missing {
+	switch {
+	case e.Class != NotFound:
+		return ""
+	case e.ErrorClass == classNoSuchCatalog:
+		return MissingCatalog
+	case e.ErrorClass == classSchemaNotFound:
+		return MissingSchema
+	}
+	return ""
 }
 
 // authRefused matches the driver's and the token exchange's texts for HTTP

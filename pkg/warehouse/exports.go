@@ -19,6 +19,14 @@ type (
 	Access = catalog.Access
 	// Uniqueness is catalog.Uniqueness.
 	Uniqueness = catalog.Uniqueness
+	// Missing is catalog.Missing.
+	Missing = catalog.Missing
+)
+
+// Missing parts of a table name.
+const (
+	MissingCatalog = catalog.MissingCatalog
+	MissingSchema  = catalog.MissingSchema
 )
 
 // Privileges a principal needs to read a table.

@@ -23,6 +23,8 @@ import (
 //     catalog is cached, a cheap last_altered query on
 //     information_schema.tables instead, and the columns query only if a
 //     table changed, appeared or disappeared;
+//   - per schema with a table that was not found, SHOW TABLES IN
+//     catalog.schema, which tells a missing catalog or schema apart;
 //   - the privilege check chosen by Options.Privileges, unless still fresh
 //     by Options.PrivilegeTTL.
 //
@@ -75,6 +77,9 @@ func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*Catalog
 		}
 	}
 	c.mu.Unlock()
+	if err := c.findMissing(ctx, cat, catalogs, byCatalog); err != nil {
+		return nil, err
+	}
 	if err := c.checkAccess(ctx, cat, catalogs, byCatalog); err != nil {
 		return nil, err
 	}
@@ -218,6 +223,54 @@ func (c *Client) refreshCatalog(ctx context.Context, tables []segment.Table) err
 	return nil
 }
 
+// findMissing asks, for each schema with a table that information_schema
+// did not list, whether the schema and its catalog exist: SHOW TABLES IN
+// catalog.schema answers NO_SUCH_CATALOG_EXCEPTION or SCHEMA_NOT_FOUND when
+// they do not, and Table.Missing records it. One statement (KindMissing)
+// per such schema; none when every table was found.
+// A refused privilege says nothing here: the privilege check reports it.
+func (c *Client) findMissing(ctx context.Context, cat *Catalog, catalogs []string, byCatalog map[string][]segment.Table) error {
+	for _, k := range catalogs {
+		noCatalog := false
+		checked := map[string]bool{}
+		for _, t := range byCatalog[k] {
+			tt := cat.Tables[Key(t)]
+			sch := strings.ToLower(t.Schema)
+			if tt.Found || checked[sch] {
+				continue
+			}
+			if noCatalog {
+				tt.Missing = MissingCatalog
+				continue
+			}
+			checked[sch] = true
+			stmt := "SHOW TABLES IN " + quote(k) + "." + quote(sch)
+			err := c.query(ctx, KindMissing, "show tables in "+k+"."+sch, stmt, nil, func(*sql.Rows) error { return nil })
+			var we *Error
+			switch {
+			case err == nil:
+				continue
+			case errors.As(err, &we) && we.missing() != "":
+			case errors.As(err, &we) && (we.Class == Permission || we.Class == NotFound || we.Class == Query):
+				// Not allowed to look, or a warehouse without SHOW
+				// TABLES: the table is just not found.
+				continue
+			default:
+				return err
+			}
+			miss := we.missing()
+			noCatalog = miss == MissingCatalog
+			for _, o := range byCatalog[k] {
+				ot := cat.Tables[Key(o)]
+				if !ot.Found && (noCatalog || strings.EqualFold(o.Schema, sch)) {
+					ot.Missing = miss
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // checkAccess fills Access of every table.
 func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []string, byCatalog map[string][]segment.Table) error {
 	if c.opts.Privileges == SkipPrivileges {
@@ -228,6 +281,12 @@ func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []strin
 	pending := map[string][]segment.Table{}
 	for _, k := range catalogs {
 		for _, t := range byCatalog[k] {
+			if tt := cat.Tables[Key(t)]; tt.Missing != "" {
+				// No privilege can exist on a catalog or schema the
+				// warehouse says does not exist.
+				tt.Access = Access{Checked: true, NotFound: true}
+				continue
+			}
 			if ca, ok := c.access[Key(t)]; ok && c.opts.PrivilegeTTL > 0 && now.Sub(ca.at) < c.opts.PrivilegeTTL {
 				cat.Tables[Key(t)].Access = ca.access
 				continue

@@ -122,7 +122,7 @@ func newWorld(t *testing.T, c contract, treasureExtra string, before func(*tdsta
 	repo := git.NewRepo(t, "segments")
 	repo.ImportDir(t, "retail segments", retailDir)
 
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{e2eTDKey}, Connections: map[string]string{"databricks-retail": "341079"},
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{e2eTDKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"},
 		DocumentedOnly: c == contractDocumented})
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func BenchmarkCommitToApplied(b *testing.B) {
 }
 
 func benchLatency(b *testing.B, n int) {
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{benchKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{benchKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
 	if err != nil {
 		b.Fatal(err)
 	}

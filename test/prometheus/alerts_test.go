@@ -110,7 +110,7 @@ func TestStalledAlertFiresAndResolves(t *testing.T) {
 	}
 
 	// Treasure, Databricks and git.
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{apiKey}, Connections: map[string]string{"databricks-retail": "341079"}})
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{apiKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,21 @@ type Table struct {
 	Columns []Column
 	// Access is the principal's access to the table.
 	Access Access
+	// Missing says that the warehouse reported the table's catalog
+	// (MissingCatalog) or schema (MissingSchema) as not found; empty when
+	// both exist or nothing more is known.
+	Missing Missing
 }
+
+// Missing names the part of a table name that the warehouse said does
+// not exist.
+type Missing string
+
+// Missing parts.
+const (
+	MissingCatalog Missing = "catalog"
+	MissingSchema  Missing = "schema"
+)
 
 // Column returns the column with the given name (case-insensitive, as Unity
 // Catalog compares names).

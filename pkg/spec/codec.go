@@ -1,0 +1,255 @@
+package spec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"time"
+)
+
+// A compact binary encoding of exported Go values for the cache's Export
+// and Import between processes of the same binary: both sides know the
+// type, so only values are written. Unlike encoding/gob it keeps a pointer
+// to a zero value (a *bool false is not nil) and nil apart from empty.
+
+var timeType = reflect.TypeOf(time.Time{})
+
+type wireEncoder struct{ b []byte }
+
+func (e *wireEncoder) uvarint(n uint64) { e.b = binary.AppendUvarint(e.b, n) }
+
+func (e *wireEncoder) value(v reflect.Value) error {
+	switch v.Kind() {
+	case reflect.Bool:
+		if v.Bool() {
+			e.b = append(e.b, 1)
+		} else {
+			e.b = append(e.b, 0)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.b = binary.AppendVarint(e.b, v.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		e.uvarint(v.Uint())
+	case reflect.Float32, reflect.Float64:
+		e.uvarint(math.Float64bits(v.Float()))
+	case reflect.String:
+		e.uvarint(uint64(len(v.String())))
+		e.b = append(e.b, v.String()...)
+	case reflect.Pointer:
+		if v.IsNil() {
+			e.b = append(e.b, 0)
+			return nil
+		}
+		e.b = append(e.b, 1)
+		return e.value(v.Elem())
+	case reflect.Slice:
+		if v.IsNil() {
+			e.uvarint(0)
+			return nil
+		}
+		e.uvarint(uint64(v.Len()) + 1)
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			e.b = append(e.b, v.Bytes()...)
+			return nil
+		}
+		for i := range v.Len() {
+			if err := e.value(v.Index(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			if err := e.value(v.Index(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			e.uvarint(0)
+			return nil
+		}
+		e.uvarint(uint64(v.Len()) + 1)
+		it := v.MapRange()
+		for it.Next() {
+			if err := e.value(it.Key()); err != nil {
+				return err
+			}
+			if err := e.value(it.Value()); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		if v.Type() == timeType {
+			t := v.Interface().(time.Time)
+			b, err := t.MarshalBinary()
+			if err != nil {
+				return err
+			}
+			e.uvarint(uint64(len(b)))
+			e.b = append(e.b, b...)
+			return nil
+		}
+		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				return fmt.Errorf("cannot encode the unexported field %s.%s", v.Type(), v.Type().Field(i).Name)
+			}
+			if err := e.value(v.Field(i)); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("cannot encode a %s", v.Type())
+	}
+	return nil
+}
+
+type wireDecoder struct{ b []byte }
+
+var errShort = errors.New("cached result truncated")
+
+func (d *wireDecoder) uvarint() (uint64, error) {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		return 0, errShort
+	}
+	d.b = d.b[k:]
+	return n, nil
+}
+
+func (d *wireDecoder) bytes(n uint64) ([]byte, error) {
+	if n > uint64(len(d.b)) {
+		return nil, errShort
+	}
+	b := d.b[:n:n]
+	d.b = d.b[n:]
+	return b, nil
+}
+
+func (d *wireDecoder) value(v reflect.Value) error {
+	switch v.Kind() {
+	case reflect.Bool:
+		b, err := d.bytes(1)
+		if err != nil {
+			return err
+		}
+		v.SetBool(b[0] == 1)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, k := binary.Varint(d.b)
+		if k <= 0 {
+			return errShort
+		}
+		d.b = d.b[k:]
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		n, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		v.SetFloat(math.Float64frombits(n))
+	case reflect.String:
+		n, err := d.uvarint()
+		if err != nil {
+			return err
+		}
+		b, err := d.bytes(n)
+		if err != nil {
+			return err
+		}
+		v.SetString(string(b))
+	case reflect.Pointer:
+		b, err := d.bytes(1)
+		if err != nil || b[0] == 0 {
+			return err
+		}
+		p := reflect.New(v.Type().Elem())
+		if err := d.value(p.Elem()); err != nil {
+			return err
+		}
+		v.Set(p)
+	case reflect.Slice:
+		n, err := d.uvarint()
+		if err != nil || n == 0 {
+			return err
+		}
+		n--
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			b, err := d.bytes(n)
+			if err != nil {
+				return err
+			}
+			v.SetBytes(append([]byte(nil), b...))
+			return nil
+		}
+		if n > uint64(len(d.b)) { // every element takes at least one byte
+			return errShort
+		}
+		s := reflect.MakeSlice(v.Type(), int(n), int(n))
+		for i := range int(n) {
+			if err := d.value(s.Index(i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+	case reflect.Array:
+		for i := range v.Len() {
+			if err := d.value(v.Index(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		n, err := d.uvarint()
+		if err != nil || n == 0 {
+			return err
+		}
+		n--
+		if n > uint64(len(d.b)) {
+			return errShort
+		}
+		m := reflect.MakeMapWithSize(v.Type(), int(n))
+		for range n {
+			k := reflect.New(v.Type().Key()).Elem()
+			e := reflect.New(v.Type().Elem()).Elem()
+			if err := d.value(k); err != nil {
+				return err
+			}
+			if err := d.value(e); err != nil {
+				return err
+			}
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
+	case reflect.Struct:
+		if v.Type() == timeType {
+			n, err := d.uvarint()
+			if err != nil {
+				return err
+			}
+			b, err := d.bytes(n)
+			if err != nil {
+				return err
+			}
+			var t time.Time
+			if err := t.UnmarshalBinary(b); err != nil {
+				return err
+			}
+			v.Set(reflect.ValueOf(t))
+			return nil
+		}
+		for i := range v.NumField() {
+			if err := d.value(v.Field(i)); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("cannot decode a %s", v.Type())
+	}
+	return nil
+}

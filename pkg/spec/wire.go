@@ -1,0 +1,104 @@
+package spec
+
+import (
+	"errors"
+	"reflect"
+
+	"github.com/cas-reconciler/reconciler/pkg/diag"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
+)
+
+// wireResult is a fileResult in a form the codec (codec.go) can carry, so that a
+// file evaluated in another process (pkg/loadworker) enters this process's
+// cache without being evaluated again.
+type wireResult struct {
+	Path            string
+	Parents         []segment.Parent
+	Folders         []segment.Folder
+	Segments        []segment.Segment
+	InvalidParents  []string
+	InvalidSegments []string
+	Partial         []wirePartial
+	Diags           diag.Diagnostics
+	Empty           bool
+}
+
+type wirePartial struct {
+	Seg    segment.Segment
+	Broken *wireBroken
+}
+
+type wireBroken struct {
+	Parent, Name, Rule bool
+	Where, Sets        map[int]bool
+	Conds              map[[2]int]bool
+}
+
+func toWire(r *fileResult) wireResult {
+	w := wireResult{Path: r.path, Parents: r.parents, Folders: r.folders, Segments: r.segments,
+		InvalidParents: r.invalidParents, InvalidSegments: r.invalidSegments, Diags: r.diags, Empty: r.empty}
+	for _, p := range r.partial {
+		wp := wirePartial{Seg: p.seg}
+		if b := p.broken; b != nil {
+			wp.Broken = &wireBroken{Parent: b.parent, Name: b.name, Rule: b.rule, Where: b.where, Sets: b.sets, Conds: b.conds}
+		}
+		w.Partial = append(w.Partial, wp)
+	}
+	return w
+}
+
+func fromWire(w wireResult) *fileResult {
+	r := &fileResult{path: w.Path, parents: w.Parents, folders: w.Folders, segments: w.Segments,
+		invalidParents: w.InvalidParents, invalidSegments: w.InvalidSegments, diags: w.Diags, empty: w.Empty}
+	for _, p := range w.Partial {
+		ps := partialSegment{seg: p.Seg}
+		if b := p.Broken; b != nil {
+			ps.broken = &brokenParts{parent: b.Parent, name: b.Name, rule: b.Rule, where: b.Where, sets: b.Sets, conds: b.Conds}
+		}
+		r.partial = append(r.partial, ps)
+	}
+	return r
+}
+
+// ErrNotCached is returned by Cache.Export for a file it does not hold.
+var ErrNotCached = errors.New("file not in the cache")
+
+// Export encodes the cached result of a file (by its path and content),
+// for Import into the cache of another process of the same binary.
+func (c *Cache) Export(name string, src []byte) ([]byte, error) {
+	if c == nil {
+		return nil, ErrNotCached
+	}
+	c.mu.Lock()
+	e := c.entries[newCacheKey(name, src)]
+	c.mu.Unlock()
+	if e == nil {
+		return nil, ErrNotCached
+	}
+	w := toWire(e.r)
+	var enc wireEncoder
+	if err := enc.value(reflect.ValueOf(&w).Elem()); err != nil {
+		return nil, err
+	}
+	return enc.b, nil
+}
+
+// Import adds the result of a file that Export encoded: a later Load of a
+// file with this path and content uses it instead of evaluating the file.
+// The result must come from the same binary (the cache key includes the
+// schema version, the encoding does not).
+func (c *Cache) Import(name string, src, data []byte) error {
+	var w wireResult
+	dec := wireDecoder{b: data}
+	if err := dec.value(reflect.ValueOf(&w).Elem()); err != nil {
+		return err
+	}
+	if len(dec.b) != 0 {
+		return errors.New("cached result with trailing bytes")
+	}
+	if w.Path != name {
+		return errors.New("cached result of " + w.Path + " imported as " + name)
+	}
+	c.put(newCacheKey(name, src), fromWire(w))
+	return nil
+}

@@ -1,0 +1,188 @@
+package spec
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// firstDiff returns the path of the first difference of a and b, "" when
+// they are the same. It is reflect.DeepEqual except that a nil and an empty
+// slice or map are the same (encoding/gob does not keep the difference).
+func firstDiff(a, b reflect.Value, path string) string {
+	if a.Kind() != b.Kind() {
+		return path + ": kind"
+	}
+	switch a.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			if a.IsNil() != b.IsNil() {
+				return path + ": nil"
+			}
+			return ""
+		}
+		return firstDiff(a.Elem(), b.Elem(), path)
+	case reflect.Slice, reflect.Array:
+		if a.Len() != b.Len() {
+			return fmt.Sprintf("%s: length %d, %d", path, a.Len(), b.Len())
+		}
+		for i := range a.Len() {
+			if d := firstDiff(a.Index(i), b.Index(i), fmt.Sprintf("%s[%d]", path, i)); d != "" {
+				return d
+			}
+		}
+		return ""
+	case reflect.Map:
+		if a.Len() != b.Len() {
+			return fmt.Sprintf("%s: length %d, %d", path, a.Len(), b.Len())
+		}
+		for _, k := range a.MapKeys() {
+			bv := b.MapIndex(k)
+			if !bv.IsValid() {
+				return fmt.Sprintf("%s[%v]: missing", path, k)
+			}
+			if d := firstDiff(a.MapIndex(k), bv, fmt.Sprintf("%s[%v]", path, k)); d != "" {
+				return d
+			}
+		}
+		return ""
+	case reflect.Struct:
+		if a.Type() != b.Type() {
+			return path + ": type"
+		}
+		if t, ok := timeOf(a); ok {
+			if u, _ := timeOf(b); !t.Equal(u) {
+				return path + ": time"
+			}
+			return ""
+		}
+		for i := range a.NumField() {
+			if d := firstDiff(a.Field(i), b.Field(i), path+"."+a.Type().Field(i).Name); d != "" {
+				return d
+			}
+		}
+		return ""
+	}
+	same := false
+	switch a.Kind() {
+	case reflect.Bool:
+		same = a.Bool() == b.Bool()
+	case reflect.String:
+		same = a.String() == b.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		same = a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		same = a.Uint() == b.Uint()
+	case reflect.Float32, reflect.Float64:
+		same = a.Float() == b.Float()
+	}
+	if !same {
+		return fmt.Sprintf("%s: %v, %v", path, a, b)
+	}
+	return ""
+}
+
+// timeOf returns the time of a time.Time value, also one read from an
+// unexported field.
+func timeOf(v reflect.Value) (time.Time, bool) {
+	if v.Type() != reflect.TypeOf(time.Time{}) {
+		return time.Time{}, false
+	}
+	if !v.CanAddr() {
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		v = c
+	}
+	return *(*time.Time)(v.Addr().UnsafePointer()), true
+}
+
+// TestCacheExportImport: every file result of every example repository,
+// valid and broken, survives Export and Import, so that a load from the
+// imported cache evaluates nothing and returns what a fresh load returns.
+func TestCacheExportImport(t *testing.T) {
+	dirs, err := filepath.Glob("../../testdata/repos/*")
+	if err != nil || len(dirs) < 5 {
+		t.Fatalf("fixtures: %v %v", dirs, err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			fsys := os.DirFS(dir)
+			src := NewCache()
+			want, err := Load(context.Background(), fsys, Options{Cache: src})
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, err := Files(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := NewCache()
+			for _, n := range names {
+				b, err := fs.ReadFile(fsys, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := src.Export(n, b)
+				if err != nil {
+					t.Fatalf("export %s: %v", n, err)
+				}
+				// The per-file results themselves are the same.
+				if err := dst.Import(n, b, data); err != nil {
+					t.Fatalf("import %s: %v", n, err)
+				}
+				k := newCacheKey(n, b)
+				if d := firstDiff(reflect.ValueOf(src.entries[k].r), reflect.ValueOf(dst.entries[k].r), "result"); d != "" {
+					t.Errorf("%s: the result changed through Export and Import at %s", n, d)
+				}
+			}
+			got, err := Load(context.Background(), fsys, Options{Cache: dst, Evaluated: func(f string) { t.Errorf("%s evaluated again", f) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Cached != got.Files {
+				t.Errorf("cached %d of %d files", got.Cached, got.Files)
+			}
+			got.Cached = want.Cached
+			if d := firstDiff(reflect.ValueOf(*want), reflect.ValueOf(*got), "Result"); d != "" {
+				t.Errorf("a load from the imported cache differs at %s", d)
+			}
+		})
+	}
+	if _, err := NewCache().Export("x.cue", nil); err != ErrNotCached {
+		t.Errorf("Export of a file not cached = %v", err)
+	}
+}
+
+// TestImportRefusesDamagedData: every truncation of an export, and one with
+// a byte appended, is an error, never a panic or a wrong result.
+func TestImportRefusesDamagedData(t *testing.T) {
+	fsys := os.DirFS("../../testdata/repos/retail")
+	c := NewCache()
+	if _, err := Load(context.Background(), fsys, Options{Cache: c}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := fs.ReadFile(fsys, "parent.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.Export("parent.cue", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(data) {
+		if err := NewCache().Import("parent.cue", src, data[:n]); err == nil {
+			t.Fatalf("import of %d of %d bytes succeeded", n, len(data))
+		}
+	}
+	if err := NewCache().Import("parent.cue", src, append(data, 0)); err == nil {
+		t.Error("import with a trailing byte succeeded")
+	}
+	if err := NewCache().Import("other.cue", src, data); err == nil {
+		t.Error("import under another name succeeded")
+	}
+}
