@@ -145,10 +145,14 @@ type Treasure struct {
 	RateLimit float64    `json:"rateLimit"`
 	Burst     int        `json:"burst"`
 	// RateMargin is the client's jitter allowance (treasure.Options.RateMargin).
-	RateMargin  Duration `json:"rateMargin"`
-	Concurrency int      `json:"concurrency"`
-	Timeout     Duration `json:"timeout"`
-	MaxRetries  int      `json:"maxRetries"`
+	RateMargin Duration `json:"rateMargin"`
+	// ParentCache reuses unchanged parent segments (nil: true).
+	ParentCache *bool `json:"parentCache"`
+	// ConnectionTTL is how long a resolved connection id is reused.
+	ConnectionTTL Duration `json:"connectionTTL"`
+	Concurrency   int      `json:"concurrency"`
+	Timeout       Duration `json:"timeout"`
+	MaxRetries    int      `json:"maxRetries"`
 	// MaxResponseBytes bounds a response body (0: the client's default).
 	MaxResponseBytes int64 `json:"maxResponseBytes"`
 	// Principal is the user name Treasure Data records as the last updater

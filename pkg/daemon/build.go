@@ -413,6 +413,11 @@ func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, l
 		Now:              opts.Now,
 		Logger:           log.With("source", sc.Name, "component", "treasure"),
 	}
+	to.DisableParentCache = t.ParentCache != nil && !*t.ParentCache
+	to.ConnectionTTL = t.ConnectionTTL.D()
+	if t.ConnectionTTL == 0 {
+		to.ConnectionTTL = -1 // zero in the file means never
+	}
 	if t.RateMargin == 0 {
 		to.RateMargin = -1 // zero in the file means no margin
 	}

@@ -39,11 +39,28 @@ type Client struct {
 	// rulesVersion counts changes of rules; savedRules is the count the
 	// saved file (Options.RuleCacheFile) holds.
 	rulesVersion, savedRules uint64
-	// connNames maps connection ids to the names they were resolved from.
+	// connNames maps connection ids to the names they were resolved from;
+	// connIDs the names to their ids and when they were resolved
+	// (Options.ConnectionTTL).
 	connNames map[string]string
+	connIDs   map[string]resolvedConn
+	// parents caches parent segments as read with GET /audiences/{id}, by
+	// id, valid while the updatedAt of the listing matches
+	// (Options.DisableParentCache).
+	parents map[string]cachedParent
 	// roots maps parent segment ids to their root folder ids, when they
 	// came from the parentSegment resource.
 	roots map[string]string
+}
+
+type resolvedConn struct {
+	id string
+	at time.Time
+}
+
+type cachedParent struct {
+	updatedAt string
+	p         segment.Parent
 }
 
 type cachedRule struct {
@@ -58,7 +75,7 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{o: o, red: newRedactor(o.APIKey), sem: make(chan struct{}, o.MaxConcurrent),
-		rules: map[string]cachedRule{}, connNames: map[string]string{}, roots: map[string]string{}}
+		rules: map[string]cachedRule{}, connNames: map[string]string{}, connIDs: map[string]resolvedConn{}, parents: map[string]cachedParent{}, roots: map[string]string{}}
 	if o.RateLimit > 0 {
 		c.limit = newBucket(o.RateLimit, o.Burst, o.RateMargin, o.Now, o.Sleep)
 	}

@@ -10,6 +10,14 @@ import (
 // (authentication) called name, with GET /v3/connections/lookup?name=.
 // Resolved names are remembered so Observe can report Parent.Connection.
 func (c *Client) ResolveConnection(ctx context.Context, name string) (string, error) {
+	if c.o.ConnectionTTL > 0 {
+		c.mu.Lock()
+		rc, ok := c.connIDs[name]
+		c.mu.Unlock()
+		if ok && c.o.Now().Sub(rc.at) < c.o.ConnectionTTL {
+			return rc.id, nil
+		}
+	}
 	var out struct {
 		ID wireID `json:"id"`
 	}
@@ -23,6 +31,7 @@ func (c *Client) ResolveConnection(ctx context.Context, name string) (string, er
 	}
 	c.mu.Lock()
 	c.connNames[string(out.ID)] = name
+	c.connIDs[name] = resolvedConn{id: string(out.ID), at: c.o.Now()}
 	c.mu.Unlock()
 	return string(out.ID), nil
 }

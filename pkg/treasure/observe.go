@@ -22,8 +22,9 @@ import (
 // The result is sorted: parents by name, folders by parent and path,
 // segments by parent, folder and name.
 //
-// Cost: one GET /audiences, then per parent one GET /audiences/{id} and one
-// by-folder listing (more only for trees deeper than Options.ByFolderDepth),
+// Cost: one GET /audiences, then per parent one GET /audiences/{id} (only
+// when the listing's updatedAt differs from the one of the last read, see
+// Options.ParentCache) and one by-folder listing (more only for trees deeper than Options.ByFolderDepth),
 // plus one detail GET per segment whose updatedAt changed since this client
 // last saw it. With Options.RuleCacheFile that memory survives a restart:
 // the cache is loaded by New and saved after an Observe that changed it.
@@ -48,9 +49,12 @@ func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.Sta
 			continue
 		}
 		delete(want, a.Name)
-		p, err := c.GetParent(ctx, string(a.ID))
-		if err != nil {
-			return segment.State{}, err
+		p, ok := c.cachedParent(string(a.ID), a.UpdatedAt)
+		if !ok {
+			if p, err = c.GetParent(ctx, string(a.ID)); err != nil {
+				return segment.State{}, err
+			}
+			c.rememberParent(p, a.UpdatedAt)
 		}
 		folders, segs, err := c.observeTree(ctx, p)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
@@ -76,8 +77,8 @@ func TestObserveRequestCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := e.srv.Requests()
-	if len(reqs) != 3 {
-		t.Errorf("unchanged observe made %d requests, want 3 (list, parent, by-folder): %v", len(reqs), reqs)
+	if len(reqs) != 2 {
+		t.Errorf("unchanged observe made %d requests, want 2 (list, by-folder; the parent is unchanged): %v", len(reqs), reqs)
 	}
 	if d := cmp.Diff(st, st2); d != "" {
 		t.Errorf("a cached observe differs from the first one:\n%s", d)
@@ -110,8 +111,8 @@ func TestObserveRequestCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(e.srv.Requests()); n != 4 {
-		t.Errorf("observe after one change made %d requests, want 4", n)
+	if n := len(e.srv.Requests()); n != 3 {
+		t.Errorf("observe after one change made %d requests, want 3", n)
 	}
 	for _, s := range st3.Segments {
 		if s.Meta.ID != target.Meta.ID {
@@ -120,6 +121,60 @@ func TestObserveRequestCount(t *testing.T) {
 		if s.Rule.Type != "Or" || s.Meta.UpdatedBy != "alice" || !s.Meta.UpdatedAt.After(target.Meta.UpdatedAt) {
 			t.Errorf("drifted segment observed as %+v / %+v", s.Rule, s.Meta)
 		}
+	}
+
+	// Someone edits the parent segment by hand: its updatedAt in the
+	// listing moves, so it is read again.
+	e.clock.Advance(time.Second)
+	if err := e.srv.ModifyParent(p.Meta.ID, "alice", func(p *tdstandin.Parent) { p.Timezone = "Asia/Tokyo" }); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ResetLog()
+	st4, err := obs.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(e.srv.Requests(), "GET", "/audiences/"); n != 1 {
+		t.Errorf("observe after a hand edit of the parent read it %d times, want 1", n)
+	}
+	if len(st4.Parents) != 1 || st4.Parents[0].Timezone != "Asia/Tokyo" {
+		t.Errorf("hand-edited parent observed as %+v", st4.Parents)
+	}
+	// And after the reconciler's own write, too (whatever the clock says).
+	up := retailParent("Retail")
+	up.ConnectionID = connID
+	if _, err := obs.UpdateParent(ctx, p.Meta.ID, up); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ResetLog()
+	st5, err := obs.Observe(ctx, []string{"Retail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(e.srv.Requests(), "GET", "/audiences/"); n != 1 || st5.Parents[0].Timezone != "UTC" {
+		t.Errorf("observe after an update: %d parent reads, timezone %q; want 1, UTC", n, st5.Parents[0].Timezone)
+	}
+}
+
+// TestConnectionTTL: a resolved connection is reused for
+// Options.ConnectionTTL, then resolved again.
+func TestConnectionTTL(t *testing.T) {
+	e := newEnv(t, noLimit)
+	ctx := context.Background()
+	for range 3 {
+		if id, err := e.c.ResolveConnection(ctx, connName); err != nil || id != connID {
+			t.Fatalf("resolve: %q, %v", id, err)
+		}
+	}
+	if n := count(e.srv.Requests(), "GET", "/v3/connections/lookup"); n != 1 {
+		t.Errorf("%d lookups within the TTL, want 1", n)
+	}
+	e.clock.Advance(DefaultConnectionTTL)
+	if _, err := e.c.ResolveConnection(ctx, connName); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(e.srv.Requests(), "GET", "/v3/connections/lookup"); n != 2 {
+		t.Errorf("%d lookups after the TTL, want 2", n)
 	}
 }
 

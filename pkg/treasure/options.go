@@ -148,6 +148,15 @@ type Options struct {
 	// ByFolderDepth is the depth of one by-folder listing; default 20.
 	// Deeper trees are listed with further requests.
 	ByFolderDepth int
+	// DisableParentCache makes every Observe read every parent segment
+	// with GET /audiences/{id}. By default Observe uses the parent segment
+	// it read in an earlier run while the updatedAt that GET /audiences
+	// lists for it is unchanged (and it was not written since), saving one
+	// request per parent and run.
+	DisableParentCache bool
+	// ConnectionTTL is how long ResolveConnection reuses a connection id
+	// it resolved by name; default 10m, negative never.
+	ConnectionTTL time.Duration
 	// LookupEnv and ReadFile read the secrets of activation connector
 	// settings written as {env} and {file}; defaults os.LookupEnv and
 	// os.ReadFile. Values are read when an activation is written and
@@ -167,6 +176,9 @@ type Options struct {
 	// which is not paginated, is the largest: about 0.5 KiB per segment.
 	MaxResponseBytes int64
 }
+
+// DefaultConnectionTTL is the default of Options.ConnectionTTL.
+const DefaultConnectionTTL = 10 * time.Minute
 
 // DefaultRateMargin is the default of Options.RateMargin.
 const DefaultRateMargin = 100 * time.Millisecond
@@ -219,6 +231,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Burst <= 0 {
 		o.Burst = 2
+	}
+	if o.ConnectionTTL == 0 {
+		o.ConnectionTTL = DefaultConnectionTTL
 	}
 	if o.RateMargin == 0 {
 		o.RateMargin = DefaultRateMargin

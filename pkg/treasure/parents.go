@@ -379,6 +379,7 @@ func (c *Client) UpdateParent(ctx context.Context, id string, p *segment.Parent)
 	if err != nil {
 		return nil, err
 	}
+	c.forgetParent(id)
 	var out audienceWire
 	err = c.do(ctx, call{endpoint: "audiences", method: http.MethodPut, url: c.cdp("/audiences/"+url.PathEscape(id), nil),
 		body: c.parentBody(p, connID), out: &out, safe: true})
@@ -394,6 +395,7 @@ func (c *Client) UpdateParent(ctx context.Context, id string, p *segment.Parent)
 
 // DeleteParent deletes a parent segment with DELETE /audiences/{id}.
 func (c *Client) DeleteParent(ctx context.Context, id string) error {
+	c.forgetParent(id)
 	return c.do(ctx, call{endpoint: "audiences", method: http.MethodDelete, url: c.cdp("/audiences/"+url.PathEscape(id), nil),
 		safe: true, goneOK: true})
 }

@@ -13,7 +13,7 @@ import (
 // TestNoRateLimitedAgainstEnforcingServer runs a client at the rate and
 // burst the stand-in enforces, on real time: two clients one after the
 // other (a restart: the second starts while the server's bucket is empty),
-// each sending requests from MaxConcurrent goroutines. The server must
+// each sending requests (GET /audiences) from MaxConcurrent goroutines. The server must
 // refuse none of them (a 429 would be retried, so only the server's log
 // shows it).
 func TestNoRateLimitedAgainstEnforcingServer(t *testing.T) {
@@ -39,7 +39,7 @@ func TestNoRateLimitedAgainstEnforcingServer(t *testing.T) {
 		for range workers {
 			wg.Go(func() {
 				for range work {
-					if _, err := c.ResolveConnection(context.Background(), connName); err != nil {
+					if _, err := c.ParentNames(context.Background()); err != nil {
 						t.Error(err)
 					}
 				}
