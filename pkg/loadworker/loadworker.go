@@ -22,6 +22,7 @@ import (
 	"path"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,7 +53,8 @@ type Limits struct {
 	// FileTimeout bounds the CPU time of evaluating one file (the
 	// worker's user and system time, so a busy machine does not make a
 	// file over budget; wall time when the CPU time cannot be read),
-	// RunTimeout the wall time of evaluating all files of one load.
+	// RunTimeout the CPU time of evaluating all files of one load (every
+	// worker's; wallLimit of it in wall time stops a load whatever its CPU).
 	FileTimeout time.Duration
 	RunTimeout  time.Duration
 	// MemoryLimit bounds the worker's resident memory, in bytes.
@@ -197,21 +199,34 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 // worker of its own, which blames it or clears it, and the files it had not
 // reached go to a new parallel worker.
 func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagnostics, error) {
-	ctx, cancel := context.WithTimeout(ctx, lim.RunTimeout)
+	ctx, cancel := context.WithTimeout(ctx, wallLimit(lim.RunTimeout))
 	defer cancel()
 	var out diag.Diagnostics
+	var spent time.Duration // CPU time of the workers so far
 	src := map[string][]byte{}
 	for i, n := range req.Names {
 		src[n] = req.Srcs[i]
 	}
 	for len(req.Names) > 0 {
 		req.Workers = max(1, min(runtime.GOMAXPROCS(0), len(req.Names)))
-		r, err := l.run(ctx, lim, req, src)
+		r, err := l.run(ctx, lim, req, src, &spent)
 		if err != nil {
 			return nil, err
 		}
 		if r.reason == "" {
 			break
+		}
+		if r.runOver {
+			// The load's budget is spent: what is not done is not
+			// evaluated, and no further worker is started.
+			for _, n := range req.Names {
+				if !r.done[n] {
+					out = append(out, diag.Errorf(diag.Pos{File: n, Line: 1, Col: 1}, CodeOverBudget,
+						"this file was not evaluated: the load %s", r.reason).
+						WithDetail("the files of one revision that are new or changed share load.runTimeout; split the change or raise the limit"))
+				}
+			}
+			return out, nil
 		}
 		if len(r.done) == 0 && len(r.inflight) == 0 {
 			// Stopped before it reported a file: the files it would
@@ -230,21 +245,40 @@ func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagn
 			if !r.inflight[n] {
 				continue
 			}
-			one, err := l.run(ctx, lim, request{Names: []string{n}, Srcs: [][]byte{src[n]}, Workers: 1}, src)
+			one, err := l.run(ctx, lim, request{Names: []string{n}, Srcs: [][]byte{src[n]}, Workers: 1}, src, &spent)
 			if err != nil {
 				return nil, err
 			}
 			if one.reason == "" {
 				continue
 			}
+			if one.runOver {
+				r.runOver, r.reason = true, one.reason
+				break
+			}
 			out = append(out, diag.Errorf(diag.Pos{File: n, Line: 1, Col: 1}, CodeOverBudget,
 				"evaluating this file %s", one.reason).
 				WithDetail("the file is not loaded; simplify it (a structure that doubles at each level grows exponentially)"))
+		}
+		if r.runOver {
+			for _, n := range req.Names {
+				if !r.done[n] && !slices.ContainsFunc(out, func(d diag.Diagnostic) bool { return d.Pos.File == n }) {
+					out = append(out, diag.Errorf(diag.Pos{File: n, Line: 1, Col: 1}, CodeOverBudget,
+						"this file was not evaluated: the load %s", r.reason).
+						WithDetail("the files of one revision that are new or changed share load.runTimeout; split the change or raise the limit"))
+				}
+			}
+			return out, nil
 		}
 		req = rest
 	}
 	return out, nil
 }
+
+// wallLimit is the wall time after which a load stops whatever CPU time it
+// used (a worker that waits instead of computing): twice the CPU budget plus
+// ten seconds for starting workers.
+func wallLimit(cpu time.Duration) time.Duration { return 2*cpu + 10*time.Second }
 
 // event is what a worker reports of one file: evaluation started, or done
 // with the file's encoded result.
@@ -260,13 +294,17 @@ type event struct {
 type runResult struct {
 	done, inflight map[string]bool
 	reason         string
+	// runOver is set when the load's CPU budget (RunTimeout) ran out.
+	runOver bool
 }
 
 // run starts one worker on req and imports the results it reports. Its
 // CPU budget is lim.FileTimeout per file evaluated at once, counted from
 // the last file it finished.
-func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[string][]byte) (runResult, error) {
+func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[string][]byte, spent *time.Duration) (runResult, error) {
 	res := runResult{done: map[string]bool{}, inflight: map[string]bool{}}
+	var lastCPU time.Duration
+	defer func() { *spent += lastCPU }()
 	exe := l.Executable
 	if exe == "" {
 		var err error
@@ -345,6 +383,9 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[strin
 			res.done[ev.Name] = true
 			deadline = time.Now().Add(budget)
 			cpuAtDone, cpuKnown = cpuTime(cmd.Process.Pid)
+			if cpuKnown {
+				lastCPU = cpuAtDone
+			}
 		case <-tick.C:
 			if res.reason != "" {
 				continue
@@ -354,15 +395,22 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[strin
 			if ok && cpuKnown {
 				overTime = cpu-cpuAtDone > budget
 			}
+			if ok {
+				lastCPU = cpu
+			}
 			if rss := residentBytes(cmd.Process.Pid); rss > lim.MemoryLimit {
 				kill(fmt.Sprintf("took more than the memory limit of %d MiB", lim.MemoryLimit>>20))
+			} else if ok && *spent+cpu > lim.RunTimeout {
+				kill(fmt.Sprintf("used up its CPU time limit of %s", lim.RunTimeout))
+				res.runOver = true
 			} else if overTime {
 				kill(fmt.Sprintf("took more CPU time than the limit of %s", lim.FileTimeout))
 			}
 		case <-ctx.Done():
 			if res.reason == "" {
 				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-					kill(fmt.Sprintf("exceeded the load's time limit of %s", lim.RunTimeout))
+					kill(fmt.Sprintf("took longer than %s in wall time (its CPU time limit is %s)", wallLimit(lim.RunTimeout), lim.RunTimeout))
+					res.runOver = true
 				} else {
 					kill("was canceled")
 				}

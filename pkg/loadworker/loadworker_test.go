@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
 
 func TestMain(m *testing.M) {
@@ -177,4 +179,25 @@ func TestCPUTime(t *testing.T) {
 	}
 	d, ok := cpuTime(cmd.Process.Pid)
 	t.Fatalf("cpuTime of a busy loop = %v, %v after 30 s", d, ok)
+}
+
+// TestRunCPUBudget: when the workers of one load use up RunTimeout of CPU
+// time, every file not evaluated by then is over budget and no further
+// worker is started.
+func TestRunCPUBudget(t *testing.T) {
+	fsys := retail(t)
+	_, err := New(Limits{RunTimeout: time.Millisecond}).Load(context.Background(), fsys)
+	var be *BudgetError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want a BudgetError", err)
+	}
+	names, _ := spec.Files(fsys)
+	if len(be.Diagnostics) != len(names) {
+		t.Errorf("%d diagnostics for %d files: %v", len(be.Diagnostics), len(names), be.Diagnostics)
+	}
+	for _, d := range be.Diagnostics {
+		if d.Code != CodeOverBudget || !strings.Contains(d.Summary, "CPU time limit of 1ms") {
+			t.Errorf("%s: %s %q", d.Pos.File, d.Code, d.Summary)
+		}
+	}
 }
