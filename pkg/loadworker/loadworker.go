@@ -22,7 +22,6 @@ import (
 	"path"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,6 +201,22 @@ func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagn
 	ctx, cancel := context.WithTimeout(ctx, wallLimit(lim.RunTimeout))
 	defer cancel()
 	var out diag.Diagnostics
+	blamed := map[string]bool{}
+	overBudget := func(name, detail, format string, args ...any) {
+		blamed[name] = true
+		out = append(out, diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, CodeOverBudget, format, args...).WithDetail("%s", detail))
+	}
+	// spentOut ends the load once its CPU budget is spent: what is neither
+	// done nor blamed is not evaluated, and no further worker is started.
+	spentOut := func(names []string, done map[string]bool, reason string) diag.Diagnostics {
+		for _, n := range names {
+			if !done[n] && !blamed[n] {
+				overBudget(n, "the files of one revision that are new or changed share load.runTimeout; split the change or raise the limit",
+					"this file was not evaluated: the load %s", reason)
+			}
+		}
+		return out
+	}
 	var spent time.Duration // CPU time of the workers so far
 	src := map[string][]byte{}
 	for i, n := range req.Names {
@@ -217,16 +232,7 @@ func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagn
 			break
 		}
 		if r.runOver {
-			// The load's budget is spent: what is not done is not
-			// evaluated, and no further worker is started.
-			for _, n := range req.Names {
-				if !r.done[n] {
-					out = append(out, diag.Errorf(diag.Pos{File: n, Line: 1, Col: 1}, CodeOverBudget,
-						"this file was not evaluated: the load %s", r.reason).
-						WithDetail("the files of one revision that are new or changed share load.runTimeout; split the change or raise the limit"))
-				}
-			}
-			return out, nil
+			return spentOut(req.Names, r.done, r.reason), nil
 		}
 		if len(r.done) == 0 && len(r.inflight) == 0 {
 			// Stopped before it reported a file: the files it would
@@ -249,26 +255,15 @@ func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagn
 			if err != nil {
 				return nil, err
 			}
-			if one.reason == "" {
-				continue
+			switch {
+			case one.reason == "":
+				r.done[n] = true
+			case one.runOver:
+				return spentOut(req.Names, r.done, one.reason), nil
+			default:
+				overBudget(n, "the file is not loaded; simplify it (a structure that doubles at each level grows exponentially)",
+					"evaluating this file %s", one.reason)
 			}
-			if one.runOver {
-				r.runOver, r.reason = true, one.reason
-				break
-			}
-			out = append(out, diag.Errorf(diag.Pos{File: n, Line: 1, Col: 1}, CodeOverBudget,
-				"evaluating this file %s", one.reason).
-				WithDetail("the file is not loaded; simplify it (a structure that doubles at each level grows exponentially)"))
-		}
-		if r.runOver {
-			for _, n := range req.Names {
-				if !r.done[n] && !slices.ContainsFunc(out, func(d diag.Diagnostic) bool { return d.Pos.File == n }) {
-					out = append(out, diag.Errorf(diag.Pos{File: n, Line: 1, Col: 1}, CodeOverBudget,
-						"this file was not evaluated: the load %s", r.reason).
-						WithDetail("the files of one revision that are new or changed share load.runTimeout; split the change or raise the limit"))
-				}
-			}
-			return out, nil
 		}
 		req = rest
 	}
