@@ -79,15 +79,7 @@ func (c *computer) activations(desired, observed segment.State) {
 				continue
 			}
 			ch.Diff = append(activationDiff(ob, a), c.takeover(ob.Meta, adopt)...)
-			if len(ch.Diff) == 0 {
-				ch.Action = NoOp
-				if adopt {
-					ch.Reason = adoptedReason
-				}
-			} else {
-				ch.Action, ch.Adopt = Update, adopt
-				c.markDrift(&ch, ob.Meta, ob)
-			}
+			c.updateOrNoOp(&ch, adopt, ob.Meta, ob)
 			c.add(ch)
 		}
 		if segConflict != "" {

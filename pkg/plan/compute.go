@@ -164,6 +164,21 @@ func (c *computer) drift(m segment.Meta, observed any) *Drift {
 	return nil
 }
 
+// updateOrNoOp settles a matched change by its diff: nothing to do (an
+// adopted object that matches says so), or an update of what Treasure holds,
+// checked for drift against observed.
+func (c *computer) updateOrNoOp(ch *Change, adopt bool, m segment.Meta, observed any) {
+	if len(ch.Diff) == 0 {
+		ch.Action = NoOp
+		if adopt {
+			ch.Reason = adoptedReason
+		}
+		return
+	}
+	ch.Action, ch.Adopt = Update, adopt
+	c.markDrift(ch, m, observed)
+}
+
 func (c *computer) markDrift(ch *Change, m segment.Meta, observed any) {
 	if ch.Adopt {
 		return
@@ -288,20 +303,13 @@ func (c *computer) folders(desired, observed segment.State, renames renamed) {
 			ch.RenamedFrom = old
 			ch.Diff = append(renameDiff("path", old, d.Path), ch.Diff...)
 		}
-		switch {
-		case conflict != "":
+		if conflict != "" {
 			// An unowned folder is used as it is, never changed.
 			ch.Action = NoOp
 			ch.Reason = "folder exists and is not managed by the reconciler; segments are placed in it as it is"
 			ch.Diff = nil
-		case len(ch.Diff) == 0:
-			ch.Action = NoOp
-			if adopt {
-				ch.Reason = adoptedReason
-			}
-		default:
-			ch.Action, ch.Adopt = Update, adopt
-			c.markDrift(&ch, o.Meta, o)
+		} else {
+			c.updateOrNoOp(&ch, adopt, o.Meta, o)
 		}
 		c.add(ch)
 	}
@@ -403,15 +411,7 @@ func (c *computer) segments(desired, observed segment.State, renames renamed) {
 				ch.RenamedFrom = old
 				ch.Diff = append(renameDiff("name", old, d.Name), ch.Diff...)
 			}
-			if len(ch.Diff) == 0 {
-				ch.Action = NoOp
-				if adopt {
-					ch.Reason = adoptedReason
-				}
-			} else {
-				ch.Action, ch.Adopt = Update, adopt
-				c.markDrift(&ch, o.Meta, c.asWritten(o))
-			}
+			c.updateOrNoOp(&ch, adopt, o.Meta, c.asWritten(o))
 			c.add(ch)
 		}
 	}
