@@ -595,6 +595,26 @@ func paramValue(p Param) (any, *SQLError) {
 	return v, nil
 }
 
+// dottedName reads the words of a name.name... (the tokenizer gives "." a
+// word of its own) into its parts; nothing is no parts. A missing part
+// after a dot is a syntax error at the end of input.
+func dottedName(w []string) ([]string, *SQLError) {
+	var parts []string
+	for i, x := range w {
+		if i%2 == 1 {
+			if x != "." {
+				return nil, syntaxError("'%s'", x)
+			}
+			continue
+		}
+		parts = append(parts, x)
+	}
+	if len(w) > 0 && len(w)%2 == 0 {
+		return nil, syntaxError("end of input")
+	}
+	return parts, nil
+}
+
 // use handles USE [CATALOG|SCHEMA|DATABASE|NAMESPACE] name[.name].
 func (s *Server) use(ctx context.Context, se *session, words []string) (*resultSet, *SQLError) {
 	w := words[1:]
@@ -606,17 +626,11 @@ func (s *Server) use(ctx context.Context, se *session, words []string) (*resultS
 			w = w[1:]
 		}
 	}
-	var parts []string
-	for i, x := range w {
-		if i%2 == 1 {
-			if x != "." {
-				return nil, syntaxError("'%s'", x)
-			}
-			continue
-		}
-		parts = append(parts, x)
+	parts, serr := dottedName(w)
+	if serr != nil {
+		return nil, serr
 	}
-	if len(parts) == 0 || len(parts) > 2 || len(w)%2 == 0 {
+	if len(parts) == 0 || len(parts) > 2 {
 		return nil, syntaxError("end of input")
 	}
 	cat, sch := se.catalog, ""
@@ -671,19 +685,13 @@ func (s *Server) showTables(ctx context.Context, se *session, words []string) (*
 	if len(w) > 0 && (strings.EqualFold(w[0], "IN") || strings.EqualFold(w[0], "FROM")) {
 		w = w[1:]
 	}
-	var parts []string
-	for i, x := range w {
-		if i%2 == 1 {
-			if x != "." {
-				return nil, syntaxError("'%s'", x)
-			}
-			continue
-		}
-		parts = append(parts, x)
+	parts, serr := dottedName(w)
+	if serr != nil {
+		return nil, serr
 	}
 	cat, sch := se.catalog, se.schema
 	switch {
-	case (len(w) > 0 && len(w)%2 == 0) || len(parts) > 2:
+	case len(parts) > 2:
 		return nil, syntaxError("end of input")
 	case len(parts) == 2:
 		cat, sch = parts[0], parts[1]
