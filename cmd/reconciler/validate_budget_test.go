@@ -1,12 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cas-reconciler/reconciler/internal/cuetest"
 	"github.com/cas-reconciler/reconciler/pkg/loadworker"
 )
 
@@ -15,17 +15,6 @@ func TestMain(m *testing.M) {
 		os.Exit(loadworker.Serve())
 	}
 	os.Exit(m.Run())
-}
-
-// explosiveCUE is a small file whose evaluation needs memory exponential in
-// its length: each list is the previous one twice.
-func explosiveCUE() string {
-	var b strings.Builder
-	b.WriteString("package cas\n\nimport \"list\"\n\n_l0: [1, 2]\n")
-	for i := 1; i < 40; i++ {
-		fmt.Fprintf(&b, "_l%d: list.Concat([_l%d, _l%d])\n", i, i-1, i-1)
-	}
-	return b.String()
 }
 
 // TestValidateExplosiveFile: a file whose evaluation exceeds the memory
@@ -49,7 +38,7 @@ func TestValidateExplosiveFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bomb.cue"), []byte(explosiveCUE()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "bomb.cue"), []byte(cuetest.Explosive("cas")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	old := validateLimits

@@ -13,24 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/cuetest"
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
-	"github.com/cas-reconciler/reconciler/pkg/config"
 	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/gittest"
 	"github.com/cas-reconciler/reconciler/pkg/logging"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
-
-// explosiveCUE is a small file whose evaluation needs memory exponential in
-// its length: each list is the previous one twice.
-func explosiveCUE() string {
-	var b strings.Builder
-	b.WriteString("package retail\n\nimport \"list\"\n\n_l0: [1, 2]\n")
-	for i := 1; i < 40; i++ {
-		fmt.Fprintf(&b, "_l%d: list.Concat([_l%d, _l%d])\n", i, i-1, i-1)
-	}
-	return b.String()
-}
 
 // copyRetail copies the retail repository with its parent segment renamed,
 // so that a second source owns a parent of its own.
@@ -66,16 +54,11 @@ func TestDaemonStallsAFileOverTheLoadBudget(t *testing.T) {
 	git := gittest.NewServer(t, gittest.WithToken(gitToken))
 	bad := git.NewRepo(t, "bad")
 	bad.ImportDir(t, "retail segments", retailDir)
-	badRev := bad.Commit(t, "an explosive file", map[string]string{"segments/explosive.cue": explosiveCUE()})
+	badRev := bad.Commit(t, "an explosive file", map[string]string{"segments/explosive.cue": cuetest.Explosive("retail")})
 	good := git.NewRepo(t, "good")
 	goodRev := good.ImportDir(t, "second parent", copyRetail(t, "Second Customers"))
 
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	td.Start()
-	t.Cleanup(td.Close)
+	td := retailTreasure(t)
 	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
 
 	src := fmt.Sprintf(`
@@ -89,10 +72,7 @@ databricks: {host: %q, port: %d, httpPath: %q, insecure: true, token: env: "DBX_
 load: {memoryLimitBytes: 134217728, fileTimeout: "60s"}
 `, bad.URL(), good.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath)
 	vars := map[string]string{"GIT_TOKEN": gitToken, "TD_API_KEY": tdKey, "DBX_TOKEN": dbxToken}
-	cfg, err := config.Parse("test.cue", []byte(src), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, src, vars)
 	if cfg.Load.MemoryLimitBytes != 128<<20 || cfg.Load.MaxFiles != 20000 {
 		t.Fatalf("load = %+v, want the memory limit set and the other defaults", cfg.Load)
 	}

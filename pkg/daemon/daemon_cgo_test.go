@@ -37,6 +37,29 @@ const (
 	retailDir = "../../testdata/repos/retail"
 )
 
+// retailTreasure starts a Treasure stand-in with the connections the
+// retail repository names (its parent segment's and an activation's).
+func retailTreasure(t *testing.T) *tdstandin.Server {
+	t.Helper()
+	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	td.Start()
+	t.Cleanup(td.Close)
+	return td
+}
+
+// parseConfig parses a test configuration whose secrets come from vars.
+func parseConfig(t *testing.T, src string, vars map[string]string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.cue", []byte(src), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 type harness struct {
 	td     *tdstandin.Server
 	dbx    *dbxstandin.Server
@@ -83,13 +106,7 @@ func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
 	repo := git.NewRepo(t, "retail")
 	repo.ImportDir(t, "retail segments", retailDir)
 
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{tdKey}, Connections: map[string]string{"databricks-retail": "341079", "s3-retail-exports": "341090"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	td.Start()
-	t.Cleanup(td.Close)
-
+	td := retailTreasure(t)
 	dbx, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
 
 	src := fmt.Sprintf(`
@@ -101,10 +118,7 @@ webhooks: generic: env: "HOOK_SECRET"
 `, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath, o.dbxAuth)
 	vars := map[string]string{"GIT_TOKEN": gitToken, "TD_API_KEY": tdKey, "DBX_TOKEN": dbxToken, "HOOK_SECRET": hookKey}
 	maps.Copy(vars, o.env)
-	cfg, err := config.Parse("test.cue", []byte(src), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, src, vars)
 
 	logs := &syncbuf.Buffer{}
 	red := logging.NewRedactor()

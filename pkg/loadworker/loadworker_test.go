@@ -3,7 +3,6 @@ package loadworker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/cuetest"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
 
@@ -40,15 +40,6 @@ func retail(t *testing.T) fstest.MapFS {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func explosive() []byte {
-	var b strings.Builder
-	b.WriteString("package retail\n\nimport \"list\"\n\n_l0: [1, 2]\n")
-	for i := 1; i < 40; i++ {
-		fmt.Fprintf(&b, "_l%d: list.Concat([_l%d, _l%d])\n", i, i-1, i-1)
-	}
-	return []byte(b.String())
 }
 
 func codes(err error) map[string]string {
@@ -118,7 +109,7 @@ func TestCaps(t *testing.T) {
 // the file is blamed, the others are still loaded.
 func TestExplosiveFileIsOverBudget(t *testing.T) {
 	fsys := retail(t)
-	fsys["segments/explosive.cue"] = &fstest.MapFile{Data: explosive()}
+	fsys["segments/explosive.cue"] = &fstest.MapFile{Data: []byte(cuetest.Explosive("retail"))}
 	res, err := New(Limits{MemoryLimit: 128 << 20}).Load(context.Background(), fsys)
 	if got := codes(err)["segments/explosive.cue"]; got != CodeOverBudget {
 		t.Fatalf("err = %v, want over-budget for the explosive file", err)
