@@ -117,19 +117,8 @@ func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
 }
 
 func TestOnlyTheBinaryImportsTheDaemon(t *testing.T) {
-	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...")
-	cmd.Dir = "../.."
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		importer := strings.TrimPrefix(f[0], module+"/")
-		for _, imp := range f[1:] {
+	for importer, imps := range graph(t) {
+		for _, imp := range imps {
 			if imp == pkgPath("pkg/daemon") && importer != "cmd/reconciler" && !strings.HasPrefix(importer, "test/") {
 				t.Errorf("%s imports pkg/daemon; only cmd/reconciler may", importer)
 			}
