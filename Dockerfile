@@ -10,7 +10,7 @@ COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
 # BUILD-FLAGS (kept identical in deploy/check.sh)
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/cas-reconciler/reconciler/pkg/version.Version=${VERSION} -X github.com/cas-reconciler/reconciler/pkg/version.Commit=${COMMIT}" -o /out/reconciler ./cmd/reconciler
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/cas-reconciler/reconciler/internal/version.Version=${VERSION} -X github.com/cas-reconciler/reconciler/internal/version.Commit=${COMMIT}" -o /out/reconciler ./cmd/reconciler
 RUN mkdir -p /out/cache && /out/reconciler version
 
 # distroless static: CA certificates, /etc/passwd with nonroot (65532), no shell.

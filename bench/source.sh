@@ -1,5 +1,5 @@
 #!/bin/sh
-# Benchmarks of pkg/source against a local smart-HTTP git server
+# Benchmarks of internal/source against a local smart-HTTP git server
 # (git http-backend), with 1,000 and 10,000 files:
 #   - LatestRevision / FetchUnchanged: the "is there a new commit" check;
 #   - FetchNewCommit: incremental fetch of a one-file change plus reading
@@ -11,8 +11,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 go test -run '^$' -benchmem -timeout 60m \
-	-bench 'LatestRevision|FetchUnchanged' ./pkg/source/ "$@"
+	-bench 'LatestRevision|FetchUnchanged' ./internal/source/ "$@"
 go test -run '^$' -benchmem -timeout 60m -benchtime 10x \
-	-bench 'FetchNewCommit|Clone' ./pkg/source/ "$@"
+	-bench 'FetchNewCommit|Clone' ./internal/source/ "$@"
 go test -run '^$' -benchmem -timeout 60m -benchtime 1x \
-	-bench 'MemoryOver200Fetches' ./pkg/source/ "$@"
+	-bench 'MemoryOver200Fetches' ./internal/source/ "$@"

@@ -31,8 +31,8 @@ echo "generating $n segment files in $repo" >&2
 # so that cue export evaluates the same definitions.
 mkdir -p "$repo/cue.mod/pkg/cas.treasuredata.dev/schemas"
 cp -r "$root/schemas/cue.mod" "$root/schemas/cas" "$repo/cue.mod/pkg/cas.treasuredata.dev/schemas/"
-cp "$root/testdata/repos/retail/cue.mod/module.cue" "$repo/cue.mod/module.cue"
-cp "$root/testdata/repos/retail/repo.cue" "$repo/repo.cue"
+cp "$root/examples/retail/cue.mod/module.cue" "$repo/cue.mod/module.cue"
+cp "$root/examples/retail/repo.cue" "$repo/repo.cue"
 
 # measure LABEL DIR CMD...: runs CMD in DIR under GNU time when available
 # and sets wall (seconds) and rss (MiB).

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Warehouse benchmarks:
-#   - BenchmarkSnapshot (pkg/warehouse, needs cgo for the Databricks
+#   - BenchmarkSnapshot (internal/warehouse, needs cgo for the Databricks
 #     stand-in): a snapshot of 50 tables / 2,000 columns; statements issued
 #     per snapshot and wall time, cold (empty cache) with each privilege
 #     check, and cached (nothing changed);
@@ -10,5 +10,5 @@
 set -eu
 cd "$(dirname "$0")/.."
 count=${1:-3}
-go test -run '^$' -bench 'BenchmarkSnapshot' -benchtime 10x -count "$count" ./pkg/warehouse/
+go test -run '^$' -bench 'BenchmarkSnapshot' -benchtime 10x -count "$count" ./internal/warehouse/
 go test -run '^$' -bench 'BenchmarkCheck' -benchmem -count "$count" ./pkg/validate/

@@ -12,11 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
-	"github.com/cas-reconciler/reconciler/pkg/metrics"
+	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/metrics"
 )
 
-// registered returns the names of every metric pkg/metrics defines.
+// registered returns the names of every metric internal/metrics defines.
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := &describer{names: map[string]bool{}}

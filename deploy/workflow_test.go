@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/internal/config"
 )
 
 // workflow is the part of a GitHub Actions workflow the tests read.
@@ -145,7 +145,7 @@ func checkCommand(t *testing.T, bin, dir string, f []string, env map[string]stri
 	if sub == "validate" {
 		// The step runs in the checkout of a segment repository.
 		repo := t.TempDir()
-		if err := os.CopyFS(repo, os.DirFS("../testdata/repos/retail")); err != nil {
+		if err := os.CopyFS(repo, os.DirFS("../examples/retail")); err != nil {
 			t.Fatal(err)
 		}
 		run := exec.Command(bin, args...)

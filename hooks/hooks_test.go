@@ -47,7 +47,7 @@ func TestPreCommitValidatesTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo := t.TempDir()
-	if err := os.CopyFS(repo, os.DirFS("../testdata/repos/retail")); err != nil {
+	if err := os.CopyFS(repo, os.DirFS("../examples/retail")); err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir() // the hook's TMPDIR: must be empty after every commit

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cas-reconciler/reconciler/pkg/apply"
-	"github.com/cas-reconciler/reconciler/pkg/reconcile"
+	"github.com/cas-reconciler/reconciler/internal/apply"
+	"github.com/cas-reconciler/reconciler/internal/reconcile"
 )
 
 // runApply implements `reconciler apply [--auto-approve] [DIR]`: it shows the

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cas-reconciler/reconciler/pkg/apply"
+	"github.com/cas-reconciler/reconciler/internal/apply"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
-	"github.com/cas-reconciler/reconciler/pkg/gittest"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 	"github.com/databricks/databricks-sql-go/logger"
 )
 
@@ -44,7 +44,7 @@ func cliEnvWith(t *testing.T, opts tdstandin.Options) (cfgPath string, td *tdsta
 	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
 	srv := gittest.NewServer(t)
 	repo := srv.NewRepo(t, "segments")
-	repo.ImportDir(t, "retail", "../../testdata/repos/retail")
+	repo.ImportDir(t, "retail", "../../examples/retail")
 	t.Setenv("CLI_TD_KEY", cliTDKey)
 	t.Setenv("CLI_DBX_TOKEN", "dapi-treasure-sp")
 	cfg := fmt.Sprintf(`sources:
@@ -123,7 +123,7 @@ func TestPlanApplyImportRoundTrip(t *testing.T) {
 	// (prune.allowEmpty), which is something to do.
 	empty := t.TempDir()
 	for _, f := range []string{"repo.cue", "parent.cue", "cue.mod/module.cue"} {
-		b, err := os.ReadFile(filepath.Join("../../testdata/repos/retail", f))
+		b, err := os.ReadFile(filepath.Join("../../examples/retail", f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ webhooks:
 	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, "", "plan", "--config", cfgPath, "../../testdata/repos/retail")
+	code, out, errOut := run(t, "", "plan", "--config", cfgPath, "../../examples/retail")
 	if code != exitOK || !strings.Contains(out, "Plan: 37 to add") {
 		t.Errorf("plan of a checkout with unused secrets absent: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -251,7 +251,7 @@ webhooks:
 	if code != exitFailed || !strings.Contains(errOut, `no parent segment named "Retail Customers"`) {
 		t.Errorf("import without warehouse credentials: exit %d, want it to reach Treasure Data\n%s\n%s", code, out, errOut)
 	}
-	code, _, errOut = run(t, "", "plan", "--config", cfgPath, "../../testdata/repos/retail")
+	code, _, errOut = run(t, "", "plan", "--config", cfgPath, "../../examples/retail")
 	if code != exitUsage || !strings.Contains(errOut, "databricks.token: environment variable CLI_DBX_TOKEN is not set") {
 		t.Errorf("plan without warehouse credentials: exit %d\n%s", code, errOut)
 	}
@@ -261,7 +261,7 @@ webhooks:
 // applied to parent.cue.
 func copyRetail(t *testing.T, edit func(string) string) string {
 	t.Helper()
-	src := "../../testdata/repos/retail"
+	src := "../../examples/retail"
 	dir := t.TempDir()
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -326,7 +326,7 @@ func TestPlanShowsARemovedParent(t *testing.T) {
 		t.Fatalf("apply: %s\n%s", out, errOut)
 	}
 	dir := t.TempDir()
-	mod, err := os.ReadFile("../../testdata/repos/retail/cue.mod/module.cue")
+	mod, err := os.ReadFile("../../examples/retail/cue.mod/module.cue")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestValidateChecksConnections(t *testing.T) {
 	}
 	edited := strings.Replace(string(mb), `connection: "s3-retail-exports"`, `connection: "no-such-export"`, 1)
 	if edited == string(mb) {
-		t.Fatal("testdata/repos/retail/segments/marketing.cue changed: no activation on s3-retail-exports")
+		t.Fatal("examples/retail/segments/marketing.cue changed: no activation on s3-retail-exports")
 	}
 	if err := os.WriteFile(mk, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 )
 
 // copyTree copies the files below src to dst.
@@ -43,7 +43,7 @@ func TestPipelineOnEitherContract(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg, td := cliEnvWith(t, tdstandin.Options{DocumentedOnly: documented})
 			dir := t.TempDir()
-			copyTree(t, "../../testdata/repos/retail", dir)
+			copyTree(t, "../../examples/retail", dir)
 			// An attribute group: written to Treasure, but not a field of
 			// the documented response.
 			parentFile := filepath.Join(dir, "parent.cue")
@@ -53,7 +53,7 @@ func TestPipelineOnEitherContract(t *testing.T) {
 			}
 			grouped := strings.Replace(string(pb), `country: type: "string"`, `country: {type: "string", group: "Profile"}`, 1)
 			if grouped == string(pb) {
-				t.Fatal("testdata/repos/retail/parent.cue changed: no country attribute")
+				t.Fatal("examples/retail/parent.cue changed: no country attribute")
 			}
 			if err := os.WriteFile(parentFile, []byte(grouped), 0o644); err != nil {
 				t.Fatal(err)
@@ -107,7 +107,7 @@ func TestPipelineOnEitherContract(t *testing.T) {
 			i := strings.Index(src, "\t\"A Names\": {")
 			j := strings.Index(src, "\t\"Not Subscribed Web Shoppers\"")
 			if i < 0 || j < i {
-				t.Fatal("testdata/repos/retail/segments/stores.cue changed: A Names not found before Not Subscribed Web Shoppers")
+				t.Fatal("examples/retail/segments/stores.cue changed: A Names not found before Not Subscribed Web Shoppers")
 			}
 			if err := os.WriteFile(stores, []byte(src[:i]+src[j:]), 0o644); err != nil {
 				t.Fatal(err)

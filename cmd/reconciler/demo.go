@@ -19,12 +19,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
-	"github.com/cas-reconciler/reconciler/pkg/daemon"
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
-	"github.com/cas-reconciler/reconciler/pkg/logging"
-	"github.com/cas-reconciler/reconciler/pkg/reconcile"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/daemon"
+	"github.com/cas-reconciler/reconciler/internal/logging"
+	"github.com/cas-reconciler/reconciler/internal/reconcile"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 )
 
 // Credentials of the demo's stand-ins. They are not secrets: they exist only
@@ -91,7 +91,7 @@ func findUp(rel string) (string, error) {
 }
 
 func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration, logLevel string, once bool) error {
-	root, err := findUp("testdata/repos/retail")
+	root, err := findUp("examples/retail")
 	if err != nil {
 		return err
 	}
@@ -342,7 +342,7 @@ func git(dir string, args ...string) error {
 
 // newDemoRepo creates a git repository holding the retail example.
 func newDemoRepo(root, repo string) error {
-	if err := os.CopyFS(repo, os.DirFS(filepath.Join(root, "testdata/repos/retail"))); err != nil {
+	if err := os.CopyFS(repo, os.DirFS(filepath.Join(root, "examples/retail"))); err != nil {
 		return err
 	}
 	for _, args := range [][]string{

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
-	"github.com/cas-reconciler/reconciler/pkg/gittest"
 )
 
 // TestDemoReconcilesACommit runs the demo from a subdirectory of the

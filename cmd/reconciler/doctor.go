@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
-	"github.com/cas-reconciler/reconciler/pkg/daemon"
+	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/daemon"
+	"github.com/cas-reconciler/reconciler/internal/doctor"
+	"github.com/cas-reconciler/reconciler/internal/loadworker"
+	"github.com/cas-reconciler/reconciler/internal/logging"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
-	"github.com/cas-reconciler/reconciler/pkg/doctor"
-	"github.com/cas-reconciler/reconciler/pkg/loadworker"
-	"github.com/cas-reconciler/reconciler/pkg/logging"
 )
 
 // exitInterrupted is doctor's exit code when a signal or --timeout ended it

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
 )

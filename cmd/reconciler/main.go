@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/cas-reconciler/reconciler/pkg/loadworker"
+	"github.com/cas-reconciler/reconciler/internal/loadworker"
 )
 
 // stdio carries the process streams, so that commands can be run in tests.

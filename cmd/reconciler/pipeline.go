@@ -9,10 +9,10 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
-	"github.com/cas-reconciler/reconciler/pkg/daemon"
-	"github.com/cas-reconciler/reconciler/pkg/logging"
-	"github.com/cas-reconciler/reconciler/pkg/reconcile"
+	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/daemon"
+	"github.com/cas-reconciler/reconciler/internal/logging"
+	"github.com/cas-reconciler/reconciler/internal/reconcile"
 )
 
 // target are the flags plan, apply and import share: which configuration

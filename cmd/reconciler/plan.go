@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
-	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 )
 
 // planFlags are the flags of plan and apply.

@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/reconcile"
+	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/population"
-	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/validate"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse"
 )
 
 // runPreview implements `reconciler preview [--config FILE] [DIR]

@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
-	"github.com/cas-reconciler/reconciler/pkg/daemon"
+	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/daemon"
+	"github.com/cas-reconciler/reconciler/internal/logging"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
-	"github.com/cas-reconciler/reconciler/pkg/logging"
 )
 
 // runDaemon implements `reconciler run --config FILE`.

@@ -11,10 +11,10 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/cas-reconciler/reconciler/pkg/config"
+	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/loadworker"
+	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
-	"github.com/cas-reconciler/reconciler/pkg/loadworker"
-	"github.com/cas-reconciler/reconciler/pkg/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 

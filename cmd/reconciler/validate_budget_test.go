@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/cas-reconciler/reconciler/internal/cuetest"
-	"github.com/cas-reconciler/reconciler/pkg/loadworker"
+	"github.com/cas-reconciler/reconciler/internal/loadworker"
 )
 
 func TestMain(m *testing.M) {
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 // other files are still checked, instead of running out of memory.
 func TestValidateExplosiveFile(t *testing.T) {
 	dir := t.TempDir()
-	retail, err := os.ReadDir(reposDir + "/retail")
+	retail, err := os.ReadDir(retailDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestValidateExplosiveFile(t *testing.T) {
 		if e.IsDir() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(reposDir, "retail", e.Name()))
+		b, err := os.ReadFile(filepath.Join(retailDir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}

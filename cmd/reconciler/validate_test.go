@@ -17,10 +17,13 @@ func runValidateArgs(t *testing.T, args ...string) (code int, stdout, stderr str
 	return code, out.String(), errb.String()
 }
 
-const reposDir = "../../testdata/repos"
+const (
+	reposDir  = "../../testdata/repos"
+	retailDir = "../../examples/retail"
+)
 
 func TestValidateExample(t *testing.T) {
-	code, out, errs := runValidateArgs(t, reposDir+"/retail")
+	code, out, errs := runValidateArgs(t, retailDir)
 	if code != exitOK || out != "0 errors, 0 warnings in 6 files\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
@@ -93,7 +96,7 @@ func TestValidateJSON(t *testing.T) {
 		t.Errorf("first diagnostic = %+v", d)
 	}
 
-	code, out, _ = runValidateArgs(t, "--format=json", reposDir+"/retail")
+	code, out, _ = runValidateArgs(t, "--format=json", retailDir)
 	if code != exitOK || !strings.Contains(out, `"valid": true`) || !strings.Contains(out, `"diagnostics": []`) {
 		t.Errorf("exit %d, output %s", code, out)
 	}
@@ -126,8 +129,8 @@ func TestValidateUsage(t *testing.T) {
 		code int
 		err  string
 	}{
-		{[]string{"--format", "xml", reposDir + "/retail"}, exitUsage, "unknown format"},
-		{[]string{reposDir + "/retail", reposDir + "/retail"}, exitUsage, "at most one directory"},
+		{[]string{"--format", "xml", retailDir}, exitUsage, "unknown format"},
+		{[]string{retailDir, retailDir}, exitUsage, "at most one directory"},
 		{[]string{reposDir + "/does-not-exist"}, exitUsage, "is not a directory"},
 		{[]string{"--no-such-flag"}, exitUsage, "flag provided but not defined"},
 		{[]string{"-h"}, exitOK, "Usage: reconciler validate"},

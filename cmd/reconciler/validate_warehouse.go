@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/validate"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse"
 )
 
 // Warehouse connection settings come from flags and the environment:

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
 	"github.com/databricks/databricks-sql-go/logger"
 )
 
@@ -36,7 +36,7 @@ func TestValidateWarehouseRetail(t *testing.T) {
 	t.Setenv("DATABRICKS_HOST", fmt.Sprintf("http://%s:%d", ep.Host, ep.Port))
 	t.Setenv("DATABRICKS_HTTP_PATH", ep.HTTPPath)
 	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
-	code, out, errs := runCLI("validate", "--warehouse", "--check-keys", "--format", "json", "../../testdata/repos/retail")
+	code, out, errs := runCLI("validate", "--warehouse", "--check-keys", "--format", "json", "../../examples/retail")
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -56,7 +56,7 @@ func TestValidateWarehouseBrokenAndSecrets(t *testing.T) {
 	t.Setenv("DATABRICKS_CLIENT_ID", "")
 	base := []string{"validate", "--warehouse", "--warehouse-host", fmt.Sprintf("%s:%d", ep.Host, ep.Port),
 		"--warehouse-insecure", "--warehouse-http-path", ep.HTTPPath}
-	code, out, errs := runCLI(append(base, "--token-file", tokenFile, "../../testdata/repos/retail")...)
+	code, out, errs := runCLI(append(base, "--token-file", tokenFile, "../../examples/retail")...)
 	if code != exitFailed {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out, errs)
 	}
@@ -72,7 +72,7 @@ func TestValidateWarehouseBrokenAndSecrets(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(secret), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs = runCLI(append(base, "--token-file", tokenFile, "../../testdata/repos/retail")...)
+	code, out, errs = runCLI(append(base, "--token-file", tokenFile, "../../examples/retail")...)
 	if code != exitUsage || !strings.Contains(errs, "auth refused") || !strings.Contains(errs, ep.Host) {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
@@ -84,12 +84,12 @@ func TestValidateWarehouseBrokenAndSecrets(t *testing.T) {
 func TestValidateWarehouseNeedsSettings(t *testing.T) {
 	t.Setenv("DATABRICKS_HOST", "")
 	t.Setenv("DATABRICKS_HTTP_PATH", "")
-	code, _, errs := runCLI("validate", "--warehouse", "../../testdata/repos/retail")
+	code, _, errs := runCLI("validate", "--warehouse", "../../examples/retail")
 	if code != exitUsage || !strings.Contains(errs, "DATABRICKS_HOST") {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 	// There is no flag that takes a secret as its value.
-	code, _, _ = runCLI("validate", "--warehouse", "--token", "x", "../../testdata/repos/retail")
+	code, _, _ = runCLI("validate", "--warehouse", "--token", "x", "../../examples/retail")
 	if code != exitUsage {
 		t.Errorf("--token accepted")
 	}
@@ -109,7 +109,7 @@ func TestValidateWarehouseProbePrintsOnlyItsFindings(t *testing.T) {
 	t.Setenv("DATABRICKS_HTTP_PATH", ep.HTTPPath)
 	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
 	t.Setenv("DATABRICKS_CLIENT_ID", "")
-	code, out, errs := runCLI("validate", "--warehouse", "--privileges", "probe", "../../testdata/repos/retail")
+	code, out, errs := runCLI("validate", "--warehouse", "--privileges", "probe", "../../examples/retail")
 	if code != exitFailed {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out, errs)
 	}
@@ -138,11 +138,11 @@ func TestValidateWarehouseStartTimeout(t *testing.T) {
 	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
 	t.Setenv("DATABRICKS_CLIENT_ID", "")
 
-	code, _, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "-1s", "../../testdata/repos/retail")
+	code, _, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "-1s", "../../examples/retail")
 	if code != exitUsage || !strings.Contains(errs, "--warehouse-start-timeout") || len(srv.Calls()) != 0 {
 		t.Fatalf("negative budget: exit %d, %d calls, stderr %q", code, len(srv.Calls()), errs)
 	}
-	code, out, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "0", "../../testdata/repos/retail")
+	code, out, errs := runCLI("validate", "--warehouse", "--warehouse-start-timeout", "0", "../../examples/retail")
 	if code != exitUsage || !strings.Contains(errs, "starting") || !strings.Contains(errs, ep.Host) || strings.Contains(errs, "query:") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/cas-reconciler/reconciler/pkg/version"
+	"github.com/cas-reconciler/reconciler/internal/version"
 )
 
 func runVersion(_ context.Context, args []string, io stdio) int {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 

@@ -26,7 +26,7 @@ var testNow = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // warehouse would fill in.
 func demo(t testing.TB) (*segment.Parent, []segment.Segment) {
 	t.Helper()
-	r, err := spec.Load(context.Background(), os.DirFS(filepath.Join("..", "..", "testdata", "repos", "retail")), spec.Options{})
+	r, err := spec.Load(context.Background(), os.DirFS(filepath.Join("..", "..", "examples", "retail")), spec.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	_ "github.com/databricks/databricks-sql-go"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 

@@ -182,6 +182,13 @@ func TestCueVet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	examples, err := filepath.Glob("../../examples/*/repo.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range examples {
+		dirs = append(dirs, filepath.Dir(e))
+	}
 	good := 0
 	for _, dir := range dirs {
 		if strings.HasPrefix(filepath.Base(dir), "broken-") {
@@ -198,7 +205,7 @@ func TestCueVet(t *testing.T) {
 		})
 	}
 	if good == 0 {
-		t.Fatal("no example repository in testdata/repos")
+		t.Fatal("no example repository in examples/ or testdata/repos")
 	}
 
 	broken := []struct {

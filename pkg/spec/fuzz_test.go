@@ -14,7 +14,9 @@ import (
 func FuzzLoad(f *testing.F) {
 	files, _ := filepath.Glob("../../testdata/repos/*/*.cue")
 	more, _ := filepath.Glob("../../testdata/repos/*/segments/*.cue")
-	for _, name := range append(files, more...) {
+	examples, _ := filepath.Glob("../../examples/*/*.cue")
+	exampleSegments, _ := filepath.Glob("../../examples/*/segments/*.cue")
+	for _, name := range append(append(files, more...), append(examples, exampleSegments...)...) {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
 		}

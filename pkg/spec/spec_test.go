@@ -16,7 +16,7 @@ import (
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
-const retail = "../../testdata/repos/retail"
+const retail = "../../examples/retail"
 
 func segmentByName(t *testing.T, st segment.State, name string) *segment.Segment {
 	t.Helper()

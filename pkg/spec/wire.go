@@ -9,7 +9,7 @@ import (
 )
 
 // wireResult is a fileResult in a form the codec (codec.go) can carry, so that a
-// file evaluated in another process (pkg/loadworker) enters this process's
+// file evaluated in another process (internal/loadworker) enters this process's
 // cache without being evaluated again.
 type wireResult struct {
 	Path            string

@@ -106,6 +106,7 @@ func timeOf(v reflect.Value) (time.Time, bool) {
 // imported cache evaluates nothing and returns what a fresh load returns.
 func TestCacheExportImport(t *testing.T) {
 	dirs, err := filepath.Glob("../../testdata/repos/*")
+	dirs = append(dirs, "../../examples/retail")
 	if err != nil || len(dirs) < 5 {
 		t.Fatalf("fixtures: %v %v", dirs, err)
 	}
@@ -161,7 +162,7 @@ func TestCacheExportImport(t *testing.T) {
 // TestImportRefusesDamagedData: every truncation of an export, and one with
 // a byte appended, is an error, never a panic or a wrong result.
 func TestImportRefusesDamagedData(t *testing.T) {
-	fsys := os.DirFS("../../testdata/repos/retail")
+	fsys := os.DirFS("../../examples/retail")
 	c := NewCache()
 	if _, err := Load(context.Background(), fsys, Options{Cache: c}); err != nil {
 		t.Fatal(err)

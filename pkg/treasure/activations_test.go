@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
 
 // activatedSegment creates a parent segment with one segment and returns

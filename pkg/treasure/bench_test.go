@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 )
 
 // seedLarge stores folders × perFolder segments directly in the stand-in,

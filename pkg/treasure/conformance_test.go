@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/doctor"
+	"github.com/cas-reconciler/reconciler/internal/doctor"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 	"github.com/cas-reconciler/reconciler/pkg/treasure"
 )
 

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
 
 // TestDocumentedOnlyParent runs a parent segment through a stand-in that

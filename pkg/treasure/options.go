@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/version"
+	"github.com/cas-reconciler/reconciler/internal/version"
 )
 
 // Region is a Treasure Data site.

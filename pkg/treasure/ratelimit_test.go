@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 )
 
 // TestNoRateLimitedAgainstEnforcingServer runs a client at the rate and

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse/catalog"
 )
 
 // BenchmarkCheck validates one parent segment with 49 behavior tables of

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
 	"github.com/cas-reconciler/reconciler/pkg/validate"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse"
 	"github.com/databricks/databricks-sql-go/logger"
 )
 
@@ -27,7 +27,7 @@ func init() { _ = logger.SetLogLevel("disabled") }
 // loadRetail loads the example repository.
 func loadRetail(t *testing.T) segment.State {
 	t.Helper()
-	res, err := spec.Load(context.Background(), os.DirFS("../../testdata/repos/retail"), spec.Options{})
+	res, err := spec.Load(context.Background(), os.DirFS("../../examples/retail"), spec.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse/catalog"
 )
 
 // rule checks the behavior conditions of a segment rule against the real

@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/warehouse/catalog"
 )
 
 func tbl(name string) segment.Table { return segment.Table{Catalog: "cat", Schema: "sch", Table: name} }

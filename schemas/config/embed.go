@@ -1,7 +1,7 @@
 // Package config holds the CUE schema of the reconciler's configuration file.
 //
 // The schema is the single source of truth for the file's shape, defaults and
-// bounds; package pkg/config unifies every configuration file (CUE or YAML)
+// bounds; package internal/config unifies every configuration file (CUE or YAML)
 // with it and adds the checks CUE cannot express (cron syntax, secret
 // sources, durations that must be ordered).
 package config

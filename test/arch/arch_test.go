@@ -48,10 +48,10 @@ func internal(set map[string]bool) []string {
 
 func TestLeavesImportNothingFromTheModule(t *testing.T) {
 	allowed := map[string][]string{
-		"pkg/diag":    nil,
-		"pkg/segment": {"pkg/diag"},
-		"pkg/version": nil,
-		"pkg/metrics": nil,
+		"pkg/diag":         nil,
+		"pkg/segment":      {"pkg/diag"},
+		"internal/version": nil,
+		"internal/metrics": nil,
 	}
 	for pkg, ok := range allowed {
 		_, all := deps(t, nil, pkgPath(pkg))
@@ -68,8 +68,8 @@ func TestLeavesImportNothingFromTheModule(t *testing.T) {
 }
 
 func TestPureCoresDoNoNetworkIO(t *testing.T) {
-	forbidden := []string{"net/http", pkgPath("pkg/treasure"), pkgPath("pkg/source"),
-		pkgPath("pkg/daemon"), "github.com/databricks/databricks-sql-go", "github.com/go-git/go-git/v5"}
+	forbidden := []string{"net/http", pkgPath("pkg/treasure"), pkgPath("internal/source"),
+		pkgPath("internal/daemon"), "github.com/databricks/databricks-sql-go", "github.com/go-git/go-git/v5"}
 	for _, pkg := range []string{"pkg/plan", "pkg/validate", "pkg/segment", "pkg/diag"} {
 		_, all := deps(t, nil, pkgPath(pkg))
 		for _, f := range forbidden {
@@ -81,7 +81,7 @@ func TestPureCoresDoNoNetworkIO(t *testing.T) {
 	// The CUE evaluator links packages that could reach the network (module
 	// registries), so for spec only its own imports are checked.
 	direct, _ := deps(t, nil, pkgPath("pkg/spec"))
-	for _, f := range append(forbidden, "net", "os/exec", pkgPath("pkg/warehouse")) {
+	for _, f := range append(forbidden, "net", "os/exec", pkgPath("internal/warehouse")) {
 		if direct[f] {
 			t.Errorf("pkg/spec imports %s; the loader reads only the snapshot it is given", f)
 		}
@@ -89,8 +89,8 @@ func TestPureCoresDoNoNetworkIO(t *testing.T) {
 }
 
 func TestAdaptersTalkToOneSystem(t *testing.T) {
-	adapters := []string{"pkg/source", "pkg/warehouse", "pkg/treasure"}
-	others := []string{"pkg/spec", "pkg/validate", "pkg/plan", "pkg/apply", "pkg/reconcile", "pkg/daemon", "pkg/metrics"}
+	adapters := []string{"internal/source", "internal/warehouse", "pkg/treasure"}
+	others := []string{"pkg/spec", "pkg/validate", "pkg/plan", "internal/apply", "internal/reconcile", "internal/daemon", "internal/metrics"}
 	for _, a := range adapters {
 		_, all := deps(t, nil, pkgPath(a))
 		for _, b := range append(adapters, others...) {
@@ -105,9 +105,9 @@ func TestAdaptersTalkToOneSystem(t *testing.T) {
 }
 
 func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
-	for _, pkg := range []string{"pkg/plan", "pkg/apply", "pkg/reconcile"} {
+	for _, pkg := range []string{"pkg/plan", "internal/apply", "internal/reconcile"} {
 		_, all := deps(t, nil, pkgPath(pkg))
-		for _, f := range []string{pkgPath("pkg/treasure"), pkgPath("pkg/daemon"), pkgPath("pkg/metrics"),
+		for _, f := range []string{pkgPath("pkg/treasure"), pkgPath("internal/daemon"), pkgPath("internal/metrics"),
 			"github.com/prometheus/client_golang/prometheus"} {
 			if all[f] {
 				t.Errorf("%s depends on %s", pkg, f)
@@ -119,8 +119,8 @@ func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
 func TestOnlyTheBinaryImportsTheDaemon(t *testing.T) {
 	for importer, imps := range graph(t) {
 		for _, imp := range imps {
-			if imp == pkgPath("pkg/daemon") && importer != "cmd/reconciler" && !strings.HasPrefix(importer, "test/") {
-				t.Errorf("%s imports pkg/daemon; only cmd/reconciler may", importer)
+			if imp == pkgPath("internal/daemon") && importer != "cmd/reconciler" && !strings.HasPrefix(importer, "test/") {
+				t.Errorf("%s imports internal/daemon; only cmd/reconciler may", importer)
 			}
 		}
 	}
@@ -132,7 +132,7 @@ func TestProductionBinaryBuildsWithoutCgo(t *testing.T) {
 		t.Fatal("no dependencies listed for cmd/reconciler")
 	}
 	for d := range all {
-		if strings.Contains(d, "duckdb") || strings.HasSuffix(d, "/pkg/dbxstandin") {
+		if strings.Contains(d, "duckdb") || strings.HasSuffix(d, "/internal/standin/dbxstandin") {
 			t.Errorf("with CGO_ENABLED=0 cmd/reconciler still depends on %s", d)
 		}
 	}
@@ -141,14 +141,14 @@ func TestProductionBinaryBuildsWithoutCgo(t *testing.T) {
 	}
 }
 
-// The binary speaks to the Kubernetes API through pkg/leader's own client:
+// The binary speaks to the Kubernetes API through internal/leader's own client:
 // a Kubernetes client library would link every API group's types (tens of
 // megabytes of binary and resident memory).
 func TestBinaryLinksNoKubernetesLibraries(t *testing.T) {
 	_, all := deps(t, []string{"CGO_ENABLED=0"}, pkgPath("cmd/reconciler"))
 	for d := range all {
 		if strings.HasPrefix(d, "k8s.io/") || strings.HasPrefix(d, "sigs.k8s.io/") ||
-			d == pkgPath("pkg/leader/leadertest") {
+			d == pkgPath("internal/standin/leadertest") {
 			t.Errorf("cmd/reconciler depends on %s", d)
 		}
 	}

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin"
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 )
 
 // doctorReport is the JSON report of reconciler doctor.

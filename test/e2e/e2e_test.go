@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 )
 
 const germany = "package retail\n\nsegments: \"E2E Germany\": where: [{attribute: \"country\", oneOf: [\"DE\"]}]\n"

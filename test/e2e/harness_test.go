@@ -18,11 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
-	"github.com/cas-reconciler/reconciler/pkg/gittest"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
-	"github.com/cas-reconciler/reconciler/pkg/webhook"
+	"github.com/cas-reconciler/reconciler/internal/webhook"
 )
 
 // The secrets of a test environment. Every test checks that none of them
@@ -33,9 +33,9 @@ const (
 	e2eGitPass    = "git-password-0123456789"
 	e2eHookSecret = "hook-secret-0123456789"
 	e2eDBXToken   = "dapi-treasure-sp"
-	retailDir     = "../../testdata/repos/retail"
+	retailDir     = "../../examples/retail"
 	retailParent  = "Retail Customers"
-	// retailSegments is the number of segments in testdata/repos/retail.
+	// retailSegments is the number of segments in examples/retail.
 	retailSegments = 28
 )
 

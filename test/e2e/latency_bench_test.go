@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
-	"github.com/cas-reconciler/reconciler/pkg/gittest"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
-	"github.com/cas-reconciler/reconciler/pkg/webhook"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/webhook"
 	"github.com/databricks/databricks-sql-go/logger"
 )
 
@@ -64,7 +64,7 @@ func benchLatency(b *testing.B, n int) {
 	_, ep := dbxtest.Start(b, "../../testdata/warehouse/retail.yaml")
 	git := gittest.NewServer(b)
 	repo := git.NewRepo(b, "segments")
-	repo.ImportDir(b, "retail parent", "../../testdata/repos/retail")
+	repo.ImportDir(b, "retail parent", "../../examples/retail")
 	repo.Remove(b, "only the parent", "segments")
 	repo.Commit(b, "generated segments", generated(n, nil))
 

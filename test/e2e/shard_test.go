@@ -19,12 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/leader"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
+	"github.com/cas-reconciler/reconciler/internal/standin/leadertest"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
-	"github.com/cas-reconciler/reconciler/pkg/gittest"
-	"github.com/cas-reconciler/reconciler/pkg/leader"
-	"github.com/cas-reconciler/reconciler/pkg/leader/leadertest"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
 )
 
 // The election timings of the sharding test, short so that a takeover

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/pkg/dbxstandin/dbxtest"
-	"github.com/cas-reconciler/reconciler/pkg/gittest"
-	"github.com/cas-reconciler/reconciler/pkg/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
+	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
+	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
 )
 
 const (
@@ -119,7 +119,7 @@ func TestStalledAlertFiresAndResolves(t *testing.T) {
 	_, ep := dbxtest.Start(t, filepath.Join(root, "testdata/warehouse/retail.yaml"))
 	git := gittest.NewServer(t, gittest.WithToken(gitToken))
 	repo := git.NewRepo(t, "segments")
-	repo.ImportDir(t, "retail segments", filepath.Join(root, "testdata/repos/retail"))
+	repo.ImportDir(t, "retail segments", filepath.Join(root, "examples/retail"))
 
 	port := freePort(t)
 	cfg := fmt.Sprintf(`listen: "127.0.0.1:%d"
