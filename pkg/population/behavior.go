@@ -140,7 +140,7 @@ func (c *compiler) aggregate(b *segment.Behavior, expr string) string {
 		a.index[expr] = i
 		a.exprs = append(a.exprs, expr)
 	}
-	return a.alias + "." + Quote("a"+strconv.Itoa(i+1))
+	return c.column(a.alias, "a"+strconv.Itoa(i+1))
 }
 
 func (c *compiler) filter(b *segment.Behavior, f *segment.Filter, path string) (string, error) {

@@ -25,6 +25,11 @@ type compiler struct {
 	// seg is the segment being compiled, stack the references followed.
 	seg   string
 	stack []string
+	// layered compiles every referenced rule once, into a column of its
+	// own (see layers.go), instead of inlining it at each use.
+	layered bool
+	rows    rowColumns
+	refs    refColumns
 }
 
 // joinAgg is the grouped subquery of a joined attribute table: one row per
@@ -86,6 +91,12 @@ func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 	b.WriteString("FROM (\n/* one row per customer key */\nSELECT\n")
 	for i := range segs {
 		fmt.Fprintf(&b, "  bool_or(%s) AS %s,\n", preds[i], Quote("s"+strconv.Itoa(i+1)))
+	}
+	if c.layered {
+		b.WriteString("  `k`\n")
+		b.WriteString(c.layers())
+		b.WriteString("GROUP BY `k`\n) AS per_key\n")
+		return Statement{SQL: b.String(), Params: c.params, Columns: cols}
 	}
 	fmt.Fprintf(&b, "  c.%s AS k\n", key)
 	b.WriteString(c.from())
@@ -200,7 +211,8 @@ func (c *compiler) condition(cond *segment.Condition, path string) (string, erro
 		if !ok {
 			return "", c.errf(ReasonUnknownName, path+".segment", "segment %q is not known", cond.Segment)
 		}
-		p, err := c.rule(ref, cond.Segment)
+		// A statement with references is layered (referencedSegments).
+		p, err := c.refColumn(ref, cond.Segment)
 		if err != nil {
 			return "", err
 		}
@@ -240,7 +252,7 @@ func (c *compiler) attributeCond(cond *segment.Condition, path string) (string, 
 		return "", c.errf(ReasonInvalid, path+".leftValue.name", "attribute %q has no type (fill it from the warehouse first)", lv.Name)
 	}
 	if a.Join == nil {
-		return c.test("c."+Quote(a.Column), a.Type, cond.Operator, cond.ArrayMatching, path)
+		return c.test(c.column("c", a.Column), a.Type, cond.Operator, cond.ArrayMatching, path)
 	}
 	// A joined table may hold several rows per key. Each condition is a
 	// property of the profile, as every other condition is: it is tested on
@@ -271,7 +283,7 @@ func (c *compiler) joined(jt segment.KeyedTable, t string) string {
 		j.index[t] = i
 		j.exprs = append(j.exprs, t)
 	}
-	return j.alias + "." + Quote("a"+strconv.Itoa(i+1))
+	return c.column(j.alias, "a"+strconv.Itoa(i+1))
 }
 
 // nullTest is the result of test on a missing value: every operator fails
