@@ -45,7 +45,7 @@ const DefaultCASUploadPath = "/composable_audiences"
 
 // Defaults of the JSON:API type names (Options.SegmentType,
 // SegmentFolderType, FolderType). None of them is published for composable
-// segments; see the README's list of undocumented choices.
+// segments; see docs/treasure-api.md.
 const (
 	DefaultSegmentType       = "composable-segment"
 	DefaultSegmentFolderType = "folder"
