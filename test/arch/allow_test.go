@@ -63,6 +63,7 @@ var allowed = map[string][]string{
 	"schemas":                             nil,
 	"schemas/config":                      nil,
 	"test/arch":                           nil,
+	"test/docs":                           nil,
 	"test/e2e":                            nil,
 	"test/prometheus":                     nil,
 }
