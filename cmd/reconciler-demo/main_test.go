@@ -32,8 +32,28 @@ func TestInstalledDemoRunsAnywhere(t *testing.T) {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 		}
 	}
-	for _, argv := range [][]string{{"reconciler-demo"}, {"reconciler", "demo"}} {
-		t.Run(strings.Join(argv, " "), func(t *testing.T) {
+	// reconciler alone, as `go run ./cmd/reconciler` leaves it.
+	alone := t.TempDir()
+	build := exec.Command("go", "build", "-o", alone, "./cmd/reconciler")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/reconciler: %v\n%s", err, out)
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, exe string
+		args      []string
+		dir       string // working directory ("" for an empty one outside the tree)
+	}{
+		{"reconciler-demo", filepath.Join(bin, "reconciler-demo"), nil, ""},
+		{"reconciler demo", filepath.Join(bin, "reconciler"), []string{"demo"}, ""},
+		// Neither next to it nor on PATH: built from the checkout.
+		{"reconciler demo in the checkout", filepath.Join(alone, "reconciler"), []string{"demo"}, filepath.Join(root, "examples")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -41,10 +61,14 @@ func TestInstalledDemoRunsAnywhere(t *testing.T) {
 			addr := l.Addr().String()
 			l.Close()
 			wd := t.TempDir()
-			cmd := exec.Command(filepath.Join(bin, argv[0]), append(argv[1:], "--listen", addr, "--every", "1h")...)
+			cmd := exec.Command(c.exe, append(c.args, "--dir", filepath.Join(wd, ".demo"), "--listen", addr, "--every", "1h")...)
 			cmd.Dir = wd
-			// Only the binaries' directory: no checkout to build from.
-			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(mustLookPath(t, "git"))+string(os.PathListSeparator)+"/usr/bin:/bin")
+			if c.dir != "" {
+				cmd.Dir = c.dir
+			}
+			// No reconciler-demo on PATH; go for the checkout's case.
+			path := []string{filepath.Dir(mustLookPath(t, "git")), filepath.Dir(mustLookPath(t, "go")), "/usr/bin", "/bin"}
+			cmd.Env = append(os.Environ(), "PATH="+strings.Join(path, string(os.PathListSeparator)))
 			var errb syncbuf.Buffer
 			cmd.Stderr = &errb
 			stdout, err := cmd.StdoutPipe()
