@@ -109,7 +109,7 @@ func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
 	repo.ImportDir(t, "retail segments", retailDir)
 
 	td := retailTreasure(t)
-	dbx, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
+	dbx, ep := dbxtest.Start(t, "../../examples/retail-warehouse.yaml")
 
 	src := fmt.Sprintf(`
 listen: "127.0.0.1:0"

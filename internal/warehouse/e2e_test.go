@@ -36,7 +36,7 @@ func open(t testing.TB, ep dbxstandin.Endpoint, mod func(*warehouse.Options)) *w
 	return c
 }
 
-const retailFixture = "../../testdata/warehouse/retail.yaml"
+const retailFixture = "../../examples/retail-warehouse.yaml"
 
 func retailTables(names ...string) []segment.Table {
 	var out []segment.Table

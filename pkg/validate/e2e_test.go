@@ -61,7 +61,7 @@ func checkAgainst(t *testing.T, st segment.State, fixture string) (segment.State
 
 func TestRetailRepositoryFitsRetailWarehouse(t *testing.T) {
 	st := loadRetail(t)
-	out, ds := checkAgainst(t, st, "../../testdata/warehouse/retail.yaml")
+	out, ds := checkAgainst(t, st, "../../examples/retail-warehouse.yaml")
 	if len(ds) != 0 {
 		t.Fatalf("diagnostics:\n%s", render(ds))
 	}
