@@ -95,7 +95,8 @@ func Format(st segment.State, opts FormatOptions) (map[string][]byte, error) {
 		fc.folders = append(fc.folders, member{Key: f.Path, Value: b})
 	}
 	for _, s := range st.Segments {
-		r := cloneRule(s.Rule)
+		// Only the conditions' own fields change: the cheap copy will do.
+		r := s.Rule.CopyConditions()
 		for i := range r.Conditions {
 			for j := range r.Conditions[i].Conditions {
 				if c := &r.Conditions[i].Conditions[j]; c.Type == segment.ReferenceCondition && c.Segment != "" {
