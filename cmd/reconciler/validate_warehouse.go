@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/validate"
@@ -80,14 +81,9 @@ func warehouseFlags(fs *flag.FlagSet, stderr io.Writer) func(ctx context.Context
 			return st, nil, err
 		}
 		defer client.Close()
-		cat, err := client.Snapshot(ctx, warehouse.TablesOf(st))
+		cat, err := client.Read(ctx, catalog.RequestOf(st, *checkKeys))
 		if err != nil {
 			return st, nil, err
-		}
-		if *checkKeys {
-			if err := client.CheckKeys(ctx, cat, warehouse.CustomerKeys(st)); err != nil {
-				return st, nil, err
-			}
 		}
 		out, ds := validate.Check(st, cat, validate.Options{RequireUniqueKeys: *checkKeys})
 		return out, ds, nil

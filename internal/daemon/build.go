@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/apply"
@@ -21,7 +19,6 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/spec"
 	"github.com/cas-reconciler/reconciler/pkg/treasure"
 	"github.com/cas-reconciler/reconciler/pkg/validate"
 )
@@ -193,13 +190,8 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		}
 
 		loader := loadworker.New(loadLimits(cfg.Load))
-		keyed := &keyedLoader{inner: loader}
 		var cat reconcile.Catalog
-		switch {
-		case wh == nil:
-		case cfg.Databricks.CheckUniqueness:
-			cat = &uniqueCatalog{wh: wh, loader: keyed}
-		default:
+		if wh != nil {
 			cat = wh
 		}
 		// A source's prune replaces the global one, except protect: the
@@ -223,7 +215,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			counter = wh
 		}
 		rec := &reconcile.Reconciler{
-			Loader:  keyed,
+			Loader:  loader,
 			Catalog: cat,
 			Remote:  td,
 			Plan: plan.Options{
@@ -449,47 +441,6 @@ func loadLimits(l config.LoadLimits) loadworker.Limits {
 		RunTimeout:    l.RunTimeout.D(),
 		MemoryLimit:   l.MemoryLimitBytes,
 	}
-}
-
-// keyedLoader remembers the last loaded state, for the uniqueness check.
-type keyedLoader struct {
-	inner reconcile.Loader
-	mu    sync.Mutex
-	state segment.State
-}
-
-func (l *keyedLoader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
-	res, err := l.inner.Load(ctx, fsys)
-	if res != nil {
-		l.mu.Lock()
-		l.state = res.State
-		l.mu.Unlock()
-	}
-	return res, err
-}
-
-func (l *keyedLoader) last() segment.State {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.state
-}
-
-// uniqueCatalog adds the opt-in uniqueness check of customers keys to each
-// warehouse snapshot.
-type uniqueCatalog struct {
-	wh     *warehouse.Client
-	loader *keyedLoader
-}
-
-func (u *uniqueCatalog) Snapshot(ctx context.Context, tables []segment.Table) (*warehouse.Catalog, error) {
-	cat, err := u.wh.Snapshot(ctx, tables)
-	if err != nil {
-		return nil, err
-	}
-	if err := u.wh.CheckKeys(ctx, cat, warehouse.CustomerKeys(u.loader.last())); err != nil {
-		return nil, err
-	}
-	return cat, nil
 }
 
 // TreasureClient returns a Treasure Data client built from cfg like a

@@ -15,7 +15,7 @@ import (
 // not declared fails, and so does a declared one that is no longer used, so
 // that every new edge of the graph is a reviewed change of this file.
 var allowed = map[string][]string{
-	"cmd/reconciler": {"internal/apply", "internal/config", "internal/daemon", "internal/standin/dbxstandin", "pkg/diag", "internal/doctor",
+	"cmd/reconciler": {"internal/apply", "internal/config", "internal/daemon", "internal/standin/dbxstandin", "pkg/catalog", "pkg/diag", "internal/doctor",
 		"internal/loadworker", "internal/logging", "pkg/plan", "pkg/population", "internal/reconcile", "pkg/segment", "pkg/spec", "internal/standin/tdstandin",
 		"pkg/validate", "internal/version", "internal/warehouse", "cap:network", "cap:exec", "cap:prometheus"},
 	"deploy":           nil,
@@ -33,9 +33,10 @@ var allowed = map[string][]string{
 	"internal/schedule": nil,
 	"internal/version":  nil,
 	"internal/logging":  nil,
-	// reconcile still names the warehouse adapter's types (to be removed).
-	// It compiles population statements (pure) for its Counter.
-	"internal/reconcile": {"internal/apply", "pkg/diag", "pkg/plan", "pkg/population", "pkg/segment", "pkg/spec", "pkg/validate", "internal/warehouse",
+	// reconcile runs the steps through the interfaces it declares and
+	// imports no adapter; it compiles population statements (pure) for its
+	// Counter and builds the warehouse request with package catalog.
+	"internal/reconcile": {"internal/apply", "pkg/diag", "pkg/plan", "pkg/population", "pkg/segment", "pkg/spec", "pkg/validate",
 		"pkg/catalog"},
 	"internal/config":     {"pkg/diag", "internal/schedule", "schemas/config", "cap:cue"},
 	"internal/loadworker": {"pkg/diag", "pkg/spec", "cap:exec"},
@@ -47,10 +48,10 @@ var allowed = map[string][]string{
 	"pkg/catalog":        {"pkg/segment"},
 	"internal/leader":    {"internal/version", "cap:network"},
 	"internal/webhook":   {"cap:network"},
-	"internal/doctor":    {"pkg/plan", "pkg/segment", "pkg/treasure", "internal/warehouse"},
+	"internal/doctor":    {"pkg/catalog", "pkg/plan", "pkg/segment", "pkg/treasure"},
 	// The wiring and the service.
 	"internal/daemon": {"internal/apply", "internal/config", "pkg/diag", "internal/leader", "internal/loadworker", "internal/logging", "internal/metrics",
-		"pkg/plan", "internal/reconcile", "internal/schedule", "pkg/segment", "internal/source", "pkg/spec", "pkg/treasure",
+		"pkg/plan", "internal/reconcile", "internal/schedule", "pkg/segment", "internal/source", "pkg/treasure",
 		"pkg/validate", "internal/version", "internal/warehouse", "internal/webhook", "cap:network", "cap:prometheus"},
 	// Stand-ins and test servers.
 	"internal/standin/dbxstandin":         {"internal/standin/dbxstandin/tcli", "cap:duckdb", "cap:network"},
@@ -171,6 +172,8 @@ func TestForbiddenEdgesAreCaught(t *testing.T) {
 	for _, e := range []struct{ from, to string }{
 		{"internal/reconcile", "net/http"},
 		{"internal/reconcile", module + "/internal/source"},
+		{"internal/reconcile", module + "/internal/warehouse"},
+		{"internal/reconcile", module + "/pkg/treasure"},
 		{"internal/apply", module + "/internal/warehouse"},
 		{"internal/leader", module + "/pkg/treasure"},
 		{"internal/webhook", module + "/internal/source"},
