@@ -17,8 +17,8 @@ import (
 var allowed = map[string][]string{
 	"cmd/reconciler": {"internal/cli", "internal/loadworker"},
 	"internal/cli": {"internal/apply", "internal/config", "internal/daemon", "internal/standin/dbxstandin", "pkg/catalog", "pkg/diag", "internal/doctor",
-		"internal/loadworker", "internal/logging", "pkg/plan", "pkg/population", "internal/reconcile", "pkg/segment", "pkg/spec", "internal/standin/tdstandin",
-		"pkg/validate", "internal/version", "internal/warehouse", "cap:network", "cap:exec", "cap:prometheus"},
+		"internal/loadworker", "internal/logging", "internal/metrics", "pkg/plan", "pkg/population", "internal/reconcile", "pkg/segment", "pkg/spec",
+		"internal/standin/tdstandin", "pkg/validate", "internal/version", "internal/warehouse", "internal/wiring", "cap:network", "cap:exec", "cap:prometheus"},
 	"deploy":           nil,
 	"hooks":            nil,
 	"internal/cuetest": nil,
@@ -51,9 +51,15 @@ var allowed = map[string][]string{
 	"internal/webhook":   {"cap:network"},
 	"internal/doctor":    {"pkg/catalog", "pkg/plan", "pkg/segment", "pkg/treasure"},
 	// The wiring and the service.
-	"internal/daemon": {"internal/apply", "internal/config", "pkg/diag", "internal/leader", "internal/loadworker", "internal/logging", "internal/metrics",
-		"pkg/plan", "internal/reconcile", "internal/schedule", "pkg/segment", "internal/source", "pkg/treasure",
-		"pkg/validate", "internal/version", "internal/warehouse", "internal/webhook", "cap:network", "cap:prometheus"},
+	// The wiring: the one package that turns configuration into concrete
+	// clients (the CLI builds them through it).
+	"internal/wiring": {"internal/apply", "internal/config", "internal/loadworker", "internal/logging", "internal/metrics", "internal/reconcile",
+		"internal/source", "internal/warehouse", "pkg/plan", "pkg/segment", "pkg/treasure", "pkg/validate", "cap:network"},
+	// The service: it receives the built clients (wiring.Clients) and
+	// builds none; internal/source only for the snapshot it fetched.
+	"internal/daemon": {"internal/apply", "internal/config", "pkg/diag", "internal/leader", "internal/metrics",
+		"pkg/plan", "internal/reconcile", "internal/schedule", "internal/source", "internal/version", "internal/webhook", "internal/wiring",
+		"cap:network", "cap:prometheus"},
 	// Stand-ins and test servers.
 	"internal/standin/dbxstandin":         {"internal/standin/dbxstandin/tcli", "cap:duckdb", "cap:network"},
 	"internal/standin/dbxstandin/dbxtest": {"internal/standin/dbxstandin"},
@@ -175,6 +181,9 @@ func TestForbiddenEdgesAreCaught(t *testing.T) {
 		{"internal/reconcile", module + "/internal/source"},
 		{"internal/reconcile", module + "/internal/warehouse"},
 		{"internal/reconcile", module + "/pkg/treasure"},
+		{"internal/daemon", module + "/internal/warehouse"},
+		{"internal/daemon", module + "/pkg/treasure"},
+		{"internal/wiring", module + "/internal/daemon"},
 		{"internal/apply", module + "/internal/warehouse"},
 		{"internal/leader", module + "/pkg/treasure"},
 		{"internal/webhook", module + "/internal/source"},
