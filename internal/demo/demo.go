@@ -32,6 +32,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/logging"
 	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin"
 	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 )
 
 // Credentials of the demo's stand-ins. They are not secrets: they exist only
@@ -205,12 +206,12 @@ prune:
 		return fmt.Errorf("the first plan: %w", err)
 	}
 
-	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	red := logging.NewRedactor(wiring.Secrets(cfg)...)
 	log, err := logging.New(io.err, cfg.Log.Level, cfg.Log.Format, red)
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewRegistry(), Listener: ln})
+	d, err := cli.NewDaemon(daemon.Options{Config: cfg, Logger: log, Listener: ln}, red, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}

@@ -121,7 +121,8 @@ func foldersOfSegments(segs []segment.Segment) map[segment.Key]bool {
 // segment adds a segment, its rule with references by name and its
 // activations, to the file of its folder.
 func (f *formatter) segment(s segment.Segment) error {
-	r := cloneRule(s.Rule)
+	// Only the conditions' own fields change: the cheap copy will do.
+	r := s.Rule.CopyConditions()
 	for i := range r.Conditions {
 		for j := range r.Conditions[i].Conditions {
 			if c := &r.Conditions[i].Conditions[j]; c.Type == segment.ReferenceCondition && c.Segment != "" {

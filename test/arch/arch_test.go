@@ -106,6 +106,29 @@ func TestAdaptersTalkToOneSystem(t *testing.T) {
 	}
 }
 
+// TestReconcileImportsNoAdapter: reconcile runs the pipeline through the
+// interfaces it declares (Loader, Catalog, Remote, Counter); the adapters
+// that satisfy them are wired in from outside, so none may be among its
+// dependencies, direct or not.
+func TestReconcileImportsNoAdapter(t *testing.T) {
+	_, all := deps(t, nil, pkgPath("internal/reconcile"))
+	if !all[pkgPath("pkg/catalog")] {
+		t.Fatal("internal/reconcile does not depend on pkg/catalog; the dependency listing is wrong")
+	}
+	for _, a := range []string{"internal/source", "internal/warehouse", "pkg/treasure", "internal/loadworker", "internal/daemon", "internal/wiring"} {
+		if all[pkgPath(a)] {
+			t.Errorf("internal/reconcile depends on %s; it imports no adapter", a)
+		}
+	}
+	// (The CUE evaluator links net/http; the allow-list keeps it out of
+	// reconcile's own imports.)
+	for _, f := range []string{"github.com/databricks/databricks-sql-go", "github.com/go-git/go-git/v5"} {
+		if all[f] {
+			t.Errorf("internal/reconcile depends on %s; it talks to no system itself", f)
+		}
+	}
+}
+
 func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
 	for _, pkg := range []string{"pkg/plan", "internal/apply", "internal/reconcile"} {
 		_, all := deps(t, nil, pkgPath(pkg))
