@@ -522,7 +522,7 @@ func TestPlanShowsPopulations(t *testing.T) {
 }
 
 func TestPreviewCountsASegment(t *testing.T) {
-	cfg, _ := cliEnv(t)
+	cfg, td := cliEnv(t)
 	dir := copyRetail(t, func(s string) string { return s })
 	code, out, errOut := run(t, "", "preview", "--config", cfg, "--sample", "3", dir, "Churn Risk")
 	count := regexp.MustCompile(`segment "Retail Customers/Churn Risk": ([0-9,]+) of 5,000 profiles`).FindStringSubmatch(out)
@@ -533,5 +533,16 @@ func TestPreviewCountsASegment(t *testing.T) {
 	code, _, errOut = run(t, "", "preview", "--config", cfg, dir, "No Such Segment")
 	if code != exitFailed || !strings.Contains(errOut, `no segment "No Such Segment"`) {
 		t.Errorf("preview of an unknown segment: exit %d\n%s", code, errOut)
+	}
+	// Preview reads the warehouse alone: no Treasure key needed, and no
+	// request sent to Treasure.
+	t.Setenv("CLI_TD_KEY", "")
+	before := len(td.Requests())
+	code, out, errOut = run(t, "", "preview", "--config", cfg, dir, "Churn Risk")
+	if code != exitOK || !strings.Contains(out, `segment "Retail Customers/Churn Risk": `) {
+		t.Fatalf("preview without a Treasure key: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := len(td.Requests()) - before; n != 0 {
+		t.Errorf("preview sent Treasure %d requests", n)
 	}
 }

@@ -47,7 +47,8 @@ func runPreview(ctx context.Context, args []string, io stdio) int {
 		fs.Usage()
 		return exitUsage
 	}
-	uses := config.UseTreasure | config.UseWarehouse
+	// The warehouse alone answers a preview: Treasure's key is not read.
+	uses := config.UseWarehouse
 	if dir == "" {
 		uses |= config.UseGit
 	}

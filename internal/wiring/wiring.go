@@ -127,14 +127,13 @@ func (c *Clients) Close() error {
 // Only the clients whose secrets the configuration holds are built
 // (config.LoadUsing reads a command's secrets only): without the warehouse
 // credentials there is no Databricks client and the reconcilers skip the
-// warehouse checks; without the git credentials there are no repositories.
-// The Treasure Data API key is always needed.
+// warehouse checks; without the git credentials there are no repositories;
+// without the Treasure Data API key there is no Treasure client and the
+// reconcilers have no Remote (enough for `reconciler preview`, which reads
+// the warehouse alone; the daemon refuses such a configuration).
 func Build(cfg *config.Config, opts Options) (*Clients, error) {
 	if cfg == nil {
 		return nil, errors.New("wiring: nil configuration")
-	}
-	if cfg.Unresolved&config.UseTreasure != 0 {
-		return nil, errors.New("wiring: the configuration was loaded without its Treasure Data API key")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -178,16 +177,21 @@ func Build(cfg *config.Config, opts Options) (*Clients, error) {
 			c.closers = append(c.closers, repo.Close)
 		}
 
-		to := treasureOptions(cfg, &sc, opts, log)
-		if cfg.CacheDir != "" {
-			to.RuleCacheFile = filepath.Join(cfg.CacheDir, ruleCachePrefix+sc.Name+".json")
-		}
-		if opts.Treasure != nil {
-			opts.Treasure(sc.Name, &to)
-		}
-		td, err := treasure.New(to)
-		if err != nil {
-			return nil, fmt.Errorf("treasure for source %s: %w", sc.Name, err)
+		var td *treasure.Client
+		var remote reconcile.Remote
+		if cfg.Unresolved&config.UseTreasure == 0 {
+			to := treasureOptions(cfg, &sc, opts, log)
+			if cfg.CacheDir != "" {
+				to.RuleCacheFile = filepath.Join(cfg.CacheDir, ruleCachePrefix+sc.Name+".json")
+			}
+			if opts.Treasure != nil {
+				opts.Treasure(sc.Name, &to)
+			}
+			var err error
+			if td, err = treasure.New(to); err != nil {
+				return nil, fmt.Errorf("treasure for source %s: %w", sc.Name, err)
+			}
+			remote = td
 		}
 
 		loader := loadworker.New(loadLimits(cfg.Load))
@@ -218,7 +222,7 @@ func Build(cfg *config.Config, opts Options) (*Clients, error) {
 		rec := &reconcile.Reconciler{
 			Loader:  loader,
 			Catalog: cat,
-			Remote:  td,
+			Remote:  remote,
 			Plan: plan.Options{
 				Owner:     sc.OwnerName(),
 				Principal: cfg.Treasure.Principal,

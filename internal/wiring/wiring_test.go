@@ -155,8 +155,15 @@ func TestBuildWiresOnlyWhatWasRead(t *testing.T) {
 	if _, _, err := c.Sources[0].Snapshot(t.Context()); err == nil || !strings.Contains(err.Error(), "git credentials were not read") {
 		t.Errorf("Snapshot without a repository: %v", err)
 	}
-	if _, err := wiring.Build(parse(config.UseAll), wiring.Options{}); err == nil {
-		t.Error("Build without the Treasure Data key succeeded")
+	// Without the Treasure Data key: no Treasure client and no Remote (a
+	// nil client in the interface would pass a nil check and panic later).
+	noKey, err := wiring.Build(parse(config.UseAll), wiring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer noKey.Close()
+	if s := noKey.Sources[0]; s.Treasure != nil || s.Reconciler.Remote != nil {
+		t.Errorf("without the Treasure key: treasure %v, remote %v", s.Treasure, s.Reconciler.Remote)
 	}
 }
 
