@@ -216,8 +216,8 @@ func TestUnitInvalidSpecStallsWithoutTreasure(t *testing.T) {
 	l := &fixedLoader{state: unitState("A"), diags: diag.Diagnostics{diag.Errorf(diag.Pos{File: "a.cue", Line: 1}, "x", "bad")}}
 	res, err := unitReconciler(l, m).Run(context.Background(), memFS, reconcile.Mode{})
 	var st *reconcile.Stalled
-	if !errors.As(err, &st) || st.Reason != reconcile.ReasonInvalidSpec || res.Outcome != reconcile.OutcomeStalled {
-		t.Fatalf("err = %v, outcome %q", err, res.Outcome)
+	if !errors.As(err, &st) || st.Reason != reconcile.ReasonInvalidSpec || res.Condition != reconcile.ConditionStalled {
+		t.Fatalf("err = %v, condition %q", err, res.Condition)
 	}
 	if len(m.observed) != 0 || m.writes != 0 {
 		t.Errorf("Treasure was called: %d observes, %d writes", len(m.observed), m.writes)
@@ -230,8 +230,8 @@ func TestUnitWarehouseDownWaits(t *testing.T) {
 	r.Catalog = downCatalog{err: errors.New("dial tcp: connection refused")}
 	res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
 	var w *reconcile.Waiting
-	if !errors.As(err, &w) || w.Reason != reconcile.ReasonWarehouseDown || res.Outcome != reconcile.OutcomeWaiting {
-		t.Fatalf("err = %v, outcome %q", err, res.Outcome)
+	if !errors.As(err, &w) || w.Reason != reconcile.ReasonWarehouseDown || res.Condition != reconcile.ConditionWaiting {
+		t.Fatalf("err = %v, condition %q", err, res.Condition)
 	}
 	if len(m.observed) != 0 {
 		t.Error("Treasure observed while the warehouse is down")
@@ -262,7 +262,7 @@ func TestUnitApplyThenNothingAndDrift(t *testing.T) {
 	r := unitReconciler(l, m)
 	r.Now = func() time.Time { return now }
 	res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
-	if err != nil || !res.Applied || res.Plan.Summary().Add != 2 || res.Outcome != reconcile.OutcomeSuccess {
+	if err != nil || !res.Applied || res.Plan.Summary().Add != 2 || res.Condition != reconcile.ConditionSucceeded {
 		t.Fatalf("first run: %v, %+v", err, res.Plan.Summary())
 	}
 	if at, rev := r.LastApplied(); rev != "r1" || !at.Equal(now) {
@@ -352,8 +352,9 @@ func TestUnitApplyOutcomes(t *testing.T) {
 			err: permErr("rule is invalid"),
 			check: func(t *testing.T, err error) {
 				var a *reconcile.ApplyError
-				if !errors.As(err, &a) || !errors.Is(err, permErr("rule is invalid")) || reconcile.OutcomeOf(err) != reconcile.OutcomeFailed {
-					t.Errorf("err = %v", err)
+				c, reason := reconcile.ConditionOf(err)
+				if !errors.As(err, &a) || !errors.Is(err, permErr("rule is invalid")) || c != reconcile.ConditionFailed || reason != reconcile.ReasonApplyFailed {
+					t.Errorf("err = %v (%s %s)", err, c, reason)
 				}
 			},
 		},
@@ -410,9 +411,10 @@ func TestUnitRefusedCredentialsStall(t *testing.T) {
 	creds := reconcile.Credentials{Treasure: "treasure.apiKey (env:TD_API_KEY)",
 		Warehouse: "databricks.oauth.clientSecret (file:/run/secrets/dbx)"}
 	tests := map[string]struct {
-		setup        func(r *reconcile.Reconciler, m *memRemote)
-		reason, name string
-		writes       int
+		setup  func(r *reconcile.Reconciler, m *memRemote)
+		reason reconcile.Reason
+		name   string
+		writes int
 	}{
 		"401 while observing": {
 			setup:  func(_ *reconcile.Reconciler, m *memRemote) { m.obsErr = keyErr{401} },
@@ -439,8 +441,8 @@ func TestUnitRefusedCredentialsStall(t *testing.T) {
 			tc.setup(r, m)
 			res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
 			var st *reconcile.Stalled
-			if !errors.As(err, &st) || st.Reason != tc.reason || res.Outcome != reconcile.OutcomeStalled {
-				t.Fatalf("err = %v, outcome %q; want stalled (%s)", err, res.Outcome, tc.reason)
+			if !errors.As(err, &st) || st.Reason != tc.reason || res.Condition != reconcile.ConditionStalled {
+				t.Fatalf("err = %v, condition %q; want stalled (%s)", err, res.Condition, tc.reason)
 			}
 			var ce *reconcile.CredentialError
 			if !errors.As(err, &ce) || ce.Reason != tc.reason {
@@ -467,15 +469,15 @@ func (e startErr) StartTimedOut() bool { return e.timedOut }
 func TestUnitWarehouseStartingWaits(t *testing.T) {
 	for _, tc := range []struct {
 		err  startErr
-		want string
+		want reconcile.Reason
 	}{{startErr{}, reconcile.ReasonWarehouseStarting}, {startErr{timedOut: true}, reconcile.ReasonWarehouseStartTimeout}} {
 		m := newRemote()
 		r := unitReconciler(&fixedLoader{state: unitState("A")}, m)
 		r.Catalog = downCatalog{err: fmt.Errorf("snapshot: %w", tc.err)}
 		res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
 		var w *reconcile.Waiting
-		if !errors.As(err, &w) || w.Reason != tc.want || res.Outcome != reconcile.OutcomeWaiting {
-			t.Errorf("err = %v, outcome %q, want waiting %s", err, res.Outcome, tc.want)
+		if !errors.As(err, &w) || w.Reason != tc.want || res.Condition != reconcile.ConditionWaiting {
+			t.Errorf("err = %v, condition %q, want waiting %s", err, res.Condition, tc.want)
 		}
 	}
 }
