@@ -132,6 +132,9 @@ type Reconciler struct {
 	lastApplied     time.Time
 	lastAppliedRev  string
 	lastObservation time.Time
+	// populationHolds are the changes the last run held by
+	// population.maxChangePercent, so that the next revision releases them.
+	populationHolds plan.PopulationHolds
 }
 
 // passedCheck is the last warehouse check that passed: the revision, the

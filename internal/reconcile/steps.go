@@ -242,7 +242,8 @@ func (r *Reconciler) observeTreasure(ctx context.Context, rn *run) (diag.Diagnos
 
 // plan computes the plan from the desired and observed states, and counts
 // the populations of created and updated segments (Population), holding
-// the changes whose population moves too much.
+// the changes whose population moves too much (and remembering them, so
+// that a later revision releases them).
 //
 // Needs: Desired, the observed state, the plan options, the catalog.
 // Leaves: the Result's Plan and PopulationStatements. Errors: stalled
@@ -254,7 +255,13 @@ func (r *Reconciler) plan(ctx context.Context, rn *run) error {
 	res.Plan = plan.Compute(res.Desired, rn.observed, rn.opts)
 	if r.Population != nil && !rn.mode.NoPopulation && !res.Plan.Errored {
 		res.PopulationStatements = countPopulations(ctx, r.Population, res.Plan, res.Desired, rn.observed, rn.cat, rn.now(), r.PopulationOptions)
-		res.Plan.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent)
+		r.mu.Lock()
+		earlier := r.populationHolds
+		r.mu.Unlock()
+		held := res.Plan.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent, rn.snap.Revision, earlier)
+		r.mu.Lock()
+		r.populationHolds = held
+		r.mu.Unlock()
 	}
 	stop()
 	if res.Plan.Errored {
