@@ -231,10 +231,20 @@ func TestProtectedDeletesDoNotRaisePruneBlocked(t *testing.T) {
 	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 0` {
 		t.Errorf("with a protected delete: %s, want 0", got)
 	}
-	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", plan.BlockProtected, "protected by prune.protect"),
-		del("Other", plan.BlockMaxDeletes, "12 deletes exceed the cap of 10 per run (prune.maxDeletes)")}})
+	capped := &plan.Plan{Changes: []plan.Change{del("VIP", plan.BlockProtected, "protected by prune.protect"),
+		del("Other", plan.BlockMaxDeletes, "12 deletes exceed the cap of 10 per run (prune.maxDeletes)")}}
+	d.recordPlan("retail", capped)
 	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 1` {
 		t.Errorf("with a capped delete: %s, want 1", got)
+	}
+	// The reason goes unchanged from the plan to the counter and /status.
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if got := grepLine(rec.Body.String(), `reconciler_prune_blocked_total{reason="max_deletes",source="retail"}`); !strings.HasSuffix(got, " 1") {
+		t.Errorf("prune_blocked_total of the capped delete: %q, want 1", got)
+	}
+	if ps := planStatus(capped, "r1"); ps.PruneBlockedBy != plan.BlockMaxDeletes {
+		t.Errorf("status prune_blocked_by = %q, want %q", ps.PruneBlockedBy, plan.BlockMaxDeletes)
 	}
 }
 

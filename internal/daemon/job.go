@@ -114,6 +114,9 @@ type PlanStatus struct {
 	Unresolved   int    `json:"unresolved"`
 	Text         string `json:"summary"`
 	PruneBlocked string `json:"prune_blocked,omitempty"`
+	// PruneBlockedBy is the prune rule that blocked deletes, as a closed
+	// value (the reason label of reconciler_prune_blocked_total).
+	PruneBlockedBy plan.Block `json:"prune_blocked_by,omitempty"`
 	// PopulationWarnings name the segments that would match no profile
 	// or every profile.
 	PopulationWarnings []string       `json:"population_warnings,omitempty"`
@@ -383,6 +386,9 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 		if res.Plan.PruneBlocked != "" {
 			attrs = append(attrs, "prune_blocked", res.Plan.PruneBlocked)
 		}
+		if b := pruneBlockedBy(res.Plan); b != "" {
+			attrs = append(attrs, "prune_blocked_by", b)
+		}
 		log.Warn("run finished, not ready: changes left unresolved", attrs...)
 	case result == reconcile.ConditionSucceeded:
 		log.Info("run finished", attrs...)
@@ -400,7 +406,6 @@ func (d *Daemon) recordPlan(name string, p *plan.Plan) {
 	d.rec.SetPlanned(name, p.Counts())
 	drift := map[string]int{}
 	unresolved := map[string]int{}
-	blocked := ""
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if c.Drift != nil {
@@ -413,21 +418,30 @@ func (d *Daemon) recordPlan(name string, p *plan.Plan) {
 			// A protected object is kept on purpose: its blocked delete
 			// is neither unresolved nor a safety rule refusing deletes.
 			unresolved[c.BlockedBy.String()]++
-			if c.Action == plan.Delete && blocked == "" && c.BlockedBy.Prune() {
-				blocked = c.BlockedBy.String()
-			}
 		}
 	}
 	d.rec.SetDrift(name, drift)
-	d.rec.SetPruneBlocked(name, blocked)
+	d.rec.SetPruneBlocked(name, pruneBlockedBy(p).String())
 	d.rec.SetUnresolved(name, unresolved)
+}
+
+// pruneBlockedBy returns the prune rule that blocked the plan's first
+// blocked delete, or "" (protected objects are kept on purpose, not
+// blocked by a rule).
+func pruneBlockedBy(p *plan.Plan) plan.Block {
+	for i := range p.Changes {
+		if c := &p.Changes[i]; c.Action == plan.Delete && c.BlockedBy.Prune() {
+			return c.BlockedBy
+		}
+	}
+	return ""
 }
 
 func planStatus(p *plan.Plan, revision string) *PlanStatus {
 	sum := p.Summary()
 	ps := &PlanStatus{Revision: revision, Add: sum.Add, Change: sum.Change, Replace: sum.Replace, Destroy: sum.Destroy,
 		Conflict: sum.Conflict, Blocked: sum.Blocked, Protected: sum.Protected, Unchanged: sum.Unchanged, Drift: sum.Drift,
-		Unresolved: sum.Unresolved(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked,
+		Unresolved: sum.Unresolved(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked, PruneBlockedBy: pruneBlockedBy(p),
 		PopulationWarnings: p.PopulationWarnings()}
 	for i := range p.Changes {
 		c := &p.Changes[i]
