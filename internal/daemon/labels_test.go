@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -267,39 +266,3 @@ func TestReasonsDocumented(t *testing.T) {
 		}
 	}
 }
-
-// TestRunConditionFromFetch checks that the fetch step decides the
-// condition and reason of a run whose git fetch fails, by the error's
-// type: an unreachable server waits, anything else fails.
-func TestRunConditionFromFetch(t *testing.T) {
-	for name, c := range map[string]struct {
-		err       error
-		condition reconcile.Condition
-		reason    reconcile.Reason
-	}{
-		"unreachable": {gitDown{}, reconcile.ConditionWaiting, reconcile.ReasonGitUnavailable},
-		"refused":     {errors.New("git: authentication required"), reconcile.ConditionFailed, reconcile.ReasonGitFetchFailed},
-		// Only the type counts, not the text.
-		"text that looks unreachable": {errors.New("git server unreachable: i/o timeout"), reconcile.ConditionFailed, reconcile.ReasonGitFetchFailed},
-	} {
-		r := &reconcile.Reconciler{Source: fetchFunc(func(context.Context) (reconcile.Snapshot, error) {
-			return reconcile.Snapshot{}, c.err
-		})}
-		res, err := r.Reconcile(context.Background(), reconcile.Mode{})
-		if !errors.Is(err, c.err) || res.Condition != c.condition || res.Reason != c.reason {
-			t.Errorf("%s: %v, %s %s; want %s %s", name, err, res.Condition, res.Reason, c.condition, c.reason)
-		}
-		if len(res.Steps) != 1 || res.Steps[0].Step != reconcile.StepFetch {
-			t.Errorf("%s: steps %v, want the fetch only", name, res.Steps)
-		}
-	}
-}
-
-type gitDown struct{}
-
-func (gitDown) Error() string   { return "git server unreachable" }
-func (gitDown) Temporary() bool { return true }
-
-type fetchFunc func(context.Context) (reconcile.Snapshot, error)
-
-func (f fetchFunc) Fetch(ctx context.Context) (reconcile.Snapshot, error) { return f(ctx) }

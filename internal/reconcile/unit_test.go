@@ -497,3 +497,71 @@ func (m *memRemote) UpdateActivation(context.Context, string, string, *segment.A
 func (m *memRemote) DeleteActivation(context.Context, string, string) error {
 	return errors.New("not used")
 }
+
+// fetchFunc is a Fetcher.
+type fetchFunc func(context.Context) (reconcile.Snapshot, error)
+
+func (f fetchFunc) Fetch(ctx context.Context) (reconcile.Snapshot, error) { return f(ctx) }
+
+type gitDown struct{}
+
+func (gitDown) Error() string   { return "git server unreachable" }
+func (gitDown) Temporary() bool { return true }
+
+// TestUnitFetchDecidesCondition checks that the fetch step decides the
+// condition and reason of a run whose fetch fails, by the error's type
+// (an unreachable server waits, anything else fails), and that nothing
+// after it runs.
+func TestUnitFetchDecidesCondition(t *testing.T) {
+	for name, c := range map[string]struct {
+		err       error
+		condition reconcile.Condition
+		reason    reconcile.Reason
+	}{
+		"unreachable": {gitDown{}, reconcile.ConditionWaiting, reconcile.ReasonGitUnavailable},
+		"refused":     {errors.New("git: authentication required"), reconcile.ConditionFailed, reconcile.ReasonGitFetchFailed},
+		// Only the type counts, not the text.
+		"text that looks unreachable": {errors.New("git server unreachable: i/o timeout"), reconcile.ConditionFailed, reconcile.ReasonGitFetchFailed},
+	} {
+		m := newRemote()
+		l := &fixedLoader{state: unitState("A")}
+		r := unitReconciler(l, m)
+		r.Source = fetchFunc(func(context.Context) (reconcile.Snapshot, error) { return reconcile.Snapshot{}, c.err })
+		res, err := r.Reconcile(context.Background(), reconcile.Mode{})
+		if !errors.Is(err, c.err) || res.Condition != c.condition || res.Reason != c.reason {
+			t.Errorf("%s: %v, %s %s; want %s %s", name, err, res.Condition, res.Reason, c.condition, c.reason)
+		}
+		if len(res.Steps) != 1 || res.Steps[0].Step != reconcile.StepFetch || res.Revision != "" || len(m.observed) != 0 {
+			t.Errorf("%s: steps %v, revision %q, %d observes; want the fetch only", name, res.Steps, res.Revision, len(m.observed))
+		}
+	}
+}
+
+// TestUnitReconcileRunsTheSteps checks that Reconcile fetches, then runs
+// every step in order on the fetched revision.
+func TestUnitReconcileRunsTheSteps(t *testing.T) {
+	m := newRemote()
+	r := unitReconciler(&fixedLoader{state: unitState("A")}, m)
+	r.Catalog = &countingCatalog{}
+	commit := reconcile.Commit{Branch: "main", Author: "Ann", Subject: "VIP segment"}
+	r.Source = fetchFunc(func(context.Context) (reconcile.Snapshot, error) {
+		return reconcile.Snapshot{Revision: "r7", FS: fstest.MapFS{}, Commit: commit}, nil
+	})
+	res, err := r.Reconcile(context.Background(), reconcile.Mode{})
+	if err != nil || res.Condition != reconcile.ConditionSucceeded || res.Reason != "" {
+		t.Fatalf("%v, %s %q", err, res.Condition, res.Reason)
+	}
+	var steps []string
+	for _, s := range res.Steps {
+		steps = append(steps, s.Step)
+	}
+	if !slices.Equal(steps, reconcile.Steps) {
+		t.Errorf("steps %v, want %v", steps, reconcile.Steps)
+	}
+	if res.Revision != "r7" || res.Commit != commit {
+		t.Errorf("revision %q, commit %+v", res.Revision, res.Commit)
+	}
+	if _, rev := r.LastApplied(); rev != "r7" {
+		t.Errorf("applied revision %q, want r7", rev)
+	}
+}
