@@ -13,6 +13,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/apply"
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/internal/schedule"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 )
@@ -145,7 +146,7 @@ type ChangeStatus struct {
 
 // sourceState is the daemon's view of one source.
 type sourceState struct {
-	src   *Source
+	src   *wiring.Source
 	name  string
 	shard int
 	// fetch and latest read the branch (Source.Snapshot and
@@ -239,7 +240,7 @@ type fetcher struct {
 
 // fetchOf returns the fetch of the tip of s's branch, with the commit's
 // details.
-func fetchOf(s *Source) func(context.Context) (reconcile.Snapshot, error) {
+func fetchOf(s *wiring.Source) func(context.Context) (reconcile.Snapshot, error) {
 	return func(ctx context.Context) (reconcile.Snapshot, error) {
 		snap, gsnap, err := s.Snapshot(ctx)
 		snap.Commit = reconcile.Commit{Branch: gsnap.Branch, Author: gsnap.Author, Subject: gsnap.Subject, Time: gsnap.Time}

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -207,14 +206,14 @@ func TestMetricLabelsAreTheEnums(t *testing.T) {
 	}
 }
 
-// operationsDoc returns the documentation of the metrics and of /status:
-// the README, and docs/operations.md when there is one.
+// operationsDoc returns the documentation of the metrics, of /status and
+// of the reasons: docs/operations.md.
 func operationsDoc(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
-	for _, f := range []string{"../../README.md", "../../docs/operations.md"} {
+	for _, f := range []string{"../../docs/operations.md"} {
 		data, err := os.ReadFile(f)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err != nil {
 			t.Fatal(err)
 		}
 		b.Write(data)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/apply"
-	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
@@ -159,11 +158,12 @@ func (r *Reconciler) checkWarehouse(ctx context.Context, rn *run) error {
 	}
 	res := rn.res
 	stop := rn.timed(StepValidate)
-	key := checkKey(res.Desired)
+	req := catalog.RequestOf(res.Desired, r.Validate.RequireUniqueKeys)
+	key := req.ID()
 	cat, at := r.recentCheck(rn.snap.Revision, key, res.Start)
 	if cat == nil {
 		var err error
-		if cat, err = r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired)); err != nil {
+		if cat, err = r.Catalog.Read(ctx, req); err != nil {
 			stop()
 			var u unauthorized
 			if errors.As(err, &u) && u.Unauthorized() {
