@@ -20,7 +20,7 @@ import (
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := &describer{names: map[string]bool{}}
-	metrics.New(reg)
+	metrics.New(reg, metrics.Labels{})
 	if len(reg.names) < 10 {
 		t.Fatalf("only %d metrics registered: %v", len(reg.names), reg.names)
 	}

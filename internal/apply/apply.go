@@ -45,7 +45,10 @@ type Options struct {
 	Grace time.Duration
 }
 
-// Outcome is what happened to one change.
+// Outcome is what happened to one change. The set is closed (Outcomes);
+// a value goes unchanged to the outcome label of
+// reconciler_apply_changes_total, to last_run.outcomes in /status and to
+// the outcome field of the change's log line.
 type Outcome string
 
 // Outcomes.
@@ -54,6 +57,11 @@ const (
 	Failed    Outcome = "failed"
 	Skipped   Outcome = "skipped"
 )
+
+// Outcomes lists every Outcome.
+func Outcomes() []Outcome { return []Outcome{Succeeded, Failed, Skipped} }
+
+func (o Outcome) String() string { return string(o) }
 
 // Result is the outcome of one change.
 type Result struct {

@@ -83,7 +83,7 @@ func runDaemon(ctx context.Context, args []string, io stdio) int {
 // NewDaemon builds the clients of opts.Config with package wiring,
 // reporting to a metrics recorder on reg, and hands them to daemon.New.
 func NewDaemon(opts daemon.Options, red *logging.Redactor, reg *prometheus.Registry) (*daemon.Daemon, error) {
-	rec := metrics.New(reg)
+	rec := metrics.New(reg, daemon.MetricLabels())
 	clients, err := wiring.Build(opts.Config, wiring.Options{Logger: opts.Logger, Metrics: rec, Redactor: red, Now: opts.Now})
 	if err != nil {
 		return nil, err

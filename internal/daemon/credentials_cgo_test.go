@@ -52,7 +52,7 @@ func TestDaemonStallsOnRevokedTreasureKey(t *testing.T) {
 			t.Errorf("message %q lacks %q", st.Message, want)
 		}
 	}
-	if !strings.Contains(st.Summary, reconcile.ReasonTreasureUnauthorized) {
+	if !strings.Contains(st.Summary, string(reconcile.ReasonTreasureUnauthorized)) {
 		t.Errorf("summary %q does not say why the source stalled", st.Summary)
 	}
 	if strings.Contains(h.statusBody(t), tdKey) {

@@ -178,7 +178,7 @@ func New(opts Options) (_ *Daemon, err error) {
 
 	var hookSources []webhook.Source
 	for _, s := range d.clients.Sources {
-		st := &sourceState{src: s, name: s.Name, suspended: s.Config.Suspend, fetch: s.Snapshot, latest: s.Repo.LatestRevision,
+		st := &sourceState{src: s, name: s.Name, suspended: s.Config.Suspend, fetch: fetchOf(s), latest: s.Repo.LatestRevision,
 			shard: leader.ShardOf(s.Name, d.shards)}
 		st.status.Name = s.Name
 		st.status.Shard = st.shard
@@ -191,6 +191,7 @@ func New(opts Options) (_ *Daemon, err error) {
 		d.rec.AddSource(s.Name)
 		d.rec.SetState(s.Name, false, st.suspended, false)
 		s.Reconciler.Apply.OnChange = d.onChange(st)
+		s.Reconciler.Source = fetcher{d: d, st: st}
 		hookSources = append(hookSources, webhook.Source{Name: s.Name, URL: s.Config.URL, Branch: s.Config.Branch})
 	}
 	if err := d.loadSuspensions(); err != nil {
@@ -508,9 +509,9 @@ func (d *Daemon) frozen(t time.Time) (bool, string) {
 
 func (d *Daemon) onChange(st *sourceState) func(apply.Result) {
 	return func(r apply.Result) {
-		d.rec.ApplyChange(st.name, r.Change.Action.String(), string(r.Outcome))
+		d.rec.ApplyChange(st.name, r.Change.Action.String(), r.Outcome.String())
 		log := st.logger(d.log)
-		attrs := []any{"action", r.Change.Action.String(), "object", r.Change.Ref(), "outcome", string(r.Outcome),
+		attrs := []any{"action", r.Change.Action.String(), "object", r.Change.Ref(), "outcome", r.Outcome,
 			"duration", r.Duration.String()}
 		if r.Err != nil {
 			log.Warn("change not applied", append(attrs, "err", r.Err)...)

@@ -2,11 +2,8 @@ package daemon
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +12,6 @@ import (
 
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/logging"
-	"github.com/cas-reconciler/reconciler/internal/metrics"
-	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
@@ -72,57 +67,6 @@ func TestFreezeWindows(t *testing.T) {
 		got, name := d.frozen(at)
 		if got != c.frozen || (got && name != "black-friday") {
 			t.Errorf("frozen(%s) = %v %q, want %v", c.at, got, name, c.frozen)
-		}
-	}
-}
-
-// TestBlockReasonsAreMetricLabels checks that every reason plan gives a
-// blocked change has a label value of its own (package metrics is a leaf
-// and cannot import plan), and that those of deletes are prune reasons.
-func TestBlockReasonsAreMetricLabels(t *testing.T) {
-	seen := map[string]plan.Block{}
-	for _, b := range plan.Blocks {
-		if b == plan.BlockProtected {
-			continue // kept on purpose, never unresolved
-		}
-		label := blockReason(b)
-		if !slices.Contains(metrics.UnresolvedReasons, label) {
-			t.Errorf("block %s maps to %q, not a reason of reconciler_unresolved_changes", b, label)
-		}
-		if other, ok := seen[label]; ok {
-			t.Errorf("blocks %s and %s share the label %q", b, other, label)
-		}
-		seen[label] = b
-		// Drift, parent replaces and the population gate block changes
-		// that are not deletes.
-		if b != plan.BlockDriftReport && b != plan.BlockParentReplace && b != plan.BlockPopulationChange && !slices.Contains(metrics.PruneReasons, label) {
-			t.Errorf("delete block %s maps to %q, not a prune reason", b, label)
-		}
-	}
-	if len(seen)+1 != len(metrics.UnresolvedReasons) { // + conflict
-		t.Errorf("%d block labels and a conflict, but %d unresolved reasons", len(seen), len(metrics.UnresolvedReasons))
-	}
-}
-
-func TestRunOutcome(t *testing.T) {
-	refused := errors.New("treasure: 400 rule is invalid")
-	for name, c := range map[string]struct {
-		err            error
-		result, reason string
-	}{
-		"success":     {nil, metrics.ResultSuccess, ""},
-		"stalled":     {&reconcile.Stalled{Reason: reconcile.ReasonInvalidSpec, Err: refused}, metrics.ResultStalled, reconcile.ReasonInvalidSpec},
-		"waiting":     {&reconcile.Waiting{Reason: reconcile.ReasonTreasureDown, Err: refused}, metrics.ResultWaiting, reconcile.ReasonTreasureDown},
-		"apply error": {&reconcile.ApplyError{Err: refused}, metrics.ResultFailed, reconcile.ReasonApplyFailed},
-		"wrapped apply error": {fmt.Errorf("source retail: %w", &reconcile.ApplyError{Err: refused}),
-			metrics.ResultFailed, reconcile.ReasonApplyFailed},
-		// Only the type counts, not the text.
-		"text that looks like an apply error": {errors.New(reconcile.ReasonApplyFailed + ": not one"), metrics.ResultFailed, "Failed"},
-		"other error":                         {refused, metrics.ResultFailed, "Failed"},
-	} {
-		result, reason := runOutcome(c.err)
-		if result != c.result || reason != c.reason {
-			t.Errorf("%s: runOutcome = %s %q, want %s %q", name, result, reason, c.result, c.reason)
 		}
 	}
 }
@@ -200,10 +144,20 @@ func TestProtectedDeletesDoNotRaisePruneBlocked(t *testing.T) {
 	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 0` {
 		t.Errorf("with a protected delete: %s, want 0", got)
 	}
-	d.recordPlan("retail", &plan.Plan{Changes: []plan.Change{del("VIP", plan.BlockProtected, "protected by prune.protect"),
-		del("Other", plan.BlockMaxDeletes, "12 deletes exceed the cap of 10 per run (prune.maxDeletes)")}})
+	capped := &plan.Plan{Changes: []plan.Change{del("VIP", plan.BlockProtected, "protected by prune.protect"),
+		del("Other", plan.BlockMaxDeletes, "12 deletes exceed the cap of 10 per run (prune.maxDeletes)")}}
+	d.recordPlan("retail", capped)
 	if got := gauge(); got != `reconciler_prune_blocked{source="retail"} 1` {
 		t.Errorf("with a capped delete: %s, want 1", got)
+	}
+	// The reason goes unchanged from the plan to the counter and /status.
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if got := grepLine(rec.Body.String(), `reconciler_prune_blocked_total{reason="max_deletes",source="retail"}`); !strings.HasSuffix(got, " 1") {
+		t.Errorf("prune_blocked_total of the capped delete: %q, want 1", got)
+	}
+	if ps := planStatus(capped, "r1"); ps.PruneBlockedBy != plan.BlockMaxDeletes {
+		t.Errorf("status prune_blocked_by = %q, want %q", ps.PruneBlockedBy, plan.BlockMaxDeletes)
 	}
 }
 
@@ -223,15 +177,6 @@ func TestPprofOptIn(t *testing.T) {
 	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/heap?debug=1", nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "heap profile") {
 		t.Errorf("/debug/pprof/heap with debug.pprof = %d %.80s", rec.Code, rec.Body)
-	}
-}
-
-// TestStepNamesMatchMetrics checks that the step label of the step
-// duration metric lists the reconciler's steps (package metrics is a leaf
-// and cannot import them).
-func TestStepNamesMatchMetrics(t *testing.T) {
-	if !slices.Equal(metrics.Steps, reconcile.Steps) {
-		t.Errorf("metrics.Steps = %v, reconcile.Steps = %v", metrics.Steps, reconcile.Steps)
 	}
 }
 

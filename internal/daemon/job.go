@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/internal/metrics"
+	"github.com/cas-reconciler/reconciler/internal/apply"
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/internal/schedule"
-	"github.com/cas-reconciler/reconciler/internal/source"
 	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
@@ -56,9 +55,9 @@ type SourceStatus struct {
 	SuspendedBy string `json:"suspended_by,omitempty"`
 	Stalled     bool   `json:"stalled"`
 	// Reason and Message explain a stalled, waiting or failed source.
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
-	Running bool   `json:"running"`
+	Reason  reconcile.Reason `json:"reason,omitempty"`
+	Message string           `json:"message,omitempty"`
+	Running bool             `json:"running"`
 	// Frozen names the freeze window the last run fell in.
 	Frozen      string           `json:"frozen,omitempty"`
 	LastRun     *RunStatus       `json:"last_run,omitempty"`
@@ -85,15 +84,15 @@ type RunStatus struct {
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
 	Duration string    `json:"duration"`
-	// Result is success, failed, stalled or waiting.
-	Result string `json:"result"`
-	Error  string `json:"error,omitempty"`
+	// Result is the run's condition: success, failed, stalled or waiting.
+	Result reconcile.Condition `json:"result"`
+	Error  string              `json:"error,omitempty"`
 	// Held says why apply did not run although the plan had changes.
 	Held    string                 `json:"held,omitempty"`
 	Applied bool                   `json:"applied"`
 	Steps   []reconcile.StepTiming `json:"steps,omitempty"`
 	// Outcomes counts applied changes by outcome.
-	Outcomes map[string]int `json:"outcomes,omitempty"`
+	Outcomes map[apply.Outcome]int `json:"outcomes,omitempty"`
 }
 
 // PlanStatus summarises the plan of the last run. A run that stopped
@@ -116,6 +115,9 @@ type PlanStatus struct {
 	Unresolved   int    `json:"unresolved"`
 	Text         string `json:"summary"`
 	PruneBlocked string `json:"prune_blocked,omitempty"`
+	// PruneBlockedBy is the prune rule that blocked deletes, as a closed
+	// value (the reason label of reconciler_prune_blocked_total).
+	PruneBlockedBy plan.Block `json:"prune_blocked_by,omitempty"`
 	// PopulationWarnings name the segments that would match no profile
 	// or every profile.
 	PopulationWarnings []string       `json:"population_warnings,omitempty"`
@@ -130,13 +132,13 @@ type ChangeStatus struct {
 	Action  string `json:"action"`
 	Object  string `json:"object"`
 	Blocked string `json:"blocked,omitempty"`
-	// BlockedBy is the reason of Blocked as a closed value (plan.Block).
-	BlockedBy string `json:"blocked_by,omitempty"`
-	Drift     bool   `json:"drift,omitempty"`
+	// BlockedBy is the reason of Blocked as a closed value.
+	BlockedBy plan.Block `json:"blocked_by,omitempty"`
+	Drift     bool       `json:"drift,omitempty"`
 	// Reason explains a conflict; ConflictBy is its closed value
 	// (plan.ConflictReason).
-	Reason     string `json:"reason,omitempty"`
-	ConflictBy string `json:"conflict_by,omitempty"`
+	Reason     string              `json:"reason,omitempty"`
+	ConflictBy plan.ConflictReason `json:"conflict_by,omitempty"`
 	// Population is, for a counted segment create or update, its profiles
 	// before and after ("population 1,204 → 1,391 (+15.5%)").
 	Population string `json:"population,omitempty"`
@@ -149,7 +151,7 @@ type sourceState struct {
 	shard int
 	// fetch and latest read the branch (Source.Snapshot and
 	// Repo.LatestRevision; replaced in tests).
-	fetch  func(context.Context) (reconcile.Snapshot, source.Snapshot, error)
+	fetch  func(context.Context) (reconcile.Snapshot, error)
 	latest func(context.Context) (string, error)
 
 	mu        sync.Mutex
@@ -186,7 +188,8 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// runSource is the scheduler job of one source: fetch, reconcile, record.
+// runSource is the scheduler job of one source: reconcile (from the fetch
+// on), record.
 func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Run) error {
 	id := newRunID()
 	log := d.log.With("source", st.name, "run_id", id)
@@ -202,47 +205,24 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 		st.mu.Unlock()
 	}()
 
-	start := d.now()
 	log.Info("run started", "trigger", run.Reason.String(), "failures", run.Failures)
-	rs := &RunStatus{ID: id, Trigger: run.Reason.String(), Start: start}
-
-	fetchStart := d.now()
-	snap, gsnap, err := st.fetch(ctx)
-	d.rec.GitFetch(st.name, d.now().Sub(fetchStart), err)
-	if err != nil {
-		result := metrics.ResultFailed
-		reason := "GitFetchFailed"
-		if errors.Is(err, source.ErrNetwork) {
-			result, reason = metrics.ResultWaiting, "GitUnavailable"
-		}
-		d.finish(st, log, rs, nil, gsnap, result, reason, err, "")
-		return err
-	}
-	log = log.With("revision", gsnap.Short())
-	st.mu.Lock()
-	st.log = log
-	st.mu.Unlock()
+	rs := &RunStatus{ID: id, Trigger: run.Reason.String(), Start: d.now()}
 
 	frozen, window := d.frozen(d.now())
-	res, err := st.src.Reconciler.Run(ctx, snap, reconcile.Mode{Frozen: frozen})
+	res, err := st.src.Reconciler.Reconcile(ctx, reconcile.Mode{Frozen: frozen})
 	if !frozen {
 		window = ""
 	}
-
-	result, reason := runOutcome(err)
-	if err == nil {
-		d.finish(st, log, rs, res, gsnap, result, reason, nil, window)
-		return nil
-	}
-	var waiting *reconcile.Waiting
-	if (errors.As(err, &waiting) && warehouseDown(waiting.Reason)) || reason == reconcile.ReasonWarehouseUnauthorized {
+	log = st.logger(d.log)
+	if res.Reason.WarehouseDown() {
 		d.rec.SetWarehouseUp(false)
 	}
-	d.finish(st, log, rs, res, gsnap, result, reason, err, window)
+	d.finish(st, log, rs, res, err, window)
+	var waiting *reconcile.Waiting
 	switch {
-	case result == metrics.ResultStalled:
+	case res.Condition == reconcile.ConditionStalled:
 		return schedule.Stalled(err)
-	case result == metrics.ResultWaiting && waiting.RetryAfter > 0:
+	case errors.As(err, &waiting) && waiting.RetryAfter > 0:
 		// Treasure said when to come back (Retry-After): the retry
 		// waits at least that long.
 		return schedule.RetryAfter(err, waiting.RetryAfter)
@@ -250,45 +230,51 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 	return err
 }
 
-// warehouseDown reports whether a waiting reason means the warehouse does
-// not answer statements (unavailable, starting, or not started in time).
-func warehouseDown(reason string) bool {
-	switch reason {
-	case reconcile.ReasonWarehouseDown, reconcile.ReasonWarehouseStarting, reconcile.ReasonWarehouseStartTimeout:
-		return true
-	}
-	return false
+// fetcher is the fetch step's adapter (reconcile.Fetcher) on the source's
+// branch: it records the fetch in the metrics and adds the revision to the
+// run's log.
+type fetcher struct {
+	d  *Daemon
+	st *sourceState
 }
 
-// runOutcome classifies the error of a reconcile into the result recorded
-// in the metrics and the status, and its reason.
-func runOutcome(err error) (result, reason string) {
-	var stalled *reconcile.Stalled
-	var waiting *reconcile.Waiting
-	var applyErr *reconcile.ApplyError
-	switch {
-	case err == nil:
-		return metrics.ResultSuccess, ""
-	case errors.As(err, &stalled):
-		return metrics.ResultStalled, stalled.Reason
-	case errors.As(err, &waiting):
-		return metrics.ResultWaiting, waiting.Reason
-	case errors.As(err, &applyErr):
-		return metrics.ResultFailed, reconcile.ReasonApplyFailed
+// fetchOf returns the fetch of the tip of s's branch, with the commit's
+// details.
+func fetchOf(s *wiring.Source) func(context.Context) (reconcile.Snapshot, error) {
+	return func(ctx context.Context) (reconcile.Snapshot, error) {
+		snap, gsnap, err := s.Snapshot(ctx)
+		snap.Commit = reconcile.Commit{Branch: gsnap.Branch, Author: gsnap.Author, Subject: gsnap.Subject, Time: gsnap.Time}
+		return snap, err
 	}
-	return metrics.ResultFailed, "Failed"
 }
 
-// finish records a run in the status, the metrics and the log.
-func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *reconcile.Result,
-	snap source.Snapshot, result, reason string, err error, window string) {
+func (f fetcher) Fetch(ctx context.Context) (reconcile.Snapshot, error) {
+	start := f.d.now()
+	snap, err := f.st.fetch(ctx)
+	f.d.rec.GitFetch(f.st.name, f.d.now().Sub(start), err)
+	if err == nil {
+		f.st.mu.Lock()
+		if f.st.log != nil {
+			f.st.log = f.st.log.With("revision", shortRev(snap.Revision))
+		}
+		f.st.mu.Unlock()
+	}
+	return snap, err
+}
+
+// finish records a run in the status, the metrics and the log. A run whose
+// fetch failed (no revision) leaves the plan and diagnostics of the last
+// run in the status.
+func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *reconcile.Result, err error, window string) {
 	end := d.now()
 	rs.End = end
 	rs.Duration = end.Sub(rs.Start).Round(time.Millisecond).String()
+	result, reason := res.Condition, res.Reason
 	rs.Result = result
 	if err != nil {
 		rs.Error = err.Error()
 	}
+	fetched := res.Revision != ""
 
 	st.mu.Lock()
 	s := &st.status
@@ -297,23 +283,20 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	if err != nil {
 		s.Message = rs.Error
 	}
-	if snap.Revision != "" {
-		s.Revision = snap.Revision
-		s.Commit = &Commit{Author: snap.Author, Subject: snap.Subject, Time: snap.Time}
+	if fetched {
+		s.Revision = res.Revision
+		s.Commit = &Commit{Author: res.Commit.Author, Subject: res.Commit.Subject, Time: res.Commit.Time}
 	}
-	s.Stalled = result == metrics.ResultStalled
+	s.Stalled = result == reconcile.ConditionStalled
 	if s.Stalled {
-		st.stalledRev = snap.Revision
+		st.stalledRev = res.Revision
 	} else {
 		st.stalledRev = ""
 	}
-	if res != nil {
-		rs.Held, rs.Applied, rs.Steps = res.Held, res.Applied, res.Steps
+	rs.Held, rs.Applied, rs.Steps = res.Held, res.Applied, res.Steps
+	if fetched {
 		if res.Report != nil {
-			rs.Outcomes = map[string]int{}
-			for o, n := range res.Report.Counts() {
-				rs.Outcomes[string(o)] = n
-			}
+			rs.Outcomes = res.Report.Counts()
 		}
 		s.DiagnosticsTotal = len(res.Diagnostics)
 		s.Diagnostics = res.Diagnostics
@@ -330,10 +313,10 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	appliedAt, appliedRev := st.src.Reconciler.LastApplied()
 	s.AppliedRevision, s.AppliedAt = appliedRev, appliedAt
 	unresolved := 0
-	if res != nil && res.Plan != nil {
+	if res.Plan != nil {
 		unresolved = res.Plan.Summary().Unresolved()
 	}
-	synced := result == metrics.ResultSuccess && rs.Held == ""
+	synced := result == reconcile.ConditionSucceeded && rs.Held == ""
 	s.Ready = synced && unresolved == 0
 	s.LastRun = rs
 	suspended := st.suspended
@@ -341,15 +324,15 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	st.firstRun = true
 	st.mu.Unlock()
 
-	d.rec.RunFinished(st.name, result, end.Sub(rs.Start), end)
+	d.rec.RunFinished(st.name, result.String(), end.Sub(rs.Start), end)
 	for _, step := range rs.Steps {
 		d.rec.StepFinished(st.name, step.Step, step.Duration)
 	}
 	d.rec.SetState(st.name, stalledNow, suspended, ready)
 	if synced && appliedRev != "" {
-		d.rec.SetSourceInfo(st.name, appliedRev, snap.Branch)
+		d.rec.SetSourceInfo(st.name, appliedRev, res.Commit.Branch)
 	}
-	if res != nil {
+	if fetched {
 		errs, warns := res.Diagnostics.Count()
 		d.rec.SetDiagnostics(st.name, errs, warns)
 		if res.Plan != nil {
@@ -358,7 +341,7 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	}
 
 	attrs := []any{"result", result, "duration", rs.Duration}
-	if res != nil && res.Plan != nil {
+	if res.Plan != nil {
 		attrs = append(attrs, "plan", plan.SummaryLine(res.Plan))
 		if ws := res.Plan.PopulationWarnings(); len(ws) > 0 {
 			attrs = append(attrs, "population_warnings", ws)
@@ -367,11 +350,11 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	if rs.Held != "" {
 		attrs = append(attrs, "held", rs.Held)
 	}
-	if res != nil && res.WarehouseSkipped() {
+	if res.WarehouseSkipped() {
 		// databricks.recheck: the warehouse was not asked.
 		attrs = append(attrs, "warehouse_checked_at", res.WarehouseCheckedAt.UTC().Format(time.RFC3339))
 	}
-	if res != nil && len(res.Diagnostics) > 0 {
+	if len(res.Diagnostics) > 0 {
 		n, w := res.Diagnostics.Count()
 		attrs = append(attrs, "diagnostic_errors", n, "diagnostic_warnings", w)
 		for i, dg := range res.Diagnostics {
@@ -381,7 +364,7 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 			log.Warn("diagnostic", "at", dg.Pos.String(), "severity", dg.Severity.String(), "code", dg.Code, "summary", dg.Summary)
 		}
 	}
-	if res != nil && res.Plan != nil {
+	if res.Plan != nil {
 		for i := range res.Plan.Changes {
 			c := &res.Plan.Changes[i]
 			if c.Population == nil {
@@ -396,7 +379,7 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 		}
 	}
 	switch {
-	case result == metrics.ResultSuccess && unresolved > 0:
+	case result == reconcile.ConditionSucceeded && unresolved > 0:
 		// Nothing failed, but Treasure does not match the repository:
 		// conflicts, or changes a safety rule or the drift mode holds.
 		sum := res.Plan.Summary()
@@ -404,12 +387,15 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 		if res.Plan.PruneBlocked != "" {
 			attrs = append(attrs, "prune_blocked", res.Plan.PruneBlocked)
 		}
+		if b := pruneBlockedBy(res.Plan); b != "" {
+			attrs = append(attrs, "prune_blocked_by", b)
+		}
 		log.Warn("run finished, not ready: changes left unresolved", attrs...)
-	case result == metrics.ResultSuccess:
+	case result == reconcile.ConditionSucceeded:
 		log.Info("run finished", attrs...)
-	case result == metrics.ResultStalled:
+	case result == reconcile.ConditionStalled:
 		log.Error("run stalled: not retried until the branch moves or a run is triggered", append(attrs, "reason", reason, "err", err)...)
-	case result == metrics.ResultWaiting:
+	case result == reconcile.ConditionWaiting:
 		log.Warn("run waiting: a dependency is unavailable", append(attrs, "reason", reason, "err", err)...)
 	default:
 		log.Error("run failed", append(attrs, "reason", reason, "err", err)...)
@@ -421,7 +407,6 @@ func (d *Daemon) recordPlan(name string, p *plan.Plan) {
 	d.rec.SetPlanned(name, p.Counts())
 	drift := map[string]int{}
 	unresolved := map[string]int{}
-	blocked := ""
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if c.Drift != nil {
@@ -429,51 +414,35 @@ func (d *Daemon) recordPlan(name string, p *plan.Plan) {
 		}
 		switch {
 		case c.Action == plan.Conflict:
-			unresolved[metrics.UnresolvedConflict]++
-		case c.BlockedBy != "" && c.BlockedBy != plan.BlockProtected:
+			unresolved[unresolvedConflict]++
+		case c.BlockedBy.Unresolved():
 			// A protected object is kept on purpose: its blocked delete
 			// is neither unresolved nor a safety rule refusing deletes.
-			unresolved[blockReason(c.BlockedBy)]++
-			if c.Action == plan.Delete && blocked == "" {
-				blocked = blockReason(c.BlockedBy)
-			}
+			unresolved[c.BlockedBy.String()]++
 		}
 	}
 	d.rec.SetDrift(name, drift)
-	d.rec.SetPruneBlocked(name, blocked)
+	d.rec.SetPruneBlocked(name, pruneBlockedBy(p).String())
 	d.rec.SetUnresolved(name, unresolved)
 }
 
-// blockReason maps a plan's block reason to its metric label value.
-func blockReason(b plan.Block) string {
-	switch b {
-	case plan.BlockDriftReport:
-		return metrics.UnresolvedDrift
-	case plan.BlockDisabled:
-		return metrics.PruneDisabled
-	case plan.BlockInhibited:
-		return metrics.PruneInhibited
-	case plan.BlockParentDelete:
-		return metrics.PruneParentDelete
-	case plan.BlockParentReplace:
-		return metrics.UnresolvedParentReplace
-	case plan.BlockEmpty:
-		return metrics.PruneEmpty
-	case plan.BlockMaxDeletes:
-		return metrics.PruneMaxDeletes
-	case plan.BlockMaxPercent:
-		return metrics.PruneMaxPercent
-	case plan.BlockPopulationChange:
-		return metrics.UnresolvedPopulationChange
+// pruneBlockedBy returns the prune rule that blocked the plan's first
+// blocked delete, or "" (protected objects are kept on purpose, not
+// blocked by a rule).
+func pruneBlockedBy(p *plan.Plan) plan.Block {
+	for i := range p.Changes {
+		if c := &p.Changes[i]; c.Action == plan.Delete && c.BlockedBy.Prune() {
+			return c.BlockedBy
+		}
 	}
-	return metrics.PruneOther
+	return ""
 }
 
 func planStatus(p *plan.Plan, revision string) *PlanStatus {
 	sum := p.Summary()
 	ps := &PlanStatus{Revision: revision, Add: sum.Add, Change: sum.Change, Replace: sum.Replace, Destroy: sum.Destroy,
 		Conflict: sum.Conflict, Blocked: sum.Blocked, Protected: sum.Protected, Unchanged: sum.Unchanged, Drift: sum.Drift,
-		Unresolved: sum.Unresolved(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked,
+		Unresolved: sum.Unresolved(), Text: plan.SummaryLine(p), PruneBlocked: p.PruneBlocked, PruneBlockedBy: pruneBlockedBy(p),
 		PopulationWarnings: p.PopulationWarnings()}
 	for i := range p.Changes {
 		c := &p.Changes[i]
@@ -483,7 +452,7 @@ func planStatus(p *plan.Plan, revision string) *PlanStatus {
 		ps.ChangesTotal++
 		if len(ps.Changes) < maxStatusChanges {
 			ps.Changes = append(ps.Changes, ChangeStatus{Action: c.Action.String(), Object: c.Ref(), Blocked: c.Blocked,
-				BlockedBy: string(c.BlockedBy), Drift: c.Drift != nil, Reason: c.Reason, ConflictBy: string(c.ConflictBy),
+				BlockedBy: c.BlockedBy, Drift: c.Drift != nil, Reason: c.Reason, ConflictBy: c.ConflictBy,
 				Population: c.Population.Text()})
 		}
 	}
@@ -499,10 +468,10 @@ func summarize(s *SourceStatus) string {
 		line = "first run in progress"
 	case r == nil:
 		line = "no run yet"
-	case r.Result == metrics.ResultStalled:
+	case r.Result == reconcile.ConditionStalled:
 		line = fmt.Sprintf("stalled (%s) at revision %s: nothing is planned or applied until the branch moves or a run "+
 			"is triggered; see message and diagnostics", s.Reason, shortRev(s.Revision))
-	case r.Result == metrics.ResultWaiting || r.Result == metrics.ResultFailed:
+	case r.Result == reconcile.ConditionWaiting || r.Result == reconcile.ConditionFailed:
 		line = fmt.Sprintf("%s (%s) at revision %s", r.Result, s.Reason, shortRev(s.Revision))
 		if !s.NextRetry.IsZero() {
 			line += ": retried at " + s.NextRetry.UTC().Format(time.RFC3339)
@@ -564,6 +533,6 @@ func (d *Daemon) onResult(r schedule.Result) {
 	}
 	if r.Outcome == schedule.Panicked {
 		d.log.Error("run panicked", "source", r.Job, "err", r.Err)
-		d.rec.RunFinished(r.Job, metrics.ResultFailed, r.End.Sub(r.Start), r.End)
+		d.rec.RunFinished(r.Job, reconcile.ConditionFailed.String(), r.End.Sub(r.Start), r.End)
 	}
 }

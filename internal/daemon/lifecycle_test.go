@@ -19,7 +19,6 @@ import (
 
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
-	"github.com/cas-reconciler/reconciler/internal/source"
 	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
@@ -50,7 +49,7 @@ func (r *fakeRepo) set(rev string, valid bool) {
 	r.rev, r.valid = rev, valid
 }
 
-func (r *fakeRepo) fetch(context.Context) (reconcile.Snapshot, source.Snapshot, error) {
+func (r *fakeRepo) fetch(context.Context) (reconcile.Snapshot, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	mark := "invalid"
@@ -58,7 +57,7 @@ func (r *fakeRepo) fetch(context.Context) (reconcile.Snapshot, source.Snapshot, 
 		mark = "valid"
 	}
 	fsys := fstest.MapFS{mark: &fstest.MapFile{}}
-	return reconcile.Snapshot{Revision: r.rev, FS: fsys}, source.Snapshot{Revision: r.rev, Branch: "main", FS: fsys}, nil
+	return reconcile.Snapshot{Revision: r.rev, FS: fsys, Commit: reconcile.Commit{Branch: "main"}}, nil
 }
 
 func (r *fakeRepo) latest(context.Context) (string, error) {

@@ -141,7 +141,7 @@ func TestDaemonSaysWhenTreasureDoesNotMatch(t *testing.T) {
 	if st.Plan != nil {
 		t.Errorf("a stalled revision shows a plan (of revision %s): %s", st.Plan.Revision, st.Plan.Text)
 	}
-	if !strings.HasPrefix(st.Summary, "stalled ("+st.Reason+") at revision "+bad[:12]) {
+	if !strings.HasPrefix(st.Summary, "stalled ("+string(st.Reason)+") at revision "+bad[:12]) {
 		t.Errorf("summary %q does not say the source is stalled", st.Summary)
 	}
 	stalledLogged := false

@@ -11,7 +11,7 @@ import (
 // with the daemon's logger and clock, reporting to a recorder on reg; wo
 // adjusts them) and returns New with them.
 func wired(opts Options, reg *prometheus.Registry, wo wiring.Options) (*Daemon, error) {
-	rec := metrics.New(reg)
+	rec := metrics.New(reg, metricLabels())
 	wo.Logger, wo.Metrics = opts.Logger, rec
 	if wo.Now == nil {
 		wo.Now = opts.Now

@@ -13,59 +13,34 @@ import (
 // Namespace prefixes every metric name.
 const Namespace = "reconciler"
 
-// Run results (label result of reconciler_runs_total).
-const (
-	ResultSuccess = "success"
-	ResultFailed  = "failed"
-	ResultStalled = "stalled"
-	ResultWaiting = "waiting"
-)
+// Labels are the closed value sets of the labels that say how something
+// ended or why. Their values are decided by the packages that decide
+// outcomes (reconcile, apply, plan) and are given to New unchanged by the
+// wiring: this package has no names of its own for them. Every set is
+// pre-initialised, and a value outside its set is never recorded.
+type Labels struct {
+	// RunResults: result of reconciler_runs_total (the run's condition);
+	// RunSuccess is the one that sets the last success time.
+	RunResults []string
+	RunSuccess string
+	// Steps: step of reconciler_run_step_duration_seconds, in order.
+	Steps []string
+	// ApplyOutcomes: outcome of reconciler_apply_changes_total.
+	ApplyOutcomes []string
+	// PruneReasons: reason of reconciler_prune_blocked_total (the block
+	// reasons of deletes).
+	PruneReasons []string
+	// UnresolvedReasons: reason of reconciler_unresolved_changes (a
+	// conflict, or the block reason of a change a person must resolve).
+	UnresolvedReasons []string
+}
 
-// Apply outcomes (label outcome of reconciler_apply_changes_total).
-const (
-	OutcomeSuccess = "success"
-	OutcomeFailed  = "failed"
-	OutcomeSkipped = "skipped"
-)
-
-// Prune block reasons (label reason of reconciler_prune_blocked_total).
-const (
-	PruneDisabled     = "disabled"
-	PruneMaxDeletes   = "max_deletes"
-	PruneMaxPercent   = "max_percent"
-	PruneEmpty        = "empty"
-	PruneParentDelete = "parent_delete"
-	// UnresolvedParentReplace is a replace of a parent segment that needs
-	// prune.allowParentReplace (not a delete: never a prune_blocked reason).
-	UnresolvedParentReplace = "parent_replace"
-	PruneInhibited          = "inhibited"
-	PruneOther              = "other"
-	// UnresolvedPopulationChange is a segment change held because its
-	// population moves more than population.maxChangePercent.
-	UnresolvedPopulationChange = "population_change"
-)
-
-// Reasons of unresolved changes (label reason of
-// reconciler_unresolved_changes): a conflict, held drift, or a delete
-// blocked by a prune rule (the prune reasons).
-const (
-	UnresolvedConflict = "conflict"
-	UnresolvedDrift    = "drift_report"
-)
-
-// Closed label value sets, used to pre-initialise series and to reject
-// unbounded values.
+// Closed label value sets that are this package's own, used to
+// pre-initialise series and to reject unbounded values.
 var (
-	RunResults   = []string{ResultSuccess, ResultFailed, ResultStalled, ResultWaiting}
-	Actions      = []string{"create", "update", "replace", "delete", "conflict"}
-	Outcomes     = []string{OutcomeSuccess, OutcomeFailed, OutcomeSkipped}
-	Kinds        = []string{"parent", "folder", "segment", "activation"}
-	Severities   = []string{"error", "warning"}
-	PruneReasons = []string{PruneDisabled, PruneMaxDeletes, PruneMaxPercent, PruneEmpty, PruneParentDelete, PruneInhibited, PruneOther}
-	// UnresolvedReasons does not hold PruneOther: every blocked change has
-	// a known reason.
-	UnresolvedReasons = []string{UnresolvedConflict, UnresolvedDrift, PruneDisabled, PruneMaxDeletes, PruneMaxPercent,
-		PruneEmpty, PruneParentDelete, UnresolvedParentReplace, PruneInhibited, UnresolvedPopulationChange}
+	Actions        = []string{"create", "update", "replace", "delete", "conflict"}
+	Kinds          = []string{"parent", "folder", "segment", "activation"}
+	Severities     = []string{"error", "warning"}
 	QueryKinds     = []string{"columns", "freshness", "missing", "population", "privileges", "probe", "uniqueness"}
 	QueryResults   = []string{"success", "error"}
 	Providers      = []string{"github", "gitlab", "generic", "unknown"}
@@ -74,9 +49,6 @@ var (
 
 // Buckets for the duration histograms.
 var (
-	// Steps are the values of the step label, the steps of a reconcile run
-	// in order (package reconcile names them).
-	Steps = []string{"load", "validate", "observe", "plan", "apply"}
 	// RunBuckets cover a reconcile pass: 50 ms to about 7 minutes.
 	RunBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 240, 420}
 	// RequestBuckets cover one HTTP request or SQL statement: 5 ms to 60 s.
@@ -87,6 +59,8 @@ var (
 // safe for concurrent use. A nil *Recorder records nothing, so callers need
 // no nil checks.
 type Recorder struct {
+	labels Labels
+
 	buildInfo *prometheus.GaugeVec
 
 	runs          *prometheus.CounterVec
@@ -126,12 +100,14 @@ type Recorder struct {
 	info map[string][2]string
 }
 
-// New creates the metrics and registers them on reg. It panics if a metric
+// New creates the metrics, with the label value sets of labels, and
+// registers them on reg. It panics if a metric
 // is already registered there, as prometheus.MustRegister does: that is a
 // programming error. The build info is set from the Go runtime with version
 // and commit "unknown" until SetBuildInfo is called.
-func New(reg prometheus.Registerer) *Recorder {
+func New(reg prometheus.Registerer, labels Labels) *Recorder {
 	r := &Recorder{
+		labels: labels,
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "build_info",
 			Help: "A metric with a constant '1' value labelled by the reconciler's version, commit and Go version.",
@@ -148,7 +124,7 @@ func New(reg prometheus.Registerer) *Recorder {
 		}, []string{"source"}),
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "run_step_duration_seconds",
-			Help:    "Duration of the steps of reconcile runs per source (load, validate, observe, plan, apply).",
+			Help:    "Duration of the steps of reconcile runs per source (fetch, load, validate, observe, plan, apply).",
 			Buckets: RunBuckets,
 		}, []string{"source", "step"}),
 		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -287,11 +263,11 @@ func (r *Recorder) AddSource(source string) {
 	if r == nil {
 		return
 	}
-	for _, res := range RunResults {
+	for _, res := range r.labels.RunResults {
 		r.runs.WithLabelValues(source, res)
 	}
 	r.runDuration.WithLabelValues(source)
-	for _, st := range Steps {
+	for _, st := range r.labels.Steps {
 		r.stepDuration.WithLabelValues(source, st)
 	}
 	r.stalled.WithLabelValues(source)
@@ -299,7 +275,7 @@ func (r *Recorder) AddSource(source string) {
 	r.ready.WithLabelValues(source)
 	for _, a := range Actions {
 		r.planned.WithLabelValues(source, a)
-		for _, o := range Outcomes {
+		for _, o := range r.labels.ApplyOutcomes {
 			r.applied.WithLabelValues(source, a, o)
 		}
 	}
@@ -307,10 +283,10 @@ func (r *Recorder) AddSource(source string) {
 		r.drift.WithLabelValues(source, k)
 	}
 	r.pruneBlocked.WithLabelValues(source)
-	for _, reason := range PruneReasons {
+	for _, reason := range r.labels.PruneReasons {
 		r.pruneBlockedN.WithLabelValues(source, reason)
 	}
-	for _, reason := range UnresolvedReasons {
+	for _, reason := range r.labels.UnresolvedReasons {
 		r.unresolved.WithLabelValues(source, reason)
 	}
 	for _, s := range Severities {
@@ -320,29 +296,29 @@ func (r *Recorder) AddSource(source string) {
 	r.gitFetchFailures.WithLabelValues(source)
 }
 
-// RunFinished records a finished run: its result (one of RunResults; other
-// values are recorded as failed), duration and end time. Successful runs
-// also set the last success time.
+// RunFinished records a finished run: its result (one of
+// Labels.RunResults; another value is not counted), duration and end time.
+// Labels.RunSuccess also sets the last success time.
 func (r *Recorder) RunFinished(source, result string, d time.Duration, end time.Time) {
 	if r == nil {
 		return
 	}
-	if !slices.Contains(RunResults, result) {
-		result = ResultFailed
-	}
-	r.runs.WithLabelValues(source, result).Inc()
 	r.runDuration.WithLabelValues(source).Observe(d.Seconds())
 	ts := float64(end.UnixNano()) / 1e9
 	r.lastRun.WithLabelValues(source).Set(ts)
-	if result == ResultSuccess {
+	if !slices.Contains(r.labels.RunResults, result) {
+		return
+	}
+	r.runs.WithLabelValues(source, result).Inc()
+	if result == r.labels.RunSuccess {
 		r.lastSuccess.WithLabelValues(source).Set(ts)
 	}
 }
 
 // StepFinished records how long one step of a run took. Steps not in
-// Steps are ignored, which keeps the label bounded.
+// Labels.Steps are ignored, which keeps the label bounded.
 func (r *Recorder) StepFinished(source, step string, d time.Duration) {
-	if r == nil || !slices.Contains(Steps, step) {
+	if r == nil || !slices.Contains(r.labels.Steps, step) {
 		return
 	}
 	r.stepDuration.WithLabelValues(source, step).Observe(d.Seconds())
@@ -399,7 +375,7 @@ func (r *Recorder) SetPlanned(source string, counts map[string]int) {
 // ApplyChange counts one applied change. Unknown actions or outcomes are
 // ignored, keeping the label sets closed.
 func (r *Recorder) ApplyChange(source, action, outcome string) {
-	if r == nil || !slices.Contains(Actions, action) || !slices.Contains(Outcomes, outcome) {
+	if r == nil || !slices.Contains(Actions, action) || !slices.Contains(r.labels.ApplyOutcomes, outcome) {
 		return
 	}
 	r.applied.WithLabelValues(source, action, outcome).Inc()
@@ -417,8 +393,9 @@ func (r *Recorder) SetDrift(source string, counts map[string]int) {
 }
 
 // SetPruneBlocked records whether the source's last plan had deletes
-// blocked, and counts the block under reason (one of PruneReasons; others
-// count as PruneOther). An empty reason clears the gauge.
+// blocked, and counts the block under reason (one of Labels.PruneReasons;
+// another sets the gauge but is not counted). An empty reason clears the
+// gauge.
 func (r *Recorder) SetPruneBlocked(source, reason string) {
 	if r == nil {
 		return
@@ -427,21 +404,20 @@ func (r *Recorder) SetPruneBlocked(source, reason string) {
 		r.pruneBlocked.WithLabelValues(source).Set(0)
 		return
 	}
-	if !slices.Contains(PruneReasons, reason) {
-		reason = PruneOther
-	}
 	r.pruneBlocked.WithLabelValues(source).Set(1)
-	r.pruneBlockedN.WithLabelValues(source, reason).Inc()
+	if slices.Contains(r.labels.PruneReasons, reason) {
+		r.pruneBlockedN.WithLabelValues(source, reason).Inc()
+	}
 }
 
 // SetUnresolved records the number of unresolved changes per reason of the
 // source's last plan. Reasons missing from counts are set to zero; reasons
-// outside UnresolvedReasons are ignored.
+// outside Labels.UnresolvedReasons are ignored.
 func (r *Recorder) SetUnresolved(source string, counts map[string]int) {
 	if r == nil {
 		return
 	}
-	for _, reason := range UnresolvedReasons {
+	for _, reason := range r.labels.UnresolvedReasons {
 		r.unresolved.WithLabelValues(source, reason).Set(float64(counts[reason]))
 	}
 }

@@ -11,10 +11,21 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
+// testLabels are label value sets as the wiring gives them (a test in
+// package daemon checks the real ones against their enums).
+var testLabels = Labels{
+	RunResults:        []string{"success", "failed", "stalled", "waiting"},
+	RunSuccess:        "success",
+	Steps:             []string{"fetch", "load", "validate", "observe", "plan", "apply"},
+	ApplyOutcomes:     []string{"success", "failed", "skipped"},
+	PruneReasons:      []string{"disabled", "max_deletes"},
+	UnresolvedReasons: []string{"conflict", "disabled", "max_deletes"},
+}
+
 func newRecorder(t *testing.T) (*Recorder, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	return New(reg), reg
+	return New(reg, testLabels), reg
 }
 
 func TestLint(t *testing.T) {
@@ -53,8 +64,8 @@ reconciler_runs_total{result="waiting",source="retail"} 0
 		"reconciler_runs_total", "reconciler_webhook_deliveries_total"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(r.applied); n != len(Actions)*len(Outcomes) {
-		t.Errorf("apply series = %d, want %d", n, len(Actions)*len(Outcomes))
+	if n := testutil.CollectAndCount(r.applied); n != len(Actions)*len(testLabels.ApplyOutcomes) {
+		t.Errorf("apply series = %d, want %d", n, len(Actions)*len(testLabels.ApplyOutcomes))
 	}
 	if n := testutil.CollectAndCount(r.dbxQueries); n != len(QueryKinds)*len(QueryResults) {
 		t.Errorf("warehouse query series = %d, want %d", n, len(QueryKinds)*len(QueryResults))
@@ -65,9 +76,10 @@ func TestRunFinished(t *testing.T) {
 	r, reg := newRecorder(t)
 	r.AddSource("retail")
 	end := time.Unix(1700000000, 0)
-	r.RunFinished("retail", ResultSuccess, 2*time.Second, end)
-	r.RunFinished("retail", ResultStalled, time.Second, end.Add(time.Minute))
-	r.RunFinished("retail", "bogus", time.Second, end.Add(2*time.Minute))
+	r.RunFinished("retail", "success", 2*time.Second, end)
+	r.RunFinished("retail", "stalled", time.Second, end.Add(time.Minute))
+	r.RunFinished("retail", "failed", time.Second, end.Add(2*time.Minute))
+	r.RunFinished("retail", "bogus", time.Second, end.Add(2*time.Minute)) // not counted
 	want := `
 # HELP reconciler_last_run_timestamp_seconds Unix time at which the last reconcile run of the source finished.
 # TYPE reconciler_last_run_timestamp_seconds gauge
@@ -94,13 +106,13 @@ reconciler_runs_total{result="waiting",source="retail"} 0
 func TestStepDurations(t *testing.T) {
 	r, _ := newRecorder(t)
 	r.AddSource("retail")
-	if n := testutil.CollectAndCount(r.stepDuration); n != len(Steps) {
-		t.Errorf("step series after AddSource = %d, want %d", n, len(Steps))
+	if n := testutil.CollectAndCount(r.stepDuration); n != len(testLabels.Steps) {
+		t.Errorf("step series after AddSource = %d, want %d", n, len(testLabels.Steps))
 	}
 	r.StepFinished("retail", "observe", 300*time.Millisecond)
 	r.StepFinished("retail", "observe", 2*time.Second)
 	r.StepFinished("retail", "made-up", time.Second)
-	if n := testutil.CollectAndCount(r.stepDuration); n != len(Steps) {
+	if n := testutil.CollectAndCount(r.stepDuration); n != len(testLabels.Steps) {
 		t.Errorf("an unknown step added a series: %d", n)
 	}
 	h := &dto.Metric{}
@@ -132,22 +144,23 @@ func TestLabelsStayBounded(t *testing.T) {
 	r, _ := newRecorder(t)
 	r.AddSource("retail")
 	before := testutil.CollectAndCount(r.applied)
-	r.ApplyChange("retail", "no-op", OutcomeSuccess)
+	r.ApplyChange("retail", "no-op", "success")
 	r.ApplyChange("retail", "create", "exploded")
 	if got := testutil.CollectAndCount(r.applied); got != before {
 		t.Errorf("apply series grew from %d to %d on unknown labels", before, got)
 	}
-	r.ApplyChange("retail", "create", OutcomeSuccess)
-	if got := testutil.ToFloat64(r.applied.WithLabelValues("retail", "create", OutcomeSuccess)); got != 1 {
+	r.ApplyChange("retail", "create", "success")
+	if got := testutil.ToFloat64(r.applied.WithLabelValues("retail", "create", "success")); got != 1 {
 		t.Errorf("create/success = %v, want 1", got)
 	}
 	r.WebhookDelivery("bitbucket", "accepted")
 	if got := testutil.ToFloat64(r.webhooks.WithLabelValues("unknown", "accepted")); got != 1 {
 		t.Errorf("unknown provider counted %v, want 1", got)
 	}
+	before = testutil.CollectAndCount(r.pruneBlockedN)
 	r.SetPruneBlocked("retail", "some free text")
-	if got := testutil.ToFloat64(r.pruneBlockedN.WithLabelValues("retail", PruneOther)); got != 1 {
-		t.Errorf("prune other = %v, want 1", got)
+	if got := testutil.CollectAndCount(r.pruneBlockedN); got != before {
+		t.Errorf("prune blocked series grew from %d to %d on an unknown reason", before, got)
 	}
 	if got := testutil.ToFloat64(r.pruneBlocked.WithLabelValues("retail")); got != 1 {
 		t.Errorf("prune blocked = %v, want 1", got)
@@ -163,7 +176,7 @@ func TestGaugesAndClients(t *testing.T) {
 	r.AddSource("retail")
 	r.SetPlanned("retail", map[string]int{"create": 3, "delete": 1, "no-op": 40})
 	r.SetDrift("retail", map[string]int{"segment": 2})
-	r.SetUnresolved("retail", map[string]int{UnresolvedConflict: 1, PruneEmpty: 26, "free text": 3})
+	r.SetUnresolved("retail", map[string]int{"conflict": 1, "disabled": 26, "free text": 3})
 	r.SetDiagnostics("retail", 4, 1)
 	r.SetState("retail", true, false, false)
 	r.WarehouseQuery("columns", time.Millisecond, nil)
@@ -182,9 +195,9 @@ func TestGaugesAndClients(t *testing.T) {
 		"planned create":   {r.planned.WithLabelValues("retail", "create"), 3},
 		"planned update":   {r.planned.WithLabelValues("retail", "update"), 0},
 		"drift segment":    {r.drift.WithLabelValues("retail", "segment"), 2},
-		"conflicts":        {r.unresolved.WithLabelValues("retail", UnresolvedConflict), 1},
-		"empty repository": {r.unresolved.WithLabelValues("retail", PruneEmpty), 26},
-		"held drift":       {r.unresolved.WithLabelValues("retail", UnresolvedDrift), 0},
+		"conflicts":        {r.unresolved.WithLabelValues("retail", "conflict"), 1},
+		"pruning disabled": {r.unresolved.WithLabelValues("retail", "disabled"), 26},
+		"max deletes":      {r.unresolved.WithLabelValues("retail", "max_deletes"), 0},
 		"errors":           {r.diagnostics.WithLabelValues("retail", "error"), 4},
 		"stalled":          {r.stalled.WithLabelValues("retail"), 1},
 		"warehouse up":     {r.dbxUp, 0},
@@ -204,8 +217,8 @@ func TestGaugesAndClients(t *testing.T) {
 	if n := testutil.CollectAndCount(r.planned); n != len(Actions) {
 		t.Errorf("planned series = %d, want %d (no-op must not be a label value)", n, len(Actions))
 	}
-	if n := testutil.CollectAndCount(r.unresolved); n != len(UnresolvedReasons) {
-		t.Errorf("unresolved series = %d, want %d (unknown reasons must not be label values)", n, len(UnresolvedReasons))
+	if n := testutil.CollectAndCount(r.unresolved); n != len(testLabels.UnresolvedReasons) {
+		t.Errorf("unresolved series = %d, want %d (unknown reasons must not be label values)", n, len(testLabels.UnresolvedReasons))
 	}
 	if n := testutil.CollectAndCount(r.buildInfo); n != 1 {
 		t.Errorf("build info series = %d, want 1", n)
@@ -218,7 +231,7 @@ func TestGaugesAndClients(t *testing.T) {
 func TestNilRecorder(t *testing.T) {
 	var r *Recorder
 	r.AddSource("x")
-	r.RunFinished("x", ResultSuccess, time.Second, time.Now())
+	r.RunFinished("x", "success", time.Second, time.Now())
 	r.SetSourceInfo("x", "a", "b")
 	r.TreasureRequest("segments", "GET", 200, time.Second)
 	r.WarehouseQuery("columns", time.Second, nil)
@@ -231,11 +244,11 @@ func TestNilRecorder(t *testing.T) {
 // documentation names every metric this package registers.
 func TestEveryMetricDocumented(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	r := New(reg)
+	r := New(reg, testLabels)
 	r.AddSource("s")
 	r.SetSourceInfo("s", "r", "b")
 	r.TreasureRequest("segments", "GET", 200, time.Second)
-	r.RunFinished("s", ResultSuccess, time.Second, time.Now())
+	r.RunFinished("s", "success", time.Second, time.Now())
 	r.WarehouseQuery("columns", time.Second, nil)
 	r.AddShards(1)
 	mfs, err := reg.Gather()

@@ -216,8 +216,8 @@ func TestUnitInvalidSpecStallsWithoutTreasure(t *testing.T) {
 	l := &fixedLoader{state: unitState("A"), diags: diag.Diagnostics{diag.Errorf(diag.Pos{File: "a.cue", Line: 1}, "x", "bad")}}
 	res, err := unitReconciler(l, m).Run(context.Background(), memFS, reconcile.Mode{})
 	var st *reconcile.Stalled
-	if !errors.As(err, &st) || st.Reason != reconcile.ReasonInvalidSpec || res.Outcome != reconcile.OutcomeStalled {
-		t.Fatalf("err = %v, outcome %q", err, res.Outcome)
+	if !errors.As(err, &st) || st.Reason != reconcile.ReasonInvalidSpec || res.Condition != reconcile.ConditionStalled {
+		t.Fatalf("err = %v, condition %q", err, res.Condition)
 	}
 	if len(m.observed) != 0 || m.writes != 0 {
 		t.Errorf("Treasure was called: %d observes, %d writes", len(m.observed), m.writes)
@@ -230,8 +230,8 @@ func TestUnitWarehouseDownWaits(t *testing.T) {
 	r.Catalog = downCatalog{err: errors.New("dial tcp: connection refused")}
 	res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
 	var w *reconcile.Waiting
-	if !errors.As(err, &w) || w.Reason != reconcile.ReasonWarehouseDown || res.Outcome != reconcile.OutcomeWaiting {
-		t.Fatalf("err = %v, outcome %q", err, res.Outcome)
+	if !errors.As(err, &w) || w.Reason != reconcile.ReasonWarehouseDown || res.Condition != reconcile.ConditionWaiting {
+		t.Fatalf("err = %v, condition %q", err, res.Condition)
 	}
 	if len(m.observed) != 0 {
 		t.Error("Treasure observed while the warehouse is down")
@@ -262,7 +262,7 @@ func TestUnitApplyThenNothingAndDrift(t *testing.T) {
 	r := unitReconciler(l, m)
 	r.Now = func() time.Time { return now }
 	res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
-	if err != nil || !res.Applied || res.Plan.Summary().Add != 2 || res.Outcome != reconcile.OutcomeSuccess {
+	if err != nil || !res.Applied || res.Plan.Summary().Add != 2 || res.Condition != reconcile.ConditionSucceeded {
 		t.Fatalf("first run: %v, %+v", err, res.Plan.Summary())
 	}
 	if at, rev := r.LastApplied(); rev != "r1" || !at.Equal(now) {
@@ -352,8 +352,9 @@ func TestUnitApplyOutcomes(t *testing.T) {
 			err: permErr("rule is invalid"),
 			check: func(t *testing.T, err error) {
 				var a *reconcile.ApplyError
-				if !errors.As(err, &a) || !errors.Is(err, permErr("rule is invalid")) || reconcile.OutcomeOf(err) != reconcile.OutcomeFailed {
-					t.Errorf("err = %v", err)
+				c, reason := reconcile.ConditionOf(err)
+				if !errors.As(err, &a) || !errors.Is(err, permErr("rule is invalid")) || c != reconcile.ConditionFailed || reason != reconcile.ReasonApplyFailed {
+					t.Errorf("err = %v (%s %s)", err, c, reason)
 				}
 			},
 		},
@@ -410,9 +411,10 @@ func TestUnitRefusedCredentialsStall(t *testing.T) {
 	creds := reconcile.Credentials{Treasure: "treasure.apiKey (env:TD_API_KEY)",
 		Warehouse: "databricks.oauth.clientSecret (file:/run/secrets/dbx)"}
 	tests := map[string]struct {
-		setup        func(r *reconcile.Reconciler, m *memRemote)
-		reason, name string
-		writes       int
+		setup  func(r *reconcile.Reconciler, m *memRemote)
+		reason reconcile.Reason
+		name   string
+		writes int
 	}{
 		"401 while observing": {
 			setup:  func(_ *reconcile.Reconciler, m *memRemote) { m.obsErr = keyErr{401} },
@@ -439,8 +441,8 @@ func TestUnitRefusedCredentialsStall(t *testing.T) {
 			tc.setup(r, m)
 			res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
 			var st *reconcile.Stalled
-			if !errors.As(err, &st) || st.Reason != tc.reason || res.Outcome != reconcile.OutcomeStalled {
-				t.Fatalf("err = %v, outcome %q; want stalled (%s)", err, res.Outcome, tc.reason)
+			if !errors.As(err, &st) || st.Reason != tc.reason || res.Condition != reconcile.ConditionStalled {
+				t.Fatalf("err = %v, condition %q; want stalled (%s)", err, res.Condition, tc.reason)
 			}
 			var ce *reconcile.CredentialError
 			if !errors.As(err, &ce) || ce.Reason != tc.reason {
@@ -467,15 +469,15 @@ func (e startErr) StartTimedOut() bool { return e.timedOut }
 func TestUnitWarehouseStartingWaits(t *testing.T) {
 	for _, tc := range []struct {
 		err  startErr
-		want string
+		want reconcile.Reason
 	}{{startErr{}, reconcile.ReasonWarehouseStarting}, {startErr{timedOut: true}, reconcile.ReasonWarehouseStartTimeout}} {
 		m := newRemote()
 		r := unitReconciler(&fixedLoader{state: unitState("A")}, m)
 		r.Catalog = downCatalog{err: fmt.Errorf("snapshot: %w", tc.err)}
 		res, err := r.Run(context.Background(), memFS, reconcile.Mode{})
 		var w *reconcile.Waiting
-		if !errors.As(err, &w) || w.Reason != tc.want || res.Outcome != reconcile.OutcomeWaiting {
-			t.Errorf("err = %v, outcome %q, want waiting %s", err, res.Outcome, tc.want)
+		if !errors.As(err, &w) || w.Reason != tc.want || res.Condition != reconcile.ConditionWaiting {
+			t.Errorf("err = %v, condition %q, want waiting %s", err, res.Condition, tc.want)
 		}
 	}
 }
@@ -494,4 +496,72 @@ func (m *memRemote) UpdateActivation(context.Context, string, string, *segment.A
 
 func (m *memRemote) DeleteActivation(context.Context, string, string) error {
 	return errors.New("not used")
+}
+
+// fetchFunc is a Fetcher.
+type fetchFunc func(context.Context) (reconcile.Snapshot, error)
+
+func (f fetchFunc) Fetch(ctx context.Context) (reconcile.Snapshot, error) { return f(ctx) }
+
+type gitDown struct{}
+
+func (gitDown) Error() string   { return "git server unreachable" }
+func (gitDown) Temporary() bool { return true }
+
+// TestUnitFetchDecidesCondition checks that the fetch step decides the
+// condition and reason of a run whose fetch fails, by the error's type
+// (an unreachable server waits, anything else fails), and that nothing
+// after it runs.
+func TestUnitFetchDecidesCondition(t *testing.T) {
+	for name, c := range map[string]struct {
+		err       error
+		condition reconcile.Condition
+		reason    reconcile.Reason
+	}{
+		"unreachable": {gitDown{}, reconcile.ConditionWaiting, reconcile.ReasonGitUnavailable},
+		"refused":     {errors.New("git: authentication required"), reconcile.ConditionFailed, reconcile.ReasonGitFetchFailed},
+		// Only the type counts, not the text.
+		"text that looks unreachable": {errors.New("git server unreachable: i/o timeout"), reconcile.ConditionFailed, reconcile.ReasonGitFetchFailed},
+	} {
+		m := newRemote()
+		l := &fixedLoader{state: unitState("A")}
+		r := unitReconciler(l, m)
+		r.Source = fetchFunc(func(context.Context) (reconcile.Snapshot, error) { return reconcile.Snapshot{}, c.err })
+		res, err := r.Reconcile(context.Background(), reconcile.Mode{})
+		if !errors.Is(err, c.err) || res.Condition != c.condition || res.Reason != c.reason {
+			t.Errorf("%s: %v, %s %s; want %s %s", name, err, res.Condition, res.Reason, c.condition, c.reason)
+		}
+		if len(res.Steps) != 1 || res.Steps[0].Step != reconcile.StepFetch || res.Revision != "" || len(m.observed) != 0 {
+			t.Errorf("%s: steps %v, revision %q, %d observes; want the fetch only", name, res.Steps, res.Revision, len(m.observed))
+		}
+	}
+}
+
+// TestUnitReconcileRunsTheSteps checks that Reconcile fetches, then runs
+// every step in order on the fetched revision.
+func TestUnitReconcileRunsTheSteps(t *testing.T) {
+	m := newRemote()
+	r := unitReconciler(&fixedLoader{state: unitState("A")}, m)
+	r.Catalog = &countingCatalog{}
+	commit := reconcile.Commit{Branch: "main", Author: "Ann", Subject: "VIP segment"}
+	r.Source = fetchFunc(func(context.Context) (reconcile.Snapshot, error) {
+		return reconcile.Snapshot{Revision: "r7", FS: fstest.MapFS{}, Commit: commit}, nil
+	})
+	res, err := r.Reconcile(context.Background(), reconcile.Mode{})
+	if err != nil || res.Condition != reconcile.ConditionSucceeded || res.Reason != "" {
+		t.Fatalf("%v, %s %q", err, res.Condition, res.Reason)
+	}
+	var steps []string
+	for _, s := range res.Steps {
+		steps = append(steps, s.Step)
+	}
+	if !slices.Equal(steps, reconcile.Steps) {
+		t.Errorf("steps %v, want %v", steps, reconcile.Steps)
+	}
+	if res.Revision != "r7" || res.Commit != commit {
+		t.Errorf("revision %q, commit %+v", res.Revision, res.Commit)
+	}
+	if _, rev := r.LastApplied(); rev != "r7" {
+		t.Errorf("applied revision %q, want r7", rev)
+	}
 }

@@ -92,6 +92,10 @@ func (e *Error) Error() string {
 // Unwrap returns the Kind's sentinel error and a context error, if any.
 func (e *Error) Unwrap() []error { return e.causes }
 
+// Temporary reports whether the error is usually transient: the server
+// could not be reached (KindNetwork).
+func (e *Error) Temporary() bool { return e.Kind == KindNetwork }
+
 // newError classifies err and builds a redacted *Error.
 func (r *Repo) newError(op string, kind Kind, err error) *Error {
 	if kind == KindOther {

@@ -283,6 +283,9 @@ func TestAuthAndRedaction(t *testing.T) {
 				if !errors.As(err, &e) || e.Kind != c.kind {
 					t.Fatalf("error = %v, want kind %v", err, c.kind)
 				}
+				if e.Temporary() != (c.kind == KindNetwork) {
+					t.Fatalf("error %v of kind %v: Temporary() = %v", err, c.kind, e.Temporary())
+				}
 				if strings.Contains(err.Error(), c.secret) || strings.Contains(e.URL, c.secret) {
 					t.Fatalf("secret leaked: %q", err.Error())
 				}
@@ -303,8 +306,9 @@ func TestNetworkErrors(t *testing.T) {
 		fetch(t, r)
 		srv.Close()
 		_, err := r.Fetch(context.Background())
-		if !errors.Is(err, ErrNetwork) {
-			t.Fatalf("error = %v, want ErrNetwork", err)
+		var e *Error
+		if !errors.Is(err, ErrNetwork) || !errors.As(err, &e) || !e.Temporary() {
+			t.Fatalf("error = %v, want ErrNetwork, temporary", err)
 		}
 	})
 	t.Run("deadline", func(t *testing.T) {

@@ -214,6 +214,23 @@ const (
 var Blocks = []Block{BlockProtected, BlockDriftReport, BlockDisabled, BlockInhibited, BlockParentDelete,
 	BlockParentReplace, BlockEmpty, BlockMaxDeletes, BlockMaxPercent, BlockPopulationChange}
 
+func (b Block) String() string { return string(b) }
+
+// Unresolved reports whether a change blocked by b needs a person: every
+// block but BlockProtected (an object kept on purpose).
+func (b Block) Unresolved() bool { return b != "" && b != BlockProtected }
+
+// Prune reports whether b is a prune rule holding a delete that a person
+// must lift (not BlockProtected), as opposed to a block of other changes
+// (BlockDriftReport, BlockParentReplace, BlockPopulationChange).
+func (b Block) Prune() bool {
+	switch b {
+	case BlockDisabled, BlockInhibited, BlockParentDelete, BlockEmpty, BlockMaxDeletes, BlockMaxPercent:
+		return true
+	}
+	return false
+}
+
 // ConflictReason says why an observed object is not taken over. The set is
 // closed; its values are snake_case, fit for metric labels.
 type ConflictReason string

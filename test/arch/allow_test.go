@@ -65,7 +65,7 @@ var allowed = map[string][]string{
 	// The service: it receives the built clients (wiring.Clients) and
 	// builds none; internal/source only for the snapshot it fetched.
 	"internal/daemon": {"internal/apply", "internal/config", "pkg/diag", "internal/leader", "internal/metrics",
-		"pkg/plan", "internal/reconcile", "internal/schedule", "internal/source", "internal/version", "internal/webhook", "internal/wiring",
+		"pkg/plan", "internal/reconcile", "internal/schedule", "internal/version", "internal/webhook", "internal/wiring",
 		"cap:network", "cap:prometheus"},
 	// Stand-ins and test servers.
 	"internal/standin/dbxstandin":         {"internal/standin/dbxstandin/tcli", "cap:duckdb", "cap:network"},
