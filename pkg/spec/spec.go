@@ -201,13 +201,18 @@ func assemble(results []*fileResult) *Result {
 	var counts [][2]int
 	known.parents = map[string]bool{}
 	known.segments = map[string]bool{}
+	// memos holds, per file, the memo slots of its segments (nil without
+	// a cache).
+	var memos [][]segMemo
+	var parentFrom []*segment.Parent
 	for _, r := range results {
 		if r == nil {
 			continue
 		}
 		res.Diagnostics = append(res.Diagnostics, r.diags...)
-		for _, p := range r.parents {
-			res.State.Parents = append(res.State.Parents, cloneParent(p))
+		for i := range r.parents {
+			res.State.Parents = append(res.State.Parents, cloneParent(r.parents[i]))
+			parentFrom = append(parentFrom, &r.parents[i])
 		}
 		res.State.Folders = append(res.State.Folders, r.folders...)
 		for _, s := range r.segments {
@@ -217,6 +222,7 @@ func assemble(results []*fileResult) *Result {
 			partial = append(partial, partialSegment{seg: cloneSegment(p.seg), broken: p.broken})
 		}
 		counts = append(counts, [2]int{len(r.segments), len(r.partial)})
+		memos = append(memos, r.memo)
 		for _, n := range r.invalidParents {
 			known.parents[n] = true
 		}
@@ -257,20 +263,30 @@ func assemble(results []*fileResult) *Result {
 	}
 	segs := make([]checkedSegment, 0, len(res.State.Segments)+len(partial))
 	var vi, pi int
-	for _, n := range counts {
+	for f, n := range counts {
 		file := segs[len(segs):]
-		for ; n[0] > 0; n[0]-- {
-			file = append(file, checkedSegment{seg: &res.State.Segments[vi]})
+		memo := func(i int) *segMemo {
+			if memos[f] == nil {
+				return nil
+			}
+			return &memos[f][i]
+		}
+		for i := range n[0] {
+			file = append(file, checkedSegment{seg: &res.State.Segments[vi], memo: memo(i)})
 			vi++
 		}
-		for ; n[1] > 0; n[1]-- {
-			file = append(file, checkedSegment{seg: &partial[pi].seg, broken: partial[pi].broken})
+		for i := range n[1] {
+			file = append(file, checkedSegment{seg: &partial[pi].seg, broken: partial[pi].broken, memo: memo(n[0] + i)})
 			pi++
 		}
 		slices.SortStableFunc(file, func(a, b checkedSegment) int { return a.seg.Origin.Pos.Compare(b.seg.Origin.Pos) })
 		segs = segs[:len(segs)+len(file)]
 	}
-	res.Diagnostics = append(res.Diagnostics, check(&res.State, known, segs)...)
+	parentSrc := make(map[*segment.Parent]*segment.Parent, len(parentFrom))
+	for i := range res.State.Parents {
+		parentSrc[&res.State.Parents[i]] = parentFrom[i]
+	}
+	res.Diagnostics = append(res.Diagnostics, check(&res.State, known, segs, parentSrc)...)
 	res.State.Folders = impliedFolders(res.State.Folders, res.State.Segments)
 	res.Diagnostics = res.Diagnostics.Sort()
 	return res
@@ -392,6 +408,7 @@ func (c *Cache) put(k cacheKey, r *fileResult) {
 	if c == nil {
 		return
 	}
+	r.memo = make([]segMemo, len(r.segments)+len(r.partial))
 	c.mu.Lock()
 	c.entries[k] = &cacheEntry{r: r, gen: c.gen}
 	c.mu.Unlock()
