@@ -159,25 +159,21 @@ func (c *checker) checkFolders(parents map[string]*segment.Parent) {
 		}
 		seen[f.Key()] = f.Origin.Pos
 	}
-	declared := map[segment.Key]bool{}
-	for k := range seen {
-		declared[k] = true
-	}
 	for _, f := range c.st.Folders {
-		c.renames("folder", f.Parent, f.Path, f.RenamedFrom, f.Origin.At("renamedFrom"), declared)
+		c.renames("folder", f.Parent, f.Path, f.RenamedFrom, f.Origin.At("renamedFrom"), seen)
 	}
 }
 
 // renames checks the renamedFrom list of one folder or segment: an earlier
 // name is not one the repository declares (for the parent segment) and is
 // claimed by one object only.
-func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos, declared map[segment.Key]bool) {
+func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos, declared map[segment.Key]diag.Pos) {
 	if c.claimed == nil {
 		c.claimed = map[string]string{}
 	}
 	for _, old := range from {
 		switch k := (segment.Key{Parent: parent, Name: old}); {
-		case old == name || declared[k]:
+		case old == name || isDeclared(declared, k):
 			c.errorf(at, "renamed-from-declared", "%s %q is renamedFrom %q, which the repository declares", kind, name, old).
 				Detail = "renamedFrom lists names the object had before; remove the entry, or the other declaration"
 		case c.claimed[kind+"\x00"+k.String()] != "":
@@ -189,6 +185,11 @@ func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos,
 	}
 }
 
+func isDeclared(declared map[segment.Key]diag.Pos, k segment.Key) bool {
+	_, ok := declared[k]
+	return ok
+}
+
 // ref is a reference from one segment to another, for cycle detection.
 type ref struct {
 	to string
@@ -196,7 +197,7 @@ type ref struct {
 }
 
 func (c *checker) checkSegments(parents map[string]*segment.Parent) {
-	seen := map[segment.Key]diag.Pos{}
+	seen := make(map[segment.Key]diag.Pos, len(c.segs))
 	names := map[string]map[string]bool{}  // parent -> segment names
 	graph := map[string]map[string][]ref{} // parent -> segment -> references
 	for _, cs := range c.segs {
@@ -205,7 +206,8 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 			continue
 		}
 		if names[s.Parent] == nil {
-			names[s.Parent] = map[string]bool{}
+			// Most segments share one parent.
+			names[s.Parent] = make(map[string]bool, len(c.segs)/max(1, len(c.st.Parents)))
 		}
 		names[s.Parent][s.Name] = true
 	}
@@ -233,13 +235,10 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 	for _, parent := range sortedKeys(graph) {
 		c.cycles(parent, graph[parent])
 	}
-	declared := map[segment.Key]bool{}
-	for k := range seen {
-		declared[k] = true
-	}
 	for _, cs := range c.segs {
-		s := cs.seg
-		c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), declared)
+		if s := cs.seg; len(s.RenamedFrom) > 0 {
+			c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), seen)
+		}
 	}
 }
 

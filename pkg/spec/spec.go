@@ -204,6 +204,7 @@ func assemble(results []*fileResult) *Result {
 	// memos holds, per file, the memo slots of its segments (nil without
 	// a cache).
 	var memos [][]segMemo
+	sc := newSegmentCopier(results)
 	var parentFrom []*segment.Parent
 	for _, r := range results {
 		if r == nil {
@@ -216,10 +217,10 @@ func assemble(results []*fileResult) *Result {
 		}
 		res.State.Folders = append(res.State.Folders, r.folders...)
 		for _, s := range r.segments {
-			res.State.Segments = append(res.State.Segments, cloneSegment(s))
+			res.State.Segments = append(res.State.Segments, sc.copy(s))
 		}
 		for _, p := range r.partial {
-			partial = append(partial, partialSegment{seg: cloneSegment(p.seg), broken: p.broken})
+			partial = append(partial, partialSegment{seg: sc.copy(p.seg), broken: p.broken})
 		}
 		counts = append(counts, [2]int{len(r.segments), len(r.partial)})
 		memos = append(memos, r.memo)
