@@ -215,7 +215,9 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 		s, broken := cs.seg, cs.broken
 		var p *segment.Parent
 		if broken == nil || !broken.parent {
-			p = c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
+			if p = parents[s.Parent]; p == nil {
+				p = c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
+			}
 		}
 		if broken == nil || !broken.name {
 			if first, ok := seen[s.Key()]; ok {

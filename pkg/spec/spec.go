@@ -302,14 +302,17 @@ func impliedFolders(declared []segment.Folder, segs []segment.Segment) []segment
 		have[f.Key()] = true
 	}
 	var implied []segment.Folder
-	add := func(parent, p string, origin segment.Origin) {
+	// add adds folder p of parent and its ancestors, at the position of
+	// field of o (of o itself when field is empty), looked up only when a
+	// folder is added.
+	add := func(parent, p string, o segment.Origin, field string) {
 		for p != "" && parent != "" {
 			k := segment.Key{Parent: parent, Name: p}
 			if have[k] {
 				return
 			}
 			have[k] = true
-			implied = append(implied, segment.Folder{Parent: parent, Path: p, Origin: segment.Origin{Pos: origin.Pos}})
+			implied = append(implied, segment.Folder{Parent: parent, Path: p, Origin: segment.Origin{Pos: o.At(field)}})
 			i := strings.LastIndexByte(p, '/')
 			if i < 0 {
 				return
@@ -319,11 +322,11 @@ func impliedFolders(declared []segment.Folder, segs []segment.Segment) []segment
 	}
 	for _, f := range declared {
 		if f.ParentPath() != "" {
-			add(f.Parent, f.ParentPath(), f.Origin)
+			add(f.Parent, f.ParentPath(), segment.Origin{Pos: f.Origin.Pos}, "")
 		}
 	}
-	for _, s := range segs {
-		add(s.Parent, s.Folder, segment.Origin{Pos: s.Origin.At("folder")})
+	for i := range segs {
+		add(segs[i].Parent, segs[i].Folder, segs[i].Origin, "folder")
 	}
 	slices.SortFunc(implied, func(a, b segment.Folder) int {
 		if c := strings.Compare(a.Parent, b.Parent); c != 0 {
