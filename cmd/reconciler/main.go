@@ -1,55 +1,18 @@
 // Command reconciler makes a git repository of CUE files the source of truth
 // for Treasure Data composable audiences on Databricks.
 //
-// Each subcommand lives in its own file; main only dispatches and exits once.
+// The commands live in internal/cli; main only sets up the process.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/cas-reconciler/reconciler/internal/cli"
 	"github.com/cas-reconciler/reconciler/internal/loadworker"
 )
-
-// stdio carries the process streams, so that commands can be run in tests.
-type stdio struct {
-	in       io.Reader
-	out, err io.Writer
-}
-
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, io stdio) int
-}
-
-// Exit codes shared by every command.
-const (
-	exitOK      = 0
-	exitFailed  = 1 // the command ran and found problems (invalid spec, failed apply)
-	exitUsage   = 2 // bad flags, bad config, internal error
-	exitChanges = 2 // plan --detailed-exitcode: changes present
-)
-
-func commands() []command {
-	return []command{
-		{"validate", "check CUE definitions (and optionally the warehouse) without changing anything", runValidate},
-		{"plan", "show what apply would change in Treasure Data", runPlan},
-		{"preview", "count the profiles segments match on the warehouse, with their SQL", runPreview},
-		{"apply", "change Treasure Data to match the repository", runApply},
-		{"import", "write CUE files for objects that already exist in Treasure Data", runImport},
-		{"doctor", "check the Treasure Data account and the warehouse before turning the daemon on", runDoctor},
-		{"run", "run the reconciler daemon", runDaemon},
-		{"demo", "run the whole system on embedded stand-ins", runDemo},
-		{"version", "print the version", runVersion},
-	}
-}
 
 func main() {
 	if os.Getenv(loadworker.Env) != "" {
@@ -57,50 +20,7 @@ func main() {
 		os.Exit(loadworker.Serve())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := dispatch(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-func dispatch(ctx context.Context, args []string, io stdio) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(io.err)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], io)
-		}
-	}
-	fmt.Fprintf(io.err, "reconciler: unknown command %q\n\n", args[0])
-	usage(io.err)
-	return exitUsage
-}
-
-// parseFlags parses a command's flags. -h and --help print the command's
-// usage and end it with exit 0; a bad flag (already reported with the usage)
-// ends it with exitUsage. ok is false when the command must end with code.
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return exitOK, true
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK, false
-	}
-	return exitUsage, false
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: reconciler <command> [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'reconciler <command> -h' for a command's flags.")
 }

@@ -94,6 +94,8 @@ type harnessOptions struct {
 	env     map[string]string
 	// now is the daemon's clock (default time.Now).
 	now func() time.Time
+	// config is appended to the configuration.
+	config string
 }
 
 func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
@@ -115,7 +117,8 @@ sources: [{name: "retail", url: %q, auth: token: env: "GIT_TOKEN", schedule: "@e
 treasure: {endpoints: {cdp: %q, cas: %q, classic: %q}, apiKey: env: "TD_API_KEY"}
 databricks: {host: %q, port: %d, httpPath: %q, insecure: true, %s}
 webhooks: generic: env: "HOOK_SECRET"
-`, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath, o.dbxAuth)
+%s
+`, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath, o.dbxAuth, o.config)
 	vars := map[string]string{"GIT_TOKEN": gitToken, "TD_API_KEY": tdKey, "DBX_TOKEN": dbxToken, "HOOK_SECRET": hookKey}
 	maps.Copy(vars, o.env)
 	cfg := parseConfig(t, src, vars)

@@ -110,6 +110,9 @@ type Reconciler struct {
 	lastApplied     time.Time
 	lastAppliedRev  string
 	lastObservation time.Time
+	// populationHolds are the changes the last run held by
+	// population.maxChangePercent, so that the next revision releases them.
+	populationHolds plan.PopulationHolds
 }
 
 // passedCheck is the last warehouse check that passed: the revision, the
@@ -515,7 +518,13 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 		res.Plan = plan.Compute(res.Desired, observed, opts)
 		if r.Population != nil && !mode.NoPopulation && !res.Plan.Errored {
 			res.PopulationStatements = countPopulations(ctx, r.Population, res.Plan, res.Desired, observed, cat, now(), r.PopulationOptions)
-			res.Plan.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent)
+			r.mu.Lock()
+			earlier := r.populationHolds
+			r.mu.Unlock()
+			held := res.Plan.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent, snap.Revision, earlier)
+			r.mu.Lock()
+			r.populationHolds = held
+			r.mu.Unlock()
 		}
 		return nil
 	})

@@ -20,6 +20,9 @@ type Population struct {
 	// Unknown says why a figure is missing (a warehouse failure, a rule
 	// shape that is not counted), for people.
 	Unknown string `json:"unknown,omitempty"`
+	// ReleasedBy is the revision that released a change held by
+	// population.maxChangePercent at an earlier revision.
+	ReleasedBy string `json:"releasedBy,omitempty"`
 }
 
 // ChangePercent is the relative change from Before to After in percent;
@@ -49,6 +52,9 @@ func (p *Population) Text() string {
 	s := "population " + Thousands(*p.Before) + " → " + Thousands(*p.After)
 	if pct, ok := p.ChangePercent(); ok {
 		s += fmt.Sprintf(" (%+.1f%%)", pct)
+	}
+	if p.ReleasedBy != "" {
+		s += ", released by revision " + shortRevision(p.ReleasedBy)
 	}
 	return s
 }
@@ -81,29 +87,67 @@ func (p *Plan) PopulationWarnings() []string {
 	return out
 }
 
+// PopulationHolds remembers the population changes a run held, for the next
+// run: by segment key (Key.String()), the fingerprint of the desired segment
+// and the revision of the run that held it.
+type PopulationHolds map[string]PopulationHold
+
+// PopulationHold is one held population change.
+type PopulationHold struct {
+	Fingerprint string
+	Revision    string
+}
+
 // HoldPopulationChanges blocks (BlockPopulationChange) every segment update
 // whose population moves by more than maxPercent, unless the desired
-// segment sets lifecycle.allowPopulationChange. An unknown figure holds
-// nothing. It returns the number of changes held.
-func (p *Plan) HoldPopulationChanges(maxPercent float64) int {
+// segment sets lifecycle.allowPopulationChange, or the same desired segment
+// (same fingerprint) was held at an earlier revision than this one: pushing
+// a new revision after a hold acknowledges it (Population.ReleasedBy says
+// so). A change held at this revision stays held on every run of it, even
+// when the figures move back under the limit, so a decision does not flap
+// with the data. An unknown figure holds nothing. It returns the holds of
+// this run, for the next; revision "" (a directory, not a commit) releases
+// nothing.
+func (p *Plan) HoldPopulationChanges(maxPercent float64, revision string, earlier PopulationHolds) PopulationHolds {
+	held := PopulationHolds{}
 	if maxPercent <= 0 {
-		return 0
+		p.Applyable = !p.Errored && p.HasChanges()
+		return held
 	}
-	held := 0
 	for i := range p.Changes {
 		c := &p.Changes[i]
+		if !c.Applies() || c.Kind != KindSegment {
+			continue
+		}
+		_, after := c.Segments()
+		if after == nil || after.Lifecycle.AllowPopulationChange {
+			continue
+		}
+		key, fp := c.Key.String(), Fingerprint(after)
+		prev, seen := earlier[key]
+		seen = seen && prev.Fingerprint == fp
 		pct, ok := c.Population.ChangePercent()
-		if !ok || !c.Applies() || c.Kind != KindSegment {
+		over := ok && (pct > maxPercent || pct < -maxPercent)
+		switch {
+		case seen && revision != "" && prev.Revision != revision:
+			if c.Population != nil {
+				c.Population.ReleasedBy = revision
+			}
+			continue
+		case !over && !(seen && prev.Revision == revision):
 			continue
 		}
-		if _, after := c.Segments(); after == nil || after.Lifecycle.AllowPopulationChange {
-			continue
+		what := "moves by more than"
+		if ok {
+			what = fmt.Sprintf("moves by %+.1f%% (%s), more than", pct, c.Population.Text())
 		}
-		if pct > maxPercent || pct < -maxPercent {
-			c.block(BlockPopulationChange, fmt.Sprintf("its population moves by %+.1f%% (%s), more than population.maxChangePercent (%g%%); set lifecycle.allowPopulationChange: true on the segment to apply it",
-				pct, c.Population.Text(), maxPercent))
-			held++
+		c.block(BlockPopulationChange, fmt.Sprintf("its population %s population.maxChangePercent (%g%%); set lifecycle.allowPopulationChange: true on the segment, or push a new revision, to apply it",
+			what, maxPercent))
+		rev := revision
+		if seen {
+			rev = prev.Revision
 		}
+		held[key] = PopulationHold{Fingerprint: fp, Revision: rev}
 	}
 	p.Applyable = !p.Errored && p.HasChanges()
 	return held
@@ -125,4 +169,12 @@ func Thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// shortRevision is the first 12 characters of a commit id.
+func shortRevision(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
 }

@@ -103,13 +103,13 @@ func TestHoldPopulationChanges(t *testing.T) {
 	p := populationPlan()
 	p.Changes = append(p.Changes, Change{Action: Update, Kind: KindSegment, Key: segment.Key{Parent: "Retail", Name: "Allowed"},
 		Before: allow, After: allow, Population: &Population{Before: n(100), After: n(300)}})
-	if held := p.HoldPopulationChanges(20); held != 0 {
+	if held := len(p.HoldPopulationChanges(20, "r1", nil)); held != 0 {
 		t.Fatalf("held %d, want 0: +15.5%% is within 20%%, and the +200%% update is allowed", held)
 	}
 	p = populationPlan()
 	p.Changes = append(p.Changes, Change{Action: Update, Kind: KindSegment, Key: segment.Key{Parent: "Retail", Name: "Allowed"},
 		Before: allow, After: allow, Population: &Population{Before: n(100), After: n(300)}})
-	if held := p.HoldPopulationChanges(10); held != 1 || p.Changes[0].BlockedBy != BlockPopulationChange {
+	if held := len(p.HoldPopulationChanges(10, "r1", nil)); held != 1 || p.Changes[0].BlockedBy != BlockPopulationChange {
 		t.Fatalf("held %d, first change %q; want the +15.5%% update held and the allowed one not", held, p.Changes[0].BlockedBy)
 	}
 	if p.Changes[4].Blocked != "" {
@@ -123,7 +123,56 @@ func TestHoldPopulationChanges(t *testing.T) {
 	if s := p.Summary(); s.Blocked != 1 || s.Unresolved() != 1 {
 		t.Errorf("summary %+v", s)
 	}
-	if p := populationPlan(); p.HoldPopulationChanges(0) != 0 {
+	if p := populationPlan(); len(p.HoldPopulationChanges(0, "r1", nil)) != 0 {
 		t.Error("no maxChangePercent holds nothing")
+	}
+}
+
+// TestPopulationHoldReleasedByNewRevision: a change held at one revision
+// stays held on every run of that revision, even when its figures fall
+// back under the limit, and the next revision with the same desired segment
+// applies it; a different desired segment is judged afresh.
+func TestPopulationHoldReleasedByNewRevision(t *testing.T) {
+	held := populationPlan().HoldPopulationChanges(10, "r1", nil)
+	key := segment.Key{Parent: "Retail", Name: "VIP Customers"}.String()
+	if len(held) != 1 || held[key].Revision != "r1" || held[key].Fingerprint == "" {
+		t.Fatalf("holds after r1: %+v", held)
+	}
+
+	// The same revision again, the figures now within the limit: still held.
+	p := populationPlan()
+	p.Changes[0].Population.After = n(1210)
+	again := p.HoldPopulationChanges(10, "r1", held)
+	if p.Changes[0].BlockedBy != BlockPopulationChange || again[key].Revision != "r1" {
+		t.Fatalf("a rerun of r1 released the hold: %q %+v", p.Changes[0].BlockedBy, again)
+	}
+
+	// A new revision, same desired segment: released and recorded as such.
+	p = populationPlan()
+	next := p.HoldPopulationChanges(10, "r2", again)
+	if p.Changes[0].Blocked != "" || p.Changes[0].Population.ReleasedBy != "r2" || len(next) != 0 {
+		t.Fatalf("r2 did not release: blocked %q, releasedBy %q, holds %+v", p.Changes[0].Blocked, p.Changes[0].Population.ReleasedBy, next)
+	}
+	if !strings.Contains(p.Changes[0].Population.Text(), "released by revision r2") {
+		t.Errorf("text %q", p.Changes[0].Population.Text())
+	}
+	if !p.Applyable {
+		t.Error("a released change left the plan not applyable")
+	}
+
+	// A new revision that changes the segment again: judged afresh.
+	p = populationPlan()
+	_, after := p.Changes[0].Segments()
+	edited := *after
+	edited.Description = "edited again"
+	p.Changes[0].After = &edited
+	if p.HoldPopulationChanges(10, "r2", again); p.Changes[0].BlockedBy != BlockPopulationChange {
+		t.Error("an edited segment was released by the hold of its earlier version")
+	}
+
+	// A directory (no revision) releases nothing.
+	p = populationPlan()
+	if p.HoldPopulationChanges(10, "", again); p.Changes[0].BlockedBy != BlockPopulationChange {
+		t.Error("revision \"\" released a hold")
 	}
 }

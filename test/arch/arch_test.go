@@ -119,8 +119,8 @@ func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
 func TestOnlyTheBinaryImportsTheDaemon(t *testing.T) {
 	for importer, imps := range graph(t) {
 		for _, imp := range imps {
-			if imp == pkgPath("internal/daemon") && importer != "cmd/reconciler" && !strings.HasPrefix(importer, "test/") {
-				t.Errorf("%s imports internal/daemon; only cmd/reconciler may", importer)
+			if imp == pkgPath("internal/daemon") && importer != "internal/cli" && !strings.HasPrefix(importer, "test/") {
+				t.Errorf("%s imports internal/daemon; only the binary's commands (internal/cli) may", importer)
 			}
 		}
 	}
