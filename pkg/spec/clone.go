@@ -143,10 +143,15 @@ func cloneDuration(d segment.Duration) segment.Duration {
 type segmentCopier struct {
 	sets  []segment.ConditionSet
 	conds []segment.Condition
+	none  bool // copy nothing: the segments are not shared
 }
 
-// newSegmentCopier returns a copier sized for the segments of results.
-func newSegmentCopier(results []*fileResult) *segmentCopier {
+// newSegmentCopier returns a copier sized for the segments of results; one
+// that returns segments as they are unless shared.
+func newSegmentCopier(results []*fileResult, shared bool) *segmentCopier {
+	if !shared {
+		return &segmentCopier{none: true}
+	}
 	var nsets, nconds int
 	count := func(s *segment.Segment) {
 		nsets += len(s.Rule.Conditions)
@@ -169,6 +174,9 @@ func newSegmentCopier(results []*fileResult) *segmentCopier {
 }
 
 func (sc *segmentCopier) copy(s segment.Segment) segment.Segment {
+	if sc.none {
+		return s
+	}
 	if s.Rule.Conditions != nil {
 		start := len(sc.sets)
 		sc.sets = append(sc.sets, s.Rule.Conditions...)

@@ -147,7 +147,7 @@ feed:
 		return nil, fmt.Errorf("load schema: %w", workErr)
 	}
 	opts.Cache.sweep()
-	res := assemble(results)
+	res := assemble(results, opts.Cache != nil)
 	res.Files, res.Cached = len(files), cached
 	return res, nil
 }
@@ -181,9 +181,10 @@ func cueFiles(fsys fs.FS) ([]string, error) {
 	return files, nil
 }
 
-// assemble merges the per-file results (copying what it keeps), fills what
-// needs the whole repository, and runs the semantic checks.
-func assemble(results []*fileResult) *Result {
+// assemble merges the per-file results, fills what needs the whole
+// repository, and runs the semantic checks. It copies what it keeps when the
+// results are shared (with a Cache); otherwise it takes them over.
+func assemble(results []*fileResult, shared bool) *Result {
 	res := &Result{}
 	var np, nf, ns int
 	for _, r := range results {
@@ -204,7 +205,7 @@ func assemble(results []*fileResult) *Result {
 	// memos holds, per file, the memo slots of its segments (nil without
 	// a cache).
 	var memos [][]segMemo
-	sc := newSegmentCopier(results)
+	sc := newSegmentCopier(results, shared)
 	var parentFrom []*segment.Parent
 	for _, r := range results {
 		if r == nil {
@@ -212,7 +213,11 @@ func assemble(results []*fileResult) *Result {
 		}
 		res.Diagnostics = append(res.Diagnostics, r.diags...)
 		for i := range r.parents {
-			res.State.Parents = append(res.State.Parents, cloneParent(r.parents[i]))
+			p := r.parents[i]
+			if shared {
+				p = cloneParent(p)
+			}
+			res.State.Parents = append(res.State.Parents, p)
 			parentFrom = append(parentFrom, &r.parents[i])
 		}
 		res.State.Folders = append(res.State.Folders, r.folders...)
