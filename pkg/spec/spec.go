@@ -1,9 +1,11 @@
 package spec
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"runtime"
@@ -111,26 +113,30 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	}
 	cached := 0
 	var readErr error
+	// buf holds each file while it is looked up in the cache; only the
+	// files to evaluate are copied.
+	var buf []byte
 feed:
 	for i, name := range files {
 		if err := ctx.Err(); err != nil {
 			readErr = err
 			break
 		}
-		src, err := fs.ReadFile(fsys, name)
-		if err != nil {
+		var err error
+		if buf, err = readFile(fsys, name, buf); err != nil {
 			readErr = fmt.Errorf("read %s: %w", name, err)
 			break
 		}
 		var key cacheKey
 		if opts.Cache != nil {
-			key = newCacheKey(name, src)
+			key = newCacheKey(name, buf)
 			if r := opts.Cache.get(key); r != nil {
 				results[i] = r
 				cached++
 				continue
 			}
 		}
+		src := bytes.Clone(buf)
 		select {
 		case jobs <- job{i: i, path: name, src: src, key: key}:
 		case <-ctx.Done():
@@ -150,6 +156,30 @@ feed:
 	res := assemble(results, opts.Cache != nil)
 	res.Files, res.Cached = len(files), cached
 	return res, nil
+}
+
+// readFile reads file name of fsys into buf, growing it as needed, and
+// returns the contents.
+func readFile(fsys fs.FS, name string, buf []byte) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // Files lists the CUE files of fsys that Load reads, in the order it reads
