@@ -173,9 +173,11 @@ func newSegmentCopier(results []*fileResult, shared bool) *segmentCopier {
 	return &segmentCopier{sets: make([]segment.ConditionSet, 0, nsets), conds: make([]segment.Condition, 0, nconds)}
 }
 
-func (sc *segmentCopier) copy(s segment.Segment) segment.Segment {
+// own gives s, a copy of a segment of a file result, condition sets,
+// conditions and activations of its own.
+func (sc *segmentCopier) own(s *segment.Segment) {
 	if sc.none {
-		return s
+		return
 	}
 	if s.Rule.Conditions != nil {
 		start := len(sc.sets)
@@ -191,5 +193,4 @@ func (sc *segmentCopier) copy(s segment.Segment) segment.Segment {
 		}
 	}
 	s.Activations = slices.Clone(s.Activations)
-	return s
 }

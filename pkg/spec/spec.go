@@ -251,11 +251,13 @@ func assemble(results []*fileResult, shared bool) *Result {
 			parentFrom = append(parentFrom, &r.parents[i])
 		}
 		res.State.Folders = append(res.State.Folders, r.folders...)
-		for _, s := range r.segments {
-			res.State.Segments = append(res.State.Segments, sc.copy(s))
+		res.State.Segments = append(res.State.Segments, r.segments...)
+		for i := len(res.State.Segments) - len(r.segments); i < len(res.State.Segments); i++ {
+			sc.own(&res.State.Segments[i])
 		}
 		for _, p := range r.partial {
-			partial = append(partial, partialSegment{seg: sc.copy(p.seg), broken: p.broken})
+			partial = append(partial, p)
+			sc.own(&partial[len(partial)-1].seg)
 		}
 		counts = append(counts, [2]int{len(r.segments), len(r.partial)})
 		memos = append(memos, r.memo)
