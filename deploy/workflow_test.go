@@ -58,7 +58,7 @@ func buildReconciler(t *testing.T) string {
 	return bin
 }
 
-// versionForms are the values of RECONCILER_VERSION the README documents.
+// versionForms are the values of RECONCILER_VERSION docs/operations.md documents.
 var versionForms = regexp.MustCompile(`^(latest|v[0-9]+\.[0-9]+\.[0-9]+|[0-9a-f]{40})$`)
 
 // TestPullRequestExample checks the example workflow for segment

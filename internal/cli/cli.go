@@ -40,7 +40,7 @@ func commands() []command {
 		{"import", "write CUE files for objects that already exist in Treasure Data", runImport},
 		{"doctor", "check the Treasure Data account and the warehouse before turning the daemon on", runDoctor},
 		{"run", "run the reconciler daemon", runDaemon},
-		{"demo", "run the whole system on embedded stand-ins", runDemo},
+		{"demo", "run the whole system on embedded stand-ins (runs reconciler-demo)", runDemo},
 		{"version", "print the version", runVersion},
 	}
 }

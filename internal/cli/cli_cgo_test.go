@@ -41,7 +41,7 @@ func cliEnvWith(t *testing.T, opts tdstandin.Options) (cfgPath string, td *tdsta
 	}
 	td.Start()
 	t.Cleanup(td.Close)
-	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
+	_, ep := dbxtest.Start(t, "../../examples/retail-warehouse.yaml")
 	srv := gittest.NewServer(t)
 	repo := srv.NewRepo(t, "segments")
 	repo.ImportDir(t, "retail", "../../examples/retail")

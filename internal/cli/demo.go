@@ -1,389 +1,234 @@
-//go:build cgo
-
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/cgi"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/cas-reconciler/reconciler/internal/config"
-	"github.com/cas-reconciler/reconciler/internal/daemon"
-	"github.com/cas-reconciler/reconciler/internal/logging"
-	"github.com/cas-reconciler/reconciler/internal/reconcile"
-	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin"
-	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
+	"syscall"
 )
 
-// Credentials of the demo's stand-ins. They are not secrets: they exist only
-// inside the demo process.
+// The demo is a binary of its own (cmd/reconciler-demo): it links the
+// stand-ins and DuckDB, which the product binary leaves out. `reconciler
+// demo` runs it, as git and kubectl run their plugins.
 const (
-	demoTDKey = "1/demo0123456789abcdef0123456789abcdef"
-	// The warehouse is used as a service principal (OAuth machine to
-	// machine): the stand-in's token endpoint exchanges this client id
-	// and secret for a bearer token of principal treasure-sp.
-	demoDBXClientID = "demo-reconciler-sp"
-	demoDBXSecret   = "demo-oauth-secret-0123456789"
-	demoConnName    = "databricks-retail"
-	demoRepoName    = "retail"
-	demoSourceKey   = "retail"
+	module      = "github.com/cas-reconciler/reconciler"
+	demoBinary  = "reconciler-demo"
+	demoPackage = module + "/cmd/reconciler-demo"
 )
 
-// runDemo implements `reconciler demo`: the whole system on embedded
-// stand-ins, with a local git repository to commit into.
+// demoWay is how `reconciler demo` runs the demo.
+type demoWay struct {
+	binary     string // the reconciler-demo to run; empty when it must be built
+	moduleRoot string // with binary empty: the checkout to build it from ("" when neither: print how to install it)
+	goTool     string // the go command that builds it
+}
+
+// demoEnv is what findDemo looks at, so that tests can set it.
+type demoEnv struct {
+	executable string                       // this binary ("" if unknown)
+	lookPath   func(string) (string, error) // exec.LookPath
+	getwd      func() (string, error)       // os.Getwd
+	readFile   func(string) ([]byte, error) // os.ReadFile
+	isFile     func(string) bool            // an executable regular file
+}
+
+func processDemoEnv() demoEnv {
+	exe, _ := os.Executable()
+	return demoEnv{executable: exe, lookPath: exec.LookPath, getwd: os.Getwd, readFile: os.ReadFile, isFile: isExecutableFile}
+}
+
+func isExecutableFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// findDemo picks the reconciler-demo next to this binary, then the one on
+// PATH; failing both, inside a checkout of this module with go on PATH,
+// building it from the checkout.
+func findDemo(env demoEnv) demoWay {
+	if env.executable != "" {
+		dirs := []string{filepath.Dir(env.executable)}
+		if real, err := filepath.EvalSymlinks(env.executable); err == nil && filepath.Dir(real) != dirs[0] {
+			dirs = append(dirs, filepath.Dir(real))
+		}
+		for _, d := range dirs {
+			if p := filepath.Join(d, demoBinary); env.isFile(p) {
+				return demoWay{binary: p}
+			}
+		}
+	}
+	if p, err := env.lookPath(demoBinary); err == nil {
+		return demoWay{binary: p}
+	}
+	goTool, err := env.lookPath("go")
+	if err != nil {
+		return demoWay{}
+	}
+	wd, err := env.getwd()
+	if err != nil {
+		return demoWay{}
+	}
+	if root := moduleRoot(env, wd); root != "" {
+		return demoWay{moduleRoot: root, goTool: goTool}
+	}
+	return demoWay{}
+}
+
+// moduleRoot returns the directory of the nearest go.mod at or above dir if
+// it declares this module, else "".
+func moduleRoot(env demoEnv, dir string) string {
+	for {
+		if b, err := env.readFile(filepath.Join(dir, "go.mod")); err == nil {
+			if modulePath(b) == module {
+				return dir
+			}
+			return ""
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
+}
+
+// modulePath reads the module directive of a go.mod file.
+func modulePath(gomod []byte) string {
+	sc := bufio.NewScanner(strings.NewReader(string(gomod)))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(line, "module"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '"') {
+			rest, _, _ = strings.Cut(rest, "//")
+			rest = strings.TrimSpace(rest)
+			if p, err := strconv.Unquote(rest); err == nil {
+				return p
+			}
+			return rest
+		}
+	}
+	return ""
+}
+
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// runDemo implements `reconciler demo` by running reconciler-demo with the
+// same arguments, streams and working directory; signals are passed on and
+// its exit code is returned.
 func runDemo(ctx context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	dir := fs.String("dir", ".demo", "working `directory` of the demo: created, or recreated if an earlier demo made it; any other non-empty directory is refused")
-	listen := fs.String("listen", "127.0.0.1:8080", "address of the daemon's HTTP server")
-	every := fs.Duration("every", 15*time.Second, "reconcile schedule (commits also trigger at once)")
-	logLevel := fs.String("log-level", "warn", "daemon log level")
-	once := fs.Bool("once", false, "exit after the first reconcile (for scripts and tests)")
-	fs.Usage = func() {
-		fmt.Fprintln(io.err, "Usage: reconciler demo [flags]")
-		fmt.Fprintln(io.err)
-		fmt.Fprintln(io.err, "Runs the reconciler against a Treasure Data stand-in, a Databricks warehouse")
-		fmt.Fprintln(io.err, "stand-in and a local git repository made from the retail example.")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
+	return runDemoWith(ctx, args, io, findDemo(processDemoEnv()))
+}
+
+func runDemoWith(ctx context.Context, args []string, io stdio, way demoWay) int {
+	if way.binary == "" && (way.moduleRoot == "" || helpAsked(args)) {
+		// Help is answered here rather than after a build of the demo.
+		demoUsage(io, way)
+		if helpAsked(args) {
+			return exitOK
+		}
 		return exitUsage
 	}
-	if err := demo(ctx, io, *dir, *listen, *every, *logLevel, *once); err != nil {
+	bin := way.binary
+	if bin == "" {
+		// As `go run ./cmd/reconciler-demo` from the checkout, but the
+		// demo is run by this process, so that signals reach it and its
+		// exit code comes back unchanged.
+		tmp, err := os.MkdirTemp("", "reconciler-demo-")
+		if err != nil {
+			fmt.Fprintf(io.err, "reconciler demo: %v\n", err)
+			return exitFailed
+		}
+		defer os.RemoveAll(tmp)
+		bin = filepath.Join(tmp, demoBinary)
+		fmt.Fprintf(io.err, "reconciler demo: %s is not installed; building it from %s (go build ./cmd/reconciler-demo)\n", demoBinary, way.moduleRoot)
+		build := exec.CommandContext(ctx, way.goTool, "build", "-o", bin, "./cmd/reconciler-demo")
+		build.Dir = way.moduleRoot
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		build.Stdout, build.Stderr = io.err, io.err
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(io.err, "reconciler demo: go build ./cmd/reconciler-demo: %v (the demo needs cgo: a C compiler)\n", err)
+			return exitFailed
+		}
+	}
+	return runChild(ctx, bin, args, io)
+}
+
+// runChild runs bin with args and the streams of io, passes on SIGINT and
+// SIGTERM (and an interrupt when ctx ends), and returns its exit code.
+func runChild(ctx context.Context, bin string, args []string, io stdio) int {
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in, io.out, io.err
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(io.err, "reconciler demo: %v\n", err)
 		return exitFailed
 	}
-	return exitOK
-}
-
-// findUp returns the first ancestor of the working directory holding rel.
-func findUp(rel string) (string, error) {
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, rel)); err == nil {
-			return d, nil
+	exited := make(chan struct{})
+	go func() {
+		done := ctx.Done()
+		for {
+			select {
+			case s := <-sigs:
+				_ = cmd.Process.Signal(s)
+			case <-done:
+				done = nil
+				_ = cmd.Process.Signal(os.Interrupt)
+			case <-exited:
+				return
+			}
 		}
-		up := filepath.Dir(d)
-		if up == d {
-			return "", fmt.Errorf("%s not found: run the demo inside the reconciler's source tree", rel)
-		}
-		d = up
-	}
-}
-
-func demo(ctx context.Context, io stdio, dir, listen string, every time.Duration, logLevel string, once bool) error {
-	root, err := findUp("examples/retail")
-	if err != nil {
-		return err
-	}
-	dir, err = filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	if err := checkDemoDir(dir); err != nil {
-		return err
-	}
-	// Take the port before doing anything, so that a busy one fails at once.
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %v; stop what uses it or choose another address with --listen", listen, err)
-	}
-	defer ln.Close()
-	if err := resetDemoDir(dir); err != nil {
-		return err
-	}
-	step := func(format string, a ...any) { fmt.Fprintf(io.out, "==> "+format+"\n", a...) }
-
-	// Treasure Data.
-	td, err := tdstandin.New(tdstandin.Options{MasterKeys: []string{demoTDKey},
-		Connections: map[string]string{demoConnName: "341079", "s3-retail-exports": "341090"}, User: "demo-user"})
-	if err != nil {
-		return err
-	}
-	td.Start()
-	defer td.Close()
-	step("Treasure Data stand-in at %s (connection %q)", td.URL(), demoConnName)
-
-	// Databricks.
-	fx, err := dbxstandin.LoadFixture(filepath.Join(root, "testdata/warehouse/retail.yaml"))
-	if err != nil {
-		return err
-	}
-	dbx, err := dbxstandin.New(fx, dbxstandin.WithOAuthClient(demoDBXClientID, demoDBXSecret, "treasure-sp"))
-	if err != nil {
-		return err
-	}
-	defer dbx.Close()
-	ep, err := dbx.Start()
-	if err != nil {
-		return err
-	}
-	step("Databricks SQL warehouse stand-in at %s%s (Unity Catalog retail_prod.cdp with sample rows; OAuth service principal %q)",
-		ep.URL, ep.HTTPPath, demoDBXClientID)
-
-	// Git.
-	repo := filepath.Join(dir, demoRepoName)
-	if err := newDemoRepo(root, repo); err != nil {
-		return err
-	}
-	gitURL, stopGit, err := serveGit(dir)
-	if err != nil {
-		return err
-	}
-	defer stopGit()
-	remote := gitURL + "/" + demoRepoName + "/.git"
-	step("git repository %s, served at %s", repo, remote)
-
-	// Configuration and daemon.
-	for k, v := range map[string]string{"DEMO_TD_API_KEY": demoTDKey, "DEMO_DATABRICKS_CLIENT_SECRET": demoDBXSecret} {
-		if err := os.Setenv(k, v); err != nil {
-			return err
-		}
-	}
-	cfgPath := filepath.Join(dir, "config.yaml")
-	cfgText := fmt.Sprintf(`# Written by reconciler demo.
-listen: %q
-log: {level: %s, format: text}
-sources:
-  - name: %s
-    url: %s
-    schedule: "@every %s"
-    jitter: "0s"
-treasure:
-  endpoints: {cdp: %q, cas: %q, classic: %q}
-  apiKey: {env: DEMO_TD_API_KEY}
-  rateLimit: 50
-  burst: 50
-databricks:
-  host: %q
-  port: %d
-  httpPath: %q
-  insecure: true
-  oauth: {clientId: %q, clientSecret: {env: DEMO_DATABRICKS_CLIENT_SECRET}}
-prune:
-  enabled: true
-`, ln.Addr().String(), logLevel, demoSourceKey, remote, every, td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath,
-		demoDBXClientID)
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
-		return err
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		printConfigError(io, err)
-		return errors.New("the generated configuration is invalid")
-	}
-
-	// The first plan, as `reconciler plan` shows it.
-	step("first plan (reconciler plan --config %s)", cfgPath)
-	t := target{config: cfgPath, logLevel: "error"}
-	s, _ := t.open(io, planUses(""))
-	if s == nil {
-		return errors.New("cannot build the clients")
-	}
-	res, _ := computePlan(ctx, s, "", io, reconcile.Mode{DryRun: true})
-	s.Close()
-	if res == nil {
-		return errors.New("the first plan failed")
-	}
-	if err := writePlan(io, &planFlags{format: "text"}, res.Plan); err != nil {
-		return err
-	}
-
-	red := logging.NewRedactor(daemon.Secrets(cfg)...)
-	log, err := logging.New(io.err, cfg.Log.Level, cfg.Log.Format, red)
-	if err != nil {
-		return err
-	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewRegistry(), Listener: ln})
-	if err != nil {
-		return err
-	}
-	base := "http://" + d.Addr()
-	if err := installHook(repo, base+"/api/v1/sources/"+demoSourceKey+"/reconcile"); err != nil {
-		return err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(runCtx) }()
-
-	// Wait for the first apply.
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(td.Segments()) < len(res.Desired.Segments) && time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			return fmt.Errorf("daemon stopped: %v", err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	step("applied: Treasure Data now holds %d parent segment(s), %d folders and %d segments",
-		len(td.Parents()), len(td.Folders()), len(td.Segments()))
-
-	// What an SRE runs before turning the daemon on: read-only, then with a
-	// round trip of writes in a sandbox folder.
-	doctorArgs := []string{"--config", cfgPath, "--connection", demoConnName}
-	for _, p := range res.Desired.Parents {
-		doctorArgs = append(doctorArgs, "--parent", p.Name)
-	}
-	step("doctor, read-only (reconciler doctor %s)", strings.Join(quoteArgs(doctorArgs), " "))
-	if code := runDoctor(ctx, doctorArgs, io); code != exitOK {
-		return fmt.Errorf("reconciler doctor: exit %d", code)
-	}
-	sandboxArgs := append(doctorArgs, "--sandbox", "doctor-sandbox")
-	step("doctor with a sandbox round trip (reconciler doctor %s)", strings.Join(quoteArgs(sandboxArgs), " "))
-	if code := runDoctor(ctx, sandboxArgs, io); code != exitOK {
-		return fmt.Errorf("reconciler doctor --sandbox: exit %d", code)
-	}
-	fmt.Fprintf(io.out, `
-    metrics   %[1]s/metrics
-    status    %[1]s/status
-    repo      %[2]s
-
-Edit a segment there and commit, for example:
-
-    cd %[2]s
-    sed -i 's/atLeast: 1000/atLeast: 2000/' segments/marketing.cue
-    git commit -am "raise the VIP threshold"
-
-The commit hook triggers a reconcile at once (the schedule runs every %[3]s too).
-Watch it in %[1]s/status. Press Ctrl-C to stop.
-`, base, repo, every)
-	if once {
-		cancel()
-		return <-done
-	}
-	select {
-	case <-ctx.Done():
-		cancel()
-		return <-done
-	case err := <-done:
-		return err
-	}
-}
-
-// quoteArgs quotes the arguments that hold spaces, for display.
-func quoteArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		out[i] = a
-		if strings.ContainsAny(a, " \t") {
-			out[i] = strconv.Quote(a)
-		}
-	}
-	return out
-}
-
-// demoMarker is the file that marks a directory the demo made. Only such a
-// directory is deleted and made again; any other non-empty one is the
-// user's and is left alone.
-const demoMarker = ".reconciler-demo"
-
-// checkDemoDir refuses dir unless it is missing, empty or made by the demo.
-func checkDemoDir(dir string) error {
-	entries, err := os.ReadDir(dir)
+	}()
+	err := cmd.Wait()
+	close(exited)
+	var ee *exec.ExitError
 	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("--dir %s: %w", dir, err)
-	case len(entries) == 0:
-		return nil
-	}
-	if fi, err := os.Lstat(filepath.Join(dir, demoMarker)); err == nil && fi.Mode().IsRegular() {
-		return nil
-	}
-	return fmt.Errorf("--dir %s is not empty and was not made by the demo (it has no %s file); "+
-		"the demo deletes its directory at every start: choose a new or empty directory", dir, demoMarker)
-}
-
-// resetDemoDir deletes dir (checked by checkDemoDir) and makes it again,
-// marked as the demo's.
-func resetDemoDir(dir string) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, demoMarker),
-		[]byte("Made by reconciler demo, which deletes this directory when it starts again here.\n"), 0o644)
-}
-
-// git runs a git command in dir with a fixed identity.
-func git(dir string, args ...string) error {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Demo", "GIT_AUTHOR_EMAIL=demo@localhost",
-		"GIT_COMMITTER_NAME=Demo", "GIT_COMMITTER_EMAIL=demo@localhost")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// newDemoRepo creates a git repository holding the retail example.
-func newDemoRepo(root, repo string) error {
-	if err := os.CopyFS(repo, os.DirFS(filepath.Join(root, "examples/retail"))); err != nil {
-		return err
-	}
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"config", "http.receivepack", "true"},
-		{"add", "-A"},
-		{"commit", "-q", "-m", "Retail segments"},
-	} {
-		if err := git(repo, args...); err != nil {
-			return err
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
 		}
+		return ee.ExitCode()
 	}
-	return nil
+	fmt.Fprintf(io.err, "reconciler demo: %v\n", err)
+	return exitFailed
 }
 
-// serveGit serves the repositories under dir with git http-backend.
-func serveGit(dir string) (url string, stop func(), err error) {
-	out, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		return "", nil, fmt.Errorf("git --exec-path: %w", err)
+func demoUsage(io stdio, way demoWay) {
+	fmt.Fprintln(io.err, "Usage: reconciler demo [flags]")
+	fmt.Fprintln(io.err)
+	fmt.Fprintln(io.err, "Runs "+demoBinary+" (next to this binary or on PATH) with the same flags: the")
+	fmt.Fprintln(io.err, "reconciler on embedded stand-ins of Treasure Data and a Databricks warehouse,")
+	fmt.Fprintln(io.err, "with a local git repository made from the retail example.")
+	fmt.Fprintln(io.err)
+	if way.moduleRoot != "" {
+		fmt.Fprintln(io.err, demoBinary+" is not installed; in this checkout, `reconciler demo` builds it")
+		fmt.Fprintln(io.err, "(go build ./cmd/reconciler-demo, with cgo) and runs it. Its flags: reconciler demo --help")
+		fmt.Fprintln(io.err, "once it is installed, or go run ./cmd/reconciler-demo --help.")
+		return
 	}
-	backend := filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
-	h := &cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + dir, "GIT_HTTP_EXPORT_ALL=1"}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// installHook makes every commit trigger a reconcile at once.
-func installHook(repo, triggerURL string) error {
-	hook := fmt.Sprintf(`#!/bin/sh
-# Installed by reconciler demo: ask the daemon to reconcile now.
-if command -v curl >/dev/null 2>&1; then
-  curl -s -o /dev/null -X POST %[1]q || true
-elif command -v wget >/dev/null 2>&1; then
-  wget -q -O /dev/null --post-data= %[1]q || true
-fi
-`, triggerURL)
-	return os.WriteFile(filepath.Join(repo, ".git", "hooks", "post-commit"), []byte(hook), 0o755)
+	fmt.Fprintln(io.err, demoBinary+" is not installed. It needs cgo (a C compiler: its warehouse")
+	fmt.Fprintln(io.err, "stand-in embeds DuckDB). Install it next to reconciler with:")
+	fmt.Fprintln(io.err)
+	fmt.Fprintln(io.err, "  CGO_ENABLED=1 go install "+demoPackage+"@latest")
+	fmt.Fprintln(io.err)
+	fmt.Fprintln(io.err, "or run `go run ./cmd/reconciler demo` in a checkout of the source.")
 }

@@ -1,221 +1,199 @@
-//go:build cgo
+//go:build unix
 
 package cli
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"net"
-	"net/http"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 )
 
-// TestDemoReconcilesACommit runs the demo from a subdirectory of the
-// checkout, as `go run ./cmd/reconciler demo` does: it prints the first
-// plan, applies it, and a commit to the demo repository (its post-commit
-// hook calls the daemon) is applied; cancelling stops it with exit 0.
-func TestDemoReconcilesACommit(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// fakeEnv is a machine with the given executable files, go.mod files (path →
+// content) and working directory.
+func fakeEnv(exe string, files map[string]string, path []string, wd string) demoEnv {
+	return demoEnv{
+		executable: exe,
+		lookPath: func(name string) (string, error) {
+			for _, d := range path {
+				if p := filepath.Join(d, name); files[p] == "exe" {
+					return p, nil
+				}
+			}
+			return "", exec.ErrNotFound
+		},
+		getwd: func() (string, error) { return wd, nil },
+		readFile: func(p string) ([]byte, error) {
+			if c, ok := files[p]; ok && c != "exe" {
+				return []byte(c), nil
+			}
+			return nil, fs.ErrNotExist
+		},
+		isFile: func(p string) bool { return files[p] == "exe" },
 	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := filepath.Join(t.TempDir(), "demo")
+}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncbuf.Buffer
-	done := make(chan int, 1)
-	go func() {
-		// A long schedule: only the commit hook can make the second run.
-		done <- dispatch(ctx, []string{"demo", "--dir", dir, "--listen", addr, "--every", "1h"}, stdio{in: strings.NewReader(""), out: &out, err: &errOut})
-	}()
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(out.String(), "Press Ctrl-C to stop.") {
-		select {
-		case code := <-done:
-			t.Fatalf("demo exited %d early\n%s\n%s", code, out.String(), errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("demo did not come up\n%s\n%s", out.String(), errOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	text := out.String()
-	for _, want := range []string{
-		"Plan: 37 to add, 0 to change, 0 to replace, 0 to destroy.",
-		"Treasure Data now holds 1 parent segment(s), 8 folders and 28 segments",
-		"==> doctor, read-only",
-		"OK    treasure.key",
-		"OK    warehouse.privileges",
-		"==> doctor with a sandbox round trip",
-		"OK    sandbox:doctor-sandbox:plan: No changes.",
-		"OK    sandbox:doctor-sandbox:cleanup: nothing left",
-		"http://" + addr + "/metrics",
-		"http://" + addr + "/status",
-		filepath.Join(dir, "retail"),
+func TestFindDemo(t *testing.T) {
+	const ours = "// the reconciler\nmodule github.com/cas-reconciler/reconciler // here\n\ngo 1.26\n"
+	for _, c := range []struct {
+		name  string
+		exe   string
+		files map[string]string
+		path  []string
+		wd    string
+		want  demoWay
+	}{
+		{"next to the binary first", "/opt/bin/reconciler",
+			map[string]string{"/opt/bin/reconciler-demo": "exe", "/usr/bin/reconciler-demo": "exe", "/usr/bin/go": "exe", "/src/go.mod": ours},
+			[]string{"/usr/bin"}, "/src", demoWay{binary: "/opt/bin/reconciler-demo"}},
+		{"then on PATH", "/opt/bin/reconciler",
+			map[string]string{"/usr/bin/reconciler-demo": "exe", "/usr/bin/go": "exe", "/src/go.mod": ours},
+			[]string{"/tmp/x", "/usr/bin"}, "/src", demoWay{binary: "/usr/bin/reconciler-demo"}},
+		{"then built in a checkout", "/tmp/go-build1/exe/reconciler",
+			map[string]string{"/usr/bin/go": "exe", "/src/go.mod": ours},
+			[]string{"/usr/bin"}, "/src/internal/cli", demoWay{moduleRoot: "/src", goTool: "/usr/bin/go"}},
+		{"not in another module", "/opt/bin/reconciler",
+			map[string]string{"/usr/bin/go": "exe", "/src/go.mod": ours, "/src/sub/go.mod": "module example.org/other\n"},
+			[]string{"/usr/bin"}, "/src/sub/dir", demoWay{}},
+		{"not outside a checkout", "/opt/bin/reconciler",
+			map[string]string{"/usr/bin/go": "exe", "/src/go.mod": ours},
+			[]string{"/usr/bin"}, "/home/me", demoWay{}},
+		{"not without go", "/opt/bin/reconciler",
+			map[string]string{"/src/go.mod": ours},
+			[]string{"/usr/bin"}, "/src", demoWay{}},
 	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("demo output lacks %q\n%s", want, text)
+		if got := findDemo(fakeEnv(c.exe, c.files, c.path, c.wd)); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
+}
 
-	repo := filepath.Join(dir, "retail")
-	path := filepath.Join(repo, "segments", "marketing.cue")
-	src, err := os.ReadFile(path)
-	if err != nil {
+func TestModulePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"module github.com/cas-reconciler/reconciler\n":             module,
+		"// c\nmodule \"github.com/cas-reconciler/reconciler\"\n":   module,
+		"module github.com/cas-reconciler/reconciler/v2\n":          module + "/v2",
+		"modulex github.com/cas-reconciler/reconciler\n":            "",
+		"go 1.26\n\nmodule\tgithub.com/cas-reconciler/reconciler\n": module,
+	} {
+		if got := modulePath([]byte(in)); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// fakeDemo writes a reconciler-demo script into a new directory and returns
+// the directory.
+func fakeDemo(t *testing.T, script string) string {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, demoBinary), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(src, []byte("atLeast: 1000")) {
-		t.Fatalf("the example the demo suggests no longer applies to %s", path)
-	}
-	if err := os.WriteFile(path, bytes.Replace(src, []byte("atLeast: 1000"), []byte("atLeast: 2000"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	commit := exec.Command("git", "commit", "-qam", "raise the VIP threshold")
-	commit.Dir = repo
-	commit.Env = gittest.Env()
-	if b, err := commit.CombinedOutput(); err != nil {
-		t.Fatalf("git commit: %v\n%s", err, b)
-	}
-	rev := strings.TrimSpace(gittest.Git(t, repo, "rev-parse", "HEAD"))
+	return dir
+}
 
-	type status struct {
-		Sources []struct {
-			AppliedRevision string `json:"applied_revision"`
-			LastRun         struct {
-				Trigger  string         `json:"trigger"`
-				Outcomes map[string]int `json:"outcomes"`
-			} `json:"last_run"`
-		} `json:"sources"`
+// `reconciler demo` runs the reconciler-demo on PATH with its arguments and
+// streams, and returns its exit code.
+func TestDemoRunsTheDemoOnPath(t *testing.T) {
+	dir := fakeDemo(t, `echo "args: $*"; read line; echo "stdin: $line"; echo "to stderr" >&2; exit 3`+"\n")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), []string{"demo", "--dir", "my dir", "--once"},
+		stdio{in: strings.NewReader("hello\n"), out: &out, err: &errb})
+	if code != 3 {
+		t.Errorf("exit %d, want 3 (the demo's)", code)
 	}
-	var st status
-	for deadline := time.Now().Add(time.Minute); ; {
-		resp, err := http.Get("http://" + addr + "/status")
-		if err == nil {
-			st = status{}
-			_ = json.NewDecoder(resp.Body).Decode(&st)
-			resp.Body.Close()
-			if len(st.Sources) == 1 && st.Sources[0].AppliedRevision == rev {
-				break
+	if want := "args: --dir my dir --once\nstdin: hello\n"; out.String() != want {
+		t.Errorf("stdout %q, want %q", out.String(), want)
+	}
+	if errb.String() != "to stderr\n" {
+		t.Errorf("stderr %q", errb.String())
+	}
+}
+
+// SIGINT and SIGTERM sent to reconciler are passed on to the demo, and the
+// end of the context interrupts it.
+func TestDemoGetsTheSignals(t *testing.T) {
+	dir := fakeDemo(t, `trap 'echo got TERM; exit 9' TERM
+trap 'echo got INT; exit 7' INT
+echo ready
+while :; do sleep 0.1; done
+`)
+	way := demoWay{binary: filepath.Join(dir, demoBinary)}
+	for _, c := range []struct {
+		name string
+		send func(cancel func())
+		code int
+		want string
+	}{
+		{"SIGTERM", func(func()) { _ = syscall.Kill(os.Getpid(), syscall.SIGTERM) }, 9, "got TERM"},
+		{"SIGINT", func(func()) { _ = syscall.Kill(os.Getpid(), syscall.SIGINT) }, 7, "got INT"},
+		{"cancel", func(cancel func()) { cancel() }, 7, "got INT"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb syncbuf.Buffer
+		done := make(chan int, 1)
+		go func() { done <- runDemoWith(ctx, nil, stdio{in: strings.NewReader(""), out: &out, err: &errb}, way) }()
+		for !strings.Contains(out.String(), "ready") {
+			select {
+			case code := <-done:
+				t.Fatalf("%s: the demo exited %d early: %s %s", c.name, code, out.String(), errb.String())
+			case <-time.After(10 * time.Millisecond):
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the commit %s was not applied: %+v\n%s", rev, st, errOut.String())
+		c.send(cancel)
+		select {
+		case code := <-done:
+			if code != c.code || !strings.Contains(out.String(), c.want) {
+				t.Errorf("%s: exit %d, output %q; want %d, %q", c.name, code, out.String(), c.code, c.want)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: the demo did not stop", c.name)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if tr := st.Sources[0].LastRun.Trigger; tr == "scheduled" {
-		t.Errorf("the commit was applied by the schedule, not by the hook (trigger %q)", tr)
-	}
-	if n := st.Sources[0].LastRun.Outcomes["success"]; n != 1 {
-		t.Errorf("the commit applied %d changes, want 1 (%+v)", n, st.Sources[0].LastRun)
-	}
-
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Errorf("demo exit code %d after cancel, want 0\n%s", code, errOut.String())
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("demo did not stop within a minute of the cancel")
-	}
-	if strings.Contains(errOut.String(), "panic") {
-		t.Errorf("demo stderr:\n%s", errOut.String())
+		cancel()
 	}
 }
 
-// The demo deletes its directory at every start, so it refuses a
-// non-empty one it did not make, before doing anything else.
-func TestDemoRefusesADirectoryItDidNotMake(t *testing.T) {
-	dir := t.TempDir()
-	mine := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out, errOut syncbuf.Buffer
-	code := dispatch(context.Background(), []string{"demo", "--dir", dir, "--listen", "127.0.0.1:0", "--once"},
-		stdio{in: strings.NewReader(""), out: &out, err: &errOut})
-	if code != exitFailed {
-		t.Errorf("exit %d, want %d", code, exitFailed)
-	}
-	if !strings.Contains(errOut.String(), "not made by the demo") || out.String() != "" {
-		t.Errorf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-	}
-	if b, err := os.ReadFile(mine); err != nil || string(b) != "mine" {
-		t.Errorf("the user's file: %q, %v", b, err)
+// Without reconciler-demo, outside a checkout, `reconciler demo` says how
+// to install it; -h exits 0.
+func TestDemoSaysHowToInstallIt(t *testing.T) {
+	for _, args := range [][]string{nil, {"--once"}, {"-h"}} {
+		var out, errb bytes.Buffer
+		code := runDemoWith(context.Background(), args, stdio{in: strings.NewReader(""), out: &out, err: &errb}, demoWay{})
+		want := exitUsage
+		if len(args) == 1 && args[0] == "-h" {
+			want = exitOK
+		}
+		if code != want {
+			t.Errorf("%v: exit %d, want %d", args, code, want)
+		}
+		for _, s := range []string{"Usage: reconciler demo", "go install " + demoPackage + "@latest", "cgo"} {
+			if !strings.Contains(errb.String(), s) {
+				t.Errorf("%v: the message lacks %q:\n%s", args, s, errb.String())
+			}
+		}
 	}
 }
 
-// A directory the demo made (or an empty one) is cleared and marked.
-func TestDemoDirectoryIsMarkedAndReset(t *testing.T) {
-	base := t.TempDir()
-	for name, setup := range map[string]func(dir string){
-		"missing": func(string) {},
-		"empty":   func(dir string) { _ = os.Mkdir(dir, 0o755) },
-		"marked": func(dir string) {
-			_ = os.MkdirAll(filepath.Join(dir, "retail"), 0o755)
-			_ = os.WriteFile(filepath.Join(dir, demoMarker), nil, 0o644)
-			_ = os.WriteFile(filepath.Join(dir, "retail", "old.cue"), nil, 0o644)
-		},
-	} {
-		dir := filepath.Join(base, name)
-		setup(dir)
-		if err := checkDemoDir(dir); err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		if err := resetDemoDir(dir); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		entries, _ := os.ReadDir(dir)
-		if len(entries) != 1 || entries[0].Name() != demoMarker {
-			t.Errorf("%s: after the reset the directory holds %v, want only %s", name, entries, demoMarker)
-		}
-	}
-	// A directory holding a directory named like the marker is not one the
-	// demo made.
-	odd := filepath.Join(base, "odd")
-	_ = os.MkdirAll(filepath.Join(odd, demoMarker), 0o755)
-	if err := checkDemoDir(odd); err == nil {
-		t.Error("a directory with a directory named like the marker was accepted")
-	}
-}
-
-// A busy port fails the demo at once: nothing is printed or started.
-func TestDemoChecksThePortFirst(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	dir := filepath.Join(t.TempDir(), "demo")
-	var out, errOut syncbuf.Buffer
-	code := dispatch(context.Background(), []string{"demo", "--dir", dir, "--listen", l.Addr().String(), "--once"},
-		stdio{in: strings.NewReader(""), out: &out, err: &errOut})
-	if code != exitFailed {
-		t.Errorf("exit %d, want %d", code, exitFailed)
-	}
-	if !strings.Contains(errOut.String(), "cannot listen on "+l.Addr().String()) || !strings.Contains(errOut.String(), "--listen") {
-		t.Errorf("stderr:\n%s", errOut.String())
-	}
-	if out.String() != "" {
-		t.Errorf("the demo printed before failing:\n%s", out.String())
-	}
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the demo made its directory before failing: %v", err)
+// A demo ended by a signal it does not handle gives 128 + the signal.
+func TestDemoKilledBySignal(t *testing.T) {
+	dir := fakeDemo(t, "kill -KILL $$\n")
+	var out, errb bytes.Buffer
+	code := runDemoWith(context.Background(), nil, stdio{in: strings.NewReader(""), out: &out, err: &errb},
+		demoWay{binary: filepath.Join(dir, demoBinary)})
+	if code != 128+int(syscall.SIGKILL) {
+		t.Errorf("exit %d, want %d", code, 128+int(syscall.SIGKILL))
 	}
 }

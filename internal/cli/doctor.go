@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/config"
-	"github.com/cas-reconciler/reconciler/internal/daemon"
 	"github.com/cas-reconciler/reconciler/internal/doctor"
 	"github.com/cas-reconciler/reconciler/internal/loadworker"
 	"github.com/cas-reconciler/reconciler/internal/logging"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 )
 
@@ -91,20 +91,20 @@ func runDoctor(ctx context.Context, args []string, io stdio) int {
 		printConfigError(io, err)
 		return exitUsage
 	}
-	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	red := logging.NewRedactor(wiring.Secrets(cfg)...)
 	log, err := logging.New(io.err, *logLevel, "text", red)
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler doctor: %v\n", err)
 		return exitUsage
 	}
-	bo := daemon.BuildOptions{Logger: log, Redactor: red}
-	clients, err := daemon.Build(cfg, bo)
+	bo := wiring.Options{Logger: log, Redactor: red}
+	clients, err := wiring.Build(cfg, bo)
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler doctor: %v\n", red.String(err.Error()))
 		return exitUsage
 	}
 	defer clients.Close()
-	td, err := daemon.TreasureClient(cfg, doctor.Owner, bo)
+	td, err := wiring.TreasureClient(cfg, doctor.Owner, bo)
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler doctor: %v\n", red.String(err.Error()))
 		return exitUsage

@@ -12,6 +12,8 @@ import (
 // TestHelpExitsZero: -h, -help and --help print the command's usage and
 // exit 0, for every command.
 func TestHelpExitsZero(t *testing.T) {
+	// No reconciler-demo and no go: `demo` answers by itself.
+	t.Setenv("PATH", t.TempDir())
 	var names []string
 	for _, c := range commands() {
 		names = append(names, c.name)
@@ -50,21 +52,34 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 }
 
-// TestREADMEDocumentsCLI keeps the README's command line section true to
-// flags that are easy to miss.
-func TestREADMEDocumentsCLI(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+// TestDocsDescribeCLI keeps the command overview of docs/cli.md true to
+// flags that are easy to miss, and the README's quick start to what its two
+// commands need.
+func TestDocsDescribeCLI(t *testing.T) {
+	b, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cli, ok := strings.Cut(string(b), "\n## Commands and exit codes\n")
+	if !ok {
+		t.Fatal(`docs/cli.md has no section "Commands and exit codes"`)
+	}
+	cli, _, _ = strings.Cut(cli, "\n## ")
+	for _, want := range []string{"--warehouse-host HOST[:PORT]", "--allow-empty", "`-h`"} {
+		if !strings.Contains(cli, want) {
+			t.Errorf("the command overview of docs/cli.md does not mention %s", want)
+		}
+	}
+	b, err = os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	cli, _, _ := strings.Cut(readme[strings.Index(readme, "## Command line"):], "\n## ")
-	for _, want := range []string{"--warehouse-host HOST[:PORT]", "--allow-empty", "`-h`"} {
-		if !strings.Contains(cli, want) {
-			t.Errorf("README's command line section does not mention %s", want)
-		}
+	_, quick, ok := strings.Cut(readme, "\n## Quick start\n")
+	if !ok {
+		t.Fatal(`README.md has no section "Quick start"`)
 	}
-	quick, _, _ := strings.Cut(readme[strings.Index(readme, "## Quick start"):], "\n## ")
+	quick, _, _ = strings.Cut(quick, "\n## ")
 	if !strings.Contains(quick, "C compiler") || !strings.Contains(quick, "./test.sh") {
 		t.Errorf("Quick start does not say that the demo and ./test.sh need a C compiler:\n%s", quick)
 	}

@@ -10,9 +10,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cas-reconciler/reconciler/internal/config"
-	"github.com/cas-reconciler/reconciler/internal/daemon"
 	"github.com/cas-reconciler/reconciler/internal/logging"
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 )
 
 // target are the flags plan, apply and import share: which configuration
@@ -31,14 +31,14 @@ func (t *target) register(fs *flag.FlagSet) {
 
 // session is a configuration with its clients and the chosen source.
 type session struct {
-	clients *daemon.Clients
-	src     *daemon.Source
+	clients *wiring.Clients
+	src     *wiring.Source
 }
 
 func (s *session) Close() { _ = s.clients.Close() }
 
 // open loads the configuration, reading only the secrets of uses, and
-// builds the clients it allows (see daemon.Build). Problems are printed;
+// builds the clients it allows (see wiring.Build). Problems are printed;
 // the returned code is the exit status to use when s is nil.
 func (t *target) open(io stdio, uses config.Uses) (*session, int) {
 	cfg, err := config.LoadUsing(t.config, uses)
@@ -46,13 +46,13 @@ func (t *target) open(io stdio, uses config.Uses) (*session, int) {
 		printConfigError(io, err)
 		return nil, exitUsage
 	}
-	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	red := logging.NewRedactor(wiring.Secrets(cfg)...)
 	log, err := logging.New(io.err, t.logLevel, "text", red)
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler: %v\n", err)
 		return nil, exitUsage
 	}
-	clients, err := daemon.Build(cfg, daemon.BuildOptions{Logger: log, Redactor: red})
+	clients, err := wiring.Build(cfg, wiring.Options{Logger: log, Redactor: red})
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler: %v\n", red.String(err.Error()))
 		return nil, exitUsage

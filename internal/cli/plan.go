@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
@@ -154,4 +155,23 @@ func writePlan(std stdio, f *planFlags, p *plan.Plan) error {
 		return plan.WriteMarkdown(w, p, "", 0)
 	}
 	return plan.WriteText(w, p, plan.TextOptions{Color: color, ShowUnchanged: f.all})
+}
+
+// Plan computes the plan of the only source of the configuration at cfgPath
+// against its remote, writes it as text to out, as `reconciler plan --config
+// cfgPath` does, and returns the dry run's result. Problems are written to
+// errw.
+func Plan(ctx context.Context, cfgPath string, out, errw io.Writer) (*reconcile.Result, error) {
+	std := stdio{in: strings.NewReader(""), out: out, err: errw}
+	t := target{config: cfgPath, logLevel: "error"}
+	s, _ := t.open(std, planUses(""))
+	if s == nil {
+		return nil, errors.New("cannot build the clients")
+	}
+	res, _ := computePlan(ctx, s, "", std, reconcile.Mode{DryRun: true})
+	s.Close()
+	if res == nil {
+		return nil, errors.New("the plan failed")
+	}
+	return res, writePlan(std, &planFlags{format: "text"}, res.Plan)
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
-	"github.com/cas-reconciler/reconciler/internal/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/population"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
@@ -73,7 +73,7 @@ func runPreview(ctx context.Context, args []string, io stdio) int {
 	}
 	desired := loaded.State
 	diags := loaded.Diagnostics
-	cat, err := wh.Snapshot(ctx, warehouse.TablesOf(desired))
+	cat, err := wh.Read(ctx, catalog.RequestOf(desired, false))
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler: warehouse: %v\n", err)
 		return exitFailed

@@ -13,6 +13,8 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/daemon"
 	"github.com/cas-reconciler/reconciler/internal/logging"
+	"github.com/cas-reconciler/reconciler/internal/metrics"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 )
 
@@ -54,7 +56,7 @@ func runDaemon(ctx context.Context, args []string, io stdio) int {
 	if *level != "" {
 		cfg.Log.Level = *level
 	}
-	red := logging.NewRedactor(daemon.Secrets(cfg)...)
+	red := logging.NewRedactor(wiring.Secrets(cfg)...)
 	log, err := logging.New(io.err, cfg.Log.Level, cfg.Log.Format, red)
 	if err != nil {
 		fmt.Fprintf(io.err, "reconciler run: %v\n", err)
@@ -66,7 +68,7 @@ func runDaemon(ctx context.Context, args []string, io stdio) int {
 		"from_env", os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "")
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d, err := daemon.New(daemon.Options{Config: cfg, Logger: log, Redactor: red, Registerer: reg})
+	d, err := NewDaemon(daemon.Options{Config: cfg, Logger: log}, red, reg)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFailed
@@ -76,6 +78,18 @@ func runDaemon(ctx context.Context, args []string, io stdio) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// NewDaemon builds the clients of opts.Config with package wiring,
+// reporting to a metrics recorder on reg, and hands them to daemon.New.
+func NewDaemon(opts daemon.Options, red *logging.Redactor, reg *prometheus.Registry) (*daemon.Daemon, error) {
+	rec := metrics.New(reg)
+	clients, err := wiring.Build(opts.Config, wiring.Options{Logger: opts.Logger, Metrics: rec, Redactor: red, Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	opts.Clients, opts.Metrics, opts.Gatherer = clients, rec, reg
+	return daemon.New(opts)
 }
 
 // printConfigError prints every configuration problem, one per line.

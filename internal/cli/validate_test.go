@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 )
 
 func runValidateArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -174,11 +176,16 @@ func TestValidateEmptyDirectory(t *testing.T) {
 // TestValidateWarehouseHostPort: the warehouse host flag takes a port, and
 // its help says so.
 func TestValidateWarehouseHostPort(t *testing.T) {
-	o, err := warehouseOptions("dbc.example:8443", "/sql/1.0/warehouses/x", false, "", "", "", "")
-	if err != nil || o.Host != "dbc.example" || o.Port != 8443 || o.Insecure {
-		t.Errorf("host:port = %+v, %v", o, err)
+	t.Setenv("DATABRICKS_TOKEN", "dapi-from-env")
+	t.Setenv("DATABRICKS_CLIENT_ID", "")
+	d, err := databricksFlags("dbc.example:8443", "/sql/1.0/warehouses/x", false, "", "", "", "")
+	// The flags reach the client's options as a configuration's do.
+	o := wiring.WarehouseOptions(d, wiring.Options{})
+	if err != nil || o.Host != "dbc.example" || o.Port != 8443 || o.Insecure || o.HTTPPath != "/sql/1.0/warehouses/x" ||
+		o.Token != "dapi-from-env" || o.ClientID != "" || o.StartTimeout != -1 {
+		t.Errorf("host:port = %+v, %v", d, err)
 	}
-	if _, err := warehouseOptions("dbc.example:http", "/p", false, "", "", "", ""); err == nil {
+	if _, err := databricksFlags("dbc.example:http", "/p", false, "", "", "", ""); err == nil {
 		t.Error("a bad port was accepted")
 	}
 	_, _, errs := runValidateArgs(t, "-h")

@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/validate"
@@ -55,51 +58,48 @@ func warehouseFlags(fs *flag.FlagSet, stderr io.Writer) func(ctx context.Context
 		if *startTimeout < 0 {
 			return st, nil, fmt.Errorf("--warehouse-start-timeout: must not be negative, got %s", *startTimeout)
 		}
-		opts, err := warehouseOptions(*host, *httpPath, *insecure, *tokenFile, *clientID, *secretFile, *tokenURL)
+		d, err := databricksFlags(*host, *httpPath, *insecure, *tokenFile, *clientID, *secretFile, *tokenURL)
 		if err != nil {
 			return st, nil, err
 		}
-		opts.StartTimeout = *startTimeout
-		if opts.StartTimeout == 0 {
-			opts.StartTimeout = -1
-		}
-		// Waits for a starting warehouse are reported on stderr.
-		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		d.StartTimeout = config.Duration(*startTimeout)
+		var priv warehouse.PrivilegeCheck
 		switch *privileges {
 		case "probe":
-			opts.Privileges = warehouse.ProbeTables
+			priv = warehouse.ProbeTables
 		case "grants":
-			opts.Privileges = warehouse.ReadGrants
+			priv = warehouse.ReadGrants
 		default:
 			return st, nil, fmt.Errorf("--privileges: want probe or grants, not %q", *privileges)
 		}
 		ctx, cancel := context.WithTimeout(ctx, *timeout+max(*startTimeout, 0))
 		defer cancel()
-		client, err := warehouse.Open(opts)
+		client, err := wiring.Warehouse(d, wiring.Options{
+			// Waits for a starting warehouse are reported on stderr.
+			Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+			Warehouse: func(o *warehouse.Options) { o.Privileges = priv },
+		})
 		if err != nil {
 			return st, nil, err
 		}
 		defer client.Close()
-		cat, err := client.Snapshot(ctx, warehouse.TablesOf(st))
+		cat, err := client.Read(ctx, catalog.RequestOf(st, *checkKeys))
 		if err != nil {
 			return st, nil, err
-		}
-		if *checkKeys {
-			if err := client.CheckKeys(ctx, cat, warehouse.CustomerKeys(st)); err != nil {
-				return st, nil, err
-			}
 		}
 		out, ds := validate.Check(st, cat, validate.Options{RequireUniqueKeys: *checkKeys})
 		return out, ds, nil
 	}
 }
 
-// warehouseOptions merges flags with the environment.
-func warehouseOptions(host, httpPath string, insecure bool, tokenFile, clientID, secretFile, tokenURL string) (warehouse.Options, error) {
-	var o warehouse.Options
+// databricksFlags merges flags with the environment into the databricks
+// section of a configuration, for wiring.Warehouse: validate --warehouse
+// reaches the warehouse the way the daemon does.
+func databricksFlags(host, httpPath string, insecure bool, tokenFile, clientID, secretFile, tokenURL string) (config.Databricks, error) {
+	var d config.Databricks
 	host = firstNonEmpty(host, os.Getenv("DATABRICKS_HOST"))
 	if host == "" {
-		return o, errors.New("--warehouse needs a host: set --warehouse-host or DATABRICKS_HOST")
+		return d, errors.New("--warehouse needs a host: set --warehouse-host or DATABRICKS_HOST")
 	}
 	if rest, ok := strings.CutPrefix(host, "http://"); ok {
 		host, insecure = rest, true
@@ -110,45 +110,55 @@ func warehouseOptions(host, httpPath string, insecure bool, tokenFile, clientID,
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		port, err := strconv.Atoi(p)
 		if err != nil {
-			return o, fmt.Errorf("warehouse host %q: bad port", host)
+			return d, fmt.Errorf("warehouse host %q: bad port", host)
 		}
-		host, o.Port = h, port
+		host, d.Port = h, port
 	}
-	o.Host, o.Insecure = host, insecure
-	o.HTTPPath = firstNonEmpty(httpPath, os.Getenv("DATABRICKS_HTTP_PATH"))
-	if o.HTTPPath == "" {
-		return o, errors.New("--warehouse needs an HTTP path: set --warehouse-http-path or DATABRICKS_HTTP_PATH")
+	d.Host, d.Insecure = host, insecure
+	d.HTTPPath = firstNonEmpty(httpPath, os.Getenv("DATABRICKS_HTTP_PATH"))
+	if d.HTTPPath == "" {
+		return d, errors.New("--warehouse needs an HTTP path: set --warehouse-http-path or DATABRICKS_HTTP_PATH")
 	}
-	var err error
-	if tokenFile != "" {
-		if o.Token, err = readSecret(tokenFile); err != nil {
-			return o, err
+	secret := func(file, env string) (*config.Secret, error) {
+		if file == "" {
+			if v := os.Getenv(env); v != "" {
+				return config.NewSecret(env, v), nil
+			}
+			return nil, nil
 		}
-	} else {
-		o.Token = os.Getenv("DATABRICKS_TOKEN")
-	}
-	o.ClientID = firstNonEmpty(clientID, os.Getenv("DATABRICKS_CLIENT_ID"))
-	if secretFile != "" {
-		if o.ClientSecret, err = readSecret(secretFile); err != nil {
-			return o, err
+		v, err := readSecret(file)
+		if err != nil {
+			return nil, err
 		}
-	} else {
-		o.ClientSecret = os.Getenv("DATABRICKS_CLIENT_SECRET")
+		return config.NewSecret("", v), nil
 	}
-	if o.Token != "" && o.ClientID != "" {
+	token, err := secret(tokenFile, "DATABRICKS_TOKEN")
+	if err != nil {
+		return d, err
+	}
+	clientIDFlag := clientID
+	clientID = firstNonEmpty(clientID, os.Getenv("DATABRICKS_CLIENT_ID"))
+	clientSecret, err := secret(secretFile, "DATABRICKS_CLIENT_SECRET")
+	if err != nil {
+		return d, err
+	}
+	if token != nil && clientID != "" {
 		// An explicit token file wins over ambient OAuth settings and the
 		// reverse; both from the environment is ambiguous.
 		switch {
 		case tokenFile != "":
-			o.ClientID, o.ClientSecret = "", ""
-		case clientID != "" || secretFile != "":
-			o.Token = ""
+			clientID, clientSecret = "", nil
+		case clientIDFlag != "" || secretFile != "":
+			token = nil
 		default:
-			return o, errors.New("both DATABRICKS_TOKEN and DATABRICKS_CLIENT_ID are set; unset one")
+			return d, errors.New("both DATABRICKS_TOKEN and DATABRICKS_CLIENT_ID are set; unset one")
 		}
 	}
-	o.TokenURL = firstNonEmpty(tokenURL, os.Getenv("DATABRICKS_TOKEN_URL"))
-	return o, nil
+	d.Token = token
+	if clientID != "" || clientSecret != nil {
+		d.OAuth = &config.OAuth{ClientID: clientID, ClientSecret: clientSecret, TokenURL: firstNonEmpty(tokenURL, os.Getenv("DATABRICKS_TOKEN_URL"))}
+	}
+	return d, nil
 }
 
 func readSecret(path string) (string, error) {

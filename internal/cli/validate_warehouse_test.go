@@ -32,7 +32,7 @@ func runCLI(args ...string) (int, string, string) {
 }
 
 func TestValidateWarehouseRetail(t *testing.T) {
-	ep := startWarehouse(t, "../../testdata/warehouse/retail.yaml")
+	ep := startWarehouse(t, "../../examples/retail-warehouse.yaml")
 	t.Setenv("DATABRICKS_HOST", fmt.Sprintf("http://%s:%d", ep.Host, ep.Port))
 	t.Setenv("DATABRICKS_HTTP_PATH", ep.HTTPPath)
 	t.Setenv("DATABRICKS_TOKEN", "dapi-treasure-sp")
@@ -128,7 +128,7 @@ func TestValidateWarehouseProbePrintsOnlyItsFindings(t *testing.T) {
 // error; a negative budget is refused before anything is asked.
 func TestValidateWarehouseStartTimeout(t *testing.T) {
 	_ = logger.SetLogLevel("disabled")
-	fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
+	fx, err := dbxstandin.LoadFixture("../../examples/retail-warehouse.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Config is the reconciler's configuration file. Field meanings and defaults
-// are documented in schemas/config/config.cue and README.md ("Configuration reference").
+// are documented in schemas/config/config.cue and docs/configuration.md.
 type Config struct {
 	// Listen is the HTTP listen address for /metrics, /healthz, /readyz,
 	// /status, the API and webhooks.
@@ -165,7 +165,7 @@ type Treasure struct {
 
 // Wire holds the parts of Treasure Data's wire format that are not
 // published for composable audiences: each empty field keeps the client's
-// default (the README lists them and why they are what they are).
+// default (docs/treasure-api.md lists them and why they are what they are).
 type Wire struct {
 	// CASUploadPath is the path of the CAS configuration upload below the
 	// CAS base URL.

@@ -59,7 +59,7 @@ func TestDaemonStallsAFileOverTheLoadBudget(t *testing.T) {
 	goodRev := good.ImportDir(t, "second parent", copyRetail(t, "Second Customers"))
 
 	td := retailTreasure(t)
-	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
+	_, ep := dbxtest.Start(t, "../../examples/retail-warehouse.yaml")
 
 	src := fmt.Sprintf(`
 listen: "127.0.0.1:0"

@@ -17,11 +17,11 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/apply"
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/leader"
-	"github.com/cas-reconciler/reconciler/internal/logging"
 	"github.com/cas-reconciler/reconciler/internal/metrics"
 	"github.com/cas-reconciler/reconciler/internal/schedule"
 	"github.com/cas-reconciler/reconciler/internal/version"
 	"github.com/cas-reconciler/reconciler/internal/webhook"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 )
 
 // DefaultShutdownTimeout is how long a run in flight may go on after the
@@ -35,22 +35,23 @@ type Options struct {
 
 	// Injected dependencies.
 
+	// Clients are the configuration's clients, built by wiring.Build with
+	// Metrics as their recorder. Required. The daemon owns them from New
+	// on: it closes them when Run returns or New fails.
+	Clients *wiring.Clients
+	// Metrics records the daemon's metrics (metrics.New on the registry
+	// that Gatherer serves). Required.
+	Metrics *metrics.Recorder
+	// Gatherer serves /metrics. Required.
+	Gatherer prometheus.Gatherer
 	// Logger receives every log line; discarded when nil. Build it with
 	// package logging so that secrets are masked.
 	Logger *slog.Logger
-	// Redactor, when set, learns the configuration's secrets.
-	Redactor *logging.Redactor
-	// Registerer receives the metrics. Required.
-	Registerer prometheus.Registerer
-	// Gatherer serves /metrics; the Registerer when it is a Gatherer.
-	Gatherer prometheus.Gatherer
 	// Listener serves HTTP; when nil New listens on Config.Listen.
 	Listener net.Listener
 	// Now is the clock for timestamps and freeze windows; time.Now when nil.
 	// The scheduler always uses the time package (fake in synctest).
 	Now func() time.Time
-	// Build adjusts the clients (stand-ins, shorter retries).
-	Build BuildOptions
 	// LeaseClient is used for leader election instead of the in-cluster
 	// client.
 	LeaseClient leader.LeaseClient
@@ -74,7 +75,7 @@ type Daemon struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	rec     *metrics.Recorder
-	clients *Clients
+	clients *wiring.Clients
 	sources []*sourceState
 	byName  map[string]*sourceState
 	freeze  []freezeWindow
@@ -114,24 +115,27 @@ type freezeWindow struct {
 	dur   time.Duration
 }
 
-// New validates opts, builds every client and listens for HTTP. It does no
-// other network I/O.
+// New validates opts, takes over the clients and listens for HTTP. It does
+// no other network I/O.
 func New(opts Options) (_ *Daemon, err error) {
+	if opts.Clients != nil {
+		defer func() {
+			if err != nil && opts.Clients != nil {
+				_ = opts.Clients.Close()
+			}
+		}()
+	}
 	if opts.Config == nil {
 		return nil, errors.New("daemon: Options.Config is required")
 	}
 	if opts.Config.Unresolved != 0 {
 		return nil, errors.New("daemon: the configuration was loaded without all of its secrets (config.Load reads them all)")
 	}
-	if opts.Registerer == nil {
-		return nil, errors.New("daemon: Options.Registerer is required")
+	if opts.Clients == nil {
+		return nil, errors.New("daemon: Options.Clients is required (wiring.Build)")
 	}
-	if opts.Gatherer == nil {
-		g, ok := opts.Registerer.(prometheus.Gatherer)
-		if !ok {
-			return nil, errors.New("daemon: Options.Gatherer is required when the Registerer is not a Gatherer")
-		}
-		opts.Gatherer = g
+	if opts.Metrics == nil || opts.Gatherer == nil {
+		return nil, errors.New("daemon: Options.Metrics and Options.Gatherer are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -152,7 +156,7 @@ func New(opts Options) (_ *Daemon, err error) {
 		}
 	}()
 
-	d.rec = metrics.New(opts.Registerer)
+	d.rec = opts.Metrics
 	d.rec.SetBuildInfo(version.Version, version.Commit)
 	d.rec.AddShards(d.shards)
 
@@ -168,19 +172,8 @@ func New(opts Options) (_ *Daemon, err error) {
 		d.freeze = append(d.freeze, freezeWindow{name: w.Name, sched: s, dur: w.Duration.D()})
 	}
 
-	bo := opts.Build
-	bo.Logger = d.log
-	bo.Metrics = d.rec
-	if bo.Redactor == nil {
-		bo.Redactor = opts.Redactor
-	}
-	if bo.Now == nil {
-		bo.Now = opts.Now
-	}
-	d.clients, err = Build(cfg, bo)
-	if err != nil {
-		return nil, err
-	}
+	d.clients = opts.Clients
+	opts.Clients = nil // closed by d.cleanup from here on
 	d.cleanups = append(d.cleanups, d.clients.Close)
 
 	var hookSources []webhook.Source
@@ -257,7 +250,7 @@ func secretBytes(s *config.Secret) []byte {
 func (d *Daemon) Addr() string { return d.ln.Addr().String() }
 
 // Clients returns the wired clients.
-func (d *Daemon) Clients() *Clients { return d.clients }
+func (d *Daemon) Clients() *wiring.Clients { return d.clients }
 
 func (d *Daemon) cleanup() error {
 	var errs []error

@@ -26,6 +26,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/internal/webhook"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/treasure"
 )
 
@@ -109,7 +110,7 @@ func newHarnessOpts(t *testing.T, o harnessOptions) *harness {
 	repo.ImportDir(t, "retail segments", retailDir)
 
 	td := retailTreasure(t)
-	dbx, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
+	dbx, ep := dbxtest.Start(t, "../../examples/retail-warehouse.yaml")
 
 	src := fmt.Sprintf(`
 listen: "127.0.0.1:0"
@@ -174,19 +175,19 @@ func (h *harness) stop(t *testing.T) {
 
 func (h *harness) startOn(t *testing.T, cfg *config.Config, log *slog.Logger, red *logging.Redactor, ln net.Listener, shutdown time.Duration) {
 	t.Helper()
-	d, err := New(Options{
-		Config: cfg, Logger: log, Redactor: red, Registerer: prometheus.NewPedanticRegistry(), Listener: ln, Now: h.now,
+	d, err := wired(Options{
+		Config: cfg, Logger: log, Listener: ln, Now: h.now,
 		BackoffBase: 200 * time.Millisecond, BackoffMax: time.Second, ShutdownTimeout: shutdown,
-		Build: BuildOptions{
-			Treasure: func(_ string, o *treasure.Options) {
-				o.RateLimit = -1
-				o.MaxRetries = 1
-				o.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
-			},
-			Warehouse: func(o *warehouse.Options) {
-				o.Retries = 1
-				o.RetryWaitMin, o.RetryWaitMax = 10*time.Millisecond, 50*time.Millisecond
-			},
+	}, prometheus.NewPedanticRegistry(), wiring.Options{
+		Redactor: red,
+		Treasure: func(_ string, o *treasure.Options) {
+			o.RateLimit = -1
+			o.MaxRetries = 1
+			o.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+		},
+		Warehouse: func(o *warehouse.Options) {
+			o.Retries = 1
+			o.RetryWaitMin, o.RetryWaitMax = 10*time.Millisecond, 50*time.Millisecond
 		},
 	})
 	if err != nil {

@@ -1,10 +1,10 @@
-// Package daemon wires the reconciler together and runs it as a service.
+// Package daemon runs the reconciler as a service.
 //
-// It is the only package that knows the concrete clients: Build turns a
-// configuration into a git repository, a Treasure Data client and a
-// reconcile.Reconciler per source plus one Databricks client (the CLI
-// commands plan, apply and import use Build too). A Daemon adds the rest of
-// a long-running process:
+// It builds no client: its creator turns the configuration into clients
+// with package wiring (a git repository, a Treasure Data client and a
+// reconcile.Reconciler per source plus one Databricks client) and hands
+// them to New with the metrics recorder they report to. A Daemon adds the
+// rest of a long-running process:
 //
 //   - one scheduler job per source (cron or @every, jitter, single flight,
 //     backoff on failure); webhooks and POST /api/v1/sources/{name}/reconcile

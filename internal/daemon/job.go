@@ -14,6 +14,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/internal/schedule"
 	"github.com/cas-reconciler/reconciler/internal/source"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 )
@@ -143,7 +144,7 @@ type ChangeStatus struct {
 
 // sourceState is the daemon's view of one source.
 type sourceState struct {
-	src   *Source
+	src   *wiring.Source
 	name  string
 	shard int
 	// fetch and latest read the branch (Source.Snapshot and

@@ -14,6 +14,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/leader"
 	"github.com/cas-reconciler/reconciler/internal/standin/leadertest"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 )
 
 // TestOnlyTheLeaderReconciles runs two replicas against one Lease on fake
@@ -40,10 +41,10 @@ leaderElection: {enabled: true, namespace: "cas"}
 		}
 		start := func(id string) *replica {
 			reg := prometheus.NewPedanticRegistry()
-			d, err := New(Options{Config: cfg, Registerer: reg, Listener: &chanListener{done: make(chan struct{})},
+			d, err := wired(Options{Config: cfg, Listener: &chanListener{done: make(chan struct{})},
 				LeaseClient: leader.NewClient("https://kubernetes.test", api.HTTPClient(),
 					func() (string, error) { return "token-" + id, nil }),
-				LeaderIdentity: id})
+				LeaderIdentity: id}, reg, wiring.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/internal/source"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
@@ -163,8 +164,8 @@ databricks: {host: "dbc.invalid", httpPath: "/p", token: env: "K"}
 			t.Fatal(err)
 		}
 		reg := prometheus.NewPedanticRegistry()
-		d, err := New(Options{Config: cfg, Registerer: reg, Listener: &chanListener{done: make(chan struct{})},
-			BackoffBase: 30 * time.Second, BackoffMax: 5 * time.Minute, ShutdownTimeout: time.Minute})
+		d, err := wired(Options{Config: cfg, Listener: &chanListener{done: make(chan struct{})},
+			BackoffBase: 30 * time.Second, BackoffMax: 5 * time.Minute, ShutdownTimeout: time.Minute}, reg, wiring.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,8 +298,8 @@ func fakeDaemon(t *testing.T, src string, opts Options) (*Daemon, *prometheus.Re
 		t.Fatal(err)
 	}
 	reg := prometheus.NewPedanticRegistry()
-	opts.Config, opts.Registerer, opts.Listener = cfg, reg, &chanListener{done: make(chan struct{})}
-	d, err := New(opts)
+	opts.Config, opts.Listener = cfg, &chanListener{done: make(chan struct{})}
+	d, err := wired(opts, reg, wiring.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

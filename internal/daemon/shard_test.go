@@ -16,6 +16,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/leader"
 	"github.com/cas-reconciler/reconciler/internal/standin/leadertest"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 )
 
 // TestShardedReplicasSplitTheSources runs two replicas with two shards on
@@ -54,10 +55,10 @@ leaderElection: {enabled: true, namespace: "cas", shards: 2}
 		}
 		start := func(id string) *replica {
 			reg := prometheus.NewPedanticRegistry()
-			d, err := New(Options{Config: cfg, Registerer: reg, Listener: &chanListener{done: make(chan struct{})},
+			d, err := wired(Options{Config: cfg, Listener: &chanListener{done: make(chan struct{})},
 				LeaseClient: leader.NewClient("https://kubernetes.test", api.HTTPClient(),
 					func() (string, error) { return "token-" + id, nil }),
-				LeaderIdentity: id})
+				LeaderIdentity: id}, reg, wiring.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

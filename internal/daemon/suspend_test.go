@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cas-reconciler/reconciler/internal/config"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 )
 
 // suspendConfig has a source suspended in the configuration (web) and one
@@ -45,7 +46,7 @@ func newStandby(t *testing.T, src string) (*Daemon, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Options{Config: cfg, Registerer: prometheus.NewPedanticRegistry(), Listener: &chanListener{done: make(chan struct{})}})
+	d, err := wired(Options{Config: cfg, Listener: &chanListener{done: make(chan struct{})}}, prometheus.NewPedanticRegistry(), wiring.Options{})
 	if err == nil {
 		t.Cleanup(func() { _ = d.cleanup() })
 	}

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cas-reconciler/reconciler/internal/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/treasure"
 )
@@ -160,7 +160,7 @@ type Treasure interface {
 // Warehouse is what the warehouse checks use: the snapshot the validation
 // takes (it connects, asks for current_user() and checks privileges).
 type Warehouse interface {
-	Snapshot(ctx context.Context, tables []segment.Table) (*warehouse.Catalog, error)
+	Snapshot(ctx context.Context, tables []segment.Table) (*catalog.Catalog, error)
 }
 
 // Options configure Run.
@@ -315,7 +315,7 @@ func checkWarehouse(ctx context.Context, o Options, parents []*segment.Parent, r
 	}
 	var missing []string
 	for _, t := range ts {
-		tab := cat.Tables[warehouse.Key(t)]
+		tab := cat.Tables[catalog.Key(t)]
 		switch {
 		case tab == nil:
 			missing = append(missing, t.String()+": not checked")

@@ -251,7 +251,7 @@ func TestEveryMetricDocumented(t *testing.T) {
 	}
 	for _, mf := range mfs {
 		if !strings.Contains(doc, "`"+mf.GetName()+"`") {
-			t.Errorf("metric %s is not documented in README.md", mf.GetName())
+			t.Errorf("metric %s is not documented in docs/operations.md (Metrics)", mf.GetName())
 		}
 	}
 }

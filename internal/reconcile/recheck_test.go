@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,25 +14,40 @@ import (
 )
 
 // countingCatalog answers every table with columns id and ltv, or as not
-// found when missing is set, and counts its snapshots.
+// found when missing is set, every requested key as unique unless it is in
+// duplicate, and counts its reads.
 type countingCatalog struct {
 	mu        sync.Mutex
 	snapshots int
 	missing   bool
+	duplicate map[string]bool // by catalog.KeyID
+	last      catalog.Request
 }
 
-func (c *countingCatalog) Snapshot(ctx context.Context, tables []segment.Table) (*catalog.Catalog, error) {
+func (c *countingCatalog) Read(ctx context.Context, req catalog.Request) (*catalog.Catalog, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.snapshots++
+	c.last = req
 	cat := &catalog.Catalog{Principal: "sp", Tables: map[string]*catalog.Table{}}
-	for _, t := range tables {
+	for _, t := range req.Tables {
 		ct := &catalog.Table{Name: t, Found: !c.missing, Access: catalog.Access{Checked: true}}
 		if ct.Found {
 			ct.Columns = []catalog.Column{{Name: "id", Type: "string", ION: segment.String, Supported: true},
 				{Name: "ltv", Type: "double", ION: segment.Number, Supported: true}}
 		}
 		cat.Tables[catalog.Key(t)] = ct
+	}
+	for _, k := range req.Keys {
+		if cat.Keys == nil {
+			cat.Keys = map[string]catalog.Uniqueness{}
+		}
+		id := catalog.KeyID(k.Table, k.Key)
+		u := catalog.Uniqueness{Rows: 10, Distinct: 10}
+		if c.duplicate[id] {
+			u.Distinct = 9
+		}
+		cat.Keys[id] = u
 	}
 	return cat, nil
 }
@@ -86,5 +102,36 @@ func TestUnitRecheckSkipsTheWarehouseForAPassedRevision(t *testing.T) {
 	_, _ = run("r4")
 	if snapshots() != 8 {
 		t.Errorf("Recheck 0: %d snapshots, want 8", snapshots())
+	}
+}
+
+// TestUnitUniquenessIsAskedOfTheCatalog: with RequireUniqueKeys the
+// request names every customers key of the desired state and a duplicate
+// key the catalog reports stalls the run; without it no key is asked.
+func TestUnitUniquenessIsAskedOfTheCatalog(t *testing.T) {
+	cat := &countingCatalog{}
+	r := unitReconciler(&fixedLoader{state: unitState("A")}, newRemote())
+	r.Catalog = cat
+	run := func() error {
+		_, err := r.Run(context.Background(), reconcile.Snapshot{Revision: "r1", FS: memFS.FS}, reconcile.Mode{DryRun: true})
+		return err
+	}
+	if err := run(); err != nil || len(cat.last.Keys) != 0 {
+		t.Fatalf("without RequireUniqueKeys: err %v, keys asked %v", err, cat.last.Keys)
+	}
+
+	r.Validate.RequireUniqueKeys = true
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	want := unitState("A").Parents[0].Customers
+	if len(cat.last.Keys) != 1 || cat.last.Keys[0] != want {
+		t.Fatalf("keys asked %v, want %v", cat.last.Keys, want)
+	}
+	cat.duplicate = map[string]bool{catalog.KeyID(want.Table, want.Key): true}
+	var st *reconcile.Stalled
+	err := run()
+	if !errors.As(err, &st) || st.Reason != reconcile.ReasonWarehouseMismatch || !strings.Contains(err.Error(), "not unique") {
+		t.Fatalf("duplicate key: %v, want stalled (%s) on a key that is not unique", err, reconcile.ReasonWarehouseMismatch)
 	}
 }

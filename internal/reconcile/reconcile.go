@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/apply"
-	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
@@ -25,9 +24,11 @@ type Loader interface {
 	Load(ctx context.Context, fsys fs.FS) (*spec.Result, error)
 }
 
-// Catalog reads warehouse metadata.
+// Catalog reads warehouse metadata: what the warehouse says about the
+// tables of a request and about the uniqueness of the customers keys it
+// names (catalog.RequestOf builds the request of a desired state).
 type Catalog interface {
-	Snapshot(ctx context.Context, tables []segment.Table) (*catalog.Catalog, error)
+	Read(ctx context.Context, req catalog.Request) (*catalog.Catalog, error)
 }
 
 // Remote is Treasure Data: what it holds, and how to change it.
@@ -116,26 +117,12 @@ type Reconciler struct {
 }
 
 // passedCheck is the last warehouse check that passed: the revision, the
-// tables (and customers keys) it read, when, and what the warehouse said.
+// request it answered (its ID), when, and what the warehouse said.
 type passedCheck struct {
 	revision string
 	tables   string
 	at       time.Time
 	cat      *catalog.Catalog
-}
-
-// checkKey identifies what a warehouse check reads for a desired state.
-func checkKey(desired segment.State) string {
-	var b strings.Builder
-	for _, t := range warehouse.TablesOf(desired) {
-		b.WriteString(warehouse.Key(t))
-		b.WriteByte('\n')
-	}
-	for _, k := range warehouse.CustomerKeys(desired) {
-		b.WriteString(warehouse.KeyID(k.Table, k.Key))
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
 
 // recentCheck returns the catalog of the last passed check when it covers
@@ -448,12 +435,13 @@ func (r *Reconciler) run(ctx context.Context, snap Snapshot, mode Mode) (*Result
 	var cat *catalog.Catalog
 	if r.Catalog != nil {
 		if err := step(StepValidate, func() error {
-			key := checkKey(res.Desired)
+			req := catalog.RequestOf(res.Desired, r.Validate.RequireUniqueKeys)
+			key := req.ID()
 			var at time.Time
 			cat, at = r.recentCheck(snap.Revision, key, res.Start)
 			if cat == nil {
 				var err error
-				if cat, err = r.Catalog.Snapshot(ctx, warehouse.TablesOf(res.Desired)); err != nil {
+				if cat, err = r.Catalog.Read(ctx, req); err != nil {
 					return err
 				}
 				at = res.Start

@@ -24,7 +24,7 @@ func init() { _ = logger.SetLogLevel("disabled") }
 const (
 	apiKey   = "1/0123456789abcdef0123456789abcdef"
 	retail   = "../../examples/retail"
-	fixture  = "../../testdata/warehouse/retail.yaml"
+	fixture  = "../../examples/retail-warehouse.yaml"
 	connName = "databricks-retail"
 	// otherConn is a second connection the stand-in knows.
 	otherConn = "databricks-backup"

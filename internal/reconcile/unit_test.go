@@ -38,7 +38,7 @@ func (l *fixedLoader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error
 
 type downCatalog struct{ err error }
 
-func (c downCatalog) Snapshot(ctx context.Context, tables []segment.Table) (*catalog.Catalog, error) {
+func (c downCatalog) Read(ctx context.Context, req catalog.Request) (*catalog.Catalog, error) {
 	return nil, c.err
 }
 

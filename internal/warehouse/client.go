@@ -17,6 +17,8 @@ import (
 	"time"
 
 	dbsql "github.com/databricks/databricks-sql-go"
+
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 )
 
 // Query kinds passed to Options.Observe and counted by Client.Queries.
@@ -129,12 +131,12 @@ type Client struct {
 
 	mu        sync.Mutex
 	principal string
-	tables    map[string]*Table // column cache, by Key
+	tables    map[string]*catalog.Table // column cache, by Key
 	access    map[string]cachedAccess
 }
 
 type cachedAccess struct {
-	access Access
+	access catalog.Access
 	at     time.Time
 }
 
@@ -191,7 +193,7 @@ func Open(opts Options) (*Client, error) {
 		scheme = "http://"
 	}
 	c := &Client{opts: opts, secrets: redactor{opts.Token, opts.ClientSecret},
-		tables: map[string]*Table{}, access: map[string]cachedAccess{}}
+		tables: map[string]*catalog.Table{}, access: map[string]cachedAccess{}}
 	routeDriverLog(opts.Logger, c.secrets)
 
 	base := &noTelemetry{next: opts.Transport}

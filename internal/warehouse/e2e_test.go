@@ -14,6 +14,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/internal/syncbuf"
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/databricks/databricks-sql-go/logger"
 )
@@ -36,7 +37,7 @@ func open(t testing.TB, ep dbxstandin.Endpoint, mod func(*warehouse.Options)) *w
 	return c
 }
 
-const retailFixture = "../../testdata/warehouse/retail.yaml"
+const retailFixture = "../../examples/retail-warehouse.yaml"
 
 func retailTables(names ...string) []segment.Table {
 	var out []segment.Table
@@ -81,7 +82,7 @@ func TestSnapshotRetail(t *testing.T) {
 		t.Errorf("last altered = %v, want %v", cust.LastAltered, want)
 	}
 	ev := cat.Table(retailTables("email_events")[0])
-	if col, _ := ev.Column("event_time"); col == nil || !warehouse.IsIntegerType(col.Type) {
+	if col, _ := ev.Column("event_time"); col == nil || !catalog.IsIntegerType(col.Type) {
 		t.Errorf("event_time = %+v", col)
 	}
 	missing := cat.Table(retailTables("no_such_table")[0])
@@ -165,7 +166,7 @@ func TestPermissionsOfIntern(t *testing.T) {
 			if tb.Found {
 				t.Errorf("mode %d: %s visible to intern", mode, tb.Name)
 			}
-			if tb.Access.Readable() || len(tb.Access.Missing) == 0 || tb.Access.Missing[0] != warehouse.UseSchema {
+			if tb.Access.Readable() || len(tb.Access.Missing) == 0 || tb.Access.Missing[0] != catalog.UseSchema {
 				t.Errorf("mode %d: %s access = %+v, want USE SCHEMA missing first", mode, tb.Name, tb.Access)
 			}
 		}
@@ -239,7 +240,7 @@ func TestRetriesOn429And503(t *testing.T) {
 func TestReadGrantsAgreesWithProbes(t *testing.T) {
 	for _, fixture := range []string{"../../testdata/warehouse/broken-no-grant.yaml", retailFixture} {
 		_, ep := dbxtest.Start(t, fixture)
-		results := map[warehouse.PrivilegeCheck]*warehouse.Catalog{}
+		results := map[warehouse.PrivilegeCheck]*catalog.Catalog{}
 		for _, mode := range []warehouse.PrivilegeCheck{warehouse.ProbeTables, warehouse.ReadGrants} {
 			c := open(t, ep, func(o *warehouse.Options) { o.Privileges = mode })
 			cat, err := c.Snapshot(context.Background(), allRetail)
@@ -333,11 +334,37 @@ func TestSnapshotSpansCatalogs(t *testing.T) {
 	if tb := cat.Table(wide[2]); !tb.Found || len(tb.Columns) != 4 || !tb.Access.Readable() {
 		t.Errorf("wide t02 = %+v", tb)
 	}
-	if tb := cat.Table(tables[3]); tb.Found || tb.Access.Readable() || len(tb.Access.Missing) != 1 || tb.Access.Missing[0] != warehouse.Select {
+	if tb := cat.Table(tables[3]); tb.Found || tb.Access.Readable() || len(tb.Access.Missing) != 1 || tb.Access.Missing[0] != catalog.Select {
 		t.Errorf("other.cdp.t00 (no SELECT) = %+v", tb)
 	}
 	if tb := cat.Table(tables[4]); tb.Found || tb.Access.Readable() {
 		t.Errorf("nosuch.cdp.t00 = %+v", tb)
 	}
 	t.Logf("nosuch access: %+v", cat.Table(tables[4]).Access)
+}
+
+// TestReadAnswersTheKeysOfTheRequest: a request that names customers keys
+// gets their uniqueness in the catalog; one without keys sends no
+// uniqueness statement.
+func TestReadAnswersTheKeysOfTheRequest(t *testing.T) {
+	_, ep := dbxtest.Start(t, retailFixture)
+	c := open(t, ep, func(o *warehouse.Options) { o.Catalog = "retail_prod" })
+	key := segment.KeyedTable{Table: allRetail[0], Key: "customer_id"}
+
+	cat, err := c.Read(context.Background(), catalog.Request{Tables: allRetail[:2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Keys) != 0 || cat.Table(allRetail[1]) == nil || !cat.Table(allRetail[1]).Found {
+		t.Errorf("a request without keys: keys %v, tables %v", cat.Keys, cat.Names())
+	}
+
+	cat, err = c.Read(context.Background(), catalog.Request{Tables: allRetail[:2], Keys: []segment.KeyedTable{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := cat.Keys[catalog.KeyID(key.Table, key.Key)]
+	if !ok || !u.Unique() || u.Rows == 0 {
+		t.Errorf("uniqueness of %s.%s: %+v (checked %v), want unique rows", key.Table, key.Key, u, ok)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	dbsqlerr "github.com/databricks/databricks-sql-go/errors"
+
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 )
 
 // Class is the cause class of an Error.
@@ -151,14 +153,14 @@ const (
 var errorClass = regexp.MustCompile(`\[([A-Z][A-Z0-9_]*)(?:\.[A-Z0-9_]+)?\]`)
 
 // missing returns which part of a name the warehouse said does not exist.
-func (e *Error) missing() Missing {
+func (e *Error) missing() catalog.Missing {
 	switch {
 	case e.Class != NotFound:
 		return ""
 	case e.ErrorClass == classNoSuchCatalog:
-		return MissingCatalog
+		return catalog.MissingCatalog
 	case e.ErrorClass == classSchemaNotFound:
-		return MissingSchema
+		return catalog.MissingSchema
 	}
 	return ""
 }

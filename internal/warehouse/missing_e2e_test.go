@@ -10,6 +10,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin"
 	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
@@ -30,8 +31,8 @@ func TestMissingCatalogAndSchemaAreNamed(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			t    segment.Table
-			want warehouse.Missing
-		}{{noCatalog, warehouse.MissingCatalog}, {noSchema, warehouse.MissingSchema}, {noTable, ""}, {allRetail[0], ""}} {
+			want catalog.Missing
+		}{{noCatalog, catalog.MissingCatalog}, {noSchema, catalog.MissingSchema}, {noTable, ""}, {allRetail[0], ""}} {
 			got := cat.Table(tc.t)
 			if got.Missing != tc.want {
 				t.Errorf("mode %d: %s missing %q, want %q", mode, tc.t, got.Missing, tc.want)

@@ -11,8 +11,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
+
+// Read answers a warehouse check: the Snapshot of the request's tables
+// and, when the request names customers keys, their uniqueness (CheckKeys).
+func (c *Client) Read(ctx context.Context, req catalog.Request) (*catalog.Catalog, error) {
+	cat, err := c.Snapshot(ctx, req.Tables)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Keys) > 0 {
+		if err := c.CheckKeys(ctx, cat, req.Keys); err != nil {
+			return nil, err
+		}
+	}
+	return cat, nil
+}
 
 // Snapshot reads the metadata of tables and the principal's access to
 // them. Statements issued:
@@ -30,12 +46,12 @@ import (
 //
 // Failures to reach or query the warehouse return an *Error; problems with
 // the tables themselves (missing, unreadable) are reported in the Catalog.
-func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*Catalog, error) {
+func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*catalog.Catalog, error) {
 	principal, err := c.currentUser(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cat := &Catalog{Host: c.opts.Host, Principal: principal, Tables: map[string]*Table{}}
+	cat := &catalog.Catalog{Host: c.opts.Host, Principal: principal, Tables: map[string]*catalog.Table{}}
 	byCatalog := map[string][]segment.Table{}
 	var catalogs []string
 	for _, t := range tables {
@@ -43,9 +59,9 @@ func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*Catalog
 		if _, ok := byCatalog[k]; !ok {
 			catalogs = append(catalogs, k)
 		}
-		if cat.Tables[Key(t)] == nil {
+		if cat.Tables[catalog.Key(t)] == nil {
 			byCatalog[k] = append(byCatalog[k], t)
-			cat.Tables[Key(t)] = &Table{Name: t}
+			cat.Tables[catalog.Key(t)] = &catalog.Table{Name: t}
 		}
 	}
 	sort.Strings(catalogs)
@@ -58,7 +74,7 @@ func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*Catalog
 			// check says why.
 			c.mu.Lock()
 			for _, t := range byCatalog[k] {
-				delete(c.tables, Key(t))
+				delete(c.tables, catalog.Key(t))
 			}
 			c.mu.Unlock()
 			continue
@@ -72,7 +88,7 @@ func (c *Client) Snapshot(ctx context.Context, tables []segment.Table) (*Catalog
 		if cached := c.tables[k]; cached != nil {
 			name := t.Name
 			*t = *cached
-			t.Columns = append([]Column(nil), cached.Columns...)
+			t.Columns = append([]catalog.Column(nil), cached.Columns...)
 			t.Name = name
 		}
 	}
@@ -130,26 +146,26 @@ func quote(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + 
 // refreshCatalog brings the column cache up to date for tables of one
 // catalog.
 func (c *Client) refreshCatalog(ctx context.Context, tables []segment.Table) error {
-	catalog := strings.ToLower(tables[0].Catalog)
+	catName := strings.ToLower(tables[0].Catalog)
 	var schemas, names []string
 	cachedAll := true
 	c.mu.Lock()
 	for _, t := range tables {
 		schemas = append(schemas, t.Schema)
 		names = append(names, t.Table)
-		if c.tables[Key(t)] == nil {
+		if c.tables[catalog.Key(t)] == nil {
 			cachedAll = false
 		}
 	}
 	c.mu.Unlock()
 	want := map[string]bool{}
 	for _, t := range tables {
-		want[Key(t)] = true
+		want[catalog.Key(t)] = true
 	}
 
 	if cachedAll {
 		var args []any
-		stmt := "SELECT table_schema, table_name, last_altered FROM " + quote(catalog) + ".information_schema.tables" +
+		stmt := "SELECT table_schema, table_name, last_altered FROM " + quote(catName) + ".information_schema.tables" +
 			" WHERE table_schema IN (" + inList("s", schemas, &args) + ") AND table_name IN (" + inList("t", names, &args) + ")"
 		seen := map[string]time.Time{}
 		err := c.query(ctx, KindFreshness, "last_altered query", stmt, args, func(r *sql.Rows) error {
@@ -158,7 +174,7 @@ func (c *Client) refreshCatalog(ctx context.Context, tables []segment.Table) err
 			if err := r.Scan(&s, &n, &la); err != nil {
 				return err
 			}
-			seen[Key(segment.Table{Catalog: catalog, Schema: s, Table: n})] = la.Time
+			seen[catalog.Key(segment.Table{Catalog: catName, Schema: s, Table: n})] = la.Time
 			return nil
 		})
 		if err != nil {
@@ -181,30 +197,30 @@ func (c *Client) refreshCatalog(ctx context.Context, tables []segment.Table) err
 
 	var args []any
 	stmt := "SELECT c.table_schema, c.table_name, t.table_type, t.last_altered, c.column_name, c.full_data_type, c.is_nullable" +
-		" FROM " + quote(catalog) + ".information_schema.columns c" +
-		" JOIN " + quote(catalog) + ".information_schema.tables t" +
+		" FROM " + quote(catName) + ".information_schema.columns c" +
+		" JOIN " + quote(catName) + ".information_schema.tables t" +
 		" ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema AND t.table_name = c.table_name" +
 		" WHERE c.table_schema IN (" + inList("s", schemas, &args) + ") AND c.table_name IN (" + inList("t", names, &args) + ")" +
 		" ORDER BY c.table_schema, c.table_name, c.ordinal_position"
-	found := map[string]*Table{}
+	found := map[string]*catalog.Table{}
 	err := c.query(ctx, KindColumns, "columns query", stmt, args, func(r *sql.Rows) error {
 		var s, n, typ, col, full, nullable sql.NullString
 		var la sql.NullTime
 		if err := r.Scan(&s, &n, &typ, &la, &col, &full, &nullable); err != nil {
 			return err
 		}
-		name := segment.Table{Catalog: catalog, Schema: s.String, Table: n.String}
-		k := Key(name)
+		name := segment.Table{Catalog: catName, Schema: s.String, Table: n.String}
+		k := catalog.Key(name)
 		if !want[k] {
 			return nil
 		}
 		t := found[k]
 		if t == nil {
-			t = &Table{Name: name, Found: true, Type: typ.String, LastAltered: la.Time}
+			t = &catalog.Table{Name: name, Found: true, Type: typ.String, LastAltered: la.Time}
 			found[k] = t
 		}
-		ion, ok := IONType(full.String)
-		t.Columns = append(t.Columns, Column{Name: col.String, Type: full.String, ION: ion, Supported: ok,
+		ion, ok := catalog.IONType(full.String)
+		t.Columns = append(t.Columns, catalog.Column{Name: col.String, Type: full.String, ION: ion, Supported: ok,
 			Nullable: !strings.EqualFold(nullable.String, "NO")})
 		return nil
 	})
@@ -217,7 +233,7 @@ func (c *Client) refreshCatalog(ctx context.Context, tables []segment.Table) err
 		if t := found[k]; t != nil {
 			c.tables[k] = t
 		} else {
-			c.tables[k] = &Table{Found: false}
+			c.tables[k] = &catalog.Table{Found: false}
 		}
 	}
 	return nil
@@ -229,18 +245,18 @@ func (c *Client) refreshCatalog(ctx context.Context, tables []segment.Table) err
 // they do not, and Table.Missing records it. One statement (KindMissing)
 // per such schema; none when every table was found.
 // A refused privilege says nothing here: the privilege check reports it.
-func (c *Client) findMissing(ctx context.Context, cat *Catalog, catalogs []string, byCatalog map[string][]segment.Table) error {
+func (c *Client) findMissing(ctx context.Context, cat *catalog.Catalog, catalogs []string, byCatalog map[string][]segment.Table) error {
 	for _, k := range catalogs {
 		noCatalog := false
 		checked := map[string]bool{}
 		for _, t := range byCatalog[k] {
-			tt := cat.Tables[Key(t)]
+			tt := cat.Tables[catalog.Key(t)]
 			sch := strings.ToLower(t.Schema)
 			if tt.Found || checked[sch] {
 				continue
 			}
 			if noCatalog {
-				tt.Missing = MissingCatalog
+				tt.Missing = catalog.MissingCatalog
 				continue
 			}
 			checked[sch] = true
@@ -259,9 +275,9 @@ func (c *Client) findMissing(ctx context.Context, cat *Catalog, catalogs []strin
 				return err
 			}
 			miss := we.missing()
-			noCatalog = miss == MissingCatalog
+			noCatalog = miss == catalog.MissingCatalog
 			for _, o := range byCatalog[k] {
-				ot := cat.Tables[Key(o)]
+				ot := cat.Tables[catalog.Key(o)]
 				if !ot.Found && (noCatalog || strings.EqualFold(o.Schema, sch)) {
 					ot.Missing = miss
 				}
@@ -272,7 +288,7 @@ func (c *Client) findMissing(ctx context.Context, cat *Catalog, catalogs []strin
 }
 
 // checkAccess fills Access of every table.
-func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []string, byCatalog map[string][]segment.Table) error {
+func (c *Client) checkAccess(ctx context.Context, cat *catalog.Catalog, catalogs []string, byCatalog map[string][]segment.Table) error {
 	if c.opts.Privileges == SkipPrivileges {
 		return nil
 	}
@@ -281,14 +297,14 @@ func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []strin
 	pending := map[string][]segment.Table{}
 	for _, k := range catalogs {
 		for _, t := range byCatalog[k] {
-			if tt := cat.Tables[Key(t)]; tt.Missing != "" {
+			if tt := cat.Tables[catalog.Key(t)]; tt.Missing != "" {
 				// No privilege can exist on a catalog or schema the
 				// warehouse says does not exist.
-				tt.Access = Access{Checked: true, NotFound: true}
+				tt.Access = catalog.Access{Checked: true, NotFound: true}
 				continue
 			}
-			if ca, ok := c.access[Key(t)]; ok && c.opts.PrivilegeTTL > 0 && now.Sub(ca.at) < c.opts.PrivilegeTTL {
-				cat.Tables[Key(t)].Access = ca.access
+			if ca, ok := c.access[catalog.Key(t)]; ok && c.opts.PrivilegeTTL > 0 && now.Sub(ca.at) < c.opts.PrivilegeTTL {
+				cat.Tables[catalog.Key(t)].Access = ca.access
 				continue
 			}
 			pending[k] = append(pending[k], t)
@@ -300,7 +316,7 @@ func (c *Client) checkAccess(ctx context.Context, cat *Catalog, catalogs []strin
 		if len(ts) == 0 {
 			continue
 		}
-		var got map[string]Access
+		var got map[string]catalog.Access
 		var err error
 		if c.opts.Privileges == ReadGrants {
 			got, err = c.readGrants(ctx, k, cat.Principal, ts)
@@ -326,8 +342,8 @@ var missingPrivilege = regexp.MustCompile(`(?i)does not have (USE CATALOG|USE SC
 const probeParallelism = 4
 
 // probe runs SELECT * FROM t LIMIT 0 for each table, a few at a time.
-func (c *Client) probe(ctx context.Context, tables []segment.Table) (map[string]Access, error) {
-	out := make([]Access, len(tables))
+func (c *Client) probe(ctx context.Context, tables []segment.Table) (map[string]catalog.Access, error) {
+	out := make([]catalog.Access, len(tables))
 	errs := make([]error, len(tables))
 	sem := make(chan struct{}, probeParallelism)
 	var wg sync.WaitGroup
@@ -340,27 +356,27 @@ func (c *Client) probe(ctx context.Context, tables []segment.Table) (map[string]
 		}()
 	}
 	wg.Wait()
-	res := map[string]Access{}
+	res := map[string]catalog.Access{}
 	for i, t := range tables {
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
-		res[Key(t)] = out[i]
+		res[catalog.Key(t)] = out[i]
 	}
 	return res, nil
 }
 
-func (c *Client) probeOne(ctx context.Context, t segment.Table) (Access, error) {
+func (c *Client) probeOne(ctx context.Context, t segment.Table) (catalog.Access, error) {
 	stmt := "SELECT * FROM " + quote(t.Catalog) + "." + quote(t.Schema) + "." + quote(t.Table) + " LIMIT 0"
 	err := c.query(ctx, KindProbe, "probe "+t.String(), stmt, nil, func(*sql.Rows) error { return nil })
-	a := Access{Checked: true}
+	a := catalog.Access{Checked: true}
 	if err == nil {
 		return a, nil
 	}
 	we, _ := err.(*Error)
 	switch {
 	case we != nil && we.Class == Permission:
-		priv := Select
+		priv := catalog.Select
 		if m := missingPrivilege.FindStringSubmatch(we.msg); m != nil {
 			priv = strings.ToUpper(m[1])
 		}
@@ -383,8 +399,8 @@ func (c *Client) probeOne(ctx context.Context, t segment.Table) (Access, error) 
 // privilege_type is read in either spelling, USE CATALOG or USE_CATALOG.
 // Grants held through a group or ownership are not rows of the principal,
 // so they are reported missing: probe mode is the exact check.
-func (c *Client) readGrants(ctx context.Context, catalog, principal string, tables []segment.Table) (map[string]Access, error) {
-	q := quote(catalog) + ".information_schema."
+func (c *Client) readGrants(ctx context.Context, catName, principal string, tables []segment.Table) (map[string]catalog.Access, error) {
+	q := quote(catName) + ".information_schema."
 	args := []any{sql.Named("p", principal)}
 	var schemas, names []string
 	for _, t := range tables {
@@ -416,7 +432,7 @@ func (c *Client) readGrants(ctx context.Context, catalog, principal string, tabl
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]Access{}
+	out := map[string]catalog.Access{}
 	for _, t := range tables {
 		sch, tbl := strings.ToLower(t.Schema), strings.ToLower(t.Table)
 		has := func(priv string) bool {
@@ -430,24 +446,24 @@ func (c *Client) readGrants(ctx context.Context, catalog, principal string, tabl
 					// in it.
 					return true
 				case "schema":
-					if g.schema == sch && priv != UseCatalog {
+					if g.schema == sch && priv != catalog.UseCatalog {
 						return true
 					}
 				case "table":
-					if g.schema == sch && g.table == tbl && priv == Select {
+					if g.schema == sch && g.table == tbl && priv == catalog.Select {
 						return true
 					}
 				}
 			}
 			return false
 		}
-		a := Access{Checked: true}
-		for _, p := range []string{UseCatalog, UseSchema, Select} {
+		a := catalog.Access{Checked: true}
+		for _, p := range []string{catalog.UseCatalog, catalog.UseSchema, catalog.Select} {
 			if !has(p) {
 				a.Missing = append(a.Missing, p)
 			}
 		}
-		out[Key(t)] = a
+		out[catalog.Key(t)] = a
 	}
 	return out, nil
 }
@@ -462,9 +478,9 @@ func privilegeName(s string) string {
 
 // CheckKeys runs the opt-in uniqueness check of each customers key (one
 // aggregate statement per table) and records the results in cat.Keys.
-func (c *Client) CheckKeys(ctx context.Context, cat *Catalog, keys []segment.KeyedTable) error {
+func (c *Client) CheckKeys(ctx context.Context, cat *catalog.Catalog, keys []segment.KeyedTable) error {
 	if cat.Keys == nil {
-		cat.Keys = map[string]Uniqueness{}
+		cat.Keys = map[string]catalog.Uniqueness{}
 	}
 	for _, k := range keys {
 		if t := cat.Table(k.Table); t != nil && (!t.Found || (t.Access.Checked && !t.Access.Readable())) {
@@ -473,14 +489,14 @@ func (c *Client) CheckKeys(ctx context.Context, cat *Catalog, keys []segment.Key
 		col := quote(k.Key)
 		stmt := "SELECT COUNT(*), COUNT(DISTINCT " + col + "), COUNT(*) - COUNT(" + col + ") FROM " +
 			quote(k.Catalog) + "." + quote(k.Schema) + "." + quote(k.Table.Table)
-		var u Uniqueness
+		var u catalog.Uniqueness
 		err := c.query(ctx, KindUniqueness, "uniqueness of "+k.Table.String()+"."+k.Key, stmt, nil, func(r *sql.Rows) error {
 			return r.Scan(&u.Rows, &u.Distinct, &u.Nulls)
 		})
 		if err != nil {
 			return err
 		}
-		cat.Keys[KeyID(k.Table, k.Key)] = u
+		cat.Keys[catalog.KeyID(k.Table, k.Key)] = u
 	}
 	return nil
 }

@@ -1,10 +1,11 @@
-// Package catalog holds the plain values that describe what a Databricks
-// warehouse reports about Unity Catalog tables: columns with their
+// Package catalog holds the plain values of a warehouse check: the Request
+// a desired state makes (the tables it references and the customers keys
+// whose uniqueness is checked, RequestOf) and the Catalog a Databricks
+// warehouse answers about Unity Catalog tables: columns with their
 // Databricks and Treasure Data (ION) types, the principal's access, and key
 // uniqueness results, plus the mapping between the two type systems.
 //
-// It does no I/O. Package warehouse fills these values from a live
-// warehouse and re-exports them under its own name (warehouse.Catalog is
-// catalog.Catalog); package validate reads them without depending on the
-// warehouse driver.
+// It does no I/O. Package warehouse answers a Request from a live
+// warehouse; packages reconcile and validate read these values without
+// depending on the warehouse driver.
 package catalog

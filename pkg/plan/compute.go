@@ -457,31 +457,52 @@ func segmentDiff(o, d *segment.Segment) []FieldDiff {
 // guardDeletes applies the prune safety rules to the planned deletes.
 func (c *computer) guardDeletes(desired, observed segment.State) {
 	p := c.plan
-	block := func(b Block, reason string) {
-		for i := range p.Changes {
-			if p.Changes[i].Action == Delete && p.Changes[i].Blocked == "" {
-				p.Changes[i].block(b, reason)
-			}
-		}
-	}
 	switch {
 	case c.opts.InhibitDeletes != "":
 		p.PruneBlocked = "no deletes in this run: " + c.opts.InhibitDeletes
-		block(BlockInhibited, p.PruneBlocked)
+		c.blockDeletes(BlockInhibited, p.PruneBlocked)
 		return
 	case !c.opts.Prune.Enabled:
 		p.PruneBlocked = "pruning is disabled"
-		block(BlockDisabled, p.PruneBlocked)
+		c.blockDeletes(BlockDisabled, p.PruneBlocked)
 		return
 	}
+	deletes := c.guardEachDelete(desired)
+	owned := c.ownedObjects(observed)
+	switch {
+	case c.opts.Prune.MaxDeletes > 0 && deletes > c.opts.Prune.MaxDeletes:
+		p.PruneBlocked = fmt.Sprintf("%d deletes exceed the cap of %d per run (prune.maxDeletes)", deletes, c.opts.Prune.MaxDeletes)
+		c.blockDeletes(BlockMaxDeletes, p.PruneBlocked)
+	case c.opts.Prune.MaxDeletePercent > 0 && owned > 0 && deletes*100 > c.opts.Prune.MaxDeletePercent*owned:
+		p.PruneBlocked = fmt.Sprintf("%d deletes are more than %d%% of the %d owned objects (prune.maxDeletePercent)", deletes, c.opts.Prune.MaxDeletePercent, owned)
+		c.blockDeletes(BlockMaxPercent, p.PruneBlocked)
+	}
+}
+
+// blockDeletes holds every delete of the plan not yet held.
+func (c *computer) blockDeletes(b Block, reason string) {
+	p := c.plan
+	for i := range p.Changes {
+		if p.Changes[i].Action == Delete && p.Changes[i].Blocked == "" {
+			p.Changes[i].block(b, reason)
+		}
+	}
+}
+
+// guardEachDelete holds the deletes that a rule about the object itself
+// refuses (protected, its parent segment gone or declaring no segment) and
+// returns how many deletes remain.
+//
+// Lifecycle.preventDestroy in the repository only concerns objects still
+// in it, which are never deleted; an object removed from the repository
+// cannot carry its own flag. Protect covers those, and so does an observed
+// Lifecycle.PreventDestroy should the adapter ever report one.
+func (c *computer) guardEachDelete(desired segment.State) int {
+	p := c.plan
 	protected := map[Object]bool{}
 	for _, o := range c.opts.Protect {
 		protected[o] = true
 	}
-	// Lifecycle.preventDestroy in the repository only concerns objects still
-	// in it, which are never deleted; an object removed from the repository
-	// cannot carry its own flag. Protect covers those, and so does an
-	// observed Lifecycle.PreventDestroy should the adapter ever report one.
 	declares := map[string]int{}
 	for _, d := range desired.Segments {
 		declares[d.Parent]++
@@ -489,24 +510,6 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 	inRepo := map[string]bool{}
 	for _, d := range desired.Parents {
 		inRepo[d.Name] = true
-	}
-	owned := 0
-	for _, s := range observed.Segments {
-		if c.owned(s.Meta) {
-			owned++
-		}
-	}
-	for _, f := range observed.Folders {
-		if c.owned(f.Meta) {
-			owned++
-		}
-	}
-	for _, s := range observed.Segments {
-		for _, a := range s.Activations {
-			if c.owned(a.Meta) {
-				owned++
-			}
-		}
 	}
 	deletes := 0
 	for i := range p.Changes {
@@ -528,14 +531,29 @@ func (c *computer) guardDeletes(desired, observed segment.State) {
 			deletes++
 		}
 	}
-	switch {
-	case c.opts.Prune.MaxDeletes > 0 && deletes > c.opts.Prune.MaxDeletes:
-		p.PruneBlocked = fmt.Sprintf("%d deletes exceed the cap of %d per run (prune.maxDeletes)", deletes, c.opts.Prune.MaxDeletes)
-		block(BlockMaxDeletes, p.PruneBlocked)
-	case c.opts.Prune.MaxDeletePercent > 0 && owned > 0 && deletes*100 > c.opts.Prune.MaxDeletePercent*owned:
-		p.PruneBlocked = fmt.Sprintf("%d deletes are more than %d%% of the %d owned objects (prune.maxDeletePercent)", deletes, c.opts.Prune.MaxDeletePercent, owned)
-		block(BlockMaxPercent, p.PruneBlocked)
+	return deletes
+}
+
+// ownedObjects counts the observed segments, folders and activations this
+// source owns: the base of prune.maxDeletePercent.
+func (c *computer) ownedObjects(observed segment.State) int {
+	owned := 0
+	for _, s := range observed.Segments {
+		if c.owned(s.Meta) {
+			owned++
+		}
+		for _, a := range s.Activations {
+			if c.owned(a.Meta) {
+				owned++
+			}
+		}
 	}
+	for _, f := range observed.Folders {
+		if c.owned(f.Meta) {
+			owned++
+		}
+	}
+	return owned
 }
 
 func observedPreventDestroy(before any) bool {

@@ -24,6 +24,25 @@ func (c *compiler) behaviorCond(cond *segment.Condition, path string) (string, e
 	if len(ag.Extra) > 0 || len(lv.Extra) > 0 {
 		return "", c.errf(ReasonUnsupported, path+".leftValue", "fields %s are not counted", extraNames(ag.Extra)+extraNames(lv.Extra))
 	}
+	row, err := c.behaviorRows(b, lv, path)
+	if err != nil {
+		return "", err
+	}
+	expr, typ, err := c.aggregationSQL(b, ag, row, path)
+	if err != nil {
+		return "", err
+	}
+	ref := c.aggregate(b, expr)
+	use := ref
+	if ag.Type == segment.Count || ag.Type == segment.CountDistinct {
+		use = fmt.Sprintf("COALESCE(%s, 0) /* no rows counts 0 */", ref)
+	}
+	return c.test(use, typ, cond.Operator, cond.ArrayMatching, path)
+}
+
+// behaviorRows returns the condition on the behavior rows an aggregation
+// takes: its filter and its window, or TRUE.
+func (c *compiler) behaviorRows(b *segment.Behavior, lv *segment.LeftValue, path string) (string, error) {
 	rows := []string{}
 	if lv.Filter != nil && lv.Filter.Type != "" {
 		f, err := c.filter(b, lv.Filter, path+".leftValue.filter")
@@ -39,91 +58,103 @@ func (c *compiler) behaviorCond(cond *segment.Condition, path string) (string, e
 		}
 		rows = append(rows, w)
 	}
-	row := "TRUE"
-	if len(rows) > 0 {
-		row = strings.Join(rows, " AND ")
+	if len(rows) == 0 {
+		return "TRUE", nil
 	}
-	column := func() (*segment.Column, error) {
-		col, ok := b.Column(ag.Column)
-		if !ok {
-			return nil, c.errf(ReasonUnknownName, path+".leftValue.aggregation.column", "behavior %q has no column %q", b.Name, ag.Column)
-		}
-		if col.Type == "" {
-			return nil, c.errf(ReasonInvalid, path+".leftValue.aggregation.column", "column %q has no type", ag.Column)
-		}
-		return col, nil
-	}
-	var expr, use string
-	typ := segment.Number
+	return strings.Join(rows, " AND "), nil
+}
+
+// aggregationSQL returns the SQL aggregate of ag over the rows where row
+// holds, and the type of its value.
+func (c *compiler) aggregationSQL(b *segment.Behavior, ag *segment.Aggregation, row, path string) (string, segment.IONType, error) {
 	switch ag.Type {
 	case segment.Count:
-		expr = fmt.Sprintf("count_if(%s)", row)
+		return fmt.Sprintf("count_if(%s)", row), segment.Number, nil
 	case segment.Sum, segment.Average, segment.Min, segment.Max:
-		col, err := column()
-		if err != nil {
-			return "", err
-		}
-		fn := map[string]string{segment.Sum: "sum", segment.Average: "avg", segment.Min: "min", segment.Max: "max"}[ag.Type]
-		if fn == "sum" || fn == "avg" {
-			if col.Type != segment.Number {
-				return "", c.errf(ReasonTypeMismatch, path+".leftValue.aggregation.column", "%s of a %s column", ag.Type, col.Type)
-			}
-		} else {
-			typ = col.Type
-			if typ.IsArray() || typ == segment.Boolean {
-				return "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.column", "%s of a %s column is not counted", ag.Type, typ)
-			}
-		}
-		expr = fmt.Sprintf("%s(CASE WHEN %s THEN %s END)", fn, row, Quote(col.SourceColumn()))
+		return c.numericAggregation(b, ag, row, path)
 	case segment.CountDistinct:
 		cols := ag.Columns
 		if len(cols) == 0 && ag.Column != "" {
 			cols = []string{ag.Column}
 		}
 		if len(cols) != 1 {
-			return "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.columns", "CountDistinct of %d columns is not counted", len(cols))
+			return "", "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.columns", "CountDistinct of %d columns is not counted", len(cols))
 		}
 		col, ok := b.Column(cols[0])
 		if !ok {
-			return "", c.errf(ReasonUnknownName, path+".leftValue.aggregation.columns[0]", "behavior %q has no column %q", b.Name, cols[0])
+			return "", "", c.errf(ReasonUnknownName, path+".leftValue.aggregation.columns[0]", "behavior %q has no column %q", b.Name, cols[0])
 		}
-		expr = fmt.Sprintf("COUNT(DISTINCT CASE WHEN %s THEN %s END)", row, Quote(col.SourceColumn()))
+		return fmt.Sprintf("COUNT(DISTINCT CASE WHEN %s THEN %s END)", row, Quote(col.SourceColumn())), segment.Number, nil
 	case segment.First, segment.Last:
-		col, err := column()
-		if err != nil {
-			return "", err
+		return c.orderedAggregation(b, ag, row, path)
+	}
+	return "", "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.type", "aggregation %q is not counted", ag.Type)
+}
+
+// aggregatedColumn returns the column ag aggregates, which must have a
+// type.
+func (c *compiler) aggregatedColumn(b *segment.Behavior, ag *segment.Aggregation, path string) (*segment.Column, error) {
+	col, ok := b.Column(ag.Column)
+	if !ok {
+		return nil, c.errf(ReasonUnknownName, path+".leftValue.aggregation.column", "behavior %q has no column %q", b.Name, ag.Column)
+	}
+	if col.Type == "" {
+		return nil, c.errf(ReasonInvalid, path+".leftValue.aggregation.column", "column %q has no type", ag.Column)
+	}
+	return col, nil
+}
+
+// numericAggregation compiles Sum and Average (of a number column), Min and
+// Max (of a scalar column other than a boolean).
+func (c *compiler) numericAggregation(b *segment.Behavior, ag *segment.Aggregation, row, path string) (string, segment.IONType, error) {
+	col, err := c.aggregatedColumn(b, ag, path)
+	if err != nil {
+		return "", "", err
+	}
+	typ := segment.Number
+	fn := map[string]string{segment.Sum: "sum", segment.Average: "avg", segment.Min: "min", segment.Max: "max"}[ag.Type]
+	if fn == "sum" || fn == "avg" {
+		if col.Type != segment.Number {
+			return "", "", c.errf(ReasonTypeMismatch, path+".leftValue.aggregation.column", "%s of a %s column", ag.Type, col.Type)
 		}
-		if col.Type.IsArray() {
-			return "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.column", "%s of a %s column is not counted", ag.Type, col.Type)
-		}
+	} else {
 		typ = col.Type
-		ord := b.Time
-		if ag.OrderColumn != "" {
-			oc, ok := b.Column(ag.OrderColumn)
-			switch {
-			case ok:
-				ord = oc.SourceColumn()
-			case ag.OrderColumn == b.Time:
-			default:
-				return "", c.errf(ReasonUnknownName, path+".leftValue.aggregation.orderColumn", "behavior %q has no column %q", b.Name, ag.OrderColumn)
-			}
+		if typ.IsArray() || typ == segment.Boolean {
+			return "", "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.column", "%s of a %s column is not counted", ag.Type, typ)
 		}
-		fn := "min_by"
-		if ag.Type == segment.Last {
-			fn = "max_by"
+	}
+	return fmt.Sprintf("%s(CASE WHEN %s THEN %s END)", fn, row, Quote(col.SourceColumn())), typ, nil
+}
+
+// orderedAggregation compiles First and Last: the value of the row with the
+// lowest or highest order column (the behavior's time by default).
+func (c *compiler) orderedAggregation(b *segment.Behavior, ag *segment.Aggregation, row, path string) (string, segment.IONType, error) {
+	col, err := c.aggregatedColumn(b, ag, path)
+	if err != nil {
+		return "", "", err
+	}
+	if col.Type.IsArray() {
+		return "", "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.column", "%s of a %s column is not counted", ag.Type, col.Type)
+	}
+	ord := b.Time
+	if ag.OrderColumn != "" {
+		oc, ok := b.Column(ag.OrderColumn)
+		switch {
+		case ok:
+			ord = oc.SourceColumn()
+		case ag.OrderColumn == b.Time:
+		default:
+			return "", "", c.errf(ReasonUnknownName, path+".leftValue.aggregation.orderColumn", "behavior %q has no column %q", b.Name, ag.OrderColumn)
 		}
-		v, o := Quote(col.SourceColumn()), Quote(ord)
-		expr = fmt.Sprintf("%s(%s, %s) FILTER (WHERE %s AND %s IS NOT NULL AND %s IS NOT NULL) /* %s: the value of the row with the %s order among rows where both are set */",
-			fn, v, o, row, v, o, ag.Type, map[string]string{"min_by": "lowest", "max_by": "highest"}[fn])
-	default:
-		return "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.type", "aggregation %q is not counted", ag.Type)
 	}
-	ref := c.aggregate(b, expr)
-	use = ref
-	if ag.Type == segment.Count || ag.Type == segment.CountDistinct {
-		use = fmt.Sprintf("COALESCE(%s, 0) /* no rows counts 0 */", ref)
+	fn := "min_by"
+	if ag.Type == segment.Last {
+		fn = "max_by"
 	}
-	return c.test(use, typ, cond.Operator, cond.ArrayMatching, path)
+	v, o := Quote(col.SourceColumn()), Quote(ord)
+	expr := fmt.Sprintf("%s(%s, %s) FILTER (WHERE %s AND %s IS NOT NULL AND %s IS NOT NULL) /* %s: the value of the row with the %s order among rows where both are set */",
+		fn, v, o, row, v, o, ag.Type, map[string]string{"min_by": "lowest", "max_by": "highest"}[fn])
+	return expr, col.Type, nil
 }
 
 // aggregate adds expr to the behavior's grouped subquery, once.
@@ -140,7 +171,7 @@ func (c *compiler) aggregate(b *segment.Behavior, expr string) string {
 		a.index[expr] = i
 		a.exprs = append(a.exprs, expr)
 	}
-	return a.alias + "." + Quote("a"+strconv.Itoa(i+1))
+	return c.column(a.alias, "a"+strconv.Itoa(i+1))
 }
 
 func (c *compiler) filter(b *segment.Behavior, f *segment.Filter, path string) (string, error) {

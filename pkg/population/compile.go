@@ -25,6 +25,11 @@ type compiler struct {
 	// seg is the segment being compiled, stack the references followed.
 	seg   string
 	stack []string
+	// layered compiles every referenced rule once, into a column of its
+	// own (see layers.go), instead of inlining it at each use.
+	layered bool
+	rows    rowColumns
+	refs    refColumns
 }
 
 // joinAgg is the grouped subquery of a joined attribute table: one row per
@@ -86,6 +91,12 @@ func (c *compiler) statement(segs []Named, preds, limits []string) Statement {
 	b.WriteString("FROM (\n/* one row per customer key */\nSELECT\n")
 	for i := range segs {
 		fmt.Fprintf(&b, "  bool_or(%s) AS %s,\n", preds[i], Quote("s"+strconv.Itoa(i+1)))
+	}
+	if c.layered {
+		b.WriteString("  `k`\n")
+		b.WriteString(c.layers())
+		b.WriteString("GROUP BY `k`\n) AS per_key\n")
+		return Statement{SQL: b.String(), Params: c.params, Columns: cols}
 	}
 	fmt.Fprintf(&b, "  c.%s AS k\n", key)
 	b.WriteString(c.from())
@@ -200,7 +211,8 @@ func (c *compiler) condition(cond *segment.Condition, path string) (string, erro
 		if !ok {
 			return "", c.errf(ReasonUnknownName, path+".segment", "segment %q is not known", cond.Segment)
 		}
-		p, err := c.rule(ref, cond.Segment)
+		// A statement with references is layered (referencedSegments).
+		p, err := c.refColumn(ref, cond.Segment)
 		if err != nil {
 			return "", err
 		}
@@ -240,7 +252,7 @@ func (c *compiler) attributeCond(cond *segment.Condition, path string) (string, 
 		return "", c.errf(ReasonInvalid, path+".leftValue.name", "attribute %q has no type (fill it from the warehouse first)", lv.Name)
 	}
 	if a.Join == nil {
-		return c.test("c."+Quote(a.Column), a.Type, cond.Operator, cond.ArrayMatching, path)
+		return c.test(c.column("c", a.Column), a.Type, cond.Operator, cond.ArrayMatching, path)
 	}
 	// A joined table may hold several rows per key. Each condition is a
 	// property of the profile, as every other condition is: it is tested on
@@ -271,7 +283,7 @@ func (c *compiler) joined(jt segment.KeyedTable, t string) string {
 		j.index[t] = i
 		j.exprs = append(j.exprs, t)
 	}
-	return j.alias + "." + Quote("a"+strconv.Itoa(i+1))
+	return c.column(j.alias, "a"+strconv.Itoa(i+1))
 }
 
 // nullTest is the result of test on a missing value: every operator fails
@@ -339,94 +351,130 @@ func (c *compiler) operator(expr string, typ segment.IONType, op *segment.Operat
 	if len(op.Extra) > 0 {
 		return "", c.errf(ReasonUnsupported, path, "operator fields %s are not counted", extraNames(op.Extra))
 	}
-	one := func() (string, error) {
-		if op.RightValue == nil {
-			return "", c.errf(ReasonInvalid, path+".rightValue", "%s needs rightValue", op.Type)
-		}
-		return c.value(*op.RightValue, typ, path+".rightValue")
-	}
-	cmp := func(sym string) (string, error) {
-		v, err := one()
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s %s %s", expr, sym, v), nil
-	}
-	strs := func(f func(v string) string) (string, error) {
-		if typ != segment.String {
-			return "", c.errf(ReasonTypeMismatch, path+".type", "%s applies to strings, not %s", op.Type, typ)
-		}
-		if len(op.RightValues) == 0 {
-			return "", c.errf(ReasonInvalid, path+".rightValues", "%s needs rightValues", op.Type)
-		}
-		var ors []string
-		for i, rv := range op.RightValues {
-			v, err := c.value(rv, typ, fmt.Sprintf("%s.rightValues[%d]", path, i))
-			if err != nil {
-				return "", err
-			}
-			ors = append(ors, f(v))
-		}
-		return "(" + strings.Join(ors, " OR ") + ")", nil
-	}
+	t := &opTest{c: c, expr: expr, typ: typ, op: op, path: path}
 	switch op.Type {
 	case segment.Equal:
-		return cmp("=")
+		return t.compare("=")
 	case segment.Greater:
-		return cmp(">")
+		return t.compare(">")
 	case segment.Less:
-		return cmp("<")
+		return t.compare("<")
 	case segment.GreaterEqual:
-		return cmp(">=")
+		return t.compare(">=")
 	case segment.LessEqual:
-		return cmp("<=")
+		return t.compare("<=")
 	case segment.Between:
-		if op.MinValue == nil || op.MaxValue == nil {
-			return "", c.errf(ReasonInvalid, path, "Between needs minValue and maxValue")
-		}
-		lo, err := c.value(*op.MinValue, typ, path+".minValue")
-		if err != nil {
-			return "", err
-		}
-		hi, err := c.value(*op.MaxValue, typ, path+".maxValue")
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s BETWEEN %s AND %s /* bounds included */", expr, lo, hi), nil
+		return t.between()
 	case segment.In:
-		if len(op.RightValues) == 0 {
-			return "", c.errf(ReasonInvalid, path+".rightValues", "In needs rightValues")
-		}
-		var vs []string
-		for i, rv := range op.RightValues {
-			v, err := c.value(rv, typ, fmt.Sprintf("%s.rightValues[%d]", path, i))
-			if err != nil {
-				return "", err
-			}
-			vs = append(vs, v)
-		}
-		return fmt.Sprintf("%s IN (%s)", expr, strings.Join(vs, ", ")), nil
+		return t.in()
 	case segment.Contain:
-		return strs(func(v string) string { return fmt.Sprintf("instr(%s, %s) > 0 /* case-sensitive */", expr, v) })
+		return t.strings(func(v string) string { return fmt.Sprintf("instr(%s, %s) > 0 /* case-sensitive */", expr, v) })
 	case segment.StartWith:
-		return strs(func(v string) string { return fmt.Sprintf("left(%s, length(%s)) = %s", expr, v, v) })
+		return t.strings(func(v string) string { return fmt.Sprintf("left(%s, length(%s)) = %s", expr, v, v) })
 	case segment.EndWith:
-		return strs(func(v string) string { return fmt.Sprintf("right(%s, length(%s)) = %s", expr, v, v) })
+		return t.strings(func(v string) string { return fmt.Sprintf("right(%s, length(%s)) = %s", expr, v, v) })
 	case segment.Regexp:
-		if typ != segment.String {
-			return "", c.errf(ReasonTypeMismatch, path+".type", "Regexp applies to strings, not %s", typ)
-		}
-		v, err := one()
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("regexp_like(%s, %s) /* matches anywhere in the value */", expr, v), nil
+		return t.regexp()
 	case segment.IsNull:
 		return expr + " IS NULL", nil
 	case segment.TimeWithinPast, segment.TimeWithinNext, segment.TimeToday, segment.TimeThis, segment.TimeNext, segment.TimeRange, segment.TimeInBetweenNext:
 		return c.timeOp(expr, typ, op, path)
 	}
 	return "", c.errf(ReasonUnsupported, path+".type", "operator %q is not counted", op.Type)
+}
+
+// opTest compiles one operator applied to expr, of type typ.
+type opTest struct {
+	c    *compiler
+	expr string
+	typ  segment.IONType
+	op   *segment.Operator
+	path string
+}
+
+// right returns the operator's one right value as a parameter.
+func (t *opTest) right() (string, error) {
+	if t.op.RightValue == nil {
+		return "", t.c.errf(ReasonInvalid, t.path+".rightValue", "%s needs rightValue", t.op.Type)
+	}
+	return t.c.value(*t.op.RightValue, t.typ, t.path+".rightValue")
+}
+
+// rights returns the operator's right values as parameters.
+func (t *opTest) rights() ([]string, error) {
+	var vs []string
+	for i, rv := range t.op.RightValues {
+		v, err := t.c.value(rv, t.typ, fmt.Sprintf("%s.rightValues[%d]", t.path, i))
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
+}
+
+func (t *opTest) compare(sym string) (string, error) {
+	v, err := t.right()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %s %s", t.expr, sym, v), nil
+}
+
+func (t *opTest) between() (string, error) {
+	if t.op.MinValue == nil || t.op.MaxValue == nil {
+		return "", t.c.errf(ReasonInvalid, t.path, "Between needs minValue and maxValue")
+	}
+	lo, err := t.c.value(*t.op.MinValue, t.typ, t.path+".minValue")
+	if err != nil {
+		return "", err
+	}
+	hi, err := t.c.value(*t.op.MaxValue, t.typ, t.path+".maxValue")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s BETWEEN %s AND %s /* bounds included */", t.expr, lo, hi), nil
+}
+
+func (t *opTest) in() (string, error) {
+	if len(t.op.RightValues) == 0 {
+		return "", t.c.errf(ReasonInvalid, t.path+".rightValues", "In needs rightValues")
+	}
+	vs, err := t.rights()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s IN (%s)", t.expr, strings.Join(vs, ", ")), nil
+}
+
+// strings compiles a string operator: f of any right value holds.
+func (t *opTest) strings(f func(v string) string) (string, error) {
+	if t.typ != segment.String {
+		return "", t.c.errf(ReasonTypeMismatch, t.path+".type", "%s applies to strings, not %s", t.op.Type, t.typ)
+	}
+	if len(t.op.RightValues) == 0 {
+		return "", t.c.errf(ReasonInvalid, t.path+".rightValues", "%s needs rightValues", t.op.Type)
+	}
+	vs, err := t.rights()
+	if err != nil {
+		return "", err
+	}
+	ors := make([]string, len(vs))
+	for i, v := range vs {
+		ors[i] = f(v)
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", nil
+}
+
+func (t *opTest) regexp() (string, error) {
+	if t.typ != segment.String {
+		return "", t.c.errf(ReasonTypeMismatch, t.path+".type", "Regexp applies to strings, not %s", t.typ)
+	}
+	v, err := t.right()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("regexp_like(%s, %s) /* matches anywhere in the value */", t.expr, v), nil
 }
 
 func (c *compiler) timeOp(expr string, typ segment.IONType, op *segment.Operator, path string) (string, error) {

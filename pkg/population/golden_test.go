@@ -189,8 +189,69 @@ func TestBatchSharesBehaviorScans(t *testing.T) {
 	// One count_if and one bool_or per segment, over one grouping by
 	// customer key: no COUNT(DISTINCT), which keeps a set per segment.
 	if len(st.Columns) != 3 || strings.Count(st.SQL, "count_if(`s") != 3 || strings.Count(st.SQL, "bool_or(") != 3 ||
-		strings.Count(st.SQL, "GROUP BY c.") != 1 || strings.Contains(st.SQL, "COUNT(DISTINCT") {
+		strings.Count(st.SQL, "GROUP BY c.")+strings.Count(st.SQL, "GROUP BY `k`") != 1 || strings.Contains(st.SQL, "COUNT(DISTINCT") {
 		t.Errorf("columns %v, want one count per segment over one grouping:\n%s", st.Columns, st.SQL)
+	}
+}
+
+// TestReferencesCompiledOnce: in a chain of 30 segments, each referencing
+// the one before, every rule is compiled once into the statement (inlined,
+// the first would be repeated 29 times and the statement would grow with
+// the square of the chain), and the levels of the layers follow the chain.
+func TestReferencesCompiledOnce(t *testing.T) {
+	p, segs := demo(t)
+	o := demoOptions(segs)
+	o.Segments = map[string]*segment.Rule{}
+	var named []Named
+	const n = 30
+	for i := range n {
+		cond := fmt.Sprintf(`{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Greater","not":false,"rightValue":%d},"arrayMatching":null,"exclude":false}`, i)
+		if i > 0 {
+			cond += fmt.Sprintf(`,{"type":"Reference","segment":"c%d","exclude":%v}`, i-1, i%2 == 0)
+		}
+		r := decodeRule(t, `{"type":"And","conditions":[{"type":"And","conditions":[`+cond+`]}]}`)
+		name := fmt.Sprintf("c%d", i)
+		o.Segments[name] = r
+		named = append(named, Named{Name: name, Rule: r})
+	}
+	st, err := CompileBatch(p, named, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(st.SQL, "`c_age` > "); got != n {
+		t.Errorf("the age test appears %d times, want %d (once per rule):\n%s", got, n, st.SQL)
+	}
+	if got := strings.Count(st.SQL, "(level "); got != n-1 {
+		t.Errorf("%d levels, want %d", got, n-1)
+	}
+	// Each rule references the one before twice: inlined, the statement
+	// would double with each link (2^30 copies of the first rule).
+	o.Segments = map[string]*segment.Rule{}
+	named = nil
+	for i := range n {
+		cond := fmt.Sprintf(`{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Greater","not":false,"rightValue":%d},"arrayMatching":null,"exclude":false}`, i)
+		if i > 0 {
+			cond += fmt.Sprintf(`,{"type":"Reference","segment":"c%d","exclude":false},{"type":"Reference","segment":"c%d","exclude":true}`, i-1, i-1)
+		}
+		r := decodeRule(t, `{"type":"Or","conditions":[{"type":"Or","conditions":[`+cond+`]}]}`)
+		name := fmt.Sprintf("c%d", i)
+		o.Segments[name] = r
+		named = append(named, Named{Name: name, Rule: r})
+	}
+	doubled, err := CompileBatch(p, named[n-1:], o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doubled.SQL) > 64<<10 || strings.Count(doubled.SQL, "`c_age` > ") != n {
+		t.Errorf("a doubling chain of %d references compiles to %d bytes, the age test %d times", n, len(doubled.SQL), strings.Count(doubled.SQL, "`c_age` > "))
+	}
+	// The sample statement is layered the same way.
+	sample, err := CompileSample(p, named[n-1], 3, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(sample.SQL, "`c_age` > "); got != n {
+		t.Errorf("the sample repeats rules: the age test appears %d times, want %d", got, n)
 	}
 }
 

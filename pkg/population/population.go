@@ -78,14 +78,26 @@ func CompileBatch(p *segment.Parent, segs []Named, opts Options) (Statement, err
 	if p == nil {
 		return Statement{}, &Error{Reason: ReasonInvalid, Msg: "no parent segment"}
 	}
+	var rules []*segment.Rule
+	for _, s := range segs {
+		rules = append(rules, s.Rule)
+	}
+	referenced := referencedSegments(rules, opts.Segments)
 	c, err := newCompiler(p, opts)
 	if err != nil {
 		return Statement{}, err
 	}
+	c.layered = len(referenced) > 0
 	var preds, limits []string
 	for _, s := range segs {
 		c.stack = nil
-		pred, err := c.rule(s.Rule, s.Name)
+		var pred string
+		if referenced[s.Name] && opts.Segments[s.Name] == s.Rule && (s.Rule == nil || s.Rule.Limit == nil) {
+			// Counted and referenced: the column serves both.
+			pred, err = c.refColumn(s.Rule, s.Name)
+		} else {
+			pred, err = c.rule(s.Rule, s.Name)
+		}
 		if err != nil {
 			return Statement{}, err
 		}
@@ -102,6 +114,35 @@ func CompileBatch(p *segment.Parent, segs []Named, opts Options) (Statement, err
 		limits = append(limits, lim)
 	}
 	return c.statement(segs, preds, limits), nil
+}
+
+// referencedSegments names the segments rules reference, directly or
+// through the rules of other segments (known holds those rules). A rule
+// that references others is compiled layered, every referenced rule once:
+// inlined, a rule that references an earlier one twice doubles with each
+// link of the chain.
+func referencedSegments(rules []*segment.Rule, known map[string]*segment.Rule) map[string]bool {
+	seen := map[string]bool{}
+	for len(rules) > 0 {
+		r := rules[len(rules)-1]
+		rules = rules[:len(rules)-1]
+		if r == nil {
+			continue
+		}
+		for i := range r.Conditions {
+			for j := range r.Conditions[i].Conditions {
+				cond := &r.Conditions[i].Conditions[j]
+				if cond.Type != segment.ReferenceCondition || cond.Segment == "" || seen[cond.Segment] {
+					continue
+				}
+				seen[cond.Segment] = true
+				if next, ok := known[cond.Segment]; ok {
+					rules = append(rules, next)
+				}
+			}
+		}
+	}
+	return seen
 }
 
 func newCompiler(p *segment.Parent, opts Options) (*compiler, error) {
@@ -177,13 +218,18 @@ func CompileSample(p *segment.Parent, seg Named, n int, opts Options) (Statement
 	if err != nil {
 		return Statement{}, err
 	}
+	c.layered = len(referencedSegments([]*segment.Rule{seg.Rule}, opts.Segments)) > 0
 	pred, err := c.rule(seg.Rule, seg.Name)
 	if err != nil {
 		return Statement{}, err
 	}
-	key := "c." + Quote(p.Customers.Key)
 	lim := c.param(int64(n))
-	sql := "/* population sample: matching customer keys in key order; a root limit is not applied */\nSELECT DISTINCT " + key + " AS `key`\n" +
-		c.from() + "WHERE " + pred + "\nORDER BY `key`\nLIMIT " + lim + "\n"
+	const head = "/* population sample: matching customer keys in key order; a root limit is not applied */\nSELECT DISTINCT "
+	if c.layered {
+		sql := head + "`k` AS `key`\n" + c.layers() + "WHERE " + pred + "\nORDER BY `key`\nLIMIT " + lim + "\n"
+		return Statement{SQL: sql, Params: c.params, Columns: []string{"key"}}, nil
+	}
+	key := "c." + Quote(p.Customers.Key)
+	sql := head + key + " AS `key`\n" + c.from() + "WHERE " + pred + "\nORDER BY `key`\nLIMIT " + lim + "\n"
 	return Statement{SQL: sql, Params: c.params, Columns: []string{"key"}}, nil
 }

@@ -45,20 +45,7 @@ func (e *wireEncoder) value(v reflect.Value) error {
 		e.b = append(e.b, 1)
 		return e.value(v.Elem())
 	case reflect.Slice:
-		if v.IsNil() {
-			e.uvarint(0)
-			return nil
-		}
-		e.uvarint(uint64(v.Len()) + 1)
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			e.b = append(e.b, v.Bytes()...)
-			return nil
-		}
-		for i := range v.Len() {
-			if err := e.value(v.Index(i)); err != nil {
-				return err
-			}
-		}
+		return e.slice(v)
 	case reflect.Array:
 		for i := range v.Len() {
 			if err := e.value(v.Index(i)); err != nil {
@@ -66,41 +53,75 @@ func (e *wireEncoder) value(v reflect.Value) error {
 			}
 		}
 	case reflect.Map:
-		if v.IsNil() {
-			e.uvarint(0)
-			return nil
-		}
-		e.uvarint(uint64(v.Len()) + 1)
-		it := v.MapRange()
-		for it.Next() {
-			if err := e.value(it.Key()); err != nil {
-				return err
-			}
-			if err := e.value(it.Value()); err != nil {
-				return err
-			}
-		}
+		return e.mapValue(v)
 	case reflect.Struct:
-		if v.Type() == timeType {
-			t := v.Interface().(time.Time)
-			b, err := t.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			e.uvarint(uint64(len(b)))
-			e.b = append(e.b, b...)
-			return nil
-		}
-		for i := range v.NumField() {
-			if !v.Type().Field(i).IsExported() {
-				return fmt.Errorf("cannot encode the unexported field %s.%s", v.Type(), v.Type().Field(i).Name)
-			}
-			if err := e.value(v.Field(i)); err != nil {
-				return err
-			}
-		}
+		return e.structValue(v)
 	default:
 		return fmt.Errorf("cannot encode a %s", v.Type())
+	}
+	return nil
+}
+
+// slice writes nil as 0 and otherwise the length plus one and the
+// elements.
+func (e *wireEncoder) slice(v reflect.Value) error {
+	if v.IsNil() {
+		e.uvarint(0)
+		return nil
+	}
+	e.uvarint(uint64(v.Len()) + 1)
+	if v.Type().Elem().Kind() == reflect.Uint8 {
+		e.b = append(e.b, v.Bytes()...)
+		return nil
+	}
+	for i := range v.Len() {
+		if err := e.value(v.Index(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapValue writes nil as 0 and otherwise the length plus one and the keys
+// and values.
+func (e *wireEncoder) mapValue(v reflect.Value) error {
+	if v.IsNil() {
+		e.uvarint(0)
+		return nil
+	}
+	e.uvarint(uint64(v.Len()) + 1)
+	it := v.MapRange()
+	for it.Next() {
+		if err := e.value(it.Key()); err != nil {
+			return err
+		}
+		if err := e.value(it.Value()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// structValue writes a time in its binary form and any other struct field
+// by field; every field must be exported.
+func (e *wireEncoder) structValue(v reflect.Value) error {
+	if v.Type() == timeType {
+		t := v.Interface().(time.Time)
+		b, err := t.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		e.uvarint(uint64(len(b)))
+		e.b = append(e.b, b...)
+		return nil
+	}
+	for i := range v.NumField() {
+		if !v.Type().Field(i).IsExported() {
+			return fmt.Errorf("cannot encode the unexported field %s.%s", v.Type(), v.Type().Field(i).Name)
+		}
+		if err := e.value(v.Field(i)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -155,11 +176,7 @@ func (d *wireDecoder) value(v reflect.Value) error {
 		}
 		v.SetFloat(math.Float64frombits(n))
 	case reflect.String:
-		n, err := d.uvarint()
-		if err != nil {
-			return err
-		}
-		b, err := d.bytes(n)
+		b, err := d.counted()
 		if err != nil {
 			return err
 		}
@@ -175,29 +192,7 @@ func (d *wireDecoder) value(v reflect.Value) error {
 		}
 		v.Set(p)
 	case reflect.Slice:
-		n, err := d.uvarint()
-		if err != nil || n == 0 {
-			return err
-		}
-		n--
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			b, err := d.bytes(n)
-			if err != nil {
-				return err
-			}
-			v.SetBytes(append([]byte(nil), b...))
-			return nil
-		}
-		if n > uint64(len(d.b)) { // every element takes at least one byte
-			return errShort
-		}
-		s := reflect.MakeSlice(v.Type(), int(n), int(n))
-		for i := range int(n) {
-			if err := d.value(s.Index(i)); err != nil {
-				return err
-			}
-		}
-		v.Set(s)
+		return d.slice(v)
 	case reflect.Array:
 		for i := range v.Len() {
 			if err := d.value(v.Index(i)); err != nil {
@@ -205,51 +200,96 @@ func (d *wireDecoder) value(v reflect.Value) error {
 			}
 		}
 	case reflect.Map:
-		n, err := d.uvarint()
-		if err != nil || n == 0 {
-			return err
-		}
-		n--
-		if n > uint64(len(d.b)) {
-			return errShort
-		}
-		m := reflect.MakeMapWithSize(v.Type(), int(n))
-		for range n {
-			k := reflect.New(v.Type().Key()).Elem()
-			e := reflect.New(v.Type().Elem()).Elem()
-			if err := d.value(k); err != nil {
-				return err
-			}
-			if err := d.value(e); err != nil {
-				return err
-			}
-			m.SetMapIndex(k, e)
-		}
-		v.Set(m)
+		return d.mapValue(v)
 	case reflect.Struct:
-		if v.Type() == timeType {
-			n, err := d.uvarint()
-			if err != nil {
-				return err
-			}
-			b, err := d.bytes(n)
-			if err != nil {
-				return err
-			}
-			var t time.Time
-			if err := t.UnmarshalBinary(b); err != nil {
-				return err
-			}
-			v.Set(reflect.ValueOf(t))
-			return nil
-		}
-		for i := range v.NumField() {
-			if err := d.value(v.Field(i)); err != nil {
-				return err
-			}
-		}
+		return d.structValue(v)
 	default:
 		return fmt.Errorf("cannot decode a %s", v.Type())
+	}
+	return nil
+}
+
+// counted reads a length and that many bytes.
+func (d *wireDecoder) counted() ([]byte, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	return d.bytes(n)
+}
+
+// slice reads what wireEncoder.slice wrote; a 0 leaves v nil.
+func (d *wireDecoder) slice(v reflect.Value) error {
+	n, err := d.uvarint()
+	if err != nil || n == 0 {
+		return err
+	}
+	n--
+	if v.Type().Elem().Kind() == reflect.Uint8 {
+		b, err := d.bytes(n)
+		if err != nil {
+			return err
+		}
+		v.SetBytes(append([]byte(nil), b...))
+		return nil
+	}
+	if n > uint64(len(d.b)) { // every element takes at least one byte
+		return errShort
+	}
+	s := reflect.MakeSlice(v.Type(), int(n), int(n))
+	for i := range int(n) {
+		if err := d.value(s.Index(i)); err != nil {
+			return err
+		}
+	}
+	v.Set(s)
+	return nil
+}
+
+// mapValue reads what wireEncoder.mapValue wrote; a 0 leaves v nil.
+func (d *wireDecoder) mapValue(v reflect.Value) error {
+	n, err := d.uvarint()
+	if err != nil || n == 0 {
+		return err
+	}
+	n--
+	if n > uint64(len(d.b)) {
+		return errShort
+	}
+	m := reflect.MakeMapWithSize(v.Type(), int(n))
+	for range n {
+		k := reflect.New(v.Type().Key()).Elem()
+		e := reflect.New(v.Type().Elem()).Elem()
+		if err := d.value(k); err != nil {
+			return err
+		}
+		if err := d.value(e); err != nil {
+			return err
+		}
+		m.SetMapIndex(k, e)
+	}
+	v.Set(m)
+	return nil
+}
+
+// structValue reads what wireEncoder.structValue wrote.
+func (d *wireDecoder) structValue(v reflect.Value) error {
+	if v.Type() == timeType {
+		b, err := d.counted()
+		if err != nil {
+			return err
+		}
+		var t time.Time
+		if err := t.UnmarshalBinary(b); err != nil {
+			return err
+		}
+		v.Set(reflect.ValueOf(t))
+		return nil
+	}
+	for i := range v.NumField() {
+		if err := d.value(v.Field(i)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -74,36 +74,36 @@ func copyDir(t *testing.T, fsys fs.FS, dir string) {
 	}
 }
 
-// schemaDir is where the README tells authors to copy the schema module.
+// schemaDir is where docs/authoring.md tells authors to copy the schema module.
 const schemaDir = "cue.mod/pkg/cas.treasuredata.dev/schemas"
 
-// readmeSetup returns the file that the README's "Editor support and cue
-// vet" section tells authors to add, and checks that the section names the
+// readmeSetup returns the file that the "Editor support and cue vet"
+// section of docs/authoring.md tells authors to add, and checks that the section names the
 // directory the schemas are copied to.
 func readmeSetup(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/authoring.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sec, ok := strings.Cut(string(b), "### Editor support and `cue vet`\n")
+	_, sec, ok := strings.Cut(string(b), "\n## Editor support and `cue vet`\n")
 	if !ok {
-		t.Fatal(`README.md has no section "Editor support and cue vet"`)
+		t.Fatal(`docs/authoring.md has no section "Editor support and cue vet"`)
 	}
 	sec, _, _ = strings.Cut(sec, "\n## ")
 	if !strings.Contains(sec, "`"+schemaDir+"/`") || !strings.Contains(sec, "copy `schemas/cue.mod` and `schemas/cas`") {
-		t.Fatalf("the README section no longer says to copy schemas/cue.mod and schemas/cas to %s/:\n%s", schemaDir, sec)
+		t.Fatalf("the authoring section no longer says to copy schemas/cue.mod and schemas/cas to %s/:\n%s", schemaDir, sec)
 	}
 	_, code, ok := strings.Cut(sec, "```cue\n")
 	if !ok {
-		t.Fatal("the README section has no cue block")
+		t.Fatal("the authoring section has no cue block")
 	}
 	code, _, ok = strings.Cut(code, "```")
 	if !ok {
-		t.Fatal("the README section's cue block is not closed")
+		t.Fatal("the authoring section's cue block is not closed")
 	}
 	if !strings.Contains(sec, "`cue vet -c ./...`") {
-		t.Fatal("the README section no longer runs cue vet -c ./...")
+		t.Fatal("the authoring section no longer runs cue vet -c ./...")
 	}
 	return code
 }
@@ -122,10 +122,10 @@ func withoutComments(s string) string {
 
 var packageRE = regexp.MustCompile(`(?m)^package (\w+)`)
 
-// vetRepo sets up a copy of repository dir the way the README tells authors
+// vetRepo sets up a copy of repository dir the way docs/authoring.md tells authors
 // to, runs `cue vet -c ./...` in it and returns its output and error. A
 // repository without cue.mod is made a module; one with its own setup file
-// (repo.cue) must have the README's.
+// (repo.cue) must have the authoring guide's.
 func vetRepo(t *testing.T, cue, dir, setup string) ([]byte, error) {
 	t.Helper()
 	tmp := t.TempDir()
@@ -147,7 +147,7 @@ func vetRepo(t *testing.T, cue, dir, setup string) ([]byte, error) {
 	setup = packageRE.ReplaceAllString(setup, "package "+pkg)
 	if own, err := os.ReadFile(filepath.Join(dir, "repo.cue")); err == nil {
 		if withoutComments(string(own)) != withoutComments(setup) {
-			t.Fatalf("%s/repo.cue is not the README's setup file:\n%s\nwant:\n%s", dir, own, setup)
+			t.Fatalf("%s/repo.cue is not the authoring guide's setup file:\n%s\nwant:\n%s", dir, own, setup)
 		}
 	} else {
 		if err := os.WriteFile(filepath.Join(tmp, "repo.cue"), []byte(setup), 0o644); err != nil {
@@ -171,7 +171,7 @@ func vetRepo(t *testing.T, cue, dir, setup string) ([]byte, error) {
 }
 
 // TestCueVet runs the real `cue vet -c ./...` with the schemas applied the
-// way the README says: the example repositories pass, and the broken ones
+// way docs/authoring.md says: the example repositories pass, and the broken ones
 // fail naming each field that `reconciler validate` rejects at the schema
 // level (misspelt fields, enums, values of the wrong type).
 func TestCueVet(t *testing.T) {

@@ -114,6 +114,38 @@ func (ev *evaluator) scope(name string) cue.Value {
 func (ev *evaluator) eval(path string, src []byte) *fileResult {
 	ev.files++
 	res := &fileResult{path: path}
+	f, opts, ok := ev.parse(res, path, src)
+	if !ok {
+		return res
+	}
+	pos := newPositions(path, f)
+	v := ev.ctx.BuildFile(f, opts...)
+	if err := v.Err(); err != nil {
+		res.diags = append(res.diags, cueDiags(err, pos)...)
+		return res
+	}
+	u := ev.repo.Unify(v)
+	d := decoder{pos: pos, res: res}
+	if !checkSections(res, v, pos) {
+		return res
+	}
+	declared := false
+	for _, section := range []string{"parents", "folders", "segments"} {
+		if ev.evalSection(&d, section, v, u) {
+			declared = true
+		}
+	}
+	res.empty = !declared && len(res.diags) == 0
+	res.diags = res.diags.Sort()
+	return res
+}
+
+// parse parses one file and resolves its imports: the standard library, and
+// the schema package itself, which is resolved from the embedded copy
+// (authors import it so that the cue command and editors see the schema
+// too). It reports false, with the diagnostics in res, when the file cannot
+// be evaluated.
+func (ev *evaluator) parse(res *fileResult, path string, src []byte) (*ast.File, []cue.BuildOption, bool) {
 	f, err := parser.ParseFile(path, src)
 	if err != nil {
 		for _, e := range cueerrors.Errors(err) {
@@ -121,12 +153,8 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 			res.diags = append(res.diags, diag.Errorf(toPos(path, e.Position()), "syntax",
 				"syntax error: %s", fmt.Sprintf(format, args...)))
 		}
-		return res
+		return nil, nil, false
 	}
-
-	// Imports: the standard library, and the schema package itself, which
-	// is resolved from the embedded copy (authors import it so that the cue
-	// command and editors see the schema too).
 	var opts []cue.BuildOption
 	var blank [][2]int
 	for spec := range f.ImportSpecs() {
@@ -147,7 +175,7 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 			res.diags = append(res.diags, diag.Errorf(toPos(path, spec.Pos()), "import",
 				"import %q is not supported", ip).
 				WithDetail("files may import the CUE standard library and %s only; each file is evaluated on its own", schemas.ImportPath))
-			return res
+			return nil, nil, false
 		}
 	}
 	if len(blank) > 0 {
@@ -163,26 +191,20 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 		}
 		if f, err = parser.ParseFile(path, src); err != nil {
 			res.diags = append(res.diags, diag.Errorf(diag.Pos{File: path}, "syntax", "syntax error: %v", err))
-			return res
+			return nil, nil, false
 		}
 	}
+	return f, opts, true
+}
 
-	pos := newPositions(path, f)
-	v := ev.ctx.BuildFile(f, opts...)
-	if err := v.Err(); err != nil {
-		res.diags = append(res.diags, cueDiags(err, pos)...)
-		return res
-	}
-	u := ev.repo.Unify(v)
-	d := decoder{pos: pos, res: res}
-	declared := false
-	// The happy path converts each object to JSON, which fails on any
-	// error or incomplete value; only then is the object validated to
-	// collect every problem with its position.
+// checkSections reports every top-level field of the file's value v other
+// than the three sections. It reports false when the fields cannot be
+// listed.
+func checkSections(res *fileResult, v cue.Value, pos *positions) bool {
 	it, err := v.Fields()
 	if err != nil {
 		res.diags = append(res.diags, cueDiags(err, pos)...)
-		return res
+		return false
 	}
 	for it.Next() {
 		switch name := it.Selector().Unquoted(); name {
@@ -193,57 +215,71 @@ func (ev *evaluator) eval(path string, src []byte) *fileResult {
 				WithDetail("a file declares parents, folders and segments only%s", suggestSection(name)))
 		}
 	}
-	for _, section := range []string{"parents", "folders", "segments"} {
-		sv := u.LookupPath(cue.MakePath(cue.Str(section)))
-		if !sv.Exists() {
-			continue
-		}
-		it, err := sv.Fields()
-		if err != nil {
-			res.diags = append(res.diags, cueDiags(err, pos)...)
-			continue
-		}
-		for it.Next() {
-			declared = true
-			key := it.Selector().Unquoted()
-			ov := it.Value()
-			var b []byte
-			var err error
-			if section == "parents" {
-				// The schema fills many defaults of a parent segment:
-				// read the unified value.
-				b, err = ov.MarshalJSON()
-			} else if err = ov.Validate(cue.Concrete(true)); err == nil {
-				// Folders and segments get no default the loader does
-				// not fill itself, and converting the file's own value
-				// is much cheaper than converting the unified one.
-				b, err = v.LookupPath(cue.MakePath(cue.Str(section), cue.Str(key))).MarshalJSON()
-				if err != nil {
-					b, err = ov.MarshalJSON()
-				}
-			}
+	return true
+}
+
+// evalSection decodes every object of one section of the file's value v
+// (u is v unified with the schema) and reports whether the section declares
+// any. The happy path converts each object to JSON, which fails on any
+// error or incomplete value; only then is the object validated to collect
+// every problem with its position.
+func (ev *evaluator) evalSection(d *decoder, section string, v, u cue.Value) bool {
+	res, pos := d.res, d.pos
+	sv := u.LookupPath(cue.MakePath(cue.Str(section)))
+	if !sv.Exists() {
+		return false
+	}
+	it, err := sv.Fields()
+	if err != nil {
+		res.diags = append(res.diags, cueDiags(err, pos)...)
+		return false
+	}
+	declared := false
+	for it.Next() {
+		declared = true
+		key := it.Selector().Unquoted()
+		ov := it.Value()
+		var b []byte
+		var err error
+		if section == "parents" {
+			// The schema fills many defaults of a parent segment:
+			// read the unified value.
+			b, err = ov.MarshalJSON()
+		} else if err = ov.Validate(cue.Concrete(true)); err == nil {
+			// Folders and segments get no default the loader does
+			// not fill itself, and converting the file's own value
+			// is much cheaper than converting the unified one.
+			b, err = v.LookupPath(cue.MakePath(cue.Str(section), cue.Str(key))).MarshalJSON()
 			if err != nil {
-				verr := ov.Validate(cue.Concrete(true))
-				if verr == nil {
-					verr = err
-				}
-				ds := cueDiags(verr, pos)
-				suggestFields(ds, verr, u)
-				res.diags = append(res.diags, ds...)
-				d.invalid(section, key)
-				if section == "segments" {
-					if raw, err := v.LookupPath(cue.MakePath(cue.Str(section), cue.Str(key))).MarshalJSON(); err == nil {
-						d.partialSegment(pathString(section, key), key, raw, verr, ev.recheck)
-					}
-				}
-				continue
+				b, err = ov.MarshalJSON()
 			}
-			d.decode(section, key, b)
+		}
+		if err != nil {
+			ev.invalidObject(d, section, key, v, u, ov, err)
+			continue
+		}
+		d.decode(section, key, b)
+	}
+	return declared
+}
+
+// invalidObject reports the problems of an object ov of the file's value v
+// that did not convert to JSON (err), and keeps what is not broken of a
+// segment for the semantic checks.
+func (ev *evaluator) invalidObject(d *decoder, section, key string, v, u, ov cue.Value, err error) {
+	verr := ov.Validate(cue.Concrete(true))
+	if verr == nil {
+		verr = err
+	}
+	ds := cueDiags(verr, d.pos)
+	suggestFields(ds, verr, u)
+	d.res.diags = append(d.res.diags, ds...)
+	d.invalid(section, key)
+	if section == "segments" {
+		if raw, err := v.LookupPath(cue.MakePath(cue.Str(section), cue.Str(key))).MarshalJSON(); err == nil {
+			d.partialSegment(pathString(section, key), key, raw, verr, ev.recheck)
 		}
 	}
-	res.empty = !declared && len(res.diags) == 0
-	res.diags = res.diags.Sort()
-	return res
 }
 
 // recheck unifies one segment, given as JSON, with the schema and returns

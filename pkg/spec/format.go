@@ -42,37 +42,70 @@ func Format(st segment.State, opts FormatOptions) (map[string][]byte, error) {
 	if !ast.IsValidIdent(pkg) || strings.HasPrefix(pkg, "#") || strings.HasPrefix(pkg, "_") {
 		return nil, fmt.Errorf("package name %q is not a CUE identifier", pkg)
 	}
-	type fileContent struct {
-		parents, folders, segments orderedObject
-	}
-	files := map[string]*fileContent{}
-	get := func(name string) *fileContent {
-		if files[name] == nil {
-			files[name] = &fileContent{}
-		}
-		return files[name]
-	}
-	customers := map[string]segment.KeyedTable{}
+	f := formatter{files: map[string]*fileContent{}}
 	for _, p := range st.Parents {
-		customers[p.Name] = p.Customers
 		b, err := json.Marshal(parentOut(p))
 		if err != nil {
 			return nil, fmt.Errorf("format parent %q: %w", p.Name, err)
 		}
-		fc := get(path.Join(slug(p.Name), "parent.cue"))
+		fc := f.file(path.Join(slug(p.Name), "parent.cue"))
 		fc.parents = append(fc.parents, member{Key: p.Name, Value: b})
 	}
-	folderFile := func(parent, folder string) string {
-		dir := slug(parent)
-		if folder != "" {
-			for _, el := range strings.Split(folder, "/") {
-				dir = path.Join(dir, slug(el))
-			}
+	implied := foldersOfSegments(st.Segments)
+	for _, fo := range st.Folders {
+		if fo.Description == "" && fo.Lifecycle == (segment.Lifecycle{}) && len(fo.RenamedFrom) == 0 && implied[fo.Key()] {
+			continue
 		}
-		return path.Join(dir, "segments.cue")
+		b, err := json.Marshal(folderOut{Parent: fo.Parent, Description: fo.Description, Lifecycle: lifecycleOut(fo.Lifecycle),
+			RenamedFrom: fo.RenamedFrom})
+		if err != nil {
+			return nil, fmt.Errorf("format folder %q: %w", fo.Path, err)
+		}
+		fc := f.file(folderFile(fo.Parent, fo.Path))
+		fc.folders = append(fc.folders, member{Key: fo.Path, Value: b})
 	}
-	implied := map[segment.Key]bool{}
 	for _, s := range st.Segments {
+		if err := f.segment(s); err != nil {
+			return nil, err
+		}
+	}
+	return f.render(pkg)
+}
+
+// fileContent is what one written file declares, in order.
+type fileContent struct {
+	parents, folders, segments orderedObject
+}
+
+// formatter collects the objects of the written files by file name.
+type formatter struct {
+	files map[string]*fileContent
+}
+
+func (f *formatter) file(name string) *fileContent {
+	if f.files[name] == nil {
+		f.files[name] = &fileContent{}
+	}
+	return f.files[name]
+}
+
+// folderFile names the file of the folder's segments: one directory per
+// folder below the parent segment's.
+func folderFile(parent, folder string) string {
+	dir := slug(parent)
+	if folder != "" {
+		for _, el := range strings.Split(folder, "/") {
+			dir = path.Join(dir, slug(el))
+		}
+	}
+	return path.Join(dir, "segments.cue")
+}
+
+// foldersOfSegments are the folders the segments' folder paths create, with
+// every ancestor.
+func foldersOfSegments(segs []segment.Segment) map[segment.Key]bool {
+	implied := map[segment.Key]bool{}
+	for _, s := range segs {
 		for p := s.Folder; p != ""; {
 			implied[segment.Key{Parent: s.Parent, Name: p}] = true
 			i := strings.LastIndexByte(p, '/')
@@ -82,54 +115,51 @@ func Format(st segment.State, opts FormatOptions) (map[string][]byte, error) {
 			p = p[:i]
 		}
 	}
-	for _, f := range st.Folders {
-		if f.Description == "" && f.Lifecycle == (segment.Lifecycle{}) && len(f.RenamedFrom) == 0 && implied[f.Key()] {
-			continue
-		}
-		b, err := json.Marshal(folderOut{Parent: f.Parent, Description: f.Description, Lifecycle: lifecycleOut(f.Lifecycle),
-			RenamedFrom: f.RenamedFrom})
-		if err != nil {
-			return nil, fmt.Errorf("format folder %q: %w", f.Path, err)
-		}
-		fc := get(folderFile(f.Parent, f.Path))
-		fc.folders = append(fc.folders, member{Key: f.Path, Value: b})
-	}
-	for _, s := range st.Segments {
-		r := cloneRule(s.Rule)
-		for i := range r.Conditions {
-			for j := range r.Conditions[i].Conditions {
-				if c := &r.Conditions[i].Conditions[j]; c.Type == segment.ReferenceCondition && c.Segment != "" {
-					c.ID = ""
-				}
-			}
-		}
-		rule, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("format segment %q: %w", s.Name, err)
-		}
-		out := segmentOut{Description: s.Description, Parent: s.Parent, Folder: s.Folder,
-			Rule: rule, Lifecycle: lifecycleOut(s.Lifecycle), RenamedFrom: s.RenamedFrom}
-		if s.HasActivations {
-			acts := orderedObject{}
-			for _, a := range s.Activations {
-				ab, err := json.Marshal(activationOut(s, a))
-				if err != nil {
-					return nil, fmt.Errorf("format activation %q of segment %q: %w", a.Name, s.Name, err)
-				}
-				acts = append(acts, member{Key: a.Name, Value: ab})
-			}
-			out.Activations = &acts
-		}
-		b, err := json.Marshal(out)
-		if err != nil {
-			return nil, fmt.Errorf("format segment %q: %w", s.Name, err)
-		}
-		fc := get(folderFile(s.Parent, s.Folder))
-		fc.segments = append(fc.segments, member{Key: s.Name, Value: b})
-	}
+	return implied
+}
 
+// segment adds a segment, its rule with references by name and its
+// activations, to the file of its folder.
+func (f *formatter) segment(s segment.Segment) error {
+	// Only the conditions' own fields change: the cheap copy will do.
+	r := s.Rule.CopyConditions()
+	for i := range r.Conditions {
+		for j := range r.Conditions[i].Conditions {
+			if c := &r.Conditions[i].Conditions[j]; c.Type == segment.ReferenceCondition && c.Segment != "" {
+				c.ID = ""
+			}
+		}
+	}
+	rule, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("format segment %q: %w", s.Name, err)
+	}
+	out := segmentOut{Description: s.Description, Parent: s.Parent, Folder: s.Folder,
+		Rule: rule, Lifecycle: lifecycleOut(s.Lifecycle), RenamedFrom: s.RenamedFrom}
+	if s.HasActivations {
+		acts := orderedObject{}
+		for _, a := range s.Activations {
+			ab, err := json.Marshal(activationOut(s, a))
+			if err != nil {
+				return fmt.Errorf("format activation %q of segment %q: %w", a.Name, s.Name, err)
+			}
+			acts = append(acts, member{Key: a.Name, Value: ab})
+		}
+		out.Activations = &acts
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("format segment %q: %w", s.Name, err)
+	}
+	fc := f.file(folderFile(s.Parent, s.Folder))
+	fc.segments = append(fc.segments, member{Key: s.Name, Value: b})
+	return nil
+}
+
+// render writes each file as CUE of package pkg.
+func (f *formatter) render(pkg string) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for name, fc := range files {
+	for name, fc := range f.files {
 		var top orderedObject
 		for _, sec := range []struct {
 			key string

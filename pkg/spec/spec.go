@@ -71,91 +71,106 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	if perCtx <= 0 {
 		perCtx = 200
 	}
-
-	type job struct {
-		i    int
-		path string
-		src  []byte
-		key  cacheKey
-	}
 	opts.Cache.begin()
-	results := make([]*fileResult, len(files))
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var workErr error
+	w := &loadWorkers{opts: opts, perCtx: perCtx, results: make([]*fileResult, len(files)), jobs: make(chan loadJob)}
 	for range min(workers, max(len(files), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var ev *evaluator
-			for j := range jobs {
-				if ev == nil || ev.files >= perCtx {
-					var err error
-					if ev, err = newEvaluator(); err != nil {
-						mu.Lock()
-						workErr = err
-						mu.Unlock()
-						continue
-					}
-				}
-				if opts.Evaluating != nil {
-					opts.Evaluating(j.path)
-				}
-				r := ev.eval(j.path, j.src)
-				results[j.i] = r
-				opts.Cache.put(j.key, r)
-				if opts.Evaluated != nil {
-					opts.Evaluated(j.path)
-				}
-			}
-		}()
+		w.wg.Add(1)
+		go w.run()
 	}
+	cached, readErr := w.feed(ctx, fsys, files)
+	close(w.jobs)
+	w.wg.Wait()
+	if readErr != nil {
+		return nil, readErr
+	}
+	if w.err != nil {
+		return nil, fmt.Errorf("load schema: %w", w.err)
+	}
+	opts.Cache.sweep()
+	res := assemble(w.results, opts.Cache != nil)
+	res.Files, res.Cached = len(files), cached
+	return res, nil
+}
+
+// loadJob is one file to evaluate: its index in the results, path, content
+// and cache key.
+type loadJob struct {
+	i    int
+	path string
+	src  []byte
+	key  cacheKey
+}
+
+// loadWorkers evaluates the files of one Load on a pool of goroutines, each
+// with its own evaluator, renewed every perCtx files.
+type loadWorkers struct {
+	opts    Options
+	perCtx  int
+	results []*fileResult
+	jobs    chan loadJob
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error // the last failure to build an evaluator
+}
+
+func (w *loadWorkers) run() {
+	defer w.wg.Done()
+	var ev *evaluator
+	for j := range w.jobs {
+		if ev == nil || ev.files >= w.perCtx {
+			var err error
+			if ev, err = newEvaluator(); err != nil {
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
+				continue
+			}
+		}
+		if w.opts.Evaluating != nil {
+			w.opts.Evaluating(j.path)
+		}
+		r := ev.eval(j.path, j.src)
+		w.results[j.i] = r
+		w.opts.Cache.put(j.key, r)
+		if w.opts.Evaluated != nil {
+			w.opts.Evaluated(j.path)
+		}
+	}
+}
+
+// feed reads the files in order, takes each one's result from the cache
+// when it is there and hands the others to the workers. It returns how many
+// came from the cache, and the error that stopped it (a read, ctx).
+func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []string) (int, error) {
 	cached := 0
-	var readErr error
 	// buf holds each file while it is looked up in the cache; only the
 	// files to evaluate are copied.
 	var buf []byte
-feed:
 	for i, name := range files {
 		if err := ctx.Err(); err != nil {
-			readErr = err
-			break
+			return cached, err
 		}
 		var err error
 		if buf, err = readFile(fsys, name, buf); err != nil {
-			readErr = fmt.Errorf("read %s: %w", name, err)
-			break
+			return cached, fmt.Errorf("read %s: %w", name, err)
 		}
 		var key cacheKey
-		if opts.Cache != nil {
+		if w.opts.Cache != nil {
 			key = newCacheKey(name, buf)
-			if r := opts.Cache.get(key); r != nil {
-				results[i] = r
+			if r := w.opts.Cache.get(key); r != nil {
+				w.results[i] = r
 				cached++
 				continue
 			}
 		}
 		src := bytes.Clone(buf)
 		select {
-		case jobs <- job{i: i, path: name, src: src, key: key}:
+		case w.jobs <- loadJob{i: i, path: name, src: src, key: key}:
 		case <-ctx.Done():
-			readErr = ctx.Err()
-			break feed
+			return cached, ctx.Err()
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	if readErr != nil {
-		return nil, readErr
-	}
-	if workErr != nil {
-		return nil, fmt.Errorf("load schema: %w", workErr)
-	}
-	opts.Cache.sweep()
-	res := assemble(results, opts.Cache != nil)
-	res.Files, res.Cached = len(files), cached
-	return res, nil
+	return cached, nil
 }
 
 // readFile reads file name of fsys into buf, growing it as needed, and
@@ -215,6 +230,44 @@ func cueFiles(fsys fs.FS) ([]string, error) {
 // repository, and runs the semantic checks. It copies what it keeps when the
 // results are shared (with a Cache); otherwise it takes them over.
 func assemble(results []*fileResult, shared bool) *Result {
+	a := gather(results, shared)
+	res := a.res
+	a.defaultParent()
+	for i := range res.State.Segments {
+		s := &res.State.Segments[i]
+		for j := range s.Activations {
+			s.Activations[j].Parent, s.Activations[j].Segment = s.Parent, s.Name
+		}
+	}
+	parentSrc := make(map[*segment.Parent]*segment.Parent, len(a.parentFrom))
+	for i := range res.State.Parents {
+		parentSrc[&res.State.Parents[i]] = a.parentFrom[i]
+	}
+	res.Diagnostics = append(res.Diagnostics, check(&res.State, a.known, a.inFileOrder(), parentSrc)...)
+	res.State.Folders = impliedFolders(res.State.Folders, res.State.Segments)
+	res.Diagnostics = res.Diagnostics.Sort()
+	return res
+}
+
+// assembly is the repository merged from the per-file results.
+type assembly struct {
+	res     *Result
+	known   knownNames
+	partial []partialSegment
+	// counts holds, per file, how many valid and partial segments it has,
+	// so that the checks see every segment in file order.
+	counts [][2]int
+	// memos holds, per file, the memo slots of its segments (nil without
+	// a cache).
+	memos [][]segMemo
+	// parentFrom holds, per parent of the state, the object in its file
+	// result that it was copied from.
+	parentFrom []*segment.Parent
+}
+
+// gather merges the per-file results, copying what it keeps when they are
+// shared.
+func gather(results []*fileResult, shared bool) *assembly {
 	res := &Result{}
 	var np, nf, ns int
 	for _, r := range results {
@@ -225,18 +278,8 @@ func assemble(results []*fileResult, shared bool) *Result {
 	res.State.Parents = make([]segment.Parent, 0, np)
 	res.State.Folders = make([]segment.Folder, 0, nf)
 	res.State.Segments = make([]segment.Segment, 0, ns)
-	var known knownNames
-	var partial []partialSegment
-	// counts holds, per file, how many valid and partial segments it has,
-	// so that the checks see every segment in file order.
-	var counts [][2]int
-	known.parents = map[string]bool{}
-	known.segments = map[string]bool{}
-	// memos holds, per file, the memo slots of its segments (nil without
-	// a cache).
-	var memos [][]segMemo
+	a := &assembly{res: res, known: knownNames{parents: map[string]bool{}, segments: map[string]bool{}}}
 	sc := newSegmentCopier(results, shared)
-	var parentFrom []*segment.Parent
 	for _, r := range results {
 		if r == nil {
 			continue
@@ -248,7 +291,7 @@ func assemble(results []*fileResult, shared bool) *Result {
 				p = cloneParent(p)
 			}
 			res.State.Parents = append(res.State.Parents, p)
-			parentFrom = append(parentFrom, &r.parents[i])
+			a.parentFrom = append(a.parentFrom, &r.parents[i])
 		}
 		res.State.Folders = append(res.State.Folders, r.folders...)
 		res.State.Segments = append(res.State.Segments, r.segments...)
@@ -256,78 +299,78 @@ func assemble(results []*fileResult, shared bool) *Result {
 			sc.own(&res.State.Segments[i])
 		}
 		for _, p := range r.partial {
-			partial = append(partial, p)
-			sc.own(&partial[len(partial)-1].seg)
+			a.partial = append(a.partial, p)
+			sc.own(&a.partial[len(a.partial)-1].seg)
 		}
-		counts = append(counts, [2]int{len(r.segments), len(r.partial)})
-		memos = append(memos, r.memo)
+		a.counts = append(a.counts, [2]int{len(r.segments), len(r.partial)})
+		a.memos = append(a.memos, r.memo)
 		for _, n := range r.invalidParents {
-			known.parents[n] = true
+			a.known.parents[n] = true
 		}
 		for _, n := range r.invalidSegments {
-			known.segments[n] = true
+			a.known.segments[n] = true
 		}
 	}
-	// A repository with one parent segment may leave parent out.
-	if len(res.State.Parents)+len(known.parents) == 1 {
-		name := ""
-		for _, p := range res.State.Parents {
-			name = p.Name
-		}
-		for n := range known.parents {
-			name = n
-		}
-		for i := range res.State.Segments {
-			if res.State.Segments[i].Parent == "" {
-				res.State.Segments[i].Parent = name
-			}
-		}
-		for i := range partial {
-			if partial[i].seg.Parent == "" && !partial[i].broken.parent {
-				partial[i].seg.Parent = name
-			}
-		}
-		for i := range res.State.Folders {
-			if res.State.Folders[i].Parent == "" {
-				res.State.Folders[i].Parent = name
-			}
+	return a
+}
+
+// defaultParent names the parent segment of the segments and folders that
+// leave it out, in a repository with one parent segment.
+func (a *assembly) defaultParent() {
+	st := &a.res.State
+	if len(st.Parents)+len(a.known.parents) != 1 {
+		return
+	}
+	name := ""
+	for _, p := range st.Parents {
+		name = p.Name
+	}
+	for n := range a.known.parents {
+		name = n
+	}
+	for i := range st.Segments {
+		if st.Segments[i].Parent == "" {
+			st.Segments[i].Parent = name
 		}
 	}
-	for i := range res.State.Segments {
-		s := &res.State.Segments[i]
-		for j := range s.Activations {
-			s.Activations[j].Parent, s.Activations[j].Segment = s.Parent, s.Name
+	for i := range a.partial {
+		if a.partial[i].seg.Parent == "" && !a.partial[i].broken.parent {
+			a.partial[i].seg.Parent = name
 		}
 	}
-	segs := make([]checkedSegment, 0, len(res.State.Segments)+len(partial))
+	for i := range st.Folders {
+		if st.Folders[i].Parent == "" {
+			st.Folders[i].Parent = name
+		}
+	}
+}
+
+// inFileOrder lists the valid and partial segments for the checks, file by
+// file, each file's in source order.
+func (a *assembly) inFileOrder() []checkedSegment {
+	st := &a.res.State
+	segs := make([]checkedSegment, 0, len(st.Segments)+len(a.partial))
 	var vi, pi int
-	for f, n := range counts {
+	for f, n := range a.counts {
 		file := segs[len(segs):]
 		memo := func(i int) *segMemo {
-			if memos[f] == nil {
+			if a.memos[f] == nil {
 				return nil
 			}
-			return &memos[f][i]
+			return &a.memos[f][i]
 		}
 		for i := range n[0] {
-			file = append(file, checkedSegment{seg: &res.State.Segments[vi], memo: memo(i)})
+			file = append(file, checkedSegment{seg: &st.Segments[vi], memo: memo(i)})
 			vi++
 		}
 		for i := range n[1] {
-			file = append(file, checkedSegment{seg: &partial[pi].seg, broken: partial[pi].broken, memo: memo(n[0] + i)})
+			file = append(file, checkedSegment{seg: &a.partial[pi].seg, broken: a.partial[pi].broken, memo: memo(n[0] + i)})
 			pi++
 		}
-		slices.SortStableFunc(file, func(a, b checkedSegment) int { return a.seg.Origin.Pos.Compare(b.seg.Origin.Pos) })
+		slices.SortStableFunc(file, func(x, y checkedSegment) int { return x.seg.Origin.Pos.Compare(y.seg.Origin.Pos) })
 		segs = segs[:len(segs)+len(file)]
 	}
-	parentSrc := make(map[*segment.Parent]*segment.Parent, len(parentFrom))
-	for i := range res.State.Parents {
-		parentSrc[&res.State.Parents[i]] = parentFrom[i]
-	}
-	res.Diagnostics = append(res.Diagnostics, check(&res.State, known, segs, parentSrc)...)
-	res.State.Folders = impliedFolders(res.State.Folders, res.State.Segments)
-	res.Diagnostics = res.Diagnostics.Sort()
-	return res
+	return segs
 }
 
 // impliedFolders adds the folders named by segments, and the ancestors of

@@ -568,3 +568,18 @@ segments: "B": {renamedFrom: ["C"], where: [{attribute: "ltv", atLeast: 2}]}`: `
 		}
 	}
 }
+
+// TestFormatKeepsTheCallersRule: Format drops the id of a reference by
+// name from its own copy of the rule, never from the state it was given.
+func TestFormatKeepsTheCallersRule(t *testing.T) {
+	st := load(t, retail).State
+	ref := segment.Condition{Type: segment.ReferenceCondition, ID: "12345", Segment: "Big Spenders"}
+	st.Segments = []segment.Segment{{Name: "Referrer", Parent: "Retail Customers", Kind: segment.Batch,
+		Rule: segment.Rule{Type: "And", Conditions: []segment.ConditionSet{{Type: "And", Conditions: []segment.Condition{ref}}}}}}
+	if _, err := Format(st, FormatOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Segments[0].Rule.Conditions[0].Conditions[0]; got.ID != "12345" || got.Segment != "Big Spenders" {
+		t.Errorf("Format changed the rule it was given: reference %+v", got)
+	}
+}

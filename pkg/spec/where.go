@@ -94,71 +94,99 @@ func (w *whereExpander) expand(items []whereDoc, match string, limit *segment.Li
 	return r
 }
 
+// condition expands one short condition: a segment reference, an attribute
+// test or a behavior aggregation.
 func (w *whereExpander) condition(path string, it *whereDoc) (segment.Condition, bool) {
-	pos := w.d.pos
 	subjects := setKeys(map[string]bool{"attribute": it.Attribute != "", "behavior": it.Behavior != "",
 		"in": it.In != "", "notIn": it.NotIn != ""})
 	if len(subjects) != 1 {
-		d := w.d.errorf(pos.label(path), "where", "condition needs exactly one of attribute, behavior, in, notIn")
+		d := w.d.errorf(w.d.pos.label(path), "where", "condition needs exactly one of attribute, behavior, in, notIn")
 		if len(subjects) > 1 {
 			d.Detail = "it names " + strings.Join(subjects, " and ") + "; write one condition per subject"
 		}
 		return segment.Condition{}, false
 	}
+	agg := it.aggregations()
+	switch subjects[0] {
+	case "in", "notIn":
+		return w.reference(path, it, agg)
+	case "attribute":
+		return w.attribute(path, it, agg)
+	}
+	return w.behavior(path, it, agg)
+}
+
+// chosenAggregations are the aggregations a short condition sets: the last
+// one in the order of segment.Aggregations, and the keys of all of them.
+type chosenAggregations struct {
+	typ   string
+	doc   *aggregateDoc
+	names []string
+}
+
+func (it *whereDoc) aggregations() chosenAggregations {
 	aggs := map[string]*aggregateDoc{segment.Count: it.Count, segment.CountDistinct: it.CountDistinct,
 		segment.Sum: it.Sum, segment.Min: it.Min, segment.Max: it.Max, segment.Average: it.Average,
 		segment.First: it.First, segment.Last: it.Last}
-	var aggType string
-	var agg *aggregateDoc
-	var aggNames []string
+	var c chosenAggregations
 	for _, t := range segment.Aggregations {
 		if aggs[t] != nil {
-			aggType, agg = t, aggs[t]
-			aggNames = append(aggNames, lowerFirst(t))
+			c.typ, c.doc = t, aggs[t]
+			c.names = append(c.names, lowerFirst(t))
 		}
 	}
-	switch subjects[0] {
-	case "in", "notIn":
-		name, key := it.In, "in"
-		if it.NotIn != "" {
-			name, key = it.NotIn, "notIn"
-		}
-		if n := it.testDoc.tests(); len(n) > 0 || agg != nil {
-			w.d.errorf(pos.label(path), "where", "a segment reference takes no test").
-				Detail = "remove " + strings.Join(append(n, aggNames...), ", ") + " from this condition"
-			return segment.Condition{}, false
-		}
-		c := segment.Condition{Type: segment.ReferenceCondition, Segment: name, Exclude: key == "notIn" || it.Exclude,
-			Origin: segment.Origin{Pos: pos.label(path)}}
-		pos.field(&c.Origin, "segment", path, key)
-		return c, true
+	return c
+}
 
-	case "attribute":
-		if agg != nil || it.Within != nil || it.Filter != nil {
-			w.d.errorf(pos.label(path), "where", "attribute condition cannot aggregate, filter or use within").
-				Detail = "aggregations (count, sum, ...), filter and within apply to behaviors only"
-			return segment.Condition{}, false
-		}
-		op, ok := w.operator(path, &it.testDoc)
-		if !ok {
-			return segment.Condition{}, false
-		}
-		c := segment.Condition{Type: segment.ValueCondition, Operator: op, ArrayMatching: it.ArrayMatching,
-			Exclude: it.Exclude, Origin: segment.Origin{Pos: pos.label(path)},
-			LeftValue: &segment.LeftValue{Name: it.Attribute, Origin: segment.Origin{Pos: pos.label(path)}}}
-		pos.field(&c.LeftValue.Origin, "name", path, "attribute")
-		pos.field(&c.Origin, "arrayMatching", path, "arrayMatching")
-		return c, true
+// reference expands {in: NAME} and {notIn: NAME}.
+func (w *whereExpander) reference(path string, it *whereDoc, agg chosenAggregations) (segment.Condition, bool) {
+	pos := w.d.pos
+	name, key := it.In, "in"
+	if it.NotIn != "" {
+		name, key = it.NotIn, "notIn"
 	}
+	if n := it.testDoc.tests(); len(n) > 0 || agg.doc != nil {
+		w.d.errorf(pos.label(path), "where", "a segment reference takes no test").
+			Detail = "remove " + strings.Join(append(n, agg.names...), ", ") + " from this condition"
+		return segment.Condition{}, false
+	}
+	c := segment.Condition{Type: segment.ReferenceCondition, Segment: name, Exclude: key == "notIn" || it.Exclude,
+		Origin: segment.Origin{Pos: pos.label(path)}}
+	pos.field(&c.Origin, "segment", path, key)
+	return c, true
+}
 
-	// behavior
-	if agg == nil || len(aggNames) > 1 {
+// attribute expands a test of an attribute.
+func (w *whereExpander) attribute(path string, it *whereDoc, agg chosenAggregations) (segment.Condition, bool) {
+	pos := w.d.pos
+	if agg.doc != nil || it.Within != nil || it.Filter != nil {
+		w.d.errorf(pos.label(path), "where", "attribute condition cannot aggregate, filter or use within").
+			Detail = "aggregations (count, sum, ...), filter and within apply to behaviors only"
+		return segment.Condition{}, false
+	}
+	op, ok := w.operator(path, &it.testDoc)
+	if !ok {
+		return segment.Condition{}, false
+	}
+	c := segment.Condition{Type: segment.ValueCondition, Operator: op, ArrayMatching: it.ArrayMatching,
+		Exclude: it.Exclude, Origin: segment.Origin{Pos: pos.label(path)},
+		LeftValue: &segment.LeftValue{Name: it.Attribute, Origin: segment.Origin{Pos: pos.label(path)}}}
+	pos.field(&c.LeftValue.Origin, "name", path, "attribute")
+	pos.field(&c.Origin, "arrayMatching", path, "arrayMatching")
+	return c, true
+}
+
+// behavior expands an aggregation of a behavior, with its window and
+// filter.
+func (w *whereExpander) behavior(path string, it *whereDoc, agg chosenAggregations) (segment.Condition, bool) {
+	pos := w.d.pos
+	if agg.doc == nil || len(agg.names) > 1 {
 		w.d.errorf(pos.label(path), "where", "behavior condition needs exactly one aggregation").
 			Detail = "write one of count, countDistinct, sum, min, max, average, first, last, for example count: {atLeast: 1}"
 		return segment.Condition{}, false
 	}
-	aggPath := path + pathSep + aggNames[0]
-	test, testPath := &agg.testDoc, aggPath
+	aggPath := path + pathSep + agg.names[0]
+	test, testPath := &agg.doc.testDoc, aggPath
 	if len(test.tests()) == 0 && len(it.testDoc.tests()) > 0 {
 		test, testPath = &it.testDoc, path
 	}
@@ -166,31 +194,10 @@ func (w *whereExpander) condition(path string, it *whereDoc) (segment.Condition,
 	if !ok {
 		return segment.Condition{}, false
 	}
-	a := &segment.Aggregation{Type: aggType, OrderColumn: agg.By, GroupingColumns: agg.GroupBy,
-		Origin: segment.Origin{Pos: pos.label(aggPath)}}
-	if len(agg.Of) > 0 {
-		var one string
-		var many []string
-		if err := json.Unmarshal(agg.Of, &one); err == nil {
-			many = []string{one}
-		} else if err := json.Unmarshal(agg.Of, &many); err != nil {
-			w.d.errorf(pos.value(aggPath+pathSep+"of"), "where", "of must be a column name or a list of names")
-			return segment.Condition{}, false
-		}
-		if aggType == segment.CountDistinct {
-			a.Columns = many
-			pos.field(&a.Origin, "columns", aggPath, "of")
-		} else {
-			if len(many) != 1 {
-				w.d.errorf(pos.value(aggPath+pathSep+"of"), "where", "%s aggregates one column", aggNames[0])
-				return segment.Condition{}, false
-			}
-			a.Column = many[0]
-			pos.field(&a.Origin, "column", aggPath, "of")
-		}
+	a, ok := w.aggregation(aggPath, agg)
+	if !ok {
+		return segment.Condition{}, false
 	}
-	pos.field(&a.Origin, "orderColumn", aggPath, "by")
-	pos.field(&a.Origin, "groupingColumns", aggPath, "groupBy")
 	lv := &segment.LeftValue{Source: &segment.SourceRef{Name: it.Behavior}, Aggregation: a, Filter: &segment.Filter{},
 		Origin: segment.Origin{Pos: pos.label(path)}}
 	pos.field(&lv.Origin, "source.name", path, "behavior")
@@ -203,27 +210,69 @@ func (w *whereExpander) condition(path string, it *whereDoc) (segment.Condition,
 		pos.field(&lv.Origin, "window", path, "within")
 	}
 	if len(it.Filter) > 0 {
-		f := segment.Filter{Type: segment.And, Origin: segment.Origin{Pos: pos.label(path + pathSep + "filter")}}
-		if it.FilterMatch == "any" {
-			f.Type = segment.Or
+		f, ok := w.filter(path, it)
+		if !ok {
+			return segment.Condition{}, false
 		}
-		for i := range it.Filter {
-			ft := &it.Filter[i]
-			fp := path + pathSep + "filter" + pathSep + strconv.Itoa(i)
-			op, ok := w.operator(fp, &ft.testDoc)
-			if !ok {
-				return segment.Condition{}, false
-			}
-			col := segment.Filter{Type: segment.ColumnFilter, Column: ft.Column, Operator: op, ArrayMatching: ft.ArrayMatching,
-				Origin: segment.Origin{Pos: pos.label(fp)}}
-			pos.field(&col.Origin, "column", fp, "column")
-			f.Conditions = append(f.Conditions, col)
-		}
-		lv.Filter = &f
+		lv.Filter = f
 	}
 	c := segment.Condition{Type: segment.ValueCondition, LeftValue: lv, Operator: op, ArrayMatching: it.ArrayMatching,
 		Exclude: it.Exclude, Origin: segment.Origin{Pos: pos.label(path)}}
 	return c, true
+}
+
+// aggregation builds the aggregation at aggPath with the column (or, for
+// countDistinct, columns) it is of.
+func (w *whereExpander) aggregation(aggPath string, agg chosenAggregations) (*segment.Aggregation, bool) {
+	pos := w.d.pos
+	a := &segment.Aggregation{Type: agg.typ, OrderColumn: agg.doc.By, GroupingColumns: agg.doc.GroupBy,
+		Origin: segment.Origin{Pos: pos.label(aggPath)}}
+	if len(agg.doc.Of) > 0 {
+		var one string
+		var many []string
+		if err := json.Unmarshal(agg.doc.Of, &one); err == nil {
+			many = []string{one}
+		} else if err := json.Unmarshal(agg.doc.Of, &many); err != nil {
+			w.d.errorf(pos.value(aggPath+pathSep+"of"), "where", "of must be a column name or a list of names")
+			return nil, false
+		}
+		if agg.typ == segment.CountDistinct {
+			a.Columns = many
+			pos.field(&a.Origin, "columns", aggPath, "of")
+		} else {
+			if len(many) != 1 {
+				w.d.errorf(pos.value(aggPath+pathSep+"of"), "where", "%s aggregates one column", agg.names[0])
+				return nil, false
+			}
+			a.Column = many[0]
+			pos.field(&a.Origin, "column", aggPath, "of")
+		}
+	}
+	pos.field(&a.Origin, "orderColumn", aggPath, "by")
+	pos.field(&a.Origin, "groupingColumns", aggPath, "groupBy")
+	return a, true
+}
+
+// filter builds the filter of the behavior rows a condition aggregates.
+func (w *whereExpander) filter(path string, it *whereDoc) (*segment.Filter, bool) {
+	pos := w.d.pos
+	f := segment.Filter{Type: segment.And, Origin: segment.Origin{Pos: pos.label(path + pathSep + "filter")}}
+	if it.FilterMatch == "any" {
+		f.Type = segment.Or
+	}
+	for i := range it.Filter {
+		ft := &it.Filter[i]
+		fp := path + pathSep + "filter" + pathSep + strconv.Itoa(i)
+		op, ok := w.operator(fp, &ft.testDoc)
+		if !ok {
+			return nil, false
+		}
+		col := segment.Filter{Type: segment.ColumnFilter, Column: ft.Column, Operator: op, ArrayMatching: ft.ArrayMatching,
+			Origin: segment.Origin{Pos: pos.label(fp)}}
+		pos.field(&col.Origin, "column", fp, "column")
+		f.Conditions = append(f.Conditions, col)
+	}
+	return &f, true
 }
 
 // tests lists the test keys set in t.
@@ -254,13 +303,6 @@ func (w *whereExpander) operator(path string, t *testDoc) (*segment.Operator, bo
 	key := keys[0]
 	kp := path + pathSep + key
 	op := &segment.Operator{Not: t.Not}
-	strs := func(ss []string) []segment.Value {
-		out := make([]segment.Value, len(ss))
-		for i, s := range ss {
-			out[i] = segment.StringOf(s)
-		}
-		return out
-	}
 	switch key {
 	case "equals":
 		op.Type, op.RightValue = segment.Equal, t.Equals
@@ -277,11 +319,11 @@ func (w *whereExpander) operator(path string, t *testDoc) (*segment.Operator, bo
 	case "oneOf":
 		op.Type, op.RightValues = segment.In, t.OneOf
 	case "contains":
-		op.Type, op.RightValues = segment.Contain, strs(t.Contains)
+		op.Type, op.RightValues = segment.Contain, stringValues(t.Contains)
 	case "startsWith":
-		op.Type, op.RightValues = segment.StartWith, strs(t.StartsWith)
+		op.Type, op.RightValues = segment.StartWith, stringValues(t.StartsWith)
 	case "endsWith":
-		op.Type, op.RightValues = segment.EndWith, strs(t.EndsWith)
+		op.Type, op.RightValues = segment.EndWith, stringValues(t.EndsWith)
 	case "matches":
 		v := segment.StringOf(*t.Matches)
 		op.Type, op.RightValue = segment.Regexp, &v
@@ -319,6 +361,15 @@ func (w *whereExpander) operator(path string, t *testDoc) (*segment.Operator, bo
 		pos.field(&op.Origin, "maxValue", kp, "1")
 	}
 	return op, true
+}
+
+// stringValues turns strings into values.
+func stringValues(ss []string) []segment.Value {
+	out := make([]segment.Value, len(ss))
+	for i, s := range ss {
+		out[i] = segment.StringOf(s)
+	}
+	return out
 }
 
 // spanUnits maps the plural unit names of the short form to v5 units.

@@ -23,7 +23,7 @@ import (
 //
 // with resource type "syndication" and SyndicationJsonApiParameters as
 // attributes. Choices the documentation leaves open are listed in
-// API-CHOICES.md.
+// docs/treasure-api.md.
 
 // syndicationType is the published JSON:API type of activations.
 const syndicationType = "syndication"

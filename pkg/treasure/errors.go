@@ -208,77 +208,92 @@ func (e *APIError) parseErrors(raw json.RawMessage) {
 	case '"':
 		_ = json.Unmarshal(raw, &e.Message)
 	case '[':
-		var items []struct {
-			Code   string `json:"code"`
-			Title  string `json:"title"`
-			Detail string `json:"detail"`
-			Source struct {
-				Pointer string `json:"pointer"`
-			} `json:"source"`
-			Meta map[string]json.RawMessage `json:"meta"`
+		e.parseErrorList(raw)
+	case '{':
+		e.parseFieldErrors(raw)
+	}
+}
+
+// parseErrorList reads a JSON:API list of error objects: the first gives
+// the message and the code (a validation, permission or unprocessable
+// entity code of its meta wins), the others and the source pointers the
+// details.
+func (e *APIError) parseErrorList(raw json.RawMessage) {
+	var items []struct {
+		Code   string `json:"code"`
+		Title  string `json:"title"`
+		Detail string `json:"detail"`
+		Source struct {
+			Pointer string `json:"pointer"`
+		} `json:"source"`
+		Meta map[string]json.RawMessage `json:"meta"`
+	}
+	if json.Unmarshal(raw, &items) != nil {
+		return
+	}
+	for i, it := range items {
+		msg := it.Detail
+		if msg == "" {
+			msg = it.Title
 		}
-		if json.Unmarshal(raw, &items) != nil {
+		if msg == "" {
+			msg = it.Code
+		}
+		var vcode string
+		for _, k := range []string{"validationCode", "permissionCode", "unprocessableEntityCode"} {
+			if v, ok := it.Meta[k]; ok {
+				_ = json.Unmarshal(v, &vcode)
+			}
+		}
+		if refs, ok := it.Meta["referencedBySegments"]; ok {
+			e.addRefs(refs)
+		}
+		if i == 0 {
+			e.Message, e.Code = msg, it.Code
+			if vcode != "" {
+				e.Code = vcode
+			}
+		} else {
+			e.Details = append(e.Details, msg)
+		}
+		if it.Source.Pointer != "" {
+			e.Details = append(e.Details, "at "+it.Source.Pointer)
+		}
+	}
+}
+
+// parseFieldErrors reads messages by field ({name: ["has already been
+// taken"]}, or one string per field), in field order; "base" messages are
+// not prefixed with their field.
+func (e *APIError) parseFieldErrors(raw json.RawMessage) {
+	var fields map[string][]string
+	if json.Unmarshal(raw, &fields) != nil {
+		var one map[string]string
+		if json.Unmarshal(raw, &one) != nil {
 			return
 		}
-		for i, it := range items {
-			msg := it.Detail
-			if msg == "" {
-				msg = it.Title
-			}
-			if msg == "" {
-				msg = it.Code
-			}
-			var vcode string
-			for _, k := range []string{"validationCode", "permissionCode", "unprocessableEntityCode"} {
-				if v, ok := it.Meta[k]; ok {
-					_ = json.Unmarshal(v, &vcode)
-				}
-			}
-			if refs, ok := it.Meta["referencedBySegments"]; ok {
-				e.addRefs(refs)
-			}
-			if i == 0 {
-				e.Message, e.Code = msg, it.Code
-				if vcode != "" {
-					e.Code = vcode
-				}
+		fields = map[string][]string{}
+		for k, v := range one {
+			fields[k] = []string{v}
+		}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var msgs []string
+	for _, k := range keys {
+		for _, v := range fields[k] {
+			if k == "base" {
+				msgs = append(msgs, v)
 			} else {
-				e.Details = append(e.Details, msg)
-			}
-			if it.Source.Pointer != "" {
-				e.Details = append(e.Details, "at "+it.Source.Pointer)
+				msgs = append(msgs, k+" "+v)
 			}
 		}
-	case '{':
-		var fields map[string][]string
-		if json.Unmarshal(raw, &fields) != nil {
-			var one map[string]string
-			if json.Unmarshal(raw, &one) != nil {
-				return
-			}
-			fields = map[string][]string{}
-			for k, v := range one {
-				fields[k] = []string{v}
-			}
-		}
-		keys := make([]string, 0, len(fields))
-		for k := range fields {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		var msgs []string
-		for _, k := range keys {
-			for _, v := range fields[k] {
-				if k == "base" {
-					msgs = append(msgs, v)
-				} else {
-					msgs = append(msgs, k+" "+v)
-				}
-			}
-		}
-		if len(msgs) > 0 {
-			e.Message, e.Details = msgs[0], append(e.Details, msgs[1:]...)
-		}
+	}
+	if len(msgs) > 0 {
+		e.Message, e.Details = msgs[0], append(e.Details, msgs[1:]...)
 	}
 }
 

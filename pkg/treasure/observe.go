@@ -97,13 +97,50 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 		return nil, nil, &APIError{Reason: ReasonServer, Method: http.MethodGet, Endpoint: "audiences",
 			Message: "parent segment " + p.Name + " has no root folder id"}
 	}
-	nodes := map[string]*treeNode{}
-	type segRes struct {
-		res   resource
-		users map[string]string
+	t := &folderTree{root: root, nodes: map[string]*treeNode{}, segs: map[string]listedSegment{},
+		paths: map[string]string{root: ""}}
+	if err := c.listTree(ctx, t); err != nil {
+		return nil, nil, err
 	}
-	segs := map[string]segRes{}
-	queue := []string{root}
+	var folders []segment.Folder
+	for id, n := range t.nodes {
+		path, ok := t.pathOf(id, 0)
+		if !ok {
+			continue
+		}
+		f := n.folder
+		f.Parent, f.Path = p.Name, path
+		folders = append(folders, f)
+	}
+	segs, err := c.readSegments(ctx, p, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return folders, segs, nil
+}
+
+// folderTree is the folder tree of one parent segment as listed: its
+// folders by id, the segments found in them, and the folder paths worked
+// out so far.
+type folderTree struct {
+	root  string
+	nodes map[string]*treeNode
+	segs  map[string]listedSegment
+	paths map[string]string
+}
+
+// listedSegment is a segment of a listing with the users the listing
+// included.
+type listedSegment struct {
+	res   resource
+	users map[string]string
+}
+
+// listTree lists the folder tree from its root folder. Folders at a
+// listing's full depth may have children the listing did not reach: they
+// are listed again from there.
+func (c *Client) listTree(ctx context.Context, t *folderTree) error {
+	queue := []string{t.root}
 	listed := map[string]bool{}
 	for len(queue) > 0 {
 		top := queue[0]
@@ -112,90 +149,94 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 			continue
 		}
 		listed[top] = true
-		doc, err := c.listFolder(ctx, top, c.o.ByFolderDepth)
+		deeper, err := c.listSubtree(ctx, t, top)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		us := users(doc.Included)
-		depth := map[string]int{top: 0}
-		var local []*resource
-		for i := range doc.Data {
-			r := &doc.Data[i]
-			switch {
-			case c.isFolder(r):
-				if string(r.ID) == root {
-					continue
-				}
-				f, a := toFolder(r, us)
-				nodes[string(r.ID)] = &treeNode{name: a.Name, parent: r.parentFolder(), folder: f}
-				local = append(local, r)
-			case r.Type == c.o.SegmentType:
-				segs[string(r.ID)] = segRes{res: *r, users: us}
+		queue = append(queue, deeper...)
+	}
+	return nil
+}
+
+// listSubtree lists the folders and segments below folder top into t and
+// returns the folders at the full depth of the listing.
+func (c *Client) listSubtree(ctx context.Context, t *folderTree, top string) ([]string, error) {
+	doc, err := c.listFolder(ctx, top, c.o.ByFolderDepth)
+	if err != nil {
+		return nil, err
+	}
+	us := users(doc.Included)
+	var local []*resource
+	for i := range doc.Data {
+		r := &doc.Data[i]
+		switch {
+		case c.isFolder(r):
+			if string(r.ID) == t.root {
+				continue
 			}
+			f, a := toFolder(r, us)
+			t.nodes[string(r.ID)] = &treeNode{name: a.Name, parent: r.parentFolder(), folder: f}
+			local = append(local, r)
+		case r.Type == c.o.SegmentType:
+			t.segs[string(r.ID)] = listedSegment{res: *r, users: us}
 		}
-		// Folders at the listing's full depth may have children the
-		// listing did not reach: list those again from there.
-		var level func(id string) int
-		level = func(id string) int {
-			if d, ok := depth[id]; ok {
-				return d
-			}
-			n, ok := nodes[id]
-			if !ok {
-				return -1 << 20
-			}
-			depth[id] = -1 << 20 // cycle guard
-			d := level(n.parent) + 1
-			depth[id] = d
+	}
+	depth := map[string]int{top: 0}
+	var level func(id string) int
+	level = func(id string) int {
+		if d, ok := depth[id]; ok {
 			return d
 		}
-		for _, r := range local {
-			if level(string(r.ID)) >= c.o.ByFolderDepth {
-				queue = append(queue, string(r.ID))
-			}
-		}
-	}
-
-	paths := map[string]string{root: ""}
-	var pathOf func(id string, hops int) (string, bool)
-	pathOf = func(id string, hops int) (string, bool) {
-		if p, ok := paths[id]; ok {
-			return p, true
-		}
-		n, ok := nodes[id]
-		if !ok || hops > len(nodes) {
-			return "", false
-		}
-		pp, ok := pathOf(n.parent, hops+1)
+		n, ok := t.nodes[id]
 		if !ok {
-			return "", false
+			return -1 << 20
 		}
-		full := n.name
-		if pp != "" {
-			full = pp + "/" + n.name
-		}
-		paths[id] = full
-		return full, true
+		depth[id] = -1 << 20 // cycle guard
+		d := level(n.parent) + 1
+		depth[id] = d
+		return d
 	}
-	var folders []segment.Folder
-	for id, n := range nodes {
-		path, ok := pathOf(id, 0)
-		if !ok {
-			continue
+	var deeper []string
+	for _, r := range local {
+		if level(string(r.ID)) >= c.o.ByFolderDepth {
+			deeper = append(deeper, string(r.ID))
 		}
-		f := n.folder
-		f.Parent, f.Path = p.Name, path
-		folders = append(folders, f)
 	}
+	return deeper, nil
+}
 
-	// Segments: rules from the cache when updatedAt is unchanged, from the
-	// detail endpoint otherwise.
-	out := make([]segment.Segment, 0, len(segs))
+// pathOf returns the path of folder id below the root folder, and false
+// when it does not reach the root (an orphan, or a cycle).
+func (t *folderTree) pathOf(id string, hops int) (string, bool) {
+	if p, ok := t.paths[id]; ok {
+		return p, true
+	}
+	n, ok := t.nodes[id]
+	if !ok || hops > len(t.nodes) {
+		return "", false
+	}
+	pp, ok := t.pathOf(n.parent, hops+1)
+	if !ok {
+		return "", false
+	}
+	full := n.name
+	if pp != "" {
+		full = pp + "/" + n.name
+	}
+	t.paths[id] = full
+	return full, true
+}
+
+// readSegments returns the segments of the tree that are in a folder of it,
+// with their rules: from the cache when updatedAt is unchanged, from the
+// detail endpoint otherwise; references are resolved to names.
+func (c *Client) readSegments(ctx context.Context, p *segment.Parent, t *folderTree) ([]segment.Segment, error) {
+	out := make([]segment.Segment, 0, len(t.segs))
 	var fetch []int
-	for _, sr := range segs {
+	for _, sr := range t.segs {
 		r := sr.res
 		s, a := toSegment(&r, sr.users)
-		path, ok := pathOf(s.FolderID, 0)
+		path, ok := t.pathOf(s.FolderID, 0)
 		if !ok {
 			continue
 		}
@@ -208,7 +249,7 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 		}
 	}
 	if err := c.fetchDetails(ctx, out, fetch); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	names := map[string]string{}
 	for i := range out {
@@ -217,7 +258,7 @@ func (c *Client) observeTree(ctx context.Context, p *segment.Parent) ([]segment.
 	for i := range out {
 		resolveNames(&out[i].Rule, names)
 	}
-	return folders, out, nil
+	return out, nil
 }
 
 // fetchDetails reads the detail of out[i] for every i in idx, in parallel

@@ -45,7 +45,7 @@ const DefaultCASUploadPath = "/composable_audiences"
 
 // Defaults of the JSON:API type names (Options.SegmentType,
 // SegmentFolderType, FolderType). None of them is published for composable
-// segments; see the README's list of undocumented choices.
+// segments; see docs/treasure-api.md.
 const (
 	DefaultSegmentType       = "composable-segment"
 	DefaultSegmentFolderType = "folder"
@@ -191,18 +191,33 @@ var ownerRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 
 // withDefaults validates o and fills defaults.
 func (o Options) withDefaults() (Options, error) {
+	if err := o.endpointDefaults(); err != nil {
+		return o, err
+	}
+	o.transportDefaults()
+	o.retryDefaults()
+	o.processDefaults()
+	if err := o.wireDefaults(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// endpointDefaults checks the key and the owner and fills the base URLs of
+// the region and the CAS upload path.
+func (o *Options) endpointDefaults() error {
 	if o.APIKey == "" {
-		return o, errors.New("treasure: Options.APIKey is required")
+		return errors.New("treasure: Options.APIKey is required")
 	}
 	if !ownerRE.MatchString(o.Owner) {
-		return o, fmt.Errorf("treasure: Options.Owner %q must be non-empty and use only letters, digits and . _ - /", o.Owner)
+		return fmt.Errorf("treasure: Options.Owner %q must be non-empty and use only letters, digits and . _ - /", o.Owner)
 	}
 	if o.Region == "" {
 		o.Region = "us01"
 	}
 	reg, ok := Regions[strings.ToLower(o.Region)]
 	if !ok && (o.CDPURL == "" || o.CASURL == "" || o.ClassicURL == "") {
-		return o, fmt.Errorf("treasure: unknown Options.Region %q (us01, jp01, eu01, ap02, ap03)", o.Region)
+		return fmt.Errorf("treasure: unknown Options.Region %q (us01, jp01, eu01, ap02, ap03)", o.Region)
 	}
 	pick := func(v, d string) string {
 		if v == "" {
@@ -217,6 +232,11 @@ func (o Options) withDefaults() (Options, error) {
 	if !strings.HasPrefix(o.CASUploadPath, "/") {
 		o.CASUploadPath = "/" + o.CASUploadPath
 	}
+	return nil
+}
+
+// transportDefaults fills the HTTP client, its bounds and the user agent.
+func (o *Options) transportDefaults() {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{}
 	}
@@ -226,14 +246,22 @@ func (o Options) withDefaults() (Options, error) {
 	if o.UserAgent == "" {
 		o.UserAgent = version.UserAgent()
 	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.ConnectionTTL == 0 {
+		o.ConnectionTTL = DefaultConnectionTTL
+	}
+}
+
+// retryDefaults fills the rate limit, the concurrency and the retry
+// schedule.
+func (o *Options) retryDefaults() {
 	if o.RateLimit == 0 {
 		o.RateLimit = 2
 	}
 	if o.Burst <= 0 {
 		o.Burst = 2
-	}
-	if o.ConnectionTTL == 0 {
-		o.ConnectionTTL = DefaultConnectionTTL
 	}
 	if o.RateMargin == 0 {
 		o.RateMargin = DefaultRateMargin
@@ -262,6 +290,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = 5 * time.Minute
 	}
+}
+
+// processDefaults fills what the client takes from the process: the clock,
+// sleeping, randomness, the logger, the environment and files.
+func (o *Options) processDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -274,6 +307,17 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
+	}
+}
+
+// wireDefaults fills and checks the parts of the wire format that are not
+// published (see docs/treasure-api.md).
+func (o *Options) wireDefaults() error {
 	if o.SegmentType == "" {
 		o.SegmentType = DefaultSegmentType
 	}
@@ -290,28 +334,19 @@ func (o Options) withDefaults() (Options, error) {
 		o.SyndicationsPath = DefaultSyndicationsPath
 	}
 	if !strings.Contains(o.SyndicationsPath, "{segment}") || !strings.HasPrefix(o.SyndicationsPath, "/") {
-		return o, fmt.Errorf("treasure: Options.SyndicationsPath %q must start with / and contain {segment}", o.SyndicationsPath)
+		return fmt.Errorf("treasure: Options.SyndicationsPath %q must start with / and contain {segment}", o.SyndicationsPath)
 	}
 	switch o.SyndicationColumns {
 	case "":
 		o.SyndicationColumns = "source"
 	case "source", "plain":
 	default:
-		return o, fmt.Errorf("treasure: Options.SyndicationColumns %q is neither source nor plain", o.SyndicationColumns)
+		return fmt.Errorf("treasure: Options.SyndicationColumns %q is neither source nor plain", o.SyndicationColumns)
 	}
 	if o.ByFolderDepth <= 0 {
 		o.ByFolderDepth = 20
 	}
-	if o.LookupEnv == nil {
-		o.LookupEnv = os.LookupEnv
-	}
-	if o.ReadFile == nil {
-		o.ReadFile = os.ReadFile
-	}
-	if o.MaxResponseBytes <= 0 {
-		o.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	return o, nil
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
+	"github.com/cas-reconciler/reconciler/pkg/catalog"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 	"github.com/cas-reconciler/reconciler/pkg/spec"
@@ -49,11 +50,8 @@ func checkAgainst(t *testing.T, st segment.State, fixture string) (segment.State
 	}
 	defer c.Close()
 	ctx := context.Background()
-	cat, err := c.Snapshot(ctx, warehouse.TablesOf(st))
+	cat, err := c.Read(ctx, catalog.RequestOf(st, true))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CheckKeys(ctx, cat, warehouse.CustomerKeys(st)); err != nil {
 		t.Fatal(err)
 	}
 	return validate.Check(st, cat, validate.Options{RequireUniqueKeys: true})
@@ -61,7 +59,7 @@ func checkAgainst(t *testing.T, st segment.State, fixture string) (segment.State
 
 func TestRetailRepositoryFitsRetailWarehouse(t *testing.T) {
 	st := loadRetail(t)
-	out, ds := checkAgainst(t, st, "../../testdata/warehouse/retail.yaml")
+	out, ds := checkAgainst(t, st, "../../examples/retail-warehouse.yaml")
 	if len(ds) != 0 {
 		t.Fatalf("diagnostics:\n%s", render(ds))
 	}

@@ -16,9 +16,16 @@ import (
 // that every new edge of the graph is a reviewed change of this file.
 var allowed = map[string][]string{
 	"cmd/reconciler": {"internal/cli", "internal/loadworker"},
-	"internal/cli": {"internal/apply", "internal/config", "internal/daemon", "internal/standin/dbxstandin", "pkg/diag", "internal/doctor",
-		"internal/loadworker", "internal/logging", "pkg/plan", "pkg/population", "internal/reconcile", "pkg/segment", "pkg/spec", "internal/standin/tdstandin",
-		"pkg/validate", "internal/version", "internal/warehouse", "cap:network", "cap:exec", "cap:prometheus"},
+	// The product binary's commands: no stand-in (the demo is a binary of
+	// its own, which `reconciler demo` runs).
+	"internal/cli": {"internal/apply", "internal/config", "internal/daemon", "pkg/catalog", "pkg/diag", "internal/doctor",
+		"internal/loadworker", "internal/logging", "internal/metrics", "pkg/plan", "pkg/population", "internal/reconcile", "pkg/segment", "pkg/spec",
+		"pkg/validate", "internal/version", "internal/warehouse", "internal/wiring", "cap:network", "cap:exec", "cap:prometheus"},
+	// The demo: the commands and the daemon on the stand-ins and the embedded example.
+	"cmd/reconciler-demo": {"internal/demo", "internal/loadworker"},
+	"internal/demo": {"examples", "internal/cli", "internal/config", "internal/daemon", "internal/logging", "internal/wiring",
+		"internal/standin/dbxstandin", "internal/standin/tdstandin", "cap:network", "cap:exec", "cap:prometheus"},
+	"examples":         nil,
 	"deploy":           nil,
 	"hooks":            nil,
 	"internal/cuetest": nil,
@@ -34,9 +41,10 @@ var allowed = map[string][]string{
 	"internal/schedule": nil,
 	"internal/version":  nil,
 	"internal/logging":  nil,
-	// reconcile still names the warehouse adapter's types (to be removed).
-	// It compiles population statements (pure) for its Counter.
-	"internal/reconcile": {"internal/apply", "pkg/diag", "pkg/plan", "pkg/population", "pkg/segment", "pkg/spec", "pkg/validate", "internal/warehouse",
+	// reconcile runs the steps through the interfaces it declares and
+	// imports no adapter; it compiles population statements (pure) for its
+	// Counter and builds the warehouse request with package catalog.
+	"internal/reconcile": {"internal/apply", "pkg/diag", "pkg/plan", "pkg/population", "pkg/segment", "pkg/spec", "pkg/validate",
 		"pkg/catalog"},
 	"internal/config":     {"pkg/diag", "internal/schedule", "schemas/config", "cap:cue"},
 	"internal/loadworker": {"pkg/diag", "pkg/spec", "cap:exec"},
@@ -48,11 +56,17 @@ var allowed = map[string][]string{
 	"pkg/catalog":        {"pkg/segment"},
 	"internal/leader":    {"internal/version", "cap:network"},
 	"internal/webhook":   {"cap:network"},
-	"internal/doctor":    {"pkg/plan", "pkg/segment", "pkg/treasure", "internal/warehouse"},
+	"internal/doctor":    {"pkg/catalog", "pkg/plan", "pkg/segment", "pkg/treasure"},
 	// The wiring and the service.
-	"internal/daemon": {"internal/apply", "internal/config", "pkg/diag", "internal/leader", "internal/loadworker", "internal/logging", "internal/metrics",
-		"pkg/plan", "internal/reconcile", "internal/schedule", "pkg/segment", "internal/source", "pkg/spec", "pkg/treasure",
-		"pkg/validate", "internal/version", "internal/warehouse", "internal/webhook", "cap:network", "cap:prometheus"},
+	// The wiring: the one package that turns configuration into concrete
+	// clients (the CLI builds them through it).
+	"internal/wiring": {"internal/apply", "internal/config", "internal/loadworker", "internal/logging", "internal/metrics", "internal/reconcile",
+		"internal/source", "internal/warehouse", "pkg/plan", "pkg/segment", "pkg/treasure", "pkg/validate", "cap:network"},
+	// The service: it receives the built clients (wiring.Clients) and
+	// builds none; internal/source only for the snapshot it fetched.
+	"internal/daemon": {"internal/apply", "internal/config", "pkg/diag", "internal/leader", "internal/metrics",
+		"pkg/plan", "internal/reconcile", "internal/schedule", "internal/source", "internal/version", "internal/webhook", "internal/wiring",
+		"cap:network", "cap:prometheus"},
 	// Stand-ins and test servers.
 	"internal/standin/dbxstandin":         {"internal/standin/dbxstandin/tcli", "cap:duckdb", "cap:network"},
 	"internal/standin/dbxstandin/dbxtest": {"internal/standin/dbxstandin"},
@@ -63,6 +77,7 @@ var allowed = map[string][]string{
 	"schemas":                             nil,
 	"schemas/config":                      nil,
 	"test/arch":                           nil,
+	"test/docs":                           nil,
 	"test/e2e":                            nil,
 	"test/prometheus":                     nil,
 }
@@ -172,6 +187,11 @@ func TestForbiddenEdgesAreCaught(t *testing.T) {
 	for _, e := range []struct{ from, to string }{
 		{"internal/reconcile", "net/http"},
 		{"internal/reconcile", module + "/internal/source"},
+		{"internal/reconcile", module + "/internal/warehouse"},
+		{"internal/reconcile", module + "/pkg/treasure"},
+		{"internal/daemon", module + "/internal/warehouse"},
+		{"internal/daemon", module + "/pkg/treasure"},
+		{"internal/wiring", module + "/internal/daemon"},
 		{"internal/apply", module + "/internal/warehouse"},
 		{"internal/leader", module + "/pkg/treasure"},
 		{"internal/webhook", module + "/internal/source"},
@@ -182,6 +202,8 @@ func TestForbiddenEdgesAreCaught(t *testing.T) {
 		{"pkg/plan", "os/exec"},
 		{"internal/metrics", module + "/pkg/plan"},
 		{"cmd/reconciler", "k8s.io/client-go/kubernetes"},
+		{"internal/cli", module + "/internal/standin/tdstandin"},
+		{"cmd/reconciler", module + "/internal/demo"},
 	} {
 		g := graph(t)
 		if len(violations(g)) != 0 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -104,6 +106,29 @@ func TestAdaptersTalkToOneSystem(t *testing.T) {
 	}
 }
 
+// TestReconcileImportsNoAdapter: reconcile runs the pipeline through the
+// interfaces it declares (Loader, Catalog, Remote, Counter); the adapters
+// that satisfy them are wired in from outside, so none may be among its
+// dependencies, direct or not.
+func TestReconcileImportsNoAdapter(t *testing.T) {
+	_, all := deps(t, nil, pkgPath("internal/reconcile"))
+	if !all[pkgPath("pkg/catalog")] {
+		t.Fatal("internal/reconcile does not depend on pkg/catalog; the dependency listing is wrong")
+	}
+	for _, a := range []string{"internal/source", "internal/warehouse", "pkg/treasure", "internal/loadworker", "internal/daemon", "internal/wiring"} {
+		if all[pkgPath(a)] {
+			t.Errorf("internal/reconcile depends on %s; it imports no adapter", a)
+		}
+	}
+	// (The CUE evaluator links net/http; the allow-list keeps it out of
+	// reconcile's own imports.)
+	for _, f := range []string{"github.com/databricks/databricks-sql-go", "github.com/go-git/go-git/v5"} {
+		if all[f] {
+			t.Errorf("internal/reconcile depends on %s; it talks to no system itself", f)
+		}
+	}
+}
+
 func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
 	for _, pkg := range []string{"pkg/plan", "internal/apply", "internal/reconcile"} {
 		_, all := deps(t, nil, pkgPath(pkg))
@@ -119,26 +144,46 @@ func TestPlanAndApplyKnowNoHTTP(t *testing.T) {
 func TestOnlyTheBinaryImportsTheDaemon(t *testing.T) {
 	for importer, imps := range graph(t) {
 		for _, imp := range imps {
-			if imp == pkgPath("internal/daemon") && importer != "internal/cli" && !strings.HasPrefix(importer, "test/") {
-				t.Errorf("%s imports internal/daemon; only the binary's commands (internal/cli) may", importer)
+			if imp == pkgPath("internal/daemon") && importer != "internal/cli" && importer != "internal/demo" && !strings.HasPrefix(importer, "test/") {
+				t.Errorf("%s imports internal/daemon; only the binaries' commands (internal/cli, internal/demo) may", importer)
 			}
 		}
 	}
 }
 
-func TestProductionBinaryBuildsWithoutCgo(t *testing.T) {
-	_, all := deps(t, []string{"CGO_ENABLED=0"}, pkgPath("cmd/reconciler"))
-	if len(all) == 0 {
-		t.Fatal("no dependencies listed for cmd/reconciler")
-	}
-	for d := range all {
-		if strings.Contains(d, "duckdb") || strings.HasSuffix(d, "/internal/standin/dbxstandin") {
-			t.Errorf("with CGO_ENABLED=0 cmd/reconciler still depends on %s", d)
+// The product binary links no stand-in and no DuckDB, with cgo or without:
+// the demo, which needs both, is cmd/reconciler-demo.
+func TestProductionBinaryLinksNoStandIn(t *testing.T) {
+	for _, cgo := range []string{"CGO_ENABLED=0", "CGO_ENABLED=1"} {
+		_, all := deps(t, []string{cgo}, pkgPath("cmd/reconciler"))
+		if len(all) == 0 {
+			t.Fatalf("%s: no dependencies listed for cmd/reconciler", cgo)
+		}
+		if bad := standIns(all); len(bad) > 0 {
+			t.Errorf("with %s cmd/reconciler depends on %v", cgo, bad)
+		}
+		if !all["github.com/databricks/databricks-sql-go"] || !all[pkgPath("internal/cli")] {
+			t.Errorf("with %s cmd/reconciler does not link the Databricks driver and its commands; the dependency listing is wrong", cgo)
 		}
 	}
-	if !all["github.com/databricks/databricks-sql-go"] {
-		t.Errorf("cmd/reconciler does not link the Databricks driver; the dependency listing is wrong")
+	// The check sees what it looks for: the demo links both.
+	_, all := deps(t, []string{"CGO_ENABLED=1"}, pkgPath("cmd/reconciler-demo"))
+	if bad := standIns(all); !slices.Contains(bad, pkgPath("internal/standin/dbxstandin")) ||
+		!slices.ContainsFunc(bad, func(d string) bool { return strings.Contains(d, "duckdb") }) {
+		t.Errorf("cmd/reconciler-demo: stand-ins and DuckDB found %v, want both", bad)
 	}
+}
+
+// standIns returns the stand-in and DuckDB packages in a dependency set.
+func standIns(all map[string]bool) []string {
+	var out []string
+	for d := range all {
+		if strings.Contains(d, "duckdb") || strings.HasPrefix(d, pkgPath("internal/standin/")) {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // The binary speaks to the Kubernetes API through internal/leader's own client:

@@ -236,7 +236,7 @@ func TestDoctorFaults(t *testing.T) {
 		// A stopped warehouse answers 503 for a minute while it starts
 		// (longer than the driver's own retries): doctor says it is
 		// waiting, then the check passes.
-		fx, err := dbxstandin.LoadFixture("../../testdata/warehouse/retail.yaml")
+		fx, err := dbxstandin.LoadFixture("../../examples/retail-warehouse.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}

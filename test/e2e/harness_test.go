@@ -133,7 +133,7 @@ func newWorld(t *testing.T, c contract, treasureExtra string, before func(*tdsta
 	td.Start()
 	t.Cleanup(td.Close)
 
-	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
+	_, ep := dbxtest.Start(t, "../../examples/retail-warehouse.yaml")
 
 	port := freeTCPPort(t)
 	cfg := fmt.Sprintf(`// written by the end-to-end tests

@@ -61,7 +61,7 @@ func benchLatency(b *testing.B, n int) {
 	}
 	td.Start()
 	b.Cleanup(td.Close)
-	_, ep := dbxtest.Start(b, "../../testdata/warehouse/retail.yaml")
+	_, ep := dbxtest.Start(b, "../../examples/retail-warehouse.yaml")
 	git := gittest.NewServer(b)
 	repo := git.NewRepo(b, "segments")
 	repo.ImportDir(b, "retail parent", "../../examples/retail")

@@ -156,7 +156,7 @@ func TestShardedReplicas(t *testing.T) {
 	}
 	td.Start()
 	t.Cleanup(td.Close)
-	_, ep := dbxtest.Start(t, "../../testdata/warehouse/retail.yaml")
+	_, ep := dbxtest.Start(t, "../../examples/retail-warehouse.yaml")
 
 	api := leadertest.New(tokens...)
 	kube := httptest.NewTLSServer(api)

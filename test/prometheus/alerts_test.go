@@ -116,7 +116,7 @@ func TestStalledAlertFiresAndResolves(t *testing.T) {
 	}
 	td.Start()
 	t.Cleanup(td.Close)
-	_, ep := dbxtest.Start(t, filepath.Join(root, "testdata/warehouse/retail.yaml"))
+	_, ep := dbxtest.Start(t, filepath.Join(root, "examples/retail-warehouse.yaml"))
 	git := gittest.NewServer(t, gittest.WithToken(gitToken))
 	repo := git.NewRepo(t, "segments")
 	repo.ImportDir(t, "retail segments", filepath.Join(root, "examples/retail"))

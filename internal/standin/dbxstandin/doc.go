@@ -7,7 +7,7 @@
 //
 // A test typically does:
 //
-//	fx, _ := dbxstandin.LoadFixture("testdata/warehouse/retail.yaml")
+//	fx, _ := dbxstandin.LoadFixture("examples/retail-warehouse.yaml")
 //	srv, _ := dbxstandin.New(fx)
 //	defer srv.Close()
 //	ep, _ := srv.Start()
@@ -15,7 +15,7 @@
 //
 // Endpoint.DSN turns telemetry and CloudFetch off (the DSN is the only way to
 // stop driver v1.14.0 from calling https://<host>:443 for feature flags).
-// The retail fixture in testdata/warehouse/retail.yaml has principals
+// The retail fixture in examples/retail-warehouse.yaml has principals
 // treasure-sp (token dapi-treasure-sp, can read retail_prod.cdp) and intern
 // (token dapi-intern, USE CATALOG only); testdata/warehouse/broken.yaml is a
 // small catalog where the retail example does not fit.

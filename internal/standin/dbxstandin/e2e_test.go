@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 func retailPath(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "warehouse", "retail.yaml")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "retail-warehouse.yaml")
 }
 
 var shared struct {

@@ -153,7 +153,14 @@ func LoadFixture(path string) (Fixture, error) {
 	if err != nil {
 		return Fixture{}, fmt.Errorf("read fixture: %w", err)
 	}
+	return ParseFixture(path, data)
+}
+
+// ParseFixture decodes and validates a fixture read from a file of the given
+// name (its extension chooses JSON or YAML), as LoadFixture does.
+func ParseFixture(path string, data []byte) (Fixture, error) {
 	var f Fixture
+	var err error
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
 		dec := json.NewDecoder(bytes.NewReader(data))

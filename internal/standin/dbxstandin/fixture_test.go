@@ -46,7 +46,7 @@ func TestParseType(t *testing.T) {
 }
 
 func TestLoadRetailFixture(t *testing.T) {
-	fx, err := LoadFixture(fixturePath("retail.yaml"))
+	fx, err := LoadFixture(filepath.Join(fixturePath(""), "..", "..", "examples", "retail-warehouse.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

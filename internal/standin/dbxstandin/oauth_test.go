@@ -11,7 +11,7 @@ import (
 )
 
 func TestTokenEndpointClientCredentials(t *testing.T) {
-	fx, err := LoadFixture("../../../testdata/warehouse/retail.yaml")
+	fx, err := LoadFixture("../../../examples/retail-warehouse.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,23 @@ SELECT
 FROM (
 /* one row per customer key */
 SELECT
-  bool_or(((COALESCE(b1.`a1` = :p6, FALSE)) AND ((COALESCE(COALESCE(b2.`a1`, 0) /* no rows counts 0 */ = :p7, FALSE)) OR (NOT (/* segment "VIP Customers" */ ((COALESCE(c.`ltv` >= :p8, FALSE) AND COALESCE(COALESCE(b2.`a2`, 0) /* no rows counts 0 */ >= :p10, FALSE) AND NOT (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p11, FALSE) AND COALESCE(c.`last_login` < :p12 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b2.`a3`, 0) /* no rows counts 0 */ >= :p14, FALSE)))) /* exclude */))) /* exclude */))) /* exclude */)))) AS `s1`,
-  c.`customer_id` AS k
+  bool_or(((COALESCE(`b1_a1` = :p6, FALSE)) AND ((COALESCE(COALESCE(`b2_a1`, 0) /* no rows counts 0 */ = :p7, FALSE)) OR (NOT (/* segment "VIP Customers" */ `r3`) /* exclude */)))) AS `s1`,
+  `k`
+FROM (
+/* referenced segments, each computed once per row (level 3) */
+SELECT *,
+  ((COALESCE(`c_ltv` >= :p8, FALSE) AND COALESCE(COALESCE(`b2_a2`, 0) /* no rows counts 0 */ >= :p10, FALSE) AND NOT (/* segment "Churn Risk" */ `r2`) /* exclude */)) AS `r3`
+FROM (
+/* referenced segments, each computed once per row (level 2) */
+SELECT *,
+  ((COALESCE(`c_ltv` > :p11, FALSE) AND COALESCE(`c_last_login` < :p12 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ `r1`) /* exclude */)) AS `r2`
+FROM (
+/* referenced segments, each computed once per row (level 1) */
+SELECT *,
+  ((COALESCE(COALESCE(`b2_a3`, 0) /* no rows counts 0 */ >= :p14, FALSE))) AS `r1`
+FROM (
+/* the rows: each customer row with its grouped joined tables and behaviors */
+SELECT c.`customer_id` AS `k`, b1.`a1` AS `b1_a1`, b2.`a1` AS `b2_a1`, c.`ltv` AS `c_ltv`, b2.`a2` AS `b2_a2`, c.`last_login` AS `c_last_login`, b2.`a3` AS `b2_a3`
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -22,7 +37,11 @@ LEFT JOIN (
   GROUP BY `customer_id`
 ) AS b2 ON b2.k = c.`customer_id`
 WHERE c.`customer_id` IS NOT NULL
-GROUP BY c.`customer_id`
+) AS `l0`
+) AS `l1`
+) AS `l2`
+) AS `per_row`
+GROUP BY `k`
 ) AS per_key
 -- params
 -- :p1 = string https://www.google.

@@ -4,8 +4,15 @@ SELECT
 FROM (
 /* one row per customer key */
 SELECT
-  bool_or(((COALESCE(c.`ltv` > :p1, FALSE) AND COALESCE(c.`last_login` < :p2 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b1.`a1`, 0) /* no rows counts 0 */ >= :p5, FALSE)))) /* exclude */))) AS `s1`,
-  c.`customer_id` AS k
+  bool_or(((COALESCE(`c_ltv` > :p1, FALSE) AND COALESCE(`c_last_login` < :p2 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ `r1`) /* exclude */))) AS `s1`,
+  `k`
+FROM (
+/* referenced segments, each computed once per row (level 1) */
+SELECT *,
+  ((COALESCE(COALESCE(`b1_a1`, 0) /* no rows counts 0 */ >= :p5, FALSE))) AS `r1`
+FROM (
+/* the rows: each customer row with its grouped joined tables and behaviors */
+SELECT c.`customer_id` AS `k`, c.`ltv` AS `c_ltv`, c.`last_login` AS `c_last_login`, b1.`a1` AS `b1_a1`
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -14,7 +21,9 @@ LEFT JOIN (
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`
 WHERE c.`customer_id` IS NOT NULL
-GROUP BY c.`customer_id`
+) AS `l0`
+) AS `per_row`
+GROUP BY `k`
 ) AS per_key
 -- params
 -- :p1 = float64 200

@@ -4,8 +4,19 @@ SELECT
 FROM (
 /* one row per customer key */
 SELECT
-  bool_or(((COALESCE(c.`loyalty_tier` = :p1, FALSE) AND NOT (NOT COALESCE(b1.`a1` IS NULL, FALSE)) /* exclude */ AND (/* segment "Churn Risk" */ ((COALESCE(c.`ltv` > :p4, FALSE) AND COALESCE(c.`last_login` < :p5 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ ((COALESCE(COALESCE(b1.`a2`, 0) /* no rows counts 0 */ >= :p7, FALSE)))) /* exclude */)))))) AS `s1`,
-  c.`customer_id` AS k
+  bool_or(((COALESCE(`c_loyalty_tier` = :p1, FALSE) AND NOT (NOT COALESCE(`b1_a1` IS NULL, FALSE)) /* exclude */ AND (/* segment "Churn Risk" */ `r2`)))) AS `s1`,
+  `k`
+FROM (
+/* referenced segments, each computed once per row (level 2) */
+SELECT *,
+  ((COALESCE(`c_ltv` > :p4, FALSE) AND COALESCE(`c_last_login` < :p5 /* last n units: now moved back */, FALSE) AND NOT (/* segment "Recent Buyers" */ `r1`) /* exclude */)) AS `r2`
+FROM (
+/* referenced segments, each computed once per row (level 1) */
+SELECT *,
+  ((COALESCE(COALESCE(`b1_a2`, 0) /* no rows counts 0 */ >= :p7, FALSE))) AS `r1`
+FROM (
+/* the rows: each customer row with its grouped joined tables and behaviors */
+SELECT c.`customer_id` AS `k`, c.`loyalty_tier` AS `c_loyalty_tier`, b1.`a1` AS `b1_a1`, c.`ltv` AS `c_ltv`, c.`last_login` AS `c_last_login`, b1.`a2` AS `b1_a2`
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
@@ -15,7 +26,10 @@ LEFT JOIN (
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`
 WHERE c.`customer_id` IS NOT NULL
-GROUP BY c.`customer_id`
+) AS `l0`
+) AS `l1`
+) AS `per_row`
+GROUP BY `k`
 ) AS per_key
 -- params
 -- :p1 = string gold

@@ -1,4 +1,4 @@
-package daemon
+package wiring_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/internal/config"
 	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
+	"github.com/cas-reconciler/reconciler/internal/wiring"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
@@ -119,7 +120,7 @@ databricks: {host: "dbc.invalid", httpPath: "/p", token: env: "K"}
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Build(cfg, BuildOptions{})
+	c, err := wiring.Build(cfg, wiring.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

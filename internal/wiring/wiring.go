@@ -1,14 +1,12 @@
-package daemon
+package wiring
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/apply"
@@ -21,7 +19,6 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/warehouse"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
-	"github.com/cas-reconciler/reconciler/pkg/spec"
 	"github.com/cas-reconciler/reconciler/pkg/treasure"
 	"github.com/cas-reconciler/reconciler/pkg/validate"
 )
@@ -33,9 +30,9 @@ var (
 	_ apply.Target      = (*treasure.Client)(nil)
 )
 
-// BuildOptions are the injectable parts of Build. The zero value builds
+// Options are the injectable parts of Build. The zero value builds
 // everything from the configuration alone.
-type BuildOptions struct {
+type Options struct {
 	// Logger receives the clients' logs; discarded when nil.
 	Logger *slog.Logger
 	// Metrics records the clients' requests; nothing is recorded when nil.
@@ -124,19 +121,20 @@ func (c *Clients) Close() error {
 // and per source a git repository, a Treasure Data client (owner = the
 // source's owner, requests reported to opts.Metrics) and a reconciler with
 // the source's prune and drift policy. It does no network I/O. The CLI
-// commands plan, apply and import use it, as does the daemon.
+// commands (plan, apply, import, preview, doctor) use it, and so does the
+// daemon's creator, which hands the clients to daemon.New.
 //
 // Only the clients whose secrets the configuration holds are built
 // (config.LoadUsing reads a command's secrets only): without the warehouse
 // credentials there is no Databricks client and the reconcilers skip the
 // warehouse checks; without the git credentials there are no repositories.
 // The Treasure Data API key is always needed.
-func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
+func Build(cfg *config.Config, opts Options) (*Clients, error) {
 	if cfg == nil {
-		return nil, errors.New("daemon: nil configuration")
+		return nil, errors.New("wiring: nil configuration")
 	}
 	if cfg.Unresolved&config.UseTreasure != 0 {
-		return nil, errors.New("daemon: the configuration was loaded without its Treasure Data API key")
+		return nil, errors.New("wiring: the configuration was loaded without its Treasure Data API key")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -156,9 +154,9 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 	var wh *warehouse.Client
 	if cfg.Unresolved&config.UseWarehouse == 0 {
 		var err error
-		wh, err = warehouse.Open(warehouseOptions(cfg, opts))
+		wh, err = Warehouse(cfg.Databricks, opts)
 		if err != nil {
-			return nil, fmt.Errorf("databricks: %w", err)
+			return nil, err
 		}
 		c.Warehouse = wh
 		c.closers = append(c.closers, wh.Close)
@@ -193,13 +191,8 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 		}
 
 		loader := loadworker.New(loadLimits(cfg.Load))
-		keyed := &keyedLoader{inner: loader}
 		var cat reconcile.Catalog
-		switch {
-		case wh == nil:
-		case cfg.Databricks.CheckUniqueness:
-			cat = &uniqueCatalog{wh: wh, loader: keyed}
-		default:
+		if wh != nil {
 			cat = wh
 		}
 		// A source's prune replaces the global one, except protect: the
@@ -223,7 +216,7 @@ func Build(cfg *config.Config, opts BuildOptions) (*Clients, error) {
 			counter = wh
 		}
 		rec := &reconcile.Reconciler{
-			Loader:  keyed,
+			Loader:  loader,
 			Catalog: cat,
 			Remote:  td,
 			Plan: plan.Options{
@@ -336,8 +329,21 @@ func Secrets(cfg *config.Config) []string {
 	return out
 }
 
-func warehouseOptions(cfg *config.Config, opts BuildOptions) warehouse.Options {
-	d := cfg.Databricks
+// Warehouse opens the Databricks client of d (with WarehouseOptions); it
+// does no network I/O. Build opens the configuration's client with it, and
+// so does reconciler validate --warehouse.
+func Warehouse(d config.Databricks, opts Options) (*warehouse.Client, error) {
+	wh, err := warehouse.Open(WarehouseOptions(d, opts))
+	if err != nil {
+		return nil, fmt.Errorf("databricks: %w", err)
+	}
+	return wh, nil
+}
+
+// WarehouseOptions maps the databricks section of a configuration to the
+// client's options: the only place that does. A zero startTimeout gives up
+// at the first HTTP 503; opts.Warehouse adjusts the result last.
+func WarehouseOptions(d config.Databricks, opts Options) warehouse.Options {
 	wo := warehouse.Options{
 		Host:           d.Host,
 		Port:           d.Port,
@@ -396,7 +402,7 @@ func sourceOptions(cfg *config.Config, sc *config.Source) source.Options {
 // segment rules across restarts (treasure.Options.RuleCacheFile).
 const ruleCachePrefix = ".treasure-rules-"
 
-func treasureOptions(cfg *config.Config, sc *config.Source, opts BuildOptions, log *slog.Logger) treasure.Options {
+func treasureOptions(cfg *config.Config, sc *config.Source, opts Options, log *slog.Logger) treasure.Options {
 	t := cfg.Treasure
 	to := treasure.Options{
 		APIKey:           t.APIKey.Value(),
@@ -451,53 +457,12 @@ func loadLimits(l config.LoadLimits) loadworker.Limits {
 	}
 }
 
-// keyedLoader remembers the last loaded state, for the uniqueness check.
-type keyedLoader struct {
-	inner reconcile.Loader
-	mu    sync.Mutex
-	state segment.State
-}
-
-func (l *keyedLoader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
-	res, err := l.inner.Load(ctx, fsys)
-	if res != nil {
-		l.mu.Lock()
-		l.state = res.State
-		l.mu.Unlock()
-	}
-	return res, err
-}
-
-func (l *keyedLoader) last() segment.State {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.state
-}
-
-// uniqueCatalog adds the opt-in uniqueness check of customers keys to each
-// warehouse snapshot.
-type uniqueCatalog struct {
-	wh     *warehouse.Client
-	loader *keyedLoader
-}
-
-func (u *uniqueCatalog) Snapshot(ctx context.Context, tables []segment.Table) (*warehouse.Catalog, error) {
-	cat, err := u.wh.Snapshot(ctx, tables)
-	if err != nil {
-		return nil, err
-	}
-	if err := u.wh.CheckKeys(ctx, cat, warehouse.CustomerKeys(u.loader.last())); err != nil {
-		return nil, err
-	}
-	return cat, nil
-}
-
 // TreasureClient returns a Treasure Data client built from cfg like a
 // source's, whose ownership markers name owner (reconciler doctor's
 // sandbox writes as its own owner, never as a source).
-func TreasureClient(cfg *config.Config, owner string, opts BuildOptions) (*treasure.Client, error) {
+func TreasureClient(cfg *config.Config, owner string, opts Options) (*treasure.Client, error) {
 	if cfg.Unresolved&config.UseTreasure != 0 {
-		return nil, errors.New("daemon: the configuration was loaded without its Treasure Data API key")
+		return nil, errors.New("wiring: the configuration was loaded without its Treasure Data API key")
 	}
 	log := opts.Logger
 	if log == nil {
