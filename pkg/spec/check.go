@@ -29,6 +29,11 @@ type checker struct {
 	// claimed maps "kind\x00parent/old name" to the object whose
 	// renamedFrom names it.
 	claimed map[string]string
+	// parentSrc maps each parent of st to the object it was copied from
+	// (in a file result), which identifies it across loads.
+	parentSrc map[*segment.Parent]*segment.Parent
+	// nameHashes caches nameHash per parent name.
+	nameHashes map[string]uint64
 }
 
 // checkedSegment is a segment to check: one of the state, or one that
@@ -36,14 +41,15 @@ type checker struct {
 type checkedSegment struct {
 	seg    *segment.Segment
 	broken *brokenParts // nil for a valid segment
+	memo   *segMemo     // nil without a cache
 }
 
 // check runs every check that needs more than one file or more than the
 // schema can express, and returns the problems found (unsorted). segs are
 // the segments to check in file order: those of st and those that failed
 // the schema.
-func check(st *segment.State, known knownNames, segs []checkedSegment) diag.Diagnostics {
-	c := &checker{st: st, known: known, segs: segs}
+func check(st *segment.State, known knownNames, segs []checkedSegment, parentSrc map[*segment.Parent]*segment.Parent) diag.Diagnostics {
+	c := &checker{st: st, known: known, segs: segs, parentSrc: parentSrc}
 	parents := c.checkParents()
 	c.checkFolders(parents)
 	c.checkSegments(parents)
@@ -153,25 +159,21 @@ func (c *checker) checkFolders(parents map[string]*segment.Parent) {
 		}
 		seen[f.Key()] = f.Origin.Pos
 	}
-	declared := map[segment.Key]bool{}
-	for k := range seen {
-		declared[k] = true
-	}
 	for _, f := range c.st.Folders {
-		c.renames("folder", f.Parent, f.Path, f.RenamedFrom, f.Origin.At("renamedFrom"), declared)
+		c.renames("folder", f.Parent, f.Path, f.RenamedFrom, f.Origin.At("renamedFrom"), seen)
 	}
 }
 
 // renames checks the renamedFrom list of one folder or segment: an earlier
 // name is not one the repository declares (for the parent segment) and is
 // claimed by one object only.
-func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos, declared map[segment.Key]bool) {
+func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos, declared map[segment.Key]diag.Pos) {
 	if c.claimed == nil {
 		c.claimed = map[string]string{}
 	}
 	for _, old := range from {
 		switch k := (segment.Key{Parent: parent, Name: old}); {
-		case old == name || declared[k]:
+		case old == name || isDeclared(declared, k):
 			c.errorf(at, "renamed-from-declared", "%s %q is renamedFrom %q, which the repository declares", kind, name, old).
 				Detail = "renamedFrom lists names the object had before; remove the entry, or the other declaration"
 		case c.claimed[kind+"\x00"+k.String()] != "":
@@ -183,6 +185,11 @@ func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos,
 	}
 }
 
+func isDeclared(declared map[segment.Key]diag.Pos, k segment.Key) bool {
+	_, ok := declared[k]
+	return ok
+}
+
 // ref is a reference from one segment to another, for cycle detection.
 type ref struct {
 	to string
@@ -190,7 +197,7 @@ type ref struct {
 }
 
 func (c *checker) checkSegments(parents map[string]*segment.Parent) {
-	seen := map[segment.Key]diag.Pos{}
+	seen := make(map[segment.Key]diag.Pos, len(c.segs))
 	names := map[string]map[string]bool{}  // parent -> segment names
 	graph := map[string]map[string][]ref{} // parent -> segment -> references
 	for _, cs := range c.segs {
@@ -199,7 +206,8 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 			continue
 		}
 		if names[s.Parent] == nil {
-			names[s.Parent] = map[string]bool{}
+			// Most segments share one parent.
+			names[s.Parent] = make(map[string]bool, len(c.segs)/max(1, len(c.st.Parents)))
 		}
 		names[s.Parent][s.Name] = true
 	}
@@ -207,7 +215,9 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 		s, broken := cs.seg, cs.broken
 		var p *segment.Parent
 		if broken == nil || !broken.parent {
-			p = c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
+			if p = parents[s.Parent]; p == nil {
+				p = c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
+			}
 		}
 		if broken == nil || !broken.name {
 			if first, ok := seen[s.Key()]; ok {
@@ -217,43 +227,72 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 			}
 			seen[s.Key()] = s.Origin.Pos
 		}
-		if s.Kind != "" && s.Kind != segment.Batch {
-			c.errorf(s.Origin.At("kind"), "kind", "segment kind %q is not supported", s.Kind).
-				Detail = "composable parent segments support batch segments only"
-		}
-		for i := range s.Activations {
-			c.checkActivation(p, &s.Activations[i])
-		}
-		if broken.skipRule() || (broken != nil && s.Rule.IsEmpty()) {
-			// An empty rule of a broken segment is most likely a
-			// misspelt or broken where or rule, reported by the schema.
-			continue
-		}
-		if s.Rule.IsEmpty() {
-			c.errorf(s.Rule.Origin.Pos, "empty-rule", "segment %q has an empty rule", s.Name).
-				Detail = "add conditions with where (or rule); an empty rule would select every profile"
-			continue
-		}
-		rc := ruleChecker{c: c, p: p, seg: s, segments: names[s.Parent], broken: broken}
-		rc.rule(&s.Rule)
-		if p != nil && len(rc.refs) > 0 {
+		if refs := c.segmentChecks(cs, p, names[s.Parent]); p != nil && len(refs) > 0 {
 			if graph[s.Parent] == nil {
 				graph[s.Parent] = map[string][]ref{}
 			}
-			graph[s.Parent][s.Name] = rc.refs
+			graph[s.Parent][s.Name] = refs
 		}
 	}
 	for _, parent := range sortedKeys(graph) {
 		c.cycles(parent, graph[parent])
 	}
-	declared := map[segment.Key]bool{}
-	for k := range seen {
-		declared[k] = true
-	}
 	for _, cs := range c.segs {
-		s := cs.seg
-		c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), declared)
+		if s := cs.seg; len(s.RenamedFrom) > 0 {
+			c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), seen)
+		}
 	}
+}
+
+// segmentChecks runs the checks of one segment that do not compare it with
+// the other segments' declarations (its kind, activations and rule), and
+// returns its references. p is its parent (nil when unknown) and names the
+// segments of the same parent. The result is taken from the segment's memo
+// when what the checks looked at is unchanged.
+func (c *checker) segmentChecks(cs checkedSegment, p *segment.Parent, names map[string]bool) []ref {
+	s, broken := cs.seg, cs.broken
+	if m := cs.memo.load(); m != nil && c.memoValid(m, s, p, names) {
+		c.diags = append(c.diags, m.diags...)
+		return m.refs
+	}
+	start := len(c.diags)
+	var deps *segDeps
+	if cs.memo != nil {
+		deps = &segDeps{parentName: s.Parent, parent: c.parentSrc[p]}
+	}
+	refs := c.segmentRule(s, broken, p, names, deps)
+	if deps != nil {
+		if deps.allNames {
+			deps.nameHash = c.nameHash(s.Parent, names)
+		}
+		cs.memo.store(&segCheck{segDeps: *deps, diags: slices.Clone(c.diags[start:]), refs: refs})
+	}
+	return refs
+}
+
+// segmentRule checks the kind, activations and rule of one segment and
+// returns its references; deps, when set, records what the checks looked up.
+func (c *checker) segmentRule(s *segment.Segment, broken *brokenParts, p *segment.Parent, names map[string]bool, deps *segDeps) []ref {
+	if s.Kind != "" && s.Kind != segment.Batch {
+		c.errorf(s.Origin.At("kind"), "kind", "segment kind %q is not supported", s.Kind).
+			Detail = "composable parent segments support batch segments only"
+	}
+	for i := range s.Activations {
+		c.checkActivation(p, &s.Activations[i])
+	}
+	if broken.skipRule() || (broken != nil && s.Rule.IsEmpty()) {
+		// An empty rule of a broken segment is most likely a
+		// misspelt or broken where or rule, reported by the schema.
+		return nil
+	}
+	if s.Rule.IsEmpty() {
+		c.errorf(s.Rule.Origin.Pos, "empty-rule", "segment %q has an empty rule", s.Name).
+			Detail = "add conditions with where (or rule); an empty rule would select every profile"
+		return nil
+	}
+	rc := ruleChecker{c: c, p: p, seg: s, segments: names, broken: broken, deps: deps}
+	rc.rule(&s.Rule)
+	return rc.refs
 }
 
 // cycles reports each reference cycle among the segments of one parent once,
@@ -331,6 +370,7 @@ type ruleChecker struct {
 	segments map[string]bool // names of the segments of the same parent
 	broken   *brokenParts    // parts to skip; nil for a valid segment
 	refs     []ref
+	deps     *segDeps // records lookups for the memo; nil without one
 }
 
 func (rc *ruleChecker) rule(r *segment.Rule) {
@@ -480,12 +520,18 @@ func (rc *ruleChecker) reference(cond *segment.Condition) {
 		}
 		return
 	}
-	if rc.segments[cond.Segment] {
+	switch rc.c.lookup(rc.segments, cond.Segment, rc.deps) {
+	case declaredName:
 		rc.refs = append(rc.refs, ref{to: cond.Segment, at: at})
 		return
-	}
-	if rc.c.known.segments[cond.Segment] || rc.p == nil {
+	case invalidName:
 		return
+	}
+	if rc.p == nil {
+		return
+	}
+	if rc.deps != nil {
+		rc.deps.allNames = true
 	}
 	c.errorf(at, "unknown-segment", "reference to unknown segment %q in parent segment %q", cond.Segment, rc.seg.Parent).
 		Detail = didYouMean("segment", cond.Segment, mapKeys(rc.segments))

@@ -58,6 +58,9 @@ type fileResult struct {
 	partial []partialSegment
 	diags   diag.Diagnostics
 	empty   bool // the file declares nothing (only schema glue)
+	// memo holds the check results of segments then partial, for a
+	// result in a Cache (nil otherwise).
+	memo []segMemo
 }
 
 // evaluator evaluates files in one cue.Context. It is used by one goroutine.

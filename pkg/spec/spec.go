@@ -1,9 +1,11 @@
 package spec
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"runtime"
@@ -85,7 +87,7 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("load schema: %w", w.err)
 	}
 	opts.Cache.sweep()
-	res := assemble(w.results)
+	res := assemble(w.results, opts.Cache != nil)
 	res.Files, res.Cached = len(files), cached
 	return res, nil
 }
@@ -141,23 +143,27 @@ func (w *loadWorkers) run() {
 // came from the cache, and the error that stopped it (a read, ctx).
 func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []string) (int, error) {
 	cached := 0
+	// buf holds each file while it is looked up in the cache; only the
+	// files to evaluate are copied.
+	var buf []byte
 	for i, name := range files {
 		if err := ctx.Err(); err != nil {
 			return cached, err
 		}
-		src, err := fs.ReadFile(fsys, name)
-		if err != nil {
+		var err error
+		if buf, err = readFile(fsys, name, buf); err != nil {
 			return cached, fmt.Errorf("read %s: %w", name, err)
 		}
 		var key cacheKey
 		if w.opts.Cache != nil {
-			key = newCacheKey(name, src)
+			key = newCacheKey(name, buf)
 			if r := w.opts.Cache.get(key); r != nil {
 				w.results[i] = r
 				cached++
 				continue
 			}
 		}
+		src := bytes.Clone(buf)
 		select {
 		case w.jobs <- loadJob{i: i, path: name, src: src, key: key}:
 		case <-ctx.Done():
@@ -165,6 +171,30 @@ func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []string) (int
 		}
 	}
 	return cached, nil
+}
+
+// readFile reads file name of fsys into buf, growing it as needed, and
+// returns the contents.
+func readFile(fsys fs.FS, name string, buf []byte) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // Files lists the CUE files of fsys that Load reads, in the order it reads
@@ -196,10 +226,11 @@ func cueFiles(fsys fs.FS) ([]string, error) {
 	return files, nil
 }
 
-// assemble merges the per-file results (copying what it keeps), fills what
-// needs the whole repository, and runs the semantic checks.
-func assemble(results []*fileResult) *Result {
-	a := gather(results)
+// assemble merges the per-file results, fills what needs the whole
+// repository, and runs the semantic checks. It copies what it keeps when the
+// results are shared (with a Cache); otherwise it takes them over.
+func assemble(results []*fileResult, shared bool) *Result {
+	a := gather(results, shared)
 	res := a.res
 	a.defaultParent()
 	for i := range res.State.Segments {
@@ -208,7 +239,11 @@ func assemble(results []*fileResult) *Result {
 			s.Activations[j].Parent, s.Activations[j].Segment = s.Parent, s.Name
 		}
 	}
-	res.Diagnostics = append(res.Diagnostics, check(&res.State, a.known, a.inFileOrder())...)
+	parentSrc := make(map[*segment.Parent]*segment.Parent, len(a.parentFrom))
+	for i := range res.State.Parents {
+		parentSrc[&res.State.Parents[i]] = a.parentFrom[i]
+	}
+	res.Diagnostics = append(res.Diagnostics, check(&res.State, a.known, a.inFileOrder(), parentSrc)...)
 	res.State.Folders = impliedFolders(res.State.Folders, res.State.Segments)
 	res.Diagnostics = res.Diagnostics.Sort()
 	return res
@@ -222,10 +257,17 @@ type assembly struct {
 	// counts holds, per file, how many valid and partial segments it has,
 	// so that the checks see every segment in file order.
 	counts [][2]int
+	// memos holds, per file, the memo slots of its segments (nil without
+	// a cache).
+	memos [][]segMemo
+	// parentFrom holds, per parent of the state, the object in its file
+	// result that it was copied from.
+	parentFrom []*segment.Parent
 }
 
-// gather merges the per-file results, copying what it keeps.
-func gather(results []*fileResult) *assembly {
+// gather merges the per-file results, copying what it keeps when they are
+// shared.
+func gather(results []*fileResult, shared bool) *assembly {
 	res := &Result{}
 	var np, nf, ns int
 	for _, r := range results {
@@ -237,22 +279,31 @@ func gather(results []*fileResult) *assembly {
 	res.State.Folders = make([]segment.Folder, 0, nf)
 	res.State.Segments = make([]segment.Segment, 0, ns)
 	a := &assembly{res: res, known: knownNames{parents: map[string]bool{}, segments: map[string]bool{}}}
+	sc := newSegmentCopier(results, shared)
 	for _, r := range results {
 		if r == nil {
 			continue
 		}
 		res.Diagnostics = append(res.Diagnostics, r.diags...)
-		for _, p := range r.parents {
-			res.State.Parents = append(res.State.Parents, cloneParent(p))
+		for i := range r.parents {
+			p := r.parents[i]
+			if shared {
+				p = cloneParent(p)
+			}
+			res.State.Parents = append(res.State.Parents, p)
+			a.parentFrom = append(a.parentFrom, &r.parents[i])
 		}
 		res.State.Folders = append(res.State.Folders, r.folders...)
-		for _, s := range r.segments {
-			res.State.Segments = append(res.State.Segments, cloneSegment(s))
+		res.State.Segments = append(res.State.Segments, r.segments...)
+		for i := len(res.State.Segments) - len(r.segments); i < len(res.State.Segments); i++ {
+			sc.own(&res.State.Segments[i])
 		}
 		for _, p := range r.partial {
-			a.partial = append(a.partial, partialSegment{seg: cloneSegment(p.seg), broken: p.broken})
+			a.partial = append(a.partial, p)
+			sc.own(&a.partial[len(a.partial)-1].seg)
 		}
 		a.counts = append(a.counts, [2]int{len(r.segments), len(r.partial)})
+		a.memos = append(a.memos, r.memo)
 		for _, n := range r.invalidParents {
 			a.known.parents[n] = true
 		}
@@ -300,14 +351,20 @@ func (a *assembly) inFileOrder() []checkedSegment {
 	st := &a.res.State
 	segs := make([]checkedSegment, 0, len(st.Segments)+len(a.partial))
 	var vi, pi int
-	for _, n := range a.counts {
+	for f, n := range a.counts {
 		file := segs[len(segs):]
-		for ; n[0] > 0; n[0]-- {
-			file = append(file, checkedSegment{seg: &st.Segments[vi]})
+		memo := func(i int) *segMemo {
+			if a.memos[f] == nil {
+				return nil
+			}
+			return &a.memos[f][i]
+		}
+		for i := range n[0] {
+			file = append(file, checkedSegment{seg: &st.Segments[vi], memo: memo(i)})
 			vi++
 		}
-		for ; n[1] > 0; n[1]-- {
-			file = append(file, checkedSegment{seg: &a.partial[pi].seg, broken: a.partial[pi].broken})
+		for i := range n[1] {
+			file = append(file, checkedSegment{seg: &a.partial[pi].seg, broken: a.partial[pi].broken, memo: memo(n[0] + i)})
 			pi++
 		}
 		slices.SortStableFunc(file, func(x, y checkedSegment) int { return x.seg.Origin.Pos.Compare(y.seg.Origin.Pos) })
@@ -325,14 +382,17 @@ func impliedFolders(declared []segment.Folder, segs []segment.Segment) []segment
 		have[f.Key()] = true
 	}
 	var implied []segment.Folder
-	add := func(parent, p string, origin segment.Origin) {
+	// add adds folder p of parent and its ancestors, at the position of
+	// field of o (of o itself when field is empty), looked up only when a
+	// folder is added.
+	add := func(parent, p string, o segment.Origin, field string) {
 		for p != "" && parent != "" {
 			k := segment.Key{Parent: parent, Name: p}
 			if have[k] {
 				return
 			}
 			have[k] = true
-			implied = append(implied, segment.Folder{Parent: parent, Path: p, Origin: segment.Origin{Pos: origin.Pos}})
+			implied = append(implied, segment.Folder{Parent: parent, Path: p, Origin: segment.Origin{Pos: o.At(field)}})
 			i := strings.LastIndexByte(p, '/')
 			if i < 0 {
 				return
@@ -342,11 +402,11 @@ func impliedFolders(declared []segment.Folder, segs []segment.Segment) []segment
 	}
 	for _, f := range declared {
 		if f.ParentPath() != "" {
-			add(f.Parent, f.ParentPath(), f.Origin)
+			add(f.Parent, f.ParentPath(), segment.Origin{Pos: f.Origin.Pos}, "")
 		}
 	}
-	for _, s := range segs {
-		add(s.Parent, s.Folder, segment.Origin{Pos: s.Origin.At("folder")})
+	for i := range segs {
+		add(segs[i].Parent, segs[i].Folder, segs[i].Origin, "folder")
 	}
 	slices.SortFunc(implied, func(a, b segment.Folder) int {
 		if c := strings.Compare(a.Parent, b.Parent); c != 0 {
@@ -432,6 +492,7 @@ func (c *Cache) put(k cacheKey, r *fileResult) {
 	if c == nil {
 		return
 	}
+	r.memo = make([]segMemo, len(r.segments)+len(r.partial))
 	c.mu.Lock()
 	c.entries[k] = &cacheEntry{r: r, gen: c.gen}
 	c.mu.Unlock()
