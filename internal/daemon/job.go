@@ -255,7 +255,7 @@ func (f fetcher) Fetch(ctx context.Context) (reconcile.Snapshot, error) {
 	if err == nil {
 		f.st.mu.Lock()
 		if f.st.log != nil {
-			f.st.log = f.st.log.With("revision", shortRev(snap.Revision))
+			f.st.log = f.st.log.With("revision", plan.ShortRevision(snap.Revision))
 		}
 		f.st.mu.Unlock()
 	}
@@ -470,39 +470,32 @@ func summarize(s *SourceStatus) string {
 		line = "no run yet"
 	case r.Result == reconcile.ConditionStalled:
 		line = fmt.Sprintf("stalled (%s) at revision %s: nothing is planned or applied until the branch moves or a run "+
-			"is triggered; see message and diagnostics", s.Reason, shortRev(s.Revision))
+			"is triggered; see message and diagnostics", s.Reason, plan.ShortRevision(s.Revision))
 	case r.Result == reconcile.ConditionWaiting || r.Result == reconcile.ConditionFailed:
-		line = fmt.Sprintf("%s (%s) at revision %s", r.Result, s.Reason, shortRev(s.Revision))
+		line = fmt.Sprintf("%s (%s) at revision %s", r.Result, s.Reason, plan.ShortRevision(s.Revision))
 		if !s.NextRetry.IsZero() {
 			line += ": retried at " + s.NextRetry.UTC().Format(time.RFC3339)
 		}
 	case r.Held != "" && s.Plan != nil:
-		line = fmt.Sprintf("held (%s) at revision %s: %s", r.Held, shortRev(s.Plan.Revision), s.Plan.Text)
+		line = fmt.Sprintf("held (%s) at revision %s: %s", r.Held, plan.ShortRevision(s.Plan.Revision), s.Plan.Text)
 	case s.Plan != nil && s.Plan.Unresolved > 0:
-		line = fmt.Sprintf("not ready at revision %s: %s", shortRev(s.Plan.Revision), s.Plan.Text)
+		line = fmt.Sprintf("not ready at revision %s: %s", plan.ShortRevision(s.Plan.Revision), s.Plan.Text)
 		if s.Plan.PruneBlocked != "" {
 			line += " Deletes blocked: " + s.Plan.PruneBlocked + "."
 		}
 	case s.Plan != nil:
-		line = fmt.Sprintf("ready at revision %s", shortRev(s.Plan.Revision))
+		line = fmt.Sprintf("ready at revision %s", plan.ShortRevision(s.Plan.Revision))
 		if r.Applied {
 			line += ", applied"
 		}
 		line += ": " + s.Plan.Text
 	default:
-		line = fmt.Sprintf("%s at revision %s", r.Result, shortRev(s.Revision))
+		line = fmt.Sprintf("%s at revision %s", r.Result, plan.ShortRevision(s.Revision))
 	}
 	if s.Suspended {
 		line = "suspended (" + s.SuspendedBy + "); last state: " + line
 	}
 	return line
-}
-
-func shortRev(rev string) string {
-	if len(rev) > 12 {
-		return rev[:12]
-	}
-	return rev
 }
 
 // changed is the scheduler's question while a source is stalled: has the

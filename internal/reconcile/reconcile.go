@@ -328,10 +328,3 @@ func (r *Reconciler) Observed() bool {
 	defer r.mu.Unlock()
 	return !r.lastObservation.IsZero()
 }
-
-func short(rev string) string {
-	if len(rev) > 12 {
-		return rev[:12]
-	}
-	return rev
-}

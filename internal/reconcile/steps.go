@@ -132,7 +132,7 @@ func (r *Reconciler) load(ctx context.Context, rn *run) error {
 			res.Diagnostics = loaded.Diagnostics
 			return &Stalled{Reason: ReasonLoadBudget, Err: err}
 		}
-		return fmt.Errorf("load revision %s: %w", short(rn.snap.Revision), err)
+		return fmt.Errorf("load revision %s: %w", plan.ShortRevision(rn.snap.Revision), err)
 	}
 	res.Diagnostics = loaded.Diagnostics
 	res.Desired = loaded.State

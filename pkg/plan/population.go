@@ -54,7 +54,7 @@ func (p *Population) Text() string {
 		s += fmt.Sprintf(" (%+.1f%%)", pct)
 	}
 	if p.ReleasedBy != "" {
-		s += ", released by revision " + shortRevision(p.ReleasedBy)
+		s += ", released by revision " + ShortRevision(p.ReleasedBy)
 	}
 	return s
 }
@@ -171,8 +171,9 @@ func Thousands(n int64) string {
 	return b.String()
 }
 
-// shortRevision is the first 12 characters of a commit id.
-func shortRevision(rev string) string {
+// ShortRevision is the first 12 characters of a commit id, as plans, status
+// lines and logs show it.
+func ShortRevision(rev string) string {
 	if len(rev) > 12 {
 		return rev[:12]
 	}
