@@ -160,15 +160,46 @@ func (t *treeFS) tree(p string) (*object.Tree, error) {
 	return tr, nil
 }
 
+// findEntry finds the entry name of tree tr. Git sorts tree entries by
+// name, directories as if their names ended in "/": name is searched for
+// as a file and as a directory, by bisection, and by a scan when neither
+// is found (a tree written out of order).
 func findEntry(tr *object.Tree, name string) (object.TreeEntry, bool) {
-	// Tree entries are sorted by git's rules (directories compare as if
-	// they ended in "/"), so a linear scan is the simple correct choice.
+	for _, suffix := range []string{"", "/"} {
+		key := name + suffix
+		i, found := slices.BinarySearchFunc(tr.Entries, key, func(e object.TreeEntry, key string) int {
+			return compareGitName(e, key)
+		})
+		if found && tr.Entries[i].Name == name {
+			return tr.Entries[i], true
+		}
+	}
 	for _, e := range tr.Entries {
 		if e.Name == name {
 			return e, true
 		}
 	}
 	return object.TreeEntry{}, false
+}
+
+// compareGitName compares the sort key of tree entry e (its name, with a
+// "/" after a directory's) with key.
+func compareGitName(e object.TreeEntry, key string) int {
+	n := e.Name
+	common := min(len(n), len(key))
+	if c := strings.Compare(n[:common], key[:common]); c != 0 {
+		return c
+	}
+	if len(n) > len(key) {
+		return 1
+	}
+	// key is n and then rest: compare the "/" after a directory's name
+	// (nothing after a file's) with rest.
+	rest := key[len(n):]
+	if e.Mode == filemode.Dir {
+		return strings.Compare("/", rest)
+	}
+	return strings.Compare("", rest)
 }
 
 // entry resolves a path to its tree entry; "." is the root directory.
@@ -224,6 +255,26 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 	info.size = int64(len(b))
 	info.sized = true
 	return &file{info: info, r: bytes.NewReader(b)}, nil
+}
+
+// GitObjectID returns the blob hash of a file or the tree hash of a
+// directory, so that a spec.Load reads only files and lists only
+// directories it has not seen. Symbolic links have none: they are not
+// followed.
+func (t *treeFS) GitObjectID(name string) ([20]byte, bool) {
+	var id plumbing.Hash
+	if name == "." {
+		root, err := t.tree(".")
+		if err != nil {
+			return id, false
+		}
+		return root.Hash, true
+	}
+	e, err := t.entry("stat", name)
+	if err != nil || e.Mode == filemode.Symlink {
+		return id, false
+	}
+	return e.Hash, true
 }
 
 // ReadFile reads a whole file.

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
+	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
 
 func newRepo(t *testing.T, o Options) *Repo {
@@ -444,5 +446,57 @@ func TestReadWhileFetching(t *testing.T) {
 	close(stopReading)
 	if err := <-readErr; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGitObjectIDs checks the object ids the snapshot FS gives spec.Load:
+// a file's is its blob hash, a directory's changes exactly when something
+// under it does, and names that git sorts apart from their byte order
+// (a directory "foo" sorts as "foo/", after "foo.cue") are found.
+func TestGitObjectIDs(t *testing.T) {
+	files := map[string]string{
+		"a/foo-bar.cue": "package a\n",
+		"a/foo.cue":     "package a\n\nfoo: 1\n",
+		"a/foo/x.cue":   "package a\n\nx: 1\n",
+		"a/foo0.cue":    "package a\n\nfoo0: 1\n",
+		"b/one.cue":     "package b\n",
+	}
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "ids")
+	repo.Commit(t, "first", files)
+	r := newRepo(t, Options{URL: repo.URL()})
+	first := fetch(t, r)
+	ids, ok := first.FS.(spec.GitObjectIDFS)
+	if !ok {
+		t.Fatal("the snapshot FS gives no object ids")
+	}
+	blob := func(s string) [20]byte { return sha1.Sum([]byte(fmt.Sprintf("blob %d\x00%s", len(s), s))) }
+	for name, content := range files {
+		if id, ok := ids.GitObjectID(name); !ok || id != blob(content) {
+			t.Errorf("GitObjectID(%s) = %x, %v; want the blob hash %x", name, id, ok, blob(content))
+		}
+		if got := readFile(t, first.FS, name); got != content {
+			t.Errorf("%s = %q", name, got)
+		}
+	}
+	if _, ok := ids.GitObjectID("a/missing.cue"); ok {
+		t.Error("a missing file has an id")
+	}
+	before := map[string][20]byte{}
+	for _, d := range []string{".", "a", "a/foo", "b"} {
+		id, ok := ids.GitObjectID(d)
+		if !ok {
+			t.Fatalf("directory %s has no id", d)
+		}
+		before[d] = id
+	}
+	files["a/foo/x.cue"] = "package a\n\nx: 2\n"
+	repo.Commit(t, "second", files)
+	second := fetch(t, r).FS.(spec.GitObjectIDFS)
+	for d, changed := range map[string]bool{".": true, "a": true, "a/foo": true, "b": false} {
+		id, _ := second.GitObjectID(d)
+		if (id != before[d]) != changed {
+			t.Errorf("directory %s: id changed %v, want %v", d, id != before[d], changed)
+		}
 	}
 }

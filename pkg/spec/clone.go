@@ -7,8 +7,9 @@ import (
 )
 
 // The clone functions copy values handed out by Load, so that callers may
-// change them without changing the cache. Origin.Fields lists and Extra maps
-// are shared: they are read-only.
+// change them without changing the cache. Origin.Fields lists, Extra maps
+// and the condition sets and conditions of rules are shared: they are
+// read-only.
 
 func cloneParent(p segment.Parent) segment.Parent {
 	p.Attributes = slices.Clone(p.Attributes)
@@ -25,66 +26,15 @@ func cloneParent(p segment.Parent) segment.Parent {
 	return p
 }
 
-// segmentCopier copies segments and the slices of their rules, so that
-// callers may change any field of a segment, its condition sets and its
-// conditions (Condition.ID, for example). What conditions point to
-// (LeftValue, Operator, ArrayMatching, Limit) is shared with the cache and
-// must not be changed in place: replace the pointer instead. The condition
-// sets and conditions of all segments come from two arrays allocated once,
-// so that a load makes a few large allocations instead of some per
-// segment; each segment's slices are capped to their length, so appending
-// to them copies rather than overwrites a neighbour.
-type segmentCopier struct {
-	sets  []segment.ConditionSet
-	conds []segment.Condition
-	none  bool // copy nothing: the segments are not shared
-}
-
-// newSegmentCopier returns a copier sized for the segments of results; one
-// that returns segments as they are unless shared.
-func newSegmentCopier(results []*fileResult, shared bool) *segmentCopier {
-	if !shared {
-		return &segmentCopier{none: true}
+// ownActivations gives s, a copy of a segment of a file result, an
+// activation list of its own: Load sets each activation's Parent and
+// Segment, and callers set what they resolve (ConnectionID). The rest of
+// the segment's rule is shared with the cache, read-only: its condition
+// sets and conditions are as many as the repository's segments times
+// their conditions, and copying them on every load cost more than the
+// rest of a load that evaluates one changed file.
+func ownActivations(s *segment.Segment) {
+	if len(s.Activations) > 0 {
+		s.Activations = slices.Clone(s.Activations)
 	}
-	var nsets, nconds int
-	count := func(s *segment.Segment) {
-		nsets += len(s.Rule.Conditions)
-		for i := range s.Rule.Conditions {
-			nconds += len(s.Rule.Conditions[i].Conditions)
-		}
-	}
-	for _, r := range results {
-		if r == nil {
-			continue
-		}
-		for i := range r.segments {
-			count(&r.segments[i])
-		}
-		for i := range r.partial {
-			count(&r.partial[i].seg)
-		}
-	}
-	return &segmentCopier{sets: make([]segment.ConditionSet, 0, nsets), conds: make([]segment.Condition, 0, nconds)}
-}
-
-// own gives s, a copy of a segment of a file result, condition sets,
-// conditions and activations of its own.
-func (sc *segmentCopier) own(s *segment.Segment) {
-	if sc.none {
-		return
-	}
-	if s.Rule.Conditions != nil {
-		start := len(sc.sets)
-		sc.sets = append(sc.sets, s.Rule.Conditions...)
-		s.Rule.Conditions = sc.sets[start:len(sc.sets):len(sc.sets)]
-		for i := range s.Rule.Conditions {
-			cs := &s.Rule.Conditions[i]
-			if cs.Conditions != nil {
-				start := len(sc.conds)
-				sc.conds = append(sc.conds, cs.Conditions...)
-				cs.Conditions = sc.conds[start:len(sc.conds):len(sc.conds)]
-			}
-		}
-	}
-	s.Activations = slices.Clone(s.Activations)
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,13 +99,31 @@ func BenchmarkLoad10000(b *testing.B) { benchmarkLoad(b, 10000) }
 // BenchmarkRevalidateOneFile loads 10,000 segment files (SPEC_BENCH_N when
 // set) with a warm cache after one file changed: one file is evaluated, the
 // rest come from the cache, and the checks of the segments the change cannot
-// affect are taken from the cache.
+// affect are taken from the cache. Every file is read and hashed, as from an
+// os.DirFS.
 func BenchmarkRevalidateOneFile(b *testing.B) {
+	fsys := genRepo(b, benchN())
+	benchmarkRevalidate(b, fsys, func(name string, src []byte) { fsys[name] = &fstest.MapFile{Data: src} })
+}
+
+// BenchmarkRevalidateOneFileObjectIDs is BenchmarkRevalidateOneFile through
+// a file system that gives git object ids, as a commit's tree does: only the
+// changed file and the directories above it are read.
+func BenchmarkRevalidateOneFileObjectIDs(b *testing.B) {
+	fsys := newIDFS(genRepo(b, benchN()))
+	benchmarkRevalidate(b, fsys, fsys.set)
+}
+
+func benchN() int {
 	n := 10000
 	if s := os.Getenv("SPEC_BENCH_N"); s != "" {
 		fmt.Sscan(s, &n)
 	}
-	fsys := genRepo(b, n)
+	return n
+}
+
+func benchmarkRevalidate(b *testing.B, fsys fs.FS, set func(name string, src []byte)) {
+	n := benchN()
 	cache := NewCache()
 	if _, err := Load(context.Background(), fsys, Options{Cache: cache}); err != nil {
 		b.Fatal(err)
@@ -116,8 +135,7 @@ func BenchmarkRevalidateOneFile(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		src := strings.Replace(genSegment(7), "atLeast: 7}", fmt.Sprintf("atLeast: %d}", 100000+i), 1)
-		fsys[name] = &fstest.MapFile{Data: []byte(src)}
+		set(name, []byte(strings.Replace(genSegment(7), "atLeast: 7}", fmt.Sprintf("atLeast: %d}", 100000+i), 1)))
 		r, err := Load(context.Background(), fsys, Options{Cache: cache})
 		if err != nil || r.Cached != n || len(r.Diagnostics) > 0 {
 			b.Fatalf("cached=%d err=%v diags=%d", r.Cached, err, len(r.Diagnostics))

@@ -3,6 +3,7 @@ package spec
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
 // editRepo is a small repository that randomEdit changes: segments with
@@ -75,6 +78,9 @@ func (e *editRepo) segmentSource() string {
 	}
 	if e.rng.IntN(8) == 0 {
 		fmt.Fprintf(&b, "\trenamedFrom: [%q]\n", e.pick(editNames...))
+	}
+	if e.rng.IntN(6) == 0 {
+		b.WriteString("\tactivations: \"Export\": {connection: \"s3-prod\", allColumns: true, schedule: {repeat: \"day\"}}\n")
 	}
 	b.WriteString("\twhere: [\n")
 	for range 1 + e.rng.IntN(3) {
@@ -156,40 +162,92 @@ func (e *editRepo) randomEdit() string {
 // TestIncrementalChecksMatchFullCheck loads a repository through a Cache
 // after each of a sequence of random edits and compares the result with a
 // load without cache, which checks every segment: the diagnostics and the
-// state must be the same.
+// state must be the same. A second cache is used through a file system that
+// gives object ids (files and directories seen before are not read). After
+// each comparison the states of the cached loads are changed as callers may
+// change them, which the next loads must not see.
 func TestIncrementalChecksMatchFullCheck(t *testing.T) {
 	seeds, steps := 4, 30
 	if testing.Short() {
 		seeds, steps = 1, 15
 	}
 	ctx := context.Background()
-	rechecked := 0
+	rechecked, unread := 0, 0
 	for seed := range uint64(seeds) {
 		e := newEditRepo(t, seed)
-		cache := NewCache()
+		cache, idCache := NewCache(), NewCache()
 		var history []string
 		for step := range steps {
 			if step > 0 {
 				history = append(history, e.randomEdit())
 			}
-			inc, err := Load(ctx, e.fsys, Options{Cache: cache})
-			if err != nil {
-				t.Fatal(err)
-			}
 			full, err := Load(ctx, e.fsys, Options{Workers: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := render(inc.Diagnostics), render(full.Diagnostics); got != want {
-				t.Fatalf("seed %d after %s:\nincremental:\n%s\nfull check:\n%s", seed, strings.Join(history, ", "), got, want)
+			idFS := newIDFS(e.fsys)
+			for _, c := range []struct {
+				name  string
+				fsys  fs.FS
+				cache *Cache
+			}{{"incremental", e.fsys, cache}, {"by object id", idFS, idCache}} {
+				inc, err := Load(ctx, c.fsys, Options{Cache: c.cache})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := render(inc.Diagnostics), render(full.Diagnostics); got != want {
+					t.Fatalf("seed %d after %s:\n%s:\n%s\nfull check:\n%s", seed, strings.Join(history, ", "), c.name, got, want)
+				}
+				if !reflect.DeepEqual(inc.State, full.State) {
+					t.Fatalf("seed %d after %s: the states differ (%s)", seed, strings.Join(history, ", "), c.name)
+				}
+				rechecked += inc.Cached
+				scribble(&inc.State)
 			}
-			if !reflect.DeepEqual(inc.State, full.State) {
-				t.Fatalf("seed %d after %s: the states differ", seed, strings.Join(history, ", "))
-			}
-			rechecked += inc.Cached
+			unread += len(e.fsys) - idFS.opens
 		}
 	}
-	if rechecked == 0 {
-		t.Fatal("no load took a file from the cache")
+	if rechecked == 0 || unread == 0 {
+		t.Fatalf("%d files came from the cache, %d were not read", rechecked, unread)
+	}
+}
+
+// scribble changes what Load lets its caller change in a state: names,
+// activations (reconcile sets their connection ids), and the conditions of
+// a copy of each rule (apply sets the ids of referenced segments).
+func scribble(st *segment.State) {
+	for i := range st.Parents {
+		p := &st.Parents[i]
+		p.Name += "!"
+		p.ConnectionID = "1"
+		for j := range p.Attributes {
+			p.Attributes[j].Name += "!"
+		}
+		for j := range p.Behaviors {
+			p.Behaviors[j].Name += "!"
+			for k := range p.Behaviors[j].Columns {
+				p.Behaviors[j].Columns[k].Name += "!"
+			}
+		}
+	}
+	for i := range st.Folders {
+		st.Folders[i].Path += "!"
+	}
+	for i := range st.Segments {
+		s := &st.Segments[i]
+		s.Name += "!"
+		s.Parent += "!"
+		for j := range s.Activations {
+			s.Activations[j].ConnectionID = "1"
+			s.Activations[j].Name += "!"
+		}
+		s.Rule = s.Rule.CopyConditions()
+		for j := range s.Rule.Conditions {
+			for k := range s.Rule.Conditions[j].Conditions {
+				c := &s.Rule.Conditions[j].Conditions[k]
+				c.ID = "1"
+				c.Segment += "!"
+			}
+		}
 	}
 }

@@ -3,11 +3,9 @@ package spec
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -54,12 +52,18 @@ type Result struct {
 // embedded schema, a canceled ctx).
 //
 // Positions in diagnostics and Origins are the slash-separated paths of
-// fsys. The returned state is the caller's to change, with two exceptions
-// shared with the cache: Origin.Fields lists, Extra maps, and what a rule's
-// conditions point to (LeftValue, Operator, ArrayMatching, Limit). Replace
-// those pointers rather than change what they point to.
+// fsys. The returned state is the caller's to change (its slices, the
+// objects in them, activations), except what it shares with the cache,
+// read-only: Origin.Fields lists, Extra maps, and the condition sets of
+// rules with everything under them. Take segment.Rule.CopyConditions of a
+// rule before setting a condition's fields, and replace what a condition
+// points to (LeftValue, Operator, ArrayMatching, Limit) rather than change
+// it in place.
+//
+// When fsys is a GitObjectIDFS, files and directories whose path and
+// object id a load with the same Cache saw are neither read nor listed.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
-	files, err := cueFiles(fsys)
+	files, err := listFiles(fsys, opts.Cache)
 	if err != nil {
 		return nil, err
 	}
@@ -139,24 +143,33 @@ func (w *loadWorkers) run() {
 }
 
 // feed reads the files in order, takes each one's result from the cache
-// when it is there and hands the others to the workers. It returns how many
-// came from the cache, and the error that stopped it (a read, ctx).
-func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []string) (int, error) {
+// when it is there and hands the others to the workers. A file whose key
+// the file system gave is read only when its result is not cached. It
+// returns how many came from the cache, and the error that stopped it (a
+// read, ctx).
+func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []fileRef) (int, error) {
 	cached := 0
 	// buf holds each file while it is looked up in the cache; only the
 	// files to evaluate are copied.
 	var buf []byte
-	for i, name := range files {
+	for i, f := range files {
 		if err := ctx.Err(); err != nil {
 			return cached, err
 		}
+		if f.keyed {
+			if r := w.opts.Cache.get(f.key); r != nil {
+				w.results[i] = r
+				cached++
+				continue
+			}
+		}
 		var err error
-		if buf, err = readFile(fsys, name, buf); err != nil {
-			return cached, fmt.Errorf("read %s: %w", name, err)
+		if buf, err = readFile(fsys, f.name, buf); err != nil {
+			return cached, fmt.Errorf("read %s: %w", f.name, err)
 		}
 		var key cacheKey
 		if w.opts.Cache != nil {
-			key = newCacheKey(name, buf)
+			key = newCacheKey(f.name, buf)
 			if r := w.opts.Cache.get(key); r != nil {
 				w.results[i] = r
 				cached++
@@ -165,7 +178,7 @@ func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []string) (int
 		}
 		src := bytes.Clone(buf)
 		select {
-		case w.jobs <- loadJob{i: i, path: name, src: src, key: key}:
+		case w.jobs <- loadJob{i: i, path: f.name, src: src, key: key}:
 		case <-ctx.Done():
 			return cached, ctx.Err()
 		}
@@ -200,31 +213,6 @@ func readFile(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 // Files lists the CUE files of fsys that Load reads, in the order it reads
 // them.
 func Files(fsys fs.FS) ([]string, error) { return cueFiles(fsys) }
-
-// cueFiles lists the CUE files of fsys in lexical order.
-func cueFiles(fsys fs.FS) ([]string, error) {
-	var files []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if p != "." && (name == "cue.mod" || name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if path.Ext(name) == ".cue" && !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "_") && d.Type().IsRegular() {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list files: %w", err)
-	}
-	return files, nil
-}
 
 // assemble merges the per-file results, fills what needs the whole
 // repository, and runs the semantic checks. It copies what it keeps when the
@@ -279,7 +267,6 @@ func gather(results []*fileResult, shared bool) *assembly {
 	res.State.Folders = make([]segment.Folder, 0, nf)
 	res.State.Segments = make([]segment.Segment, 0, ns)
 	a := &assembly{res: res, known: knownNames{parents: map[string]bool{}, segments: map[string]bool{}}}
-	sc := newSegmentCopier(results, shared)
 	for _, r := range results {
 		if r == nil {
 			continue
@@ -295,12 +282,16 @@ func gather(results []*fileResult, shared bool) *assembly {
 		}
 		res.State.Folders = append(res.State.Folders, r.folders...)
 		res.State.Segments = append(res.State.Segments, r.segments...)
-		for i := len(res.State.Segments) - len(r.segments); i < len(res.State.Segments); i++ {
-			sc.own(&res.State.Segments[i])
+		if shared {
+			for i := len(res.State.Segments) - len(r.segments); i < len(res.State.Segments); i++ {
+				ownActivations(&res.State.Segments[i])
+			}
 		}
 		for _, p := range r.partial {
 			a.partial = append(a.partial, p)
-			sc.own(&a.partial[len(a.partial)-1].seg)
+			if shared {
+				ownActivations(&a.partial[len(a.partial)-1].seg)
+			}
 		}
 		a.counts = append(a.counts, [2]int{len(r.segments), len(r.partial)})
 		a.memos = append(a.memos, r.memo)
@@ -417,19 +408,13 @@ func impliedFolders(declared []segment.Folder, segs []segment.Segment) []segment
 	return append(declared, implied...)
 }
 
-// cacheKey identifies a file result: path, content and schema version.
+// cacheKey identifies a file result (path, git blob id of the content,
+// schema version) or a directory listing (path, git tree id, schema
+// version): see objectKey.
 type cacheKey [32]byte
 
-func newCacheKey(name string, src []byte) cacheKey {
-	h := sha256.New()
-	h.Write(schemaVersion[:])
-	h.Write([]byte(name))
-	h.Write([]byte{0})
-	h.Write(src)
-	var k cacheKey
-	copy(k[:], h.Sum(nil))
-	return k
-}
+// newCacheKey returns the key of the result of file name with content src.
+func newCacheKey(name string, src []byte) cacheKey { return objectKey('f', name, gitBlobID(src)) }
 
 // Cache keeps the results of evaluated files, keyed by path, content and
 // schema version, so that a load after a small change evaluates only the
@@ -439,7 +424,10 @@ func newCacheKey(name string, src []byte) cacheKey {
 type Cache struct {
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
-	gen     uint64
+	// listings holds the CUE files under directories of a GitObjectIDFS,
+	// by path and tree id.
+	listings map[cacheKey]*listingEntry
+	gen      uint64
 }
 
 type cacheEntry struct {
@@ -447,8 +435,15 @@ type cacheEntry struct {
 	gen uint64
 }
 
+type listingEntry struct {
+	files []fileRef
+	gen   uint64
+}
+
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{entries: map[cacheKey]*cacheEntry{}} }
+func NewCache() *Cache {
+	return &Cache{entries: map[cacheKey]*cacheEntry{}, listings: map[cacheKey]*listingEntry{}}
+}
 
 // begin starts a load.
 func (c *Cache) begin() {
@@ -471,6 +466,36 @@ func (c *Cache) sweep() {
 			delete(c.entries, k)
 		}
 	}
+	for k, e := range c.listings {
+		if e.gen+1 < c.gen {
+			delete(c.listings, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// listing returns the files under a directory listed before; false when
+// the directory is not cached.
+func (c *Cache) listing(k cacheKey) ([]fileRef, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.listings[k]
+	if e == nil {
+		return nil, false
+	}
+	e.gen = c.gen
+	return e.files, true
+}
+
+func (c *Cache) putListing(k cacheKey, files []fileRef) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.listings[k] = &listingEntry{files: files, gen: c.gen}
 	c.mu.Unlock()
 }
 

