@@ -160,20 +160,20 @@ func (c *checker) checkFolders(parents map[string]*segment.Parent) {
 		seen[f.Key()] = f.Origin.Pos
 	}
 	for _, f := range c.st.Folders {
-		c.renames("folder", f.Parent, f.Path, f.RenamedFrom, f.Origin.At("renamedFrom"), seen)
+		c.renames("folder", f.Parent, f.Path, f.RenamedFrom, f.Origin.At("renamedFrom"), func(k segment.Key) bool { _, ok := seen[k]; return ok })
 	}
 }
 
 // renames checks the renamedFrom list of one folder or segment: an earlier
 // name is not one the repository declares (for the parent segment) and is
 // claimed by one object only.
-func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos, declared map[segment.Key]diag.Pos) {
+func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos, declared func(segment.Key) bool) {
 	if c.claimed == nil {
 		c.claimed = map[string]string{}
 	}
 	for _, old := range from {
 		switch k := (segment.Key{Parent: parent, Name: old}); {
-		case old == name || isDeclared(declared, k):
+		case old == name || declared(k):
 			c.errorf(at, "renamed-from-declared", "%s %q is renamedFrom %q, which the repository declares", kind, name, old).
 				Detail = "renamedFrom lists names the object had before; remove the entry, or the other declaration"
 		case c.claimed[kind+"\x00"+k.String()] != "":
@@ -185,11 +185,6 @@ func (c *checker) renames(kind, parent, name string, from []string, at diag.Pos,
 	}
 }
 
-func isDeclared(declared map[segment.Key]diag.Pos, k segment.Key) bool {
-	_, ok := declared[k]
-	return ok
-}
-
 // ref is a reference from one segment to another, for cycle detection.
 type ref struct {
 	to string
@@ -197,21 +192,9 @@ type ref struct {
 }
 
 func (c *checker) checkSegments(parents map[string]*segment.Parent) {
-	seen := make(map[segment.Key]diag.Pos, len(c.segs))
-	names := map[string]map[string]bool{}  // parent -> segment names
+	idx := c.indexSegments()
 	graph := map[string]map[string][]ref{} // parent -> segment -> references
-	for _, cs := range c.segs {
-		s := cs.seg
-		if cs.broken != nil && (cs.broken.parent || cs.broken.name) {
-			continue
-		}
-		if names[s.Parent] == nil {
-			// Most segments share one parent.
-			names[s.Parent] = make(map[string]bool, len(c.segs)/max(1, len(c.st.Parents)))
-		}
-		names[s.Parent][s.Name] = true
-	}
-	for _, cs := range c.segs {
+	for i, cs := range c.segs {
 		s, broken := cs.seg, cs.broken
 		var p *segment.Parent
 		if broken == nil || !broken.parent {
@@ -220,14 +203,13 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 			}
 		}
 		if broken == nil || !broken.name {
-			if first, ok := seen[s.Key()]; ok {
+			if first := idx[s.Key()].first; int(first) != i {
 				c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
-					Detail = "first declared at " + first.String()
+					Detail = "first declared at " + c.segs[first].seg.Origin.Pos.String()
 				continue
 			}
-			seen[s.Key()] = s.Origin.Pos
 		}
-		if refs := c.segmentChecks(cs, p, names[s.Parent]); p != nil && len(refs) > 0 {
+		if refs := c.segmentChecks(cs, p, parentNames{idx: idx, parent: s.Parent}); p != nil && len(refs) > 0 {
 			if graph[s.Parent] == nil {
 				graph[s.Parent] = map[string][]ref{}
 			}
@@ -237,11 +219,66 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 	for _, parent := range sortedKeys(graph) {
 		c.cycles(parent, graph[parent])
 	}
+	declared := func(k segment.Key) bool { _, ok := idx[k]; return ok }
 	for _, cs := range c.segs {
 		if s := cs.seg; len(s.RenamedFrom) > 0 {
-			c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), seen)
+			c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), declared)
 		}
 	}
+}
+
+// segIndex maps the key of each segment to check, but those whose name is
+// broken, to its first declaration. One map serves the duplicate check,
+// the references (names of the same parent) and renamedFrom.
+type segIndex map[segment.Key]segDecl
+
+type segDecl struct {
+	first int32 // index in checker.segs of the first declaration
+	named bool  // declared with a parent that is not broken: references resolve to it
+}
+
+func (c *checker) indexSegments() segIndex {
+	idx := make(segIndex, len(c.segs))
+	for i, cs := range c.segs {
+		if cs.broken != nil && cs.broken.name {
+			continue
+		}
+		k := cs.seg.Key()
+		d, ok := idx[k]
+		if !ok {
+			d.first = int32(i)
+		}
+		d.named = d.named || cs.broken == nil || !cs.broken.parent
+		idx[k] = d
+	}
+	return idx
+}
+
+// parentNames are the names of the segments of one parent.
+type parentNames struct {
+	idx    segIndex
+	parent string
+}
+
+func (n parentNames) has(name string) bool {
+	return n.idx[segment.Key{Parent: n.parent, Name: name}].named
+}
+
+// each calls f with each name, in no order.
+func (n parentNames) each(f func(name string)) {
+	for k, d := range n.idx {
+		if d.named && k.Parent == n.parent {
+			f(k.Name)
+		}
+	}
+}
+
+// sorted returns the names, sorted.
+func (n parentNames) sorted() []string {
+	var out []string
+	n.each(func(name string) { out = append(out, name) })
+	slices.Sort(out)
+	return out
 }
 
 // segmentChecks runs the checks of one segment that do not compare it with
@@ -249,7 +286,7 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 // returns its references. p is its parent (nil when unknown) and names the
 // segments of the same parent. The result is taken from the segment's memo
 // when what the checks looked at is unchanged.
-func (c *checker) segmentChecks(cs checkedSegment, p *segment.Parent, names map[string]bool) []ref {
+func (c *checker) segmentChecks(cs checkedSegment, p *segment.Parent, names parentNames) []ref {
 	s, broken := cs.seg, cs.broken
 	if m := cs.memo.load(); m != nil && c.memoValid(m, s, p, names) {
 		c.diags = append(c.diags, m.diags...)
@@ -272,7 +309,7 @@ func (c *checker) segmentChecks(cs checkedSegment, p *segment.Parent, names map[
 
 // segmentRule checks the kind, activations and rule of one segment and
 // returns its references; deps, when set, records what the checks looked up.
-func (c *checker) segmentRule(s *segment.Segment, broken *brokenParts, p *segment.Parent, names map[string]bool, deps *segDeps) []ref {
+func (c *checker) segmentRule(s *segment.Segment, broken *brokenParts, p *segment.Parent, names parentNames, deps *segDeps) []ref {
 	if s.Kind != "" && s.Kind != segment.Batch {
 		c.errorf(s.Origin.At("kind"), "kind", "segment kind %q is not supported", s.Kind).
 			Detail = "composable parent segments support batch segments only"
@@ -367,8 +404,8 @@ type ruleChecker struct {
 	c        *checker
 	p        *segment.Parent // nil when the parent is unknown
 	seg      *segment.Segment
-	segments map[string]bool // names of the segments of the same parent
-	broken   *brokenParts    // parts to skip; nil for a valid segment
+	segments parentNames  // names of the segments of the same parent
+	broken   *brokenParts // parts to skip; nil for a valid segment
 	refs     []ref
 	deps     *segDeps // records lookups for the memo; nil without one
 }
@@ -534,7 +571,7 @@ func (rc *ruleChecker) reference(cond *segment.Condition) {
 		rc.deps.allNames = true
 	}
 	c.errorf(at, "unknown-segment", "reference to unknown segment %q in parent segment %q", cond.Segment, rc.seg.Parent).
-		Detail = didYouMean("segment", cond.Segment, mapKeys(rc.segments))
+		Detail = didYouMean("segment", cond.Segment, rc.segments.sorted())
 }
 
 // aggregation checks an aggregation against its behavior and returns the

@@ -57,10 +57,11 @@ type fileRef struct {
 	keyed bool
 }
 
-// listFiles lists the CUE files of fsys in lexical order. When fsys gives
-// object ids, each file comes with its cache key and the listing of a
-// directory seen before (same path, same tree id) is taken from c.
-func listFiles(fsys fs.FS, c *Cache) ([]fileRef, error) {
+// listFiles lists the CUE files of fsys in lexical order, in runs. When
+// fsys gives object ids, each file comes with its cache key and the runs
+// under a directory seen before (same path, same tree id) are taken from c,
+// so that a load after a change lists the changed directories only.
+func listFiles(fsys fs.FS, c *Cache) ([][]fileRef, error) {
 	ids, ok := fsys.(GitObjectIDFS)
 	if !ok {
 		names, err := cueFiles(fsys)
@@ -71,20 +72,29 @@ func listFiles(fsys fs.FS, c *Cache) ([]fileRef, error) {
 		for i, n := range names {
 			refs[i].name = n
 		}
-		return refs, nil
+		return [][]fileRef{refs}, nil
 	}
 	l := lister{fsys: ids, cache: c}
 	if _, err := l.dir("."); err != nil {
 		return nil, fmt.Errorf("list files: %w", err)
 	}
-	return l.files, nil
+	l.flush()
+	return l.runs, nil
 }
 
 // lister walks a GitObjectIDFS.
 type lister struct {
 	fsys  GitObjectIDFS
 	cache *Cache
-	files []fileRef
+	runs  [][]fileRef
+	run   []fileRef // files of the directory being listed, not yet in runs
+}
+
+func (l *lister) flush() {
+	if len(l.run) > 0 {
+		l.runs = append(l.runs, l.run[:len(l.run):len(l.run)])
+		l.run = nil
+	}
 }
 
 // dir appends the CUE files under directory p, in lexical order, and
@@ -92,10 +102,11 @@ type lister struct {
 func (l *lister) dir(p string) (bool, error) {
 	id, hasID := l.fsys.GitObjectID(p)
 	var key cacheKey
+	l.flush()
 	if hasID {
 		key = objectKey('d', p, id)
-		if files, ok := l.cache.listing(key); ok {
-			l.files = append(l.files, files...)
+		if runs, ok := l.cache.listing(key); ok {
+			l.runs = append(l.runs, runs...)
 			return true, nil
 		}
 	}
@@ -103,7 +114,7 @@ func (l *lister) dir(p string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	start, keyed := len(l.files), hasID
+	start, keyed := len(l.runs), hasID
 	for _, d := range ents {
 		child := d.Name()
 		if p != "." {
@@ -125,11 +136,12 @@ func (l *lister) dir(p string) (bool, error) {
 				ref.key, ref.keyed = objectKey('f', child, id), true
 			}
 			keyed = keyed && ref.keyed
-			l.files = append(l.files, ref)
+			l.run = append(l.run, ref)
 		}
 	}
+	l.flush()
 	if keyed {
-		l.cache.putListing(key, slices.Clone(l.files[start:len(l.files):len(l.files)]))
+		l.cache.putListing(key, slices.Clone(l.runs[start:]))
 	}
 	return keyed, nil
 }

@@ -3,9 +3,11 @@ package spec
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,6 +131,8 @@ func benchmarkRevalidate(b *testing.B, fsys fs.FS, set func(name string, src []b
 		b.Fatal(err)
 	}
 	name := "team-07/seg-00007.cue"
+	stop := profileLoop(b)
+	defer stop()
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
@@ -144,6 +148,40 @@ func benchmarkRevalidate(b *testing.B, fsys fs.FS, set func(name string, src []b
 	// CPU time of the process (collector included) is steadier than wall
 	// time on a shared machine.
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
+
+// profileLoop writes, when SPEC_BENCH_PROFILE is set to a path prefix, a
+// CPU profile of what follows (PREFIX.cpu) and heap profiles before and
+// after it (PREFIX.mem0, PREFIX.mem1: pprof -base PREFIX.mem0 PREFIX.mem1
+// shows what the loop allocated), leaving out the set-up.
+func profileLoop(b *testing.B) (stop func()) {
+	prefix := os.Getenv("SPEC_BENCH_PROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	write := func(suffix string, f func(w io.Writer) error) {
+		out, err := os.Create(prefix + suffix)
+		if err == nil {
+			err = f(out)
+			out.Close()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	write(".mem0", func(w io.Writer) error { return pprof.Lookup("allocs").WriteTo(w, 0) })
+	cpu, err := os.Create(prefix + ".cpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		cpu.Close()
+		write(".mem1", func(w io.Writer) error { return pprof.Lookup("allocs").WriteTo(w, 0) })
+	}
 }
 
 // cpuTime returns the user and system CPU time of the process so far.

@@ -71,10 +71,10 @@ const (
 
 // lookup reports what name is among the segments of one parent (names),
 // and records it in deps when set.
-func (c *checker) lookup(names map[string]bool, name string, deps *segDeps) nameKind {
+func (c *checker) lookup(names parentNames, name string, deps *segDeps) nameKind {
 	k := unknownName
 	switch {
-	case names[name]:
+	case names.has(name):
 		k = declaredName
 	case c.known.segments[name]:
 		k = invalidName
@@ -87,7 +87,7 @@ func (c *checker) lookup(names map[string]bool, name string, deps *segDeps) name
 
 // memoValid reports whether every lookup recorded in m answers the same for
 // segment s with parent p, the segments of its parent being names.
-func (c *checker) memoValid(m *segCheck, s *segment.Segment, p *segment.Parent, names map[string]bool) bool {
+func (c *checker) memoValid(m *segCheck, s *segment.Segment, p *segment.Parent, names parentNames) bool {
 	if m.parentName != s.Parent || m.parent != c.parentSrc[p] {
 		return false
 	}
@@ -109,15 +109,15 @@ var nameSeed = maphash.MakeSeed()
 
 // nameHash returns a hash of the set names of the segments of parent,
 // computed once per check.
-func (c *checker) nameHash(parent string, names map[string]bool) uint64 {
+func (c *checker) nameHash(parent string, names parentNames) uint64 {
 	if h, ok := c.nameHashes[parent]; ok {
 		return h
 	}
 	var h uint64
-	for n := range names {
+	names.each(func(n string) {
 		// A sum does not depend on the order of the map.
 		h += maphash.String(nameSeed, n)
-	}
+	})
 	if c.nameHashes == nil {
 		c.nameHashes = map[string]uint64{}
 	}

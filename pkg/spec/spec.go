@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"runtime"
 	"slices"
 	"strings"
@@ -63,9 +64,13 @@ type Result struct {
 // When fsys is a GitObjectIDFS, files and directories whose path and
 // object id a load with the same Cache saw are neither read nor listed.
 func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
-	files, err := listFiles(fsys, opts.Cache)
+	runs, err := listFiles(fsys, opts.Cache)
 	if err != nil {
 		return nil, err
+	}
+	nfiles := 0
+	for _, run := range runs {
+		nfiles += len(run)
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -76,12 +81,12 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 		perCtx = 200
 	}
 	opts.Cache.begin()
-	w := &loadWorkers{opts: opts, perCtx: perCtx, results: make([]*fileResult, len(files)), jobs: make(chan loadJob)}
-	for range min(workers, max(len(files), 1)) {
+	w := &loadWorkers{opts: opts, perCtx: perCtx, results: make([]*fileResult, nfiles), jobs: make(chan loadJob)}
+	for range min(workers, max(nfiles, 1)) {
 		w.wg.Add(1)
 		go w.run()
 	}
-	cached, readErr := w.feed(ctx, fsys, files)
+	cached, readErr := w.feed(ctx, fsys, runs)
 	close(w.jobs)
 	w.wg.Wait()
 	if readErr != nil {
@@ -92,7 +97,7 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	}
 	opts.Cache.sweep()
 	res := assemble(w.results, opts.Cache != nil)
-	res.Files, res.Cached = len(files), cached
+	res.Files, res.Cached = nfiles, cached
 	return res, nil
 }
 
@@ -117,9 +122,19 @@ type loadWorkers struct {
 	err     error // the last failure to build an evaluator
 }
 
+// idleEvaluators holds evaluators between loads: building one compiles the
+// schema, which cost more than evaluating the one file a load after a small
+// change evaluates.
+var idleEvaluators sync.Pool
+
 func (w *loadWorkers) run() {
 	defer w.wg.Done()
-	var ev *evaluator
+	ev, _ := idleEvaluators.Get().(*evaluator)
+	defer func() {
+		if ev != nil && ev.files < w.perCtx {
+			idleEvaluators.Put(ev)
+		}
+	}()
 	for j := range w.jobs {
 		if ev == nil || ev.files >= w.perCtx {
 			var err error
@@ -147,12 +162,13 @@ func (w *loadWorkers) run() {
 // the file system gave is read only when its result is not cached. It
 // returns how many came from the cache, and the error that stopped it (a
 // read, ctx).
-func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []fileRef) (int, error) {
-	cached := 0
+func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, runs [][]fileRef) (int, error) {
+	cached, i := 0, -1
 	// buf holds each file while it is looked up in the cache; only the
 	// files to evaluate are copied.
 	var buf []byte
-	for i, f := range files {
+	for f := range allFiles(runs) {
+		i++
 		if err := ctx.Err(); err != nil {
 			return cached, err
 		}
@@ -184,6 +200,19 @@ func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, files []fileRef) (in
 		}
 	}
 	return cached, nil
+}
+
+// allFiles yields the files of runs in order.
+func allFiles(runs [][]fileRef) iter.Seq[*fileRef] {
+	return func(yield func(*fileRef) bool) {
+		for _, run := range runs {
+			for i := range run {
+				if !yield(&run[i]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // readFile reads file name of fsys into buf, growing it as needed, and
@@ -242,12 +271,9 @@ type assembly struct {
 	res     *Result
 	known   knownNames
 	partial []partialSegment
-	// counts holds, per file, how many valid and partial segments it has,
-	// so that the checks see every segment in file order.
-	counts [][2]int
-	// memos holds, per file, the memo slots of its segments (nil without
-	// a cache).
-	memos [][]segMemo
+	// files are the file results, in order, so that the checks see every
+	// segment in file order with its memo slot (none without a cache).
+	files []*fileResult
 	// parentFrom holds, per parent of the state, the object in its file
 	// result that it was copied from.
 	parentFrom []*segment.Parent
@@ -266,7 +292,7 @@ func gather(results []*fileResult, shared bool) *assembly {
 	res.State.Parents = make([]segment.Parent, 0, np)
 	res.State.Folders = make([]segment.Folder, 0, nf)
 	res.State.Segments = make([]segment.Segment, 0, ns)
-	a := &assembly{res: res, known: knownNames{parents: map[string]bool{}, segments: map[string]bool{}}}
+	a := &assembly{res: res, known: knownNames{parents: map[string]bool{}, segments: map[string]bool{}}, files: make([]*fileResult, 0, len(results))}
 	for _, r := range results {
 		if r == nil {
 			continue
@@ -293,8 +319,7 @@ func gather(results []*fileResult, shared bool) *assembly {
 				ownActivations(&a.partial[len(a.partial)-1].seg)
 			}
 		}
-		a.counts = append(a.counts, [2]int{len(r.segments), len(r.partial)})
-		a.memos = append(a.memos, r.memo)
+		a.files = append(a.files, r)
 		for _, n := range r.invalidParents {
 			a.known.parents[n] = true
 		}
@@ -342,20 +367,20 @@ func (a *assembly) inFileOrder() []checkedSegment {
 	st := &a.res.State
 	segs := make([]checkedSegment, 0, len(st.Segments)+len(a.partial))
 	var vi, pi int
-	for f, n := range a.counts {
+	for _, r := range a.files {
 		file := segs[len(segs):]
 		memo := func(i int) *segMemo {
-			if a.memos[f] == nil {
+			if r.memo == nil {
 				return nil
 			}
-			return &a.memos[f][i]
+			return &r.memo[i]
 		}
-		for i := range n[0] {
+		for i := range r.segments {
 			file = append(file, checkedSegment{seg: &st.Segments[vi], memo: memo(i)})
 			vi++
 		}
-		for i := range n[1] {
-			file = append(file, checkedSegment{seg: &a.partial[pi].seg, broken: a.partial[pi].broken, memo: memo(n[0] + i)})
+		for i := range r.partial {
+			file = append(file, checkedSegment{seg: &a.partial[pi].seg, broken: a.partial[pi].broken, memo: memo(len(r.segments) + i)})
 			pi++
 		}
 		slices.SortStableFunc(file, func(x, y checkedSegment) int { return x.seg.Origin.Pos.Compare(y.seg.Origin.Pos) })
@@ -436,8 +461,8 @@ type cacheEntry struct {
 }
 
 type listingEntry struct {
-	files []fileRef
-	gen   uint64
+	runs [][]fileRef
+	gen  uint64
 }
 
 // NewCache returns an empty cache.
@@ -474,9 +499,9 @@ func (c *Cache) sweep() {
 	c.mu.Unlock()
 }
 
-// listing returns the files under a directory listed before; false when
+// listing returns the runs of files under a directory listed before; false when
 // the directory is not cached.
-func (c *Cache) listing(k cacheKey) ([]fileRef, bool) {
+func (c *Cache) listing(k cacheKey) ([][]fileRef, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -487,15 +512,15 @@ func (c *Cache) listing(k cacheKey) ([]fileRef, bool) {
 		return nil, false
 	}
 	e.gen = c.gen
-	return e.files, true
+	return e.runs, true
 }
 
-func (c *Cache) putListing(k cacheKey, files []fileRef) {
+func (c *Cache) putListing(k cacheKey, runs [][]fileRef) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
-	c.listings[k] = &listingEntry{files: files, gen: c.gen}
+	c.listings[k] = &listingEntry{runs: runs, gen: c.gen}
 	c.mu.Unlock()
 }
 
