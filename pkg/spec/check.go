@@ -192,7 +192,7 @@ type ref struct {
 }
 
 func (c *checker) checkSegments(parents map[string]*segment.Parent) {
-	idx := c.indexSegments()
+	idx, first := c.indexSegments()
 	graph := map[string]map[string][]ref{} // parent -> segment -> references
 	for i, cs := range c.segs {
 		s, broken := cs.seg, cs.broken
@@ -203,9 +203,9 @@ func (c *checker) checkSegments(parents map[string]*segment.Parent) {
 			}
 		}
 		if broken == nil || !broken.name {
-			if first := idx[s.Key()].first; int(first) != i {
+			if f := first[i]; int(f) != i {
 				c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
-					Detail = "first declared at " + c.segs[first].seg.Origin.Pos.String()
+					Detail = "first declared at " + c.segs[f].seg.Origin.Pos.String()
 				continue
 			}
 		}
@@ -237,9 +237,13 @@ type segDecl struct {
 	named bool  // declared with a parent that is not broken: references resolve to it
 }
 
-func (c *checker) indexSegments() segIndex {
+// indexSegments returns the index of c.segs and, for each of them, the
+// index of the first declaration of its key (its own but for duplicates).
+func (c *checker) indexSegments() (segIndex, []int32) {
 	idx := make(segIndex, len(c.segs))
+	first := make([]int32, len(c.segs))
 	for i, cs := range c.segs {
+		first[i] = int32(i)
 		if cs.broken != nil && cs.broken.name {
 			continue
 		}
@@ -248,10 +252,15 @@ func (c *checker) indexSegments() segIndex {
 		if !ok {
 			d.first = int32(i)
 		}
-		d.named = d.named || cs.broken == nil || !cs.broken.parent
+		first[i] = d.first
+		named := cs.broken == nil || !cs.broken.parent
+		if ok && (d.named || !named) {
+			continue // nothing to change: no second write of the entry
+		}
+		d.named = d.named || named
 		idx[k] = d
 	}
-	return idx
+	return idx, first
 }
 
 // parentNames are the names of the segments of one parent.

@@ -163,7 +163,7 @@ func (w *loadWorkers) run() {
 // returns how many came from the cache, and the error that stopped it (a
 // read, ctx).
 func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, runs [][]fileRef) (int, error) {
-	cached, i := 0, -1
+	cached, i := w.opts.Cache.getKeyed(runs, w.results), -1
 	// buf holds each file while it is looked up in the cache; only the
 	// files to evaluate are copied.
 	var buf []byte
@@ -172,12 +172,8 @@ func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, runs [][]fileRef) (i
 		if err := ctx.Err(); err != nil {
 			return cached, err
 		}
-		if f.keyed {
-			if r := w.opts.Cache.get(f.key); r != nil {
-				w.results[i] = r
-				cached++
-				continue
-			}
+		if w.results[i] != nil {
+			continue
 		}
 		var err error
 		if buf, err = readFile(fsys, f.name, buf); err != nil {
@@ -536,6 +532,29 @@ func (c *Cache) get(k cacheKey) *fileResult {
 	}
 	e.gen = c.gen
 	return e.r
+}
+
+// getKeyed sets results[i] to the cached result of the i-th file of runs
+// when the file has a key and its result is cached, and returns how many it
+// set.
+func (c *Cache) getKeyed(runs [][]fileRef, results []*fileResult) int {
+	if c == nil {
+		return 0
+	}
+	n, i := 0, 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for f := range allFiles(runs) {
+		if f.keyed {
+			if e := c.entries[f.key]; e != nil {
+				e.gen = c.gen
+				results[i] = e.r
+				n++
+			}
+		}
+		i++
+	}
+	return n
 }
 
 func (c *Cache) put(k cacheKey, r *fileResult) {
