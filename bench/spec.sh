@@ -56,7 +56,7 @@ measure() {
 }
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-measure "reconciler validate" "$repo" "$work/reconciler" validate .
+measure "reconciler validate" "$repo" "$work/reconciler" validate --max-files $((n + 10)) .
 vwall=$wall vrss=$rss
 measure "cue export ./..." "$repo" "$cue" export ./...
 cwall=$wall

@@ -65,6 +65,7 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	fs.SetOutput(io.err)
 	format := fs.String("format", "text", "output `format`: text, json or github")
 	allowEmpty := fs.Bool("allow-empty", false, "accept a directory without any .cue file (otherwise an error)")
+	maxFiles := fs.Int("max-files", 0, "most CUE `files` to load (default 20000, as load.maxFiles); more: too-many-files")
 	warehouse := warehouseFlags(fs, io.err)
 	var remote target
 	fs.StringVar(&remote.config, "config", "", "configuration `file`: also check that every parent segment's connection exists in Treasure Data")
@@ -110,7 +111,11 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		debug.SetGCPercent(400)
 		debug.SetMemoryLimit(200 << 20)
 	}
-	res, err := loadworker.New(validateLimits).Load(ctx, os.DirFS(dir))
+	limits := validateLimits
+	if *maxFiles > 0 {
+		limits.MaxFiles = *maxFiles
+	}
+	res, err := loadworker.New(limits).Load(ctx, os.DirFS(dir))
 	if _, over := err.(*loadworker.BudgetError); over {
 		err = nil // the over-budget files are in the diagnostics
 	}

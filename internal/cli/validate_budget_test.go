@@ -74,3 +74,20 @@ func TestValidateFileTooLarge(t *testing.T) {
 		t.Errorf("exit %d, stdout:\n%s", code, out)
 	}
 }
+
+// TestValidateMaxFiles: --max-files sets the most files validate loads.
+func TestValidateMaxFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.cue", "b.cue", "c.cue"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("package cas\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, _ := runValidateArgs(t, "--max-files", "2", dir)
+	if code != exitFailed || !strings.Contains(out, "c.cue:1:1: error: the repository has 3 CUE files, more than the limit of 2") {
+		t.Errorf("--max-files 2: exit %d, stdout:\n%s", code, out)
+	}
+	if code, out, _ := runValidateArgs(t, "--max-files", "3", dir); strings.Contains(out, "too-many-files") || strings.Contains(out, "more than the limit") {
+		t.Errorf("--max-files 3: exit %d, stdout:\n%s", code, out)
+	}
+}
