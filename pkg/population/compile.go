@@ -322,6 +322,9 @@ func (c *compiler) test(expr string, typ segment.IONType, op *segment.Operator, 
 		if typ == segment.NumberArray {
 			elem = segment.Number
 		}
+		if t, ok, err := c.arrayContains(expr, elem, op, am, path); ok || err != nil {
+			return t, err
+		}
 		inner, err := c.operator("x", elem, op, path+".operator")
 		if err != nil {
 			return "", err
@@ -360,6 +363,41 @@ func (c *compiler) test(expr string, typ segment.IONType, op *segment.Operator, 
 		return "", err
 	}
 	return c.negate("COALESCE("+inner+", FALSE)", op), nil
+}
+
+// arrayContains compiles Equal and In on any element of an array (mode
+// any, or arrayMatching null) as array_contains of each value: true when an
+// element equals it, as the element test is, without a lambda over the
+// elements. ok is false for other operators and modes.
+func (c *compiler) arrayContains(expr string, elem segment.IONType, op *segment.Operator, am *segment.ArrayMatching, path string) (string, bool, error) {
+	if (am != nil && am.Mode != "any") || (op.Type != segment.Equal && op.Type != segment.In) || len(op.Extra) > 0 {
+		return "", false, nil
+	}
+	t := &opTest{c: c, expr: expr, typ: elem, op: op, path: path + ".operator"}
+	var vs []string
+	var err error
+	if op.Type == segment.Equal {
+		var v string
+		v, err = t.right()
+		vs = []string{v}
+	} else {
+		if len(op.RightValues) == 0 {
+			return "", true, c.errf(ReasonInvalid, t.path+".rightValues", "In needs rightValues")
+		}
+		vs, err = t.rights()
+	}
+	if err != nil {
+		return "", true, err
+	}
+	ors := make([]string, len(vs))
+	for i, v := range vs {
+		ors[i] = fmt.Sprintf("array_contains(%s, %s)", expr, v)
+	}
+	note := ""
+	if am == nil {
+		note = " /* arrayMatching null on an array: any element */"
+	}
+	return c.negate("COALESCE("+strings.Join(ors, " OR ")+", FALSE)"+note, op), true, nil
 }
 
 func (c *compiler) negate(pred string, op *segment.Operator) string {

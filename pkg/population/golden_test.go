@@ -61,6 +61,9 @@ func shapes(t testing.TB) map[string]string {
 			{"type":"Value","leftValue":{"name":"segment_score"},"operator":{"type":"IsNull","not":false},"arrayMatching":null,"exclude":false}]}]}`,
 		"array at least": `{"type":"And","conditions":[{"type":"And","conditions":[
 			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"In","not":false,"rightValues":["hiking","books"]},"arrayMatching":{"atLeast":2},"exclude":false}]}]}`,
+		"array in any": `{"type":"Or","conditions":[{"type":"Or","conditions":[
+			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"In","not":false,"rightValues":["hiking","books"]},"arrayMatching":"any","exclude":false},
+			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"Equal","not":true,"rightValue":"gaming"},"arrayMatching":null,"exclude":false}]}]}`,
 		"array all not": `{"type":"And","conditions":[{"type":"And","conditions":[
 			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"Equal","not":true,"rightValue":"gaming"},"arrayMatching":"all","exclude":false}]}]}`,
 		"percent limit": `{"type":"Or","conditions":[{"type":"And","conditions":[
