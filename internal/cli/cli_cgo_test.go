@@ -526,7 +526,7 @@ func TestPreviewCountsASegment(t *testing.T) {
 	dir := copyRetail(t, func(s string) string { return s })
 	code, out, errOut := run(t, "", "preview", "--config", cfg, "--sample", "3", dir, "Churn Risk")
 	count := regexp.MustCompile(`segment "Retail Customers/Churn Risk": ([0-9,]+) of 5,000 profiles`).FindStringSubmatch(out)
-	if code != exitOK || count == nil || count[1] == "0" || !strings.Contains(out, "count_if(`s1`)") ||
+	if code != exitOK || count == nil || count[1] == "0" || !strings.Contains(out, "count_if((`m1` & 1) <> 0)") ||
 		!regexp.MustCompile(`sample \(3\): c[0-9]+, c[0-9]+, c[0-9]+`).MatchString(out) {
 		t.Fatalf("preview: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -69,6 +69,9 @@ func (c *compiler) behaviorRows(b *segment.Behavior, lv *segment.LeftValue, path
 func (c *compiler) aggregationSQL(b *segment.Behavior, ag *segment.Aggregation, row, path string) (string, segment.IONType, error) {
 	switch ag.Type {
 	case segment.Count:
+		if row == "TRUE" {
+			return "count(*)", segment.Number, nil
+		}
 		return fmt.Sprintf("count_if(%s)", row), segment.Number, nil
 	case segment.Sum, segment.Average, segment.Min, segment.Max:
 		return c.numericAggregation(b, ag, row, path)
@@ -84,7 +87,10 @@ func (c *compiler) aggregationSQL(b *segment.Behavior, ag *segment.Aggregation, 
 		if !ok {
 			return "", "", c.errf(ReasonUnknownName, path+".leftValue.aggregation.columns[0]", "behavior %q has no column %q", b.Name, cols[0])
 		}
-		return fmt.Sprintf("COUNT(DISTINCT CASE WHEN %s THEN %s END)", row, Quote(col.SourceColumn())), segment.Number, nil
+		// The size of the set of values is COUNT(DISTINCT): both leave
+		// out NULL, and no row is an empty set. One set per aggregate costs
+		// the warehouse less than one distinct aggregation each.
+		return "size(" + filtered("collect_set", Quote(col.SourceColumn()), row) + ")", segment.Number, nil
 	case segment.First, segment.Last:
 		return c.orderedAggregation(b, ag, row, path)
 	}
@@ -123,7 +129,15 @@ func (c *compiler) numericAggregation(b *segment.Behavior, ag *segment.Aggregati
 			return "", "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.column", "%s of a %s column is not counted", ag.Type, typ)
 		}
 	}
-	return fmt.Sprintf("%s(CASE WHEN %s THEN %s END)", fn, row, Quote(col.SourceColumn())), typ, nil
+	return filtered(fn, Quote(col.SourceColumn()), row), typ, nil
+}
+
+// filtered is the aggregate fn of arg over the rows where row holds.
+func filtered(fn, arg, row string) string {
+	if row == "TRUE" {
+		return fn + "(" + arg + ")"
+	}
+	return fmt.Sprintf("%s(%s) FILTER (WHERE %s)", fn, arg, row)
 }
 
 // orderedAggregation compiles First and Last: the value of the row with the
@@ -152,6 +166,11 @@ func (c *compiler) orderedAggregation(b *segment.Behavior, ag *segment.Aggregati
 		fn = "max_by"
 	}
 	v, o := Quote(col.SourceColumn()), Quote(ord)
+	if col.SourceColumn() == ord {
+		// The value of the row with the lowest order is the lowest value.
+		fn := map[string]string{"min_by": "min", "max_by": "max"}[fn]
+		return filtered(fn, v, row) + fmt.Sprintf(" /* %s of the order column: its %s value */", ag.Type, fn), col.Type, nil
+	}
 	expr := fmt.Sprintf("%s(%s, %s) FILTER (WHERE %s AND %s IS NOT NULL AND %s IS NOT NULL) /* %s: the value of the row with the %s order among rows where both are set */",
 		fn, v, o, row, v, o, ag.Type, map[string]string{"min_by": "lowest", "max_by": "highest"}[fn])
 	return expr, col.Type, nil
@@ -234,7 +253,7 @@ func (c *compiler) window(b *segment.Behavior, w *segment.Window, path string) (
 	kind := "a timestamp"
 	switch c.opts.TimeKinds[b.Name] {
 	case TimeDate:
-		lo, hi, kind = c.param(dateOf(from)), c.param(dateOf(c.now)), "a date in the parent's time zone"
+		lo, hi, kind = c.dateParam(from), c.dateParam(c.now), "a date in the parent's time zone"
 	case TimeEpochSeconds:
 		lo, hi, kind = c.param(from.Unix()), c.param(c.now.Unix()), "epoch seconds"
 	}

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,51 +84,30 @@ func runCount(b *testing.B, db *sql.DB, st Statement) {
 }
 
 // BenchmarkPopulation counts 1, 10 and 100 changed segments (random rules
-// over every attribute and behavior) in one statement, against a plain
-// COUNT(*) of the same tables. bench/population.sh runs it.
+// over every attribute and behavior) and the example repository's
+// segments in one statement each, against two yardsticks over the same
+// tables: a plain COUNT(*) of each (which an engine may answer from table
+// metadata), and a scan of each that reads every column the rules may read.
+// bench/population.sh runs it.
 func BenchmarkPopulation(b *testing.B) {
 	rows := benchRows(b)
 	db := benchWarehouse(b, rows)
 	p, segs := demo(b)
 	p = withJoin(p)
 	opts := demoOptions(segs)
-	var tables []string
-	tables = append(tables, quoteTable(p.Customers.Table))
-	for _, a := range p.Attributes {
-		if a.Join != nil {
-			tables = append(tables, quoteTable(a.Join.Table))
-			break
-		}
-	}
-	for _, bh := range p.Behaviors {
-		tables = append(tables, quoteTable(bh.Table))
-	}
-	b.Run("count_star", func(b *testing.B) {
-		for b.Loop() {
-			for _, t := range tables {
-				runCount(b, db, Statement{SQL: "SELECT COUNT(*) FROM " + t, Columns: []string{"n"}})
+	countStar, scan := yardsticks(p)
+	for i, sts := range [][]Statement{countStar, scan} {
+		b.Run([]string{"count_star", "scan_columns"}[i], func(b *testing.B) {
+			for b.Loop() {
+				for _, st := range sts {
+					runCount(b, db, st)
+				}
 			}
-		}
-		b.ReportMetric(float64(len(tables)), "statements/op")
-	})
+			b.ReportMetric(float64(len(sts)), "statements/op")
+		})
+	}
 	for _, n := range []int{1, 10, 100} {
-		g := newGen(p, uint64(n))
-		var named []Named
-		o := opts
-		o.Segments = map[string]*segment.Rule{}
-		for k, v := range opts.Segments {
-			o.Segments[k] = v
-		}
-		for i := range n {
-			r := g.rule(named)
-			name := fmt.Sprintf("r%d", i)
-			o.Segments[name] = r
-			named = append(named, Named{Name: name, Rule: r})
-		}
-		st, err := CompileBatch(p, named, o)
-		if err != nil {
-			b.Fatal(err)
-		}
+		st := randomBatch(b, p, opts, n)
 		b.Run(fmt.Sprintf("segments_%d", n), func(b *testing.B) {
 			for b.Loop() {
 				runCount(b, db, st)
@@ -134,4 +115,94 @@ func BenchmarkPopulation(b *testing.B) {
 			b.ReportMetric(1, "statements/op")
 		})
 	}
+	var named []Named
+	for i := range segs {
+		if _, err := Compile(p, &segs[i].Rule, opts); err == nil {
+			named = append(named, Named{Name: segs[i].Name, Rule: &segs[i].Rule})
+		}
+	}
+	st, err := CompileBatch(p, named, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run(fmt.Sprintf("retail_%d", len(named)), func(b *testing.B) {
+		for b.Loop() {
+			runCount(b, db, st)
+		}
+		b.ReportMetric(1, "statements/op")
+	})
+}
+
+// randomBatch compiles n random rules (the property test's generator,
+// seeded with n) into one statement.
+func randomBatch(b *testing.B, p *segment.Parent, opts Options, n int) Statement {
+	g := newGen(p, uint64(n))
+	var named []Named
+	o := opts
+	o.Segments = map[string]*segment.Rule{}
+	for k, v := range opts.Segments {
+		o.Segments[k] = v
+	}
+	for i := range n {
+		r := g.rule(named)
+		name := fmt.Sprintf("r%d", i)
+		o.Segments[name] = r
+		named = append(named, Named{Name: name, Rule: r})
+	}
+	st, err := CompileBatch(p, named, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// yardsticks returns, for each table the parent's rules read (the
+// Customers table, the joined attribute table, each behavior's), a
+// COUNT(*) of it, and a scan of it: SELECT COUNT(*), max(c) for every
+// column of the table the parent declares (key, time, attribute or
+// behavior columns), so that every value a rule may test is read once.
+func yardsticks(p *segment.Parent) (countStar, scan []Statement) {
+	type table struct {
+		name string
+		cols []string
+	}
+	var tables []*table
+	byName := map[string]*table{}
+	add := func(t segment.Table, cols ...string) {
+		name := quoteTable(t)
+		tb, ok := byName[name]
+		if !ok {
+			tb = &table{name: name}
+			byName[name] = tb
+			tables = append(tables, tb)
+		}
+		for _, c := range cols {
+			if c != "" && !slices.Contains(tb.cols, c) {
+				tb.cols = append(tb.cols, c)
+			}
+		}
+	}
+	add(p.Customers.Table, p.Customers.Key)
+	for _, a := range p.Attributes {
+		if a.Join != nil {
+			add(a.Join.Table, a.Join.Key, a.Column)
+		} else {
+			add(p.Customers.Table, a.Column)
+		}
+	}
+	for _, bh := range p.Behaviors {
+		add(bh.Table, bh.Key, bh.Time)
+		for _, c := range bh.Columns {
+			add(bh.Table, c.SourceColumn())
+		}
+	}
+	for _, t := range tables {
+		countStar = append(countStar, Statement{SQL: "SELECT COUNT(*) FROM " + t.name, Columns: []string{"n"}})
+		sel := []string{"COUNT(*)"}
+		for _, c := range t.cols {
+			sel = append(sel, "CAST(max("+Quote(c)+") IS NOT NULL AS BIGINT)")
+		}
+		scan = append(scan, Statement{SQL: "SELECT " + strings.Join(sel, ", ") + " FROM " + t.name, Columns: sel})
+	}
+	return countStar, scan
 }

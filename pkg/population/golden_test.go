@@ -61,6 +61,9 @@ func shapes(t testing.TB) map[string]string {
 			{"type":"Value","leftValue":{"name":"segment_score"},"operator":{"type":"IsNull","not":false},"arrayMatching":null,"exclude":false}]}]}`,
 		"array at least": `{"type":"And","conditions":[{"type":"And","conditions":[
 			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"In","not":false,"rightValues":["hiking","books"]},"arrayMatching":{"atLeast":2},"exclude":false}]}]}`,
+		"array in any": `{"type":"Or","conditions":[{"type":"Or","conditions":[
+			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"In","not":false,"rightValues":["hiking","books"]},"arrayMatching":"any","exclude":false},
+			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"Equal","not":true,"rightValue":"gaming"},"arrayMatching":null,"exclude":false}]}]}`,
 		"array all not": `{"type":"And","conditions":[{"type":"And","conditions":[
 			{"type":"Value","leftValue":{"name":"interests"},"operator":{"type":"Equal","not":true,"rightValue":"gaming"},"arrayMatching":"all","exclude":false}]}]}`,
 		"percent limit": `{"type":"Or","conditions":[{"type":"And","conditions":[
@@ -186,9 +189,11 @@ func TestBatchSharesBehaviorScans(t *testing.T) {
 	if n := strings.Count(st.SQL, "FROM `retail_prod`.`cdp`.`orders`"); n != 1 {
 		t.Errorf("orders scanned %d times, want once:\n%s", n, st.SQL)
 	}
-	// One count_if and one bool_or per segment, over one grouping by
-	// customer key: no COUNT(DISTINCT), which keeps a set per segment.
-	if len(st.Columns) != 3 || strings.Count(st.SQL, "count_if(`s") != 3 || strings.Count(st.SQL, "bool_or(") != 3 ||
+	// One bit per segment in one bit_or mask, one count_if per segment, over
+	// one grouping by customer key: no COUNT(DISTINCT), which keeps a set
+	// per segment.
+	if len(st.Columns) != 3 || strings.Count(st.SQL, "count_if((`m1` & ") != 3 || strings.Count(st.SQL, "bit_or(") != 1 ||
+		strings.Count(st.SQL, " ELSE 0 END) /* s") != 3 ||
 		strings.Count(st.SQL, "GROUP BY c.")+strings.Count(st.SQL, "GROUP BY `k`") != 1 || strings.Contains(st.SQL, "COUNT(DISTINCT") {
 		t.Errorf("columns %v, want one count per segment over one grouping:\n%s", st.Columns, st.SQL)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -251,12 +252,20 @@ func TestJoinedConditionsArePerProfile(t *testing.T) {
 }
 
 // TestRandomRulesAgree is the property test: random rules over every
-// attribute, behavior and operator, counted in batches of one statement.
+// attribute, behavior and operator, counted in batches of one statement
+// (30 batches of 100, or POPULATION_PROPERTY_BATCHES).
 func TestRandomRulesAgree(t *testing.T) {
 	s := startStandin(t)
 	g := newGen(s.parent, 20261101)
 	ev := s.evaluator()
-	const batches, per = 30, 100
+	batches, per := 30, 100
+	if v := os.Getenv("POPULATION_PROPERTY_BATCHES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("POPULATION_PROPERTY_BATCHES=%q: want a positive number", v)
+		}
+		batches = n
+	}
 	for b := range batches {
 		opts := s.options
 		opts.Segments = map[string]*segment.Rule{}

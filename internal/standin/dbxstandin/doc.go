@@ -76,7 +76,11 @@
 //   - SQL is executed by DuckDB after a light rewrite, so functions and
 //     semantics differ from Databricks SQL in many places (e.g. AVG of a
 //     DECIMAL comes back as DOUBLE where Databricks keeps DECIMAL, and many
-//     DuckDB-only functions are accepted). HUGEINT results are sent as
+//     DuckDB-only functions are accepted). A few Databricks functions are
+//     renamed to their DuckDB equivalents (functions.go: regexp_like,
+//     size, filter, startswith, endswith) and collect_set(x) [FILTER ...]
+//     becomes an empty-when-no-rows list_distinct(list(x) [FILTER ...]).
+//     HUGEINT results are sent as
 //     BIGINT and fail if they do not fit. Only queries (SELECT, WITH, VALUES,
 //     TABLE), USE, SET and SHOW TABLES IN [catalog.]schema (answering
 //     NO_SUCH_CATALOG_EXCEPTION and SCHEMA_NOT_FOUND, SQLSTATE 42704, as

@@ -277,7 +277,13 @@ func rewrite(sql string, env rewriteEnv) (*rewritten, error) {
 	}
 
 	var b strings.Builder
+	// closes[i] holds the text to write after token i (the end of a
+	// rewritten call).
+	closes := map[int]string{}
 	for i := 0; i < len(toks); i++ {
+		if i > 0 {
+			b.WriteString(closes[i-1])
+		}
 		t := toks[i]
 		switch t.kind {
 		case tkString:
@@ -329,6 +335,13 @@ func rewrite(sql string, env rewriteEnv) (*rewritten, error) {
 						b.WriteString(identText(t))
 						continue
 					}
+					if strings.EqualFold(t.text, "collect_set") {
+						if f, end := collectSet(toks, k); end > 0 {
+							b.WriteString(f)
+							closes[end] += "), [])"
+							continue
+						}
+					}
 					if f := functionName(t.text); f != "" {
 						b.WriteString(f)
 						continue
@@ -340,6 +353,7 @@ func rewrite(sql string, env rewriteEnv) (*rewritten, error) {
 			b.WriteString(t.text)
 		}
 	}
+	b.WriteString(closes[len(toks)-1])
 	if len(out.named) > 0 && out.pos > 0 {
 		return nil, &SQLError{Class: "UNBOUND_SQL_PARAMETER", State: StateInvalidParameter, Message: "Named and positional parameter markers cannot be mixed."}
 	}

@@ -42,6 +42,12 @@ func TestRewrite(t *testing.T) {
 		"column named like it":   {"SELECT current_user FROM t", "SELECT current_user FROM t"},
 		"with query":             {"WITH a AS (SELECT 1) SELECT * FROM a", "WITH a AS (SELECT 1) SELECT * FROM a"},
 		"unicode in string":      {"SELECT 'café'", "SELECT 'café'"},
+		"renamed functions":      {"SELECT startswith(a, :p), ENDSWITH(a, 'x'), size(l) FROM t", "SELECT starts_with(a, $p), ends_with(a, 'x'), len(l) FROM t"},
+		"collect_set":            {"SELECT size(collect_set(`a`)) FROM t", `SELECT len(coalesce(list_distinct(list("a")), [])) FROM t`},
+		"collect_set filter": {"SELECT size(collect_set(a) FILTER (WHERE (b > 1) AND c)) /* n */, 2 FROM t",
+			"SELECT len(coalesce(list_distinct(list(a) FILTER (WHERE (b > 1) AND c)), [])) /* n */, 2 FROM t"},
+		"collect_set nested":     {"SELECT collect_set(collect_set(a))", "SELECT coalesce(list_distinct(list(coalesce(list_distinct(list(a)), []))), [])"},
+		"collect_set at the end": {"SELECT collect_set(a)", "SELECT coalesce(list_distinct(list(a)), [])"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,16 +1,18 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  count_if(`s1`) AS `s1`
+  count_if((`m1` & 1) <> 0) AS `s1`
 FROM (
-/* one row per customer key */
+/* one row per customer key: bit i of mask m1 is segment s(i+1), of m2 segment s(i+64), ...; set when any row of the key passes */
 SELECT
-  bool_or(((COALESCE(b1.`a1` > :p1, FALSE) AND COALESCE(b1.`a2` >= :p2, FALSE)))) AS `s1`,
+  bit_or(
+      (CASE WHEN ((COALESCE(b1.`a1` > :p1, FALSE) AND COALESCE(b1.`a2` >= :p2, FALSE))) THEN 1 ELSE 0 END) /* s1 */
+  ) AS `m1`,
   c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
-    avg(CASE WHEN TRUE THEN `amount` END) AS `a1`,
-    max(CASE WHEN TRUE THEN `quantity` END) AS `a2`
+    avg(`amount`) AS `a1`,
+    max(`quantity`) AS `a2`
   FROM `retail_prod`.`cdp`.`orders`
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`

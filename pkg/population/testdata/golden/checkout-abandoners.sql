@@ -1,10 +1,12 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  count_if(`s1`) AS `s1`
+  count_if((`m1` & 1) <> 0) AS `s1`
 FROM (
-/* one row per customer key */
+/* one row per customer key: bit i of mask m1 is segment s(i+1), of m2 segment s(i+64), ...; set when any row of the key passes */
 SELECT
-  bool_or(((COALESCE(`b1_a1` = :p6, FALSE)) AND ((COALESCE(COALESCE(`b2_a1`, 0) /* no rows counts 0 */ = :p7, FALSE)) OR (NOT (/* segment "VIP Customers" */ `r3`) /* exclude */)))) AS `s1`,
+  bit_or(
+      (CASE WHEN ((COALESCE(`b1_a1` = :p6, FALSE)) AND ((COALESCE(COALESCE(`b2_a1`, 0) /* no rows counts 0 */ = :p7, FALSE)) OR (NOT (/* segment "VIP Customers" */ `r3`) /* exclude */))) THEN 1 ELSE 0 END) /* s1 */
+  ) AS `m1`,
   `k`
 FROM (
 /* referenced segments, each computed once per row (level 3) */
@@ -24,7 +26,7 @@ SELECT c.`customer_id` AS `k`, b1.`a1` AS `b1_a1`, b2.`a1` AS `b2_a1`, c.`ltv` A
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
-    max_by(`page_type`, `view_time`) FILTER (WHERE (COALESCE((left(`referrer`, length(:p1)) = :p1 OR left(`referrer`, length(:p2)) = :p2), FALSE) OR COALESCE((right(`url`, length(:p3)) = :p3), FALSE)) AND (`view_time` >= :p4 AND `view_time` <= :p5 /* window: rows from now back by the duration, both ends included, the time column a timestamp */) AND `page_type` IS NOT NULL AND `view_time` IS NOT NULL) /* Last: the value of the row with the highest order among rows where both are set */ AS `a1`
+    max_by(`page_type`, `view_time`) FILTER (WHERE (COALESCE((startswith(`referrer`, :p1) OR startswith(`referrer`, :p2)), FALSE) OR COALESCE((endswith(`url`, :p3)), FALSE)) AND (`view_time` >= :p4 AND `view_time` <= :p5 /* window: rows from now back by the duration, both ends included, the time column a timestamp */) AND `page_type` IS NOT NULL AND `view_time` IS NOT NULL) /* Last: the value of the row with the highest order among rows where both are set */ AS `a1`
   FROM `retail_prod`.`cdp`.`page_views`
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`

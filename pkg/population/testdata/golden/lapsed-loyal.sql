@@ -1,10 +1,12 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  count_if(`s1`) AS `s1`
+  count_if((`m1` & 1) <> 0) AS `s1`
 FROM (
-/* one row per customer key */
+/* one row per customer key: bit i of mask m1 is segment s(i+1), of m2 segment s(i+64), ...; set when any row of the key passes */
 SELECT
-  bool_or(((COALESCE(`c_loyalty_tier` = :p1, FALSE) AND NOT (NOT COALESCE(`b1_a1` IS NULL, FALSE)) /* exclude */ AND (/* segment "Churn Risk" */ `r2`)))) AS `s1`,
+  bit_or(
+      (CASE WHEN ((COALESCE(`c_loyalty_tier` = :p1, FALSE) AND NOT (NOT COALESCE(`b1_a1` IS NULL, FALSE)) /* exclude */ AND (/* segment "Churn Risk" */ `r2`))) THEN 1 ELSE 0 END) /* s1 */
+  ) AS `m1`,
   `k`
 FROM (
 /* referenced segments, each computed once per row (level 2) */
@@ -20,7 +22,7 @@ SELECT c.`customer_id` AS `k`, c.`loyalty_tier` AS `c_loyalty_tier`, b1.`a1` AS 
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
-    max(CASE WHEN (`order_time` >= :p2 AND `order_time` <= :p3 /* window: rows from now back by the duration, both ends included, the time column a timestamp */) THEN `order_id` END) AS `a1`,
+    max(`order_id`) FILTER (WHERE (`order_time` >= :p2 AND `order_time` <= :p3 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a1`,
     count_if((`order_time` >= :p6 AND `order_time` <= :p3 /* window: rows from now back by the duration, both ends included, the time column a timestamp */)) AS `a2`
   FROM `retail_prod`.`cdp`.`orders`
   GROUP BY `customer_id`

@@ -1,15 +1,17 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  count_if(`s1`) AS `s1`
+  count_if((`m1` & 1) <> 0) AS `s1`
 FROM (
-/* one row per customer key */
+/* one row per customer key: bit i of mask m1 is segment s(i+1), of m2 segment s(i+64), ...; set when any row of the key passes */
 SELECT
-  bool_or(((COALESCE(COALESCE(b1.`a1`, 0) /* no rows counts 0 */ >= :p3, FALSE)))) AS `s1`,
+  bit_or(
+      (CASE WHEN ((COALESCE(COALESCE(b1.`a1`, 0) /* no rows counts 0 */ >= :p3, FALSE))) THEN 1 ELSE 0 END) /* s1 */
+  ) AS `m1`,
   c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 LEFT JOIN (
   SELECT `customer_id` AS k,
-    COUNT(DISTINCT CASE WHEN (`order_time` >= :p1 AND `order_time` <= :p2 /* window: rows from now back by the duration, both ends included, the time column a timestamp */) THEN `category` END) AS `a1`
+    size(collect_set(`category`) FILTER (WHERE (`order_time` >= :p1 AND `order_time` <= :p2 /* window: rows from now back by the duration, both ends included, the time column a timestamp */))) AS `a1`
   FROM `retail_prod`.`cdp`.`orders`
   GROUP BY `customer_id`
 ) AS b1 ON b1.k = c.`customer_id`

@@ -1,15 +1,17 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  count_if(`s1`) AS `s1`
+  count_if((`m1` & 1) <> 0) AS `s1`
 FROM (
-/* one row per customer key */
+/* one row per customer key: bit i of mask m1 is segment s(i+1), of m2 segment s(i+64), ...; set when any row of the key passes */
 SELECT
-  bool_or(((COALESCE((c.`signup_date` >= :p1 AND c.`signup_date` <= :p2) /* TimeWithinPast 30 day: from now back/forward, calendar units in America/New_York, both ends included */, FALSE)))) AS `s1`,
+  bit_or(
+      (CASE WHEN ((COALESCE((c.`signup_date` >= CAST(:p1 AS DATE) AND c.`signup_date` <= CAST(:p2 AS DATE)) /* TimeWithinPast 30 day: from now back/forward, calendar units in America/New_York, both ends included */, FALSE))) THEN 1 ELSE 0 END) /* s1 */
+  ) AS `m1`,
   c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 WHERE c.`customer_id` IS NOT NULL
 GROUP BY c.`customer_id`
 ) AS per_key
 -- params
--- :p1 = time.Time 2026-10-01T00:00:00Z
--- :p2 = time.Time 2026-10-31T00:00:00Z
+-- :p1 = string 2026-10-01
+-- :p2 = string 2026-10-31

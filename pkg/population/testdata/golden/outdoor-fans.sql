@@ -1,10 +1,12 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  count_if(`s1`) AS `s1`
+  count_if((`m1` & 1) <> 0) AS `s1`
 FROM (
-/* one row per customer key */
+/* one row per customer key: bit i of mask m1 is segment s(i+1), of m2 segment s(i+64), ...; set when any row of the key passes */
 SELECT
-  bool_or(((COALESCE(c.`interests` IS NOT NULL AND size(filter(c.`interests`, x -> COALESCE((instr(x, :p1) > 0 /* case-sensitive */ OR instr(x, :p2) > 0 /* case-sensitive */), FALSE))) > 0, FALSE)))) AS `s1`,
+  bit_or(
+      (CASE WHEN ((COALESCE(c.`interests` IS NOT NULL AND size(filter(c.`interests`, x -> COALESCE((instr(x, :p1) > 0 /* case-sensitive */ OR instr(x, :p2) > 0 /* case-sensitive */), FALSE))) > 0, FALSE))) THEN 1 ELSE 0 END) /* s1 */
+  ) AS `m1`,
   c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 WHERE c.`customer_id` IS NOT NULL

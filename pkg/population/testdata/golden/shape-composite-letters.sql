@@ -1,10 +1,12 @@
 /* population: distinct customer keys per segment; a condition on a missing value (NULL) is false, and not/exclude negate that */
 SELECT
-  count_if(`s1`) AS `s1`
+  count_if((`m1` & 1) <> 0) AS `s1`
 FROM (
-/* one row per customer key */
+/* one row per customer key: bit i of mask m1 is segment s(i+1), of m2 segment s(i+64), ...; set when any row of the key passes */
 SELECT
-  bool_or(((COALESCE(c.`age` < :p1, FALSE)) OR ((NOT COALESCE((instr(c.`country`, :p2) > 0 /* case-sensitive */), FALSE) /* exclude */) AND (COALESCE(c.`signup_date` > :p3, FALSE))))) AS `s1`,
+  bit_or(
+      (CASE WHEN ((COALESCE(c.`age` < :p1, FALSE)) OR ((NOT COALESCE((instr(c.`country`, :p2) > 0 /* case-sensitive */), FALSE) /* exclude */) AND (COALESCE(c.`signup_date` > CAST(:p3 AS DATE), FALSE)))) THEN 1 ELSE 0 END) /* s1 */
+  ) AS `m1`,
   c.`customer_id` AS k
 FROM `retail_prod`.`cdp`.`customers` AS c
 WHERE c.`customer_id` IS NOT NULL
@@ -13,4 +15,4 @@ GROUP BY c.`customer_id`
 -- params
 -- :p1 = float64 30
 -- :p2 = string U
--- :p3 = time.Time 2025-01-01T00:00:00Z
+-- :p3 = string 2025-01-01
