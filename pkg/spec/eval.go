@@ -41,8 +41,9 @@ var schemaVersion = func() [32]byte {
 }()
 
 // fileResult is everything one file contributes. It is immutable once built:
-// the cache hands the same value to many loads, and Load copies what it
-// returns.
+// the cache hands the same value to many loads, and Load copies what its
+// callers may change (segment and parent structs, activations) and shares
+// the rest read-only.
 type fileResult struct {
 	path     string
 	parents  []segment.Parent
