@@ -1,8 +1,10 @@
 #!/bin/sh
-# Population preview cost: 1, 10 and 100 changed segments counted in one
-# statement on the warehouse stand-in, against a plain COUNT(*) of the same
-# tables. ROWS customer rows (default 1,000,000); every behavior table has as
-# many rows. Prints the load average before and after.
+# Population preview cost: 1, 10 and 100 random changed segments and the
+# example repository's segments, each set counted in one statement on the
+# warehouse stand-in, against a plain COUNT(*) of the same tables and a scan
+# of every column the rules may read. ROWS customer rows (default
+# 1,000,000); every behavior table has as many rows. Prints the load average
+# before and after.
 set -eu
 cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}

@@ -312,3 +312,18 @@ func TestShowTablesListsTheVisibleTables(t *testing.T) {
 		t.Errorf("SHOW TABLES = %v %v", cols, names)
 	}
 }
+
+// TestCollectSetSizes: collect_set leaves NULL out, keeps each value once,
+// and is empty (size 0, not NULL) over no rows, with or without FILTER.
+func TestCollectSetSizes(t *testing.T) {
+	_, ep := retail(t)
+	db := openDB(t, ep.DSN("dapi-treasure-sp"))
+	var all, some, none int64
+	err := db.QueryRowContext(ctxT(t), "SELECT size(collect_set(x)), size(collect_set(x) FILTER (WHERE x > 1)), size(collect_set(x) FILTER (WHERE x > 5)) FROM VALUES (1), (1), (NULL), (2), (3) AS t(x)").Scan(&all, &some, &none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all != 3 || some != 2 || none != 0 {
+		t.Errorf("sizes %d, %d, %d, want 3, 2, 0", all, some, none)
+	}
+}
