@@ -91,7 +91,7 @@ func startBenchDaemon(b *testing.B, cfgPath, addr string) *benchDaemon {
 	}
 	d := &benchDaemon{cmd: cmd, addr: addr}
 	b.Cleanup(d.stop)
-	eventually(b, "the daemon answers /healthz", time.Minute, func() bool {
+	eventually(b, "the daemon answers /healthz", 10*time.Minute, func() bool {
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
 			return false
