@@ -270,7 +270,8 @@ func benchLatency(b *testing.B, n int) {
 	// A run that changes nothing observes what the apply wrote, so that
 	// the client's saved rule cache holds every segment.
 	push()
-	r = first.waitRun(b, r.ID, 10*time.Minute)
+	r = first.waitRun(b, r.ID, 30*time.Minute)
+	b.Logf("run after the initial apply: steps %v", r.Steps)
 	initialRSS := peakRSS(b, first.cmd.Process.Pid)
 	first.stop()
 
