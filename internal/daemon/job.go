@@ -209,7 +209,9 @@ func (d *Daemon) runSource(ctx context.Context, st *sourceState, run schedule.Ru
 	rs := &RunStatus{ID: id, Trigger: run.Reason.String(), Start: d.now()}
 
 	frozen, window := d.frozen(d.now())
-	res, err := st.src.Reconciler.Reconcile(ctx, reconcile.Mode{Frozen: frozen})
+	// A triggered run (a push webhook, an API call) writes a few segment
+	// updates before it observes Treasure, so that they land at once.
+	res, err := st.src.Reconciler.Reconcile(ctx, reconcile.Mode{Frozen: frozen, WritesFirst: run.Reason == schedule.Triggered})
 	if !frozen {
 		window = ""
 	}
@@ -295,8 +297,16 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 	}
 	rs.Held, rs.Applied, rs.Steps = res.Held, res.Applied, res.Steps
 	if fetched {
-		if res.Report != nil {
-			rs.Outcomes = res.Report.Counts()
+		for _, rep := range []*apply.Report{res.WrittenFirst, res.Report} {
+			if rep == nil {
+				continue
+			}
+			if rs.Outcomes == nil {
+				rs.Outcomes = map[apply.Outcome]int{}
+			}
+			for o, n := range rep.Counts() {
+				rs.Outcomes[o] += n
+			}
 		}
 		s.DiagnosticsTotal = len(res.Diagnostics)
 		s.Diagnostics = res.Diagnostics
@@ -364,9 +374,15 @@ func (d *Daemon) finish(st *sourceState, log *slog.Logger, rs *RunStatus, res *r
 			log.Warn("diagnostic", "at", dg.Pos.String(), "severity", dg.Severity.String(), "code", dg.Code, "summary", dg.Summary)
 		}
 	}
-	if res.Plan != nil {
-		for i := range res.Plan.Changes {
-			c := &res.Plan.Changes[i]
+	if res.FirstPlan != nil {
+		attrs = append(attrs, "written_first", len(res.FirstPlan.Changes))
+	}
+	for _, p := range []*plan.Plan{res.FirstPlan, res.Plan} {
+		if p == nil {
+			continue
+		}
+		for i := range p.Changes {
+			c := &p.Changes[i]
 			if c.Population == nil {
 				continue
 			}

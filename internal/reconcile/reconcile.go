@@ -94,6 +94,12 @@ type Mode struct {
 	Frozen bool
 	// NoPopulation skips the population preview (plan --no-population).
 	NoPopulation bool
+	// WritesFirst lets a run of a new revision whose changes are a few
+	// segment updates write them before it observes Treasure, planned on
+	// the observation of the last run that wrote nothing after it (see
+	// Reconciler.writeFirst): a pushed change reaches Treasure without
+	// waiting for the reads of the observation.
+	WritesFirst bool
 }
 
 // Reconciler runs reconciles of one source. It remembers the last
@@ -132,6 +138,9 @@ type Reconciler struct {
 	lastApplied     time.Time
 	lastAppliedRev  string
 	lastObservation time.Time
+	// settled is the observation of the last run that wrote nothing after
+	// it; nil when unknown or stale.
+	settled *settled
 	// populationHolds are the changes the last run held by
 	// population.maxChangePercent, so that the next revision releases them.
 	populationHolds plan.PopulationHolds
@@ -166,14 +175,17 @@ const (
 	StepFetch    = "fetch"
 	StepLoad     = "load"
 	StepValidate = "validate"
-	StepObserve  = "observe"
-	StepPlan     = "plan"
-	StepApply    = "apply"
+	// StepWriteFirst plans on the last observation and writes before
+	// observing (Mode.WritesFirst); absent from runs that did not.
+	StepWriteFirst = "write_first"
+	StepObserve    = "observe"
+	StepPlan       = "plan"
+	StepApply      = "apply"
 )
 
 // Steps lists the step names in order (the step label of the
 // reconciler_run_step_duration_seconds metric).
-var Steps = []string{StepFetch, StepLoad, StepValidate, StepObserve, StepPlan, StepApply}
+var Steps = []string{StepFetch, StepLoad, StepValidate, StepWriteFirst, StepObserve, StepPlan, StepApply}
 
 // StepTiming is how long one step took.
 type StepTiming struct {
@@ -189,6 +201,12 @@ type Result struct {
 	Desired segment.State
 	Plan    *plan.Plan
 	Report  *apply.Report
+	// FirstPlan and WrittenFirst are the changes written before the
+	// observation and what became of them (Mode.WritesFirst); nil when
+	// the run wrote nothing first. Plan and Report are those of the rest
+	// of the run.
+	FirstPlan    *plan.Plan
+	WrittenFirst *apply.Report
 	// Applied reports whether apply ran.
 	Applied bool
 	// Held says why apply did not run although the plan had changes.

@@ -16,7 +16,8 @@ import (
 )
 
 // A reconcile is a sequence of steps: fetch, load, check warehouse,
-// observe, plan, apply (which prunes: deletes go last, see apply.Run). Each
+// write first (only for Mode.WritesFirst, see writeFirst), observe, plan,
+// apply (which prunes: deletes go last, see apply.Run). Each
 // step is a method of Reconciler that reads what the steps before it left
 // in the run and adds its own; its comment says what it needs, what it
 // leaves, and the Condition and Reason of the errors it returns. The first
@@ -83,11 +84,16 @@ func (rn *run) setSnapshot(snap Snapshot) {
 
 // reconcile runs the steps after the fetch.
 func (r *Reconciler) reconcile(ctx context.Context, rn *run) error {
-	for _, step := range []func(context.Context, *run) error{r.load, r.checkWarehouse, r.observe, r.plan, r.apply} {
+	for _, step := range []func(context.Context, *run) error{r.load, r.checkWarehouse, r.writeFirst, r.observe, r.plan, r.apply} {
 		if err := step(ctx, rn); err != nil {
+			if rn.res.Applied {
+				// What the run wrote makes any earlier observation stale.
+				r.takeSettled()
+			}
 			return err
 		}
 	}
+	r.keepSettled(rn)
 	return nil
 }
 
@@ -222,11 +228,20 @@ func (r *Reconciler) observe(ctx context.Context, rn *run) error {
 	}
 	r.mu.Lock()
 	r.lastObservation = rn.now()
-	rn.opts = r.Plan
-	rn.opts.LastApplied = r.lastApplied
-	rn.opts.SameRevision = r.lastAppliedRev != "" && r.lastAppliedRev == rn.snap.Revision
 	r.mu.Unlock()
+	rn.opts = r.planOptions(rn.snap.Revision)
 	return nil
+}
+
+// planOptions returns the plan options with the last apply filled in for
+// a plan of revision.
+func (r *Reconciler) planOptions(revision string) plan.Options {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	opts := r.Plan
+	opts.LastApplied = r.lastApplied
+	opts.SameRevision = r.lastAppliedRev != "" && r.lastAppliedRev == revision
+	return opts
 }
 
 func (r *Reconciler) observeTreasure(ctx context.Context, rn *run) (diag.Diagnostics, error) {
@@ -254,14 +269,7 @@ func (r *Reconciler) plan(ctx context.Context, rn *run) error {
 	stop := rn.timed(StepPlan)
 	res.Plan = plan.Compute(res.Desired, rn.observed, rn.opts)
 	if r.Population != nil && !rn.mode.NoPopulation && !res.Plan.Errored {
-		res.PopulationStatements = countPopulations(ctx, r.Population, res.Plan, res.Desired, rn.observed, rn.cat, rn.now(), r.PopulationOptions)
-		r.mu.Lock()
-		earlier := r.populationHolds
-		r.mu.Unlock()
-		held := res.Plan.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent, rn.snap.Revision, earlier)
-		r.mu.Lock()
-		r.populationHolds = held
-		r.mu.Unlock()
+		res.PopulationStatements += r.countAndHold(ctx, rn, res.Plan, rn.observed)
 	}
 	stop()
 	if res.Plan.Errored {
@@ -271,6 +279,22 @@ func (r *Reconciler) plan(ctx context.Context, rn *run) error {
 		return &Stalled{Reason: ReasonInvalidPlan, Err: errors.New(strings.Join(res.Plan.Errors, "; "))}
 	}
 	return nil
+}
+
+// countAndHold counts the populations of p's created and updated segments
+// and holds the changes whose population moves too much (remembering
+// them, so that a later revision releases them); it returns the number of
+// statements run.
+func (r *Reconciler) countAndHold(ctx context.Context, rn *run, p *plan.Plan, observed segment.State) int {
+	n := countPopulations(ctx, r.Population, p, rn.res.Desired, observed, rn.cat, rn.now(), r.PopulationOptions)
+	r.mu.Lock()
+	earlier := r.populationHolds
+	r.mu.Unlock()
+	held := p.HoldPopulationChanges(r.PopulationOptions.MaxChangePercent, rn.snap.Revision, earlier)
+	r.mu.Lock()
+	r.populationHolds = held
+	r.mu.Unlock()
+	return n
 }
 
 // apply makes the plan's changes on Treasure (Remote), deletes last, unless

@@ -39,6 +39,11 @@ type Client struct {
 	// rulesVersion counts changes of rules; savedRules is the count the
 	// saved file (Options.RuleCacheFile) holds.
 	rulesVersion, savedRules uint64
+	// rulesLoaded is closed once the saved rule cache is loaded: New
+	// starts the load and returns (a large file takes seconds to decode,
+	// which would keep a daemon from answering its health checks); Observe
+	// and saving wait for it.
+	rulesLoaded chan struct{}
 	// connNames maps connection ids to the names they were resolved from;
 	// connIDs the names to their ids and when they were resolved
 	// (Options.ConnectionTTL).
@@ -79,7 +84,11 @@ func New(opts Options) (*Client, error) {
 	if o.RateLimit > 0 {
 		c.limit = newBucket(o.RateLimit, o.Burst, o.RateMargin, o.Now, o.Sleep)
 	}
-	c.loadRuleCache()
+	c.rulesLoaded = make(chan struct{})
+	go func() {
+		defer close(c.rulesLoaded)
+		c.loadRuleCache()
+	}()
 	return c, nil
 }
 

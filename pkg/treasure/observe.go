@@ -27,7 +27,8 @@ import (
 // Options.ParentCache) and one by-folder listing (more only for trees deeper than Options.ByFolderDepth),
 // plus one detail GET per segment whose updatedAt changed since this client
 // last saw it. With Options.RuleCacheFile that memory survives a restart:
-// the cache is loaded by New and saved after an Observe that changed it.
+// the cache is loaded when New returns (in the background; Observe waits
+// for it) and saved after an Observe that changed it.
 //
 // Segment rules come from the client's cache: their condition sets and
 // conditions are the caller's to change, but what conditions point to
@@ -36,6 +37,11 @@ import (
 // segment.Rule.CopyConditions, as for spec.Load).
 func (c *Client) Observe(ctx context.Context, parentNames []string) (segment.State, error) {
 	var st segment.State
+	select {
+	case <-c.rulesLoaded:
+	case <-ctx.Done():
+		// The listing below fails with the cancellation.
+	}
 	list, err := c.listParents(ctx)
 	if err != nil {
 		return st, err

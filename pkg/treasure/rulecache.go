@@ -91,7 +91,11 @@ func (c *Client) readRuleCache(path string) (int, error) {
 			c.rules[id] = r
 		}
 	}
-	c.savedRules = c.rulesVersion
+	if c.rulesVersion == 0 {
+		// Nothing was remembered while the file was read: memory and
+		// file agree.
+		c.savedRules = 0
+	}
 	return len(rules), nil
 }
 
@@ -108,6 +112,7 @@ func (c *Client) saveRuleCache() {
 	if path == "" {
 		return
 	}
+	<-c.rulesLoaded
 	c.mu.Lock()
 	if c.savedRules == c.rulesVersion {
 		c.mu.Unlock()

@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin"
 	"github.com/cas-reconciler/reconciler/internal/standin/dbxstandin/dbxtest"
 	"github.com/cas-reconciler/reconciler/internal/standin/gittest"
 	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
@@ -37,20 +40,181 @@ func generated(n int, threshold map[int]int) map[string]string {
 		if v, ok := threshold[i]; ok {
 			t = v
 		}
-		files[fmt.Sprintf("gen/f%02d/s%05d.cue", i%100, i)] = fmt.Sprintf(
-			"package retail\n\nsegments: \"S%05d\": {folder: \"Gen/F%02d\", where: [{attribute: \"ltv\", atLeast: %d}, {behavior: \"orders\", count: {atLeast: 2}, within: {days: 30}}]}\n",
-			i, i%100, t)
+		name, content := generatedFile(i, t)
+		files[name] = content
 	}
 	return files
 }
 
+// generatedFile returns the file of segment i of generated, its first
+// threshold t.
+func generatedFile(i, t int) (name, content string) {
+	return fmt.Sprintf("gen/f%02d/s%05d.cue", i%100, i), fmt.Sprintf(
+		"package retail\n\nsegments: \"S%05d\": {folder: \"Gen/F%02d\", where: [{attribute: \"ltv\", atLeast: %d}, {behavior: \"orders\", count: {atLeast: 2}, within: {days: 30}}]}\n",
+		i, i%100, t)
+}
+
 // BenchmarkCommitToApplied measures the time from a pushed one-segment
 // change (its webhook delivered at once) to the change being in Treasure Data,
-// in repositories of 1,000 and 10,000 segments, and reports p50 and p95 and
-// the daemon's peak heap.
+// in repositories of 1,000, 10,000 and 100,000 segments, at the default rate
+// limit of the Treasure client (2 requests/s, burst 2). It reports p50 and
+// p95, the duration of a run that changes nothing and its steps, and the
+// daemon's peak RSS.
+//
+// The initial apply of every segment runs on a daemon without rate limit
+// (at 2 requests/s it would take hours); that daemon is then stopped and
+// the measured daemon starts on the same cache directory, as a restarted
+// daemon does (its Treasure rule cache saved by the first).
 func BenchmarkCommitToApplied(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	for _, n := range []int{1000, 10000, 100000} {
 		b.Run(fmt.Sprintf("segments=%d", n), func(b *testing.B) { benchLatency(b, n) })
+	}
+}
+
+// benchDaemon is one `reconciler run` process of the benchmark.
+type benchDaemon struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startBenchDaemon(b *testing.B, cfgPath, addr string) *benchDaemon {
+	b.Helper()
+	cmd := exec.Command(reconcilerBinary(b), "run", "--config", cfgPath)
+	cmd.Stderr = os.Stderr
+	if v := os.Getenv("BENCH_DAEMON_ENV"); v != "" {
+		// Extra variables for the daemon alone, for example
+		// "GODEBUG=gctrace=1 GOGC=50".
+		cmd.Env = append(os.Environ(), strings.Fields(v)...)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	d := &benchDaemon{cmd: cmd, addr: addr}
+	b.Cleanup(d.stop)
+	eventually(b, "the daemon answers /healthz", 10*time.Minute, func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if os.Getenv("BENCH_PPROF") != "" {
+		// Profiles: go tool pprof http://ADDR/debug/pprof/heap
+		fmt.Fprintf(os.Stderr, "daemon profiles at http://%s/debug/pprof/\n", addr)
+	}
+	return d
+}
+
+func (d *benchDaemon) stop() {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	_ = d.cmd.Wait()
+}
+
+// benchRun is the last run of the benchmark's source as /status shows it.
+type benchRun struct {
+	ID      string `json:"id"`
+	Result  string `json:"result"`
+	Error   string `json:"error"`
+	Start   time.Time
+	End     time.Time
+	Applied bool `json:"applied"`
+	Steps   []struct {
+		Step     string        `json:"step"`
+		Duration time.Duration `json:"duration_ns"`
+	} `json:"steps"`
+}
+
+// lastRun returns the last finished run, or nil while none has finished or
+// one is running.
+func (d *benchDaemon) lastRun(b *testing.B) *benchRun {
+	b.Helper()
+	resp, err := http.Get("http://" + d.addr + "/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Sources []struct {
+			Running bool      `json:"running"`
+			LastRun *benchRun `json:"last_run"`
+		} `json:"sources"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		b.Fatalf("/status: %v", err)
+	}
+	if len(doc.Sources) != 1 || doc.Sources[0].Running {
+		return nil
+	}
+	return doc.Sources[0].LastRun
+}
+
+// waitRun waits for a finished run other than the one with id after.
+func (d *benchDaemon) waitRun(b *testing.B, after string, timeout time.Duration) *benchRun {
+	b.Helper()
+	var r *benchRun
+	eventually(b, "a run to finish", timeout, func() bool {
+		r = d.lastRun(b)
+		return r != nil && r.ID != after
+	})
+	if r.Result != "success" {
+		b.Fatalf("run %s: %s: %s", r.ID, r.Result, r.Error)
+	}
+	return r
+}
+
+// stepTimes collects the durations of runs and of their steps.
+type stepTimes map[string][]time.Duration
+
+func (st stepTimes) add(r *benchRun) {
+	st["run"] = append(st["run"], r.End.Sub(r.Start))
+	for _, s := range r.Steps {
+		st[s.Step] = append(st[s.Step], s.Duration)
+	}
+}
+
+// report reports the median of each as prefix-STEP-ms.
+func (st stepTimes) report(b *testing.B, prefix string) {
+	for step, ds := range st {
+		slices.Sort(ds)
+		b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, prefix+"-"+step+"-ms")
+	}
+}
+
+func benchConfig(b *testing.B, path string, port int, repoURL, tdURL string, ep dbxstandin.Endpoint, cacheDir string, unlimited bool) {
+	b.Helper()
+	rate := ""
+	if unlimited {
+		rate = "  rateLimit: 100000\n  burst: 100000\n  concurrency: 16\n"
+	}
+	cfgText := fmt.Sprintf(`listen: "127.0.0.1:%d"
+cacheDir: %q
+log: {level: %s}
+load: {maxFiles: 200000, maxTotalBytes: 1073741824}
+sources:
+  - name: bench
+    url: %s
+    schedule: "@every 1h"
+    jitter: "0s"
+    prune: {enabled: true, maxDeletes: 0, maxDeletePercent: 0}
+treasure:
+  endpoints: {cdp: %q, cas: %q, classic: %q}
+  apiKey: {env: BENCH_TD_KEY}
+%sdatabricks:
+  host: %q
+  port: %d
+  httpPath: %q
+  insecure: true
+  token: {env: BENCH_DBX_TOKEN}
+webhooks:
+  github: {env: BENCH_WEBHOOK}
+debug: {pprof: %t}
+`, port, cacheDir, cmp.Or(os.Getenv("BENCH_LOG_LEVEL"), "error"), repoURL, tdURL, tdURL, tdURL, rate, ep.Host, ep.Port, ep.HTTPPath, os.Getenv("BENCH_PPROF") != "")
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -73,62 +237,9 @@ func benchLatency(b *testing.B, n int) {
 	b.Setenv("BENCH_DBX_TOKEN", "dapi-treasure-sp")
 	b.Setenv("BENCH_WEBHOOK", benchSecret)
 	port := freeTCPPort(b)
-	cfgText := fmt.Sprintf(`listen: "127.0.0.1:%d"
-log: {level: error}
-sources:
-  - name: bench
-    url: %s
-    schedule: "@every 1h"
-    jitter: "0s"
-    prune: {enabled: true, maxDeletes: 0, maxDeletePercent: 0}
-treasure:
-  endpoints: {cdp: %q, cas: %q, classic: %q}
-  apiKey: {env: BENCH_TD_KEY}
-  rateLimit: 100000
-  burst: 1000
-  concurrency: 16
-databricks:
-  host: %q
-  port: %d
-  httpPath: %q
-  insecure: true
-  token: {env: BENCH_DBX_TOKEN}
-webhooks:
-  github: {env: BENCH_WEBHOOK}
-debug: {pprof: %t}
-`, port, repo.URL(), td.URL(), td.URL(), td.URL(), ep.Host, ep.Port, ep.HTTPPath, os.Getenv("BENCH_PPROF") != "")
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	// The daemon runs as its own process, as a user runs it, so that its
-	// memory is measured alone.
-	bin := reconcilerBinary(b)
-	daemonCmd := exec.Command(bin, "run", "--config", cfgPath)
-	daemonCmd.Stderr = os.Stderr
-	if v := os.Getenv("BENCH_DAEMON_ENV"); v != "" {
-		// Extra variables for the daemon alone, for example
-		// "GODEBUG=gctrace=1 GOGC=50".
-		daemonCmd.Env = append(os.Environ(), strings.Fields(v)...)
-	}
-	if err := daemonCmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = daemonCmd.Process.Signal(os.Interrupt); _ = daemonCmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	eventually(b, "the daemon answers /healthz", time.Minute, func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-
-	if os.Getenv("BENCH_PPROF") != "" {
-		// Profiles: go tool pprof http://ADDR/debug/pprof/heap
-		fmt.Fprintf(os.Stderr, "daemon profiles at http://%s/debug/pprof/\n", addr)
-	}
+	cacheDir := filepath.Join(dir, "cache")
+	cfgPath := filepath.Join(dir, "config.yaml")
 	hook := "http://" + addr + "/hooks/github"
 	push := func() {
 		body := fmt.Appendf(nil, `{"ref":"refs/heads/main","repository":{"clone_url":%q,"html_url":%q}}`, repo.URL(), repo.URL())
@@ -145,51 +256,106 @@ debug: {pprof: %t}
 			b.Fatalf("webhook answered %s", resp.Status)
 		}
 	}
-	// Initial apply of every segment.
-	push()
-	eventually(b, "the first apply", 30*time.Minute, func() bool { return len(td.Segments()) >= n })
-	initialRSS := peakRSS(b, daemonCmd.Process.Pid)
 
-	var lat, pushes []time.Duration
+	// Initial apply of every segment, without rate limit. The daemon runs
+	// as its own process, as a user runs it, so that its memory is
+	// measured alone.
+	benchConfig(b, cfgPath, port, repo.URL(), td.URL(), ep, cacheDir, true)
+	t0 := time.Now()
+	first := startBenchDaemon(b, cfgPath, addr)
+	eventually(b, "the first apply", 60*time.Minute, func() bool { return td.SegmentCount() >= n })
+	r := first.waitRun(b, "", 10*time.Minute)
+	initial := time.Since(t0)
+	b.Logf("initial apply of %d segments: %s, steps %v", n, initial, r.Steps)
+	// A run that changes nothing observes what the apply wrote, so that
+	// the client's saved rule cache holds every segment.
+	push()
+	r = first.waitRun(b, r.ID, 30*time.Minute)
+	b.Logf("run after the initial apply: steps %v", r.Steps)
+	initialRSS := peakRSS(b, first.cmd.Process.Pid)
+	first.stop()
+
+	// The measured daemon: default rate limit, same cache directory.
+	benchConfig(b, cfgPath, port, repo.URL(), td.URL(), ep, cacheDir, false)
+	t0 = time.Now()
+	d := startBenchDaemon(b, cfgPath, addr)
+	last := d.waitRun(b, "", 30*time.Minute)
+	restart := time.Since(t0)
+	b.Logf("first run after the restart: %s, steps %v", restart, last.Steps)
+
+	// Runs that change nothing: the same revision again.
+	noop := stepTimes{}
+	var noopRequests []int
+	for range 5 {
+		// As far apart as the client's rate limit refills its burst, as
+		// runs on a schedule are.
+		time.Sleep(time.Second)
+		before := len(td.Requests())
+		push()
+		last = d.waitRun(b, last.ID, 10*time.Minute)
+		noop.add(last)
+		noopRequests = append(noopRequests, len(td.Requests())-before)
+	}
+
+	ids := map[string]string{}
+	for _, s := range td.Segments() {
+		ids[s.Name] = s.ID
+	}
+	changed := stepTimes{}
+	var lat, pushes, runs []time.Duration
+	var changeRequests []int
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		want := 5000 + i
-		target := fmt.Sprintf("S%05d", (i*7919)%n)
+		k := (i * 7919) % n
+		target := fmt.Sprintf("S%05d", k)
 		b.StopTimer()
-		files := generated(n, nil)
-		name := fmt.Sprintf("gen/f%02d/s%05d.cue", (i*7919)%n%100, (i*7919)%n)
-		files = map[string]string{name: strings.Replace(files[name], fmt.Sprintf("atLeast: %d}", 100+((i*7919)%n)%1000), fmt.Sprintf("atLeast: %d}", want), 1)}
+		name, content := generatedFile(k, want)
 		b.StartTimer()
 		// The clock starts when the commit is on the git server, as a git
 		// host sends its push webhook then; the time the test's git CLI
-		// takes to commit and push 10,000 files is reported apart.
+		// takes to commit and push the files is reported apart.
+		before := len(td.Requests())
 		pushStart := time.Now()
-		repo.Commit(b, "change "+target, files)
+		repo.Commit(b, "change "+target, map[string]string{name: content})
 		start := time.Now()
 		pushes = append(pushes, start.Sub(pushStart))
 		push()
-		eventually(b, "the change applied", 5*time.Minute, func() bool { return ruleHas(td, target, fmt.Sprint(want)) })
+		needle := []byte(fmt.Sprint(want))
+		eventually(b, "the change applied", 5*time.Minute, func() bool {
+			s, ok := td.Segment(ids[target])
+			return ok && bytes.Contains(s.Rule, needle)
+		})
 		lat = append(lat, time.Since(start))
+		// The run goes on after the write (it observes Treasure, plans
+		// again); the next push waits for it, untimed.
+		b.StopTimer()
+		last = d.waitRun(b, last.ID, 10*time.Minute)
+		runs = append(runs, last.End.Sub(start))
+		changed.add(last)
+		changeRequests = append(changeRequests, len(td.Requests())-before)
+		b.StartTimer()
 	}
 	b.StopTimer()
 	slices.Sort(lat)
 	slices.Sort(pushes)
+	slices.Sort(runs)
 	if len(lat) > 0 {
 		b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 		b.ReportMetric(float64(lat[(len(lat)*95)/100].Milliseconds()), "p95-ms")
 		b.ReportMetric(float64(pushes[len(pushes)/2].Milliseconds()), "git-push-p50-ms")
+		b.ReportMetric(float64(runs[len(runs)/2].Milliseconds()), "push-to-run-end-p50-ms")
+		changed.report(b, "change")
+		slices.Sort(changeRequests)
+		b.ReportMetric(float64(changeRequests[len(changeRequests)/2]), "change-requests")
 	}
-	b.ReportMetric(float64(peakRSS(b, daemonCmd.Process.Pid))/1024, "daemon-peak-RSS-MiB")
+	noop.report(b, "noop")
+	slices.Sort(noopRequests)
+	b.ReportMetric(float64(noopRequests[len(noopRequests)/2]), "noop-requests")
+	b.ReportMetric(initial.Seconds(), "initial-apply-s")
+	b.ReportMetric(restart.Seconds(), "restart-first-run-s")
+	b.ReportMetric(float64(peakRSS(b, d.cmd.Process.Pid))/1024, "daemon-peak-RSS-MiB")
 	b.ReportMetric(float64(initialRSS)/1024, "initial-apply-peak-RSS-MiB")
-}
-
-func ruleHas(td *tdstandin.Server, name, needle string) bool {
-	for _, s := range td.Segments() {
-		if s.Name == name {
-			return bytes.Contains(s.Rule, []byte(needle))
-		}
-	}
-	return false
 }
 
 // peakRSS returns the peak resident set size of a process in KiB (VmHWM).

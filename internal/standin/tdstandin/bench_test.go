@@ -2,6 +2,8 @@ package tdstandin
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -36,3 +38,49 @@ func BenchmarkAddSegment(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkByFolder lists a parent segment of n segments in 100 folders
+// with GET /entities/by-folder (what an observation reads), answered into
+// a discarding writer.
+func BenchmarkByFolder(b *testing.B) {
+	rule := []byte(`{"type":"And","conditions":[]}`)
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := start(b, nil)
+			_, root := mkParent(b, s)
+			folders := make([]string, 100)
+			for i := range folders {
+				f, err := s.AddFolder(root, fmt.Sprintf("folder %d", i), "", "seed")
+				if err != nil {
+					b.Fatal(err)
+				}
+				folders[i] = f.ID
+			}
+			for i := range n {
+				if _, err := s.AddSegment(folders[i%len(folders)], fmt.Sprintf("segment %d", i), "description", rule, "seed"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			req := httptest.NewRequest("GET", "/entities/by-folder/"+root+"?depth=20&with_rule=false", nil)
+			req.SetPathValue("id", root)
+			b.ResetTimer()
+			for range b.N {
+				w := &countingWriter{header: http.Header{}}
+				s.byFolder(w, req)
+				b.SetBytes(int64(w.n))
+			}
+		})
+	}
+}
+
+type countingWriter struct {
+	header http.Header
+	n      int
+}
+
+func (w *countingWriter) Header() http.Header { return w.header }
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.n += len(b)
+	return len(b), nil
+}
+func (w *countingWriter) WriteHeader(int) {}

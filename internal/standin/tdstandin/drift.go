@@ -96,6 +96,24 @@ func (s *Server) Segments() []Segment {
 	return out
 }
 
+// Segment returns a copy of the stored segment with id.
+func (s *Server) Segment(id string) (Segment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sg, ok := s.st.Segments[id]
+	if !ok {
+		return Segment{}, false
+	}
+	return *sg, true
+}
+
+// SegmentCount returns the number of stored segments.
+func (s *Server) SegmentCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.st.Segments)
+}
+
 // AddFolder stores a folder directly (as user, without a request), for
 // seeding large trees quickly. It applies the API's uniqueness rule.
 func (s *Server) AddFolder(parentFolderID, name, description, user string) (Folder, error) {

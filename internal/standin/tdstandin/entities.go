@@ -76,7 +76,7 @@ func (s *Server) included(stamps ...Stamp) []map[string]any {
 	seen := map[string]bool{}
 	var out []map[string]any
 	for _, st := range stamps {
-		for _, name := range []string{st.CreatedBy, st.UpdatedBy} {
+		for _, name := range [2]string{st.CreatedBy, st.UpdatedBy} {
 			id := s.st.userID(name)
 			if seen[id] {
 				continue
@@ -100,28 +100,92 @@ func (s *Server) folderJSON(f *Folder) map[string]any {
 	}
 }
 
+// segmentDoc is the JSON:API resource of a segment. It is a struct, not a
+// map, because listings render one per segment: a listing of 100,000
+// segments rendered through maps took seconds.
+type segmentDoc struct {
+	ID            string       `json:"id"`
+	Type          string       `json:"type"`
+	Attributes    segmentAttrs `json:"attributes"`
+	Relationships segmentRels  `json:"relationships"`
+}
+
+type segmentAttrs struct {
+	ComposableAudienceID string `json:"composableAudienceId"`
+	// AudienceID and Kind are nil under Options.DocumentedOnly.
+	AudienceID      *string         `json:"audienceId,omitempty"`
+	Name            string          `json:"name"`
+	Description     *string         `json:"description"`
+	Kind            *string         `json:"kind,omitempty"`
+	IsEmptyRule     bool            `json:"isEmptyRule"`
+	Population      *int64          `json:"population"`
+	NumSyndications int             `json:"numSyndications"`
+	CreatedAt       string          `json:"createdAt"`
+	UpdatedAt       string          `json:"updatedAt"`
+	Rule            json.RawMessage `json:"rule,omitempty"`
+}
+
+type segmentRels struct {
+	ParentFolder relOne `json:"parentFolder"`
+	CreatedBy    relOne `json:"createdBy"`
+	UpdatedBy    relOne `json:"updatedBy"`
+}
+
+// relOne is a to-one relationship; Data nil renders null.
+type relOne struct {
+	Data *relRef `json:"data"`
+}
+
+type relRef struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+func relTo(id, typ string) relOne {
+	if id == "" {
+		return relOne{}
+	}
+	return relOne{Data: &relRef{ID: id, Type: typ}}
+}
+
+var composableKind = "composable"
+
 // segmentJSON renders a segment. withRule false leaves the rule out; empty
 // renders it as {} (what listings send).
-func (s *Server) segmentJSON(sg *Segment, withRule, empty bool) map[string]any {
-	attrs := map[string]any{"composableAudienceId": sg.AudienceID, "audienceId": sg.AudienceID,
-		"name": sg.Name, "description": nullIfEmpty(sg.Description), "kind": "composable",
-		"isEmptyRule": isEmptyRule(sg.Rule), "population": nil, "numSyndications": 0,
-		"createdAt": fmtTime(sg.CreatedAt), "updatedAt": fmtTime(sg.UpdatedAt)}
-	if s.opts.DocumentedOnly {
+func (s *Server) segmentJSON(sg *Segment, withRule, empty bool) segmentDoc {
+	a := segmentAttrs{ComposableAudienceID: sg.AudienceID, Name: sg.Name, IsEmptyRule: sg.ruleIsEmpty(),
+		CreatedAt: fmtTime(sg.CreatedAt), UpdatedAt: fmtTime(sg.UpdatedAt)}
+	if sg.Description != "" {
+		d := sg.Description
+		a.Description = &d
+	}
+	if !s.opts.DocumentedOnly {
 		// ComposableSegmentJsonApiResource lists neither.
-		delete(attrs, "audienceId")
-		delete(attrs, "kind")
+		aud := sg.AudienceID
+		a.AudienceID, a.Kind = &aud, &composableKind
 	}
 	if withRule {
 		if empty {
-			attrs["rule"] = json.RawMessage("{}")
+			a.Rule = json.RawMessage("{}")
 		} else {
-			attrs["rule"] = sg.Rule
+			a.Rule = sg.Rule
 		}
 	}
-	return map[string]any{"id": sg.ID, "type": sg.Type, "attributes": attrs,
-		"relationships": map[string]any{"parentFolder": rel(sg.FolderID, "folder"),
-			"createdBy": s.userRel(sg.CreatedBy), "updatedBy": s.userRel(sg.UpdatedBy)}}
+	return segmentDoc{ID: sg.ID, Type: sg.Type, Attributes: a, Relationships: segmentRels{
+		ParentFolder: relTo(sg.FolderID, "folder"), CreatedBy: relTo(s.st.userID(sg.CreatedBy), "user"),
+		UpdatedBy: relTo(s.st.userID(sg.UpdatedBy), "user")}}
+}
+
+// ruleIsEmpty reports isEmptyRule of the segment's rule, worked out once
+// per rule (putSegment forgets it).
+func (sg *Segment) ruleIsEmpty() bool {
+	if sg.empty == 0 {
+		sg.empty = 2
+		if isEmptyRule(sg.Rule) {
+			sg.empty = 1
+		}
+	}
+	return sg.empty == 1
 }
 
 func isEmptyRule(raw json.RawMessage) bool {
@@ -361,7 +425,7 @@ func (s *Server) byFolder(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r, "SegmentFolder", r.PathValue("id"))
 		return
 	}
-	data := []map[string]any{s.folderJSON(root)}
+	data := []any{s.folderJSON(root)}
 	stamps := []Stamp{root.Stamp}
 	level := []*Folder{root}
 	childFolders, childSegments := s.childIndex(root.AudienceID)

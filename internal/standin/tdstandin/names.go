@@ -76,6 +76,7 @@ func (s *Server) putFolder(f *Folder) {
 
 // putSegment stores sg (new or changed) and indexes its name.
 func (s *Server) putSegment(sg *Segment) {
+	sg.empty = 0
 	s.st.Segments[sg.ID] = sg
 	s.names.put(sg.ID, sg.FolderID, sg.Name)
 }

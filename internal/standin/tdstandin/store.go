@@ -84,6 +84,8 @@ type Segment struct {
 	Description string          `json:"description"`
 	Rule        json.RawMessage `json:"rule"`
 	Stamp
+	// empty caches whether Rule has no condition: 0 unknown, 1 empty, 2 not.
+	empty int8
 }
 
 // Syndication is a stored activation of a segment, its attributes as the
