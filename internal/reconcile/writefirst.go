@@ -49,8 +49,10 @@ func (r *Reconciler) takeSettled() *settled {
 // observation of the last run that wrote nothing after it. It writes only
 // when every change of that plan is an update of an existing segment (no
 // create, delete, rename, adoption, parent, folder or activation change)
-// and there are at most MaxWritesFirst of them; otherwise it writes
-// nothing and the run goes on as usual. The run then observes, plans and
+// and there are at most MaxWritesFirst of them, and the drift mode is not
+// report (a hand edit made since that observation would be overwritten
+// before the run could hold it); otherwise it writes nothing and the run
+// goes on as usual. The run then observes, plans and
 // applies as always: what the early writes missed (a change made in
 // Treasure since that observation) is found and planned there, and
 // deletes stay last.
@@ -66,12 +68,17 @@ func (r *Reconciler) writeFirst(ctx context.Context, rn *run) error {
 	if base == nil || base.revision == rn.snap.Revision {
 		return nil
 	}
+	opts := r.planOptions(rn.snap.Revision)
+	if opts.Drift == plan.DriftReport {
+		// A hand edit made since that observation must be held, not
+		// overwritten before the run sees it.
+		return nil
+	}
 	defer rn.timed(StepWriteFirst)()
 	unknown, err := r.resolveConnections(ctx, rn.res.Desired)
 	if err != nil || len(unknown) > 0 {
 		return nil
 	}
-	opts := r.planOptions(rn.snap.Revision)
 	p := plan.Compute(rn.res.Desired, base.observed, opts)
 	if !earlyWritable(p) {
 		return nil

@@ -92,8 +92,9 @@ func TestWritesFirstUpdatesBeforeObserving(t *testing.T) {
 
 // TestWritesFirstOnlyWhenSafe: without WritesFirst, without an
 // observation that nothing was written after, for a change other than
-// segment updates (a deleted segment), and after a run that applied
-// changes, the run observes before it writes anything.
+// segment updates (a deleted segment), after a run that applied changes
+// and under drift mode report (a hand edit is held, not overwritten), the
+// run observes before it writes anything.
 func TestWritesFirstOnlyWhenSafe(t *testing.T) {
 	ctx := context.Background()
 	deleted := reconcile.Snapshot{Revision: "r-del", FS: edited(t, retail, "segments/lifecycle.cue", func(s string) string {
@@ -116,6 +117,10 @@ func TestWritesFirstOnlyWhenSafe(t *testing.T) {
 		}, seniorsAt(t, "70"), reconcile.Mode{WritesFirst: true}},
 		{"a delete", settle, deleted, reconcile.Mode{WritesFirst: true}},
 		{"dry run", settle, seniorsAt(t, "70"), reconcile.Mode{WritesFirst: true, DryRun: true}},
+		{"drift report", func(e *env) {
+			e.r.Plan.Drift = plan.DriftReport
+			settle(e)
+		}, seniorsAt(t, "70"), reconcile.Mode{WritesFirst: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
