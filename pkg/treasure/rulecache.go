@@ -91,11 +91,9 @@ func (c *Client) readRuleCache(path string) (int, error) {
 			c.rules[id] = r
 		}
 	}
-	if c.rulesVersion == 0 {
-		// Nothing was remembered while the file was read: memory and
-		// file agree.
-		c.savedRules = 0
-	}
+	// savedRules is still 0 (saving waits for this load): the file agrees
+	// with memory unless a rule was remembered while it was read
+	// (rulesVersion > 0), and then the next save writes it.
 	return len(rules), nil
 }
 
