@@ -179,8 +179,10 @@ func (w *loadWorkers) feed(ctx context.Context, fsys fs.FS, runs [][]fileRef) (i
 		if buf, err = readFile(fsys, f.name, buf); err != nil {
 			return cached, fmt.Errorf("read %s: %w", f.name, err)
 		}
-		var key cacheKey
-		if w.opts.Cache != nil {
+		key := f.key
+		if w.opts.Cache != nil && !f.keyed {
+			// A keyed file is not in the cache (getKeyed looked): its key
+			// is that of its content, nothing to hash or look up again.
 			key = newCacheKey(f.name, buf)
 			if r := w.opts.Cache.get(key); r != nil {
 				w.results[i] = r
