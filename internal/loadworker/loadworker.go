@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing/fstest"
 	"time"
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
@@ -470,7 +469,11 @@ func Serve() int {
 		fmt.Fprintln(os.Stderr, "load worker:", err)
 		return 2
 	}
-	debug.SetGCPercent(50)
+	// The worker keeps no result once sent (spec.Evaluate), so its live
+	// heap is that of the files being evaluated: collecting at a small
+	// multiple of it would run the collector almost without pause. The
+	// soft limit set by the parent (GOMEMLIMIT) bounds the peak.
+	debug.SetGCPercent(400)
 	w := bufio.NewWriter(os.Stdout)
 	enc := gob.NewEncoder(w)
 	var mu sync.Mutex
@@ -481,25 +484,12 @@ func Serve() int {
 			_ = w.Flush()
 		}
 	}
-	fsys := fstest.MapFS{}
-	src := map[string][]byte{}
-	for i, name := range req.Names {
-		fsys[name] = &fstest.MapFile{Data: req.Srcs[i]}
-		src[name] = req.Srcs[i]
-	}
-	cache := spec.NewCache()
-	_, err := spec.Load(context.Background(), fsys, spec.Options{
+	err := spec.Evaluate(context.Background(), req.Names, req.Srcs, spec.Options{
 		Workers:    max(req.Workers, 1),
-		Cache:      cache,
 		Evaluating: func(name string) { send(event{Name: name}) },
-		Evaluated: func(name string) {
-			data, err := cache.Export(name, src[name])
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "load worker:", err)
-				os.Exit(2)
-			}
-			send(event{Done: true, Name: name, Data: data})
-		},
+	}, func(name string, data []byte) error {
+		send(event{Done: true, Name: name, Data: data})
+		return nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load worker:", err)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
@@ -406,7 +408,10 @@ func (d *decoder) activation(path string, s *segment.Segment, m member) (segment
 	if len(doc.ConnectorConfig) > 0 {
 		a.ConnectorConfig = make(map[string]segment.ConfigValue, len(doc.ConnectorConfig))
 	}
-	for k, raw := range doc.ConnectorConfig {
+	// In key order: the origin's field list and the diagnostics come out
+	// the same for every evaluation of the file.
+	for _, k := range slices.Sorted(maps.Keys(doc.ConnectorConfig)) {
+		raw := doc.ConnectorConfig[k]
 		at := d.pos.value(path + pathSep + "connectorConfig" + pathSep + k)
 		a.Origin.SetField("connectorConfig."+k, at)
 		v, isRef := configValue(raw)

@@ -120,6 +120,9 @@ type loadWorkers struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	err     error // the last failure to build an evaluator
+	// sink, when set, takes each result instead of results and the cache
+	// (Evaluate).
+	sink func(path string, r *fileResult)
 }
 
 // idleEvaluators holds evaluators between loads: building one compiles the
@@ -149,6 +152,10 @@ func (w *loadWorkers) run() {
 			w.opts.Evaluating(j.path)
 		}
 		r := ev.eval(j.path, j.src)
+		if w.sink != nil {
+			w.sink(j.path, r)
+			continue
+		}
 		w.results[j.i] = r
 		w.opts.Cache.put(j.key, r)
 		if w.opts.Evaluated != nil {

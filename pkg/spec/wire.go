@@ -1,8 +1,12 @@
 package spec
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"runtime"
+	"sync"
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
@@ -75,7 +79,72 @@ func (c *Cache) Export(name string, src []byte) ([]byte, error) {
 	if e == nil {
 		return nil, ErrNotCached
 	}
-	w := toWire(e.r)
+	return encodeResult(e.r)
+}
+
+// Evaluate evaluates files (names[i] holds srcs[i]) on opts.Workers
+// goroutines and hands each one's encoded result, as Cache.Export gives it,
+// to done as soon as it is ready, from the goroutine that evaluated it. It
+// neither keeps the results nor checks the files together: it is the
+// evaluation half of Load for a process that passes results on (see
+// Cache.Import), whose memory then stays that of the files being evaluated.
+// opts.Cache is ignored; opts.Evaluating is called before each file. The
+// first error of done stops the evaluation and is returned.
+func Evaluate(ctx context.Context, names []string, srcs [][]byte, opts Options, done func(name string, data []byte) error) error {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	perCtx := opts.FilesPerContext
+	if perCtx <= 0 {
+		perCtx = 200
+	}
+	var mu sync.Mutex
+	var sinkErr error
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &loadWorkers{opts: Options{Evaluating: opts.Evaluating}, perCtx: perCtx, jobs: make(chan loadJob)}
+	w.sink = func(path string, r *fileResult) {
+		data, err := encodeResult(r)
+		if err == nil {
+			err = done(path, data)
+		}
+		if err != nil {
+			mu.Lock()
+			if sinkErr == nil {
+				sinkErr = err
+			}
+			mu.Unlock()
+			cancel()
+		}
+	}
+	for range min(workers, max(len(names), 1)) {
+		w.wg.Add(1)
+		go w.run()
+	}
+	err := func() error {
+		for i, name := range names {
+			select {
+			case w.jobs <- loadJob{i: i, path: name, src: srcs[i]}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}()
+	close(w.jobs)
+	w.wg.Wait()
+	switch {
+	case sinkErr != nil:
+		return sinkErr
+	case w.err != nil:
+		return fmt.Errorf("load schema: %w", w.err)
+	}
+	return err
+}
+
+func encodeResult(r *fileResult) ([]byte, error) {
+	w := toWire(r)
 	var enc wireEncoder
 	if err := enc.value(reflect.ValueOf(&w).Elem()); err != nil {
 		return nil, err

@@ -2,11 +2,13 @@ package spec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
@@ -160,6 +162,82 @@ func TestCacheExportImport(t *testing.T) {
 	}
 	if _, err := NewCache().Export("x.cue", nil); err != ErrNotCached {
 		t.Errorf("Export of a file not cached = %v", err)
+	}
+}
+
+// TestEvaluateGivesExports: Evaluate hands on, for every file of every
+// example repository, the result a Load caches, each file once;
+// an error of done stops it and is returned.
+func TestEvaluateGivesExports(t *testing.T) {
+	dirs, err := filepath.Glob("../../testdata/repos/*")
+	dirs = append(dirs, "../../examples/retail")
+	if err != nil || len(dirs) < 5 {
+		t.Fatalf("fixtures: %v %v", dirs, err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			fsys := os.DirFS(dir)
+			c := NewCache()
+			if _, err := Load(context.Background(), fsys, Options{Cache: c}); err != nil {
+				t.Fatal(err)
+			}
+			names, err := Files(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srcs := make([][]byte, len(names))
+			for i, n := range names {
+				if srcs[i], err = fs.ReadFile(fsys, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var mu sync.Mutex
+			got, started := map[string][]byte{}, map[string]int{}
+			err = Evaluate(context.Background(), names, srcs, Options{Workers: 2, Evaluating: func(n string) {
+				mu.Lock()
+				started[n]++
+				mu.Unlock()
+			}}, func(n string, data []byte) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if _, dup := got[n]; dup {
+					t.Errorf("%s given twice", n)
+				}
+				got[n] = data
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := NewCache()
+			for i, n := range names {
+				if err := dst.Import(n, srcs[i], got[n]); err != nil {
+					t.Fatalf("import %s: %v", n, err)
+				}
+				k := newCacheKey(n, srcs[i])
+				if d := firstDiff(reflect.ValueOf(c.entries[k].r), reflect.ValueOf(dst.entries[k].r), "result"); d != "" {
+					t.Errorf("%s: Evaluate's result differs from Load's at %s", n, d)
+				}
+				if started[n] != 1 {
+					t.Errorf("%s: Evaluating called %d times", n, started[n])
+				}
+			}
+			if len(got) != len(names) {
+				t.Errorf("%d results for %d files", len(got), len(names))
+			}
+		})
+	}
+	fsys := os.DirFS("../../examples/retail")
+	names, _ := Files(fsys)
+	srcs := make([][]byte, len(names))
+	for i, n := range names {
+		srcs[i], _ = fs.ReadFile(fsys, n)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = Evaluate(context.Background(), names, srcs, Options{Workers: 1}, func(string, []byte) error { calls++; return stop })
+	if err != stop || calls != 1 {
+		t.Errorf("Evaluate after done failed = %v with %d calls, want stop after 1", err, calls)
 	}
 }
 
