@@ -9,6 +9,7 @@ import (
 
 	"github.com/cas-reconciler/reconciler/internal/apply"
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
+	"github.com/cas-reconciler/reconciler/pkg/plan"
 )
 
 // runApply implements `reconciler apply [--auto-approve] [DIR]`: it shows the
@@ -50,7 +51,7 @@ func runApply(ctx context.Context, args []string, io stdio) int {
 		return exitFailed
 	}
 	if !res.Plan.HasChanges() {
-		return exitOK
+		return conflictsLeft(io, res.Plan)
 	}
 	if !*auto {
 		fmt.Fprint(io.out, "\nDo you want to apply these changes? Only 'yes' will be accepted: ")
@@ -69,7 +70,22 @@ func runApply(ctx context.Context, args []string, io stdio) int {
 	if rep.Failed() {
 		return exitFailed
 	}
-	return exitOK
+	return conflictsLeft(io, res.Plan)
+}
+
+// conflictsLeft returns exitFailed, saying so, when the plan has conflicts:
+// objects the repository declares that apply may not create or change (a
+// name taken by an object the reconciler does not own), so Treasure Data
+// does not match the repository however often apply runs. Blocked changes
+// (prune limits, held drift, population holds) are safety settings working
+// as configured, shown in the plan, and do not fail the command.
+func conflictsLeft(io stdio, p *plan.Plan) int {
+	n := p.Summary().Conflict
+	if n == 0 {
+		return exitOK
+	}
+	fmt.Fprintf(io.err, "reconciler apply: %d conflict(s) left unresolved: Treasure Data does not match the repository (see the plan above)\n", n)
+	return exitFailed
 }
 
 // printReport prints one line per applied change and a summary.

@@ -389,6 +389,37 @@ func TestApplyUnderDriftReportKeepsAHandEdit(t *testing.T) {
 	}
 }
 
+// TestApplyFailsOnConflicts: a segment the reconciler does not own (its
+// ownership marker removed by hand) under a name the repository declares is
+// a conflict: apply changes nothing there and exits 1 saying so, also when
+// it has nothing else to apply; a blocked change alone would exit 0.
+func TestApplyFailsOnConflicts(t *testing.T) {
+	cfg, td := cliEnv(t)
+	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
+		t.Fatalf("apply: %s\n%s", out, errOut)
+	}
+	var id string
+	for _, s := range td.Segments() {
+		if s.Name == "Top Spenders" {
+			id = s.ID
+		}
+	}
+	if err := td.ModifySegment(id, "alice", func(s *tdstandin.Segment) {
+		if i := strings.Index(s.Description, "[managed-by:"); i >= 0 {
+			s.Description = strings.TrimSpace(s.Description[:i])
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve")
+	if code != exitFailed || !strings.Contains(errOut, "1 conflict(s) left unresolved") || !strings.Contains(out, "Top Spenders") {
+		t.Fatalf("apply with a conflict: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if s, _ := td.Segment(id); strings.Contains(s.Description, "[managed-by:") {
+		t.Errorf("apply took over a segment it does not own: %q", s.Description)
+	}
+}
+
 // TestValidateChecksConnections: validate --config checks every parent
 // segment's connection against Treasure Data, reporting an unknown one at
 // its position; without --config it needs no credentials and does not.
