@@ -311,7 +311,11 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[strin
 		return res, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), Env+"=1", "GOMEMLIMIT="+strconv.FormatInt(lim.MemoryLimit*3/4, 10))
+	// The soft limit is the kill limit: below it the collector runs at the
+	// worker's GOGC; a soft limit under it made a file whose memory
+	// explodes run the collector without pause until the CPU limit ended
+	// it, minutes later, instead of being stopped at the memory limit.
+	cmd.Env = append(os.Environ(), Env+"=1", "GOMEMLIMIT="+strconv.FormatInt(lim.MemoryLimit, 10))
 	cmd.Stdin = &in
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
@@ -472,7 +476,7 @@ func Serve() int {
 	// The worker keeps no result once sent (spec.Evaluate), so its live
 	// heap is that of the files being evaluated: collecting at a small
 	// multiple of it would run the collector almost without pause. The
-	// soft limit set by the parent (GOMEMLIMIT) bounds the peak.
+	// parent stops a worker over the memory limit.
 	debug.SetGCPercent(400)
 	w := bufio.NewWriter(os.Stdout)
 	enc := gob.NewEncoder(w)
