@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/cas-reconciler/reconciler/internal/standin/tdstandin"
+	"github.com/cas-reconciler/reconciler/pkg/segment"
 )
 
 // seedLarge stores folders × perFolder segments directly in the stand-in,
@@ -201,4 +204,46 @@ func BenchmarkOneChangeRun(b *testing.B) {
 	slices.Sort(ds)
 	b.ReportMetric(float64(ds[len(ds)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(len(e.srv.Requests()))/float64(b.N), "requests/op")
+}
+
+// BenchmarkRuleCacheSave: saving the rule cache of N segments
+// (RULE_BENCH_N, default 100,000) after one rule changed: appended as a
+// record (what a save does) against the file rewritten whole (what it did
+// before records, and still does when they grow), in turn.
+func BenchmarkRuleCacheSave(b *testing.B) {
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("RULE_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	var rule segment.Rule
+	if err := json.Unmarshal([]byte(`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"country"},"operator":{"type":"Equal","not":false,"rightValue":"JP"},"arrayMatching":null,"exclude":false},{"type":"Value","leftValue":{"name":"ltv"},"operator":{"type":"Greater","not":false,"rightValue":1000},"arrayMatching":null,"exclude":false}]}]}`), &rule); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"append", "rewrite"} {
+		b.Run(mode, func(b *testing.B) {
+			e := newEnv(b, noLimit)
+			c := e.client(b, func(o *Options) { o.RuleCacheFile = filepath.Join(b.TempDir(), "rules.json") })
+			<-c.rulesLoaded
+			for i := range n {
+				c.remember(strconv.Itoa(i), "2026-12-01T00:00:00Z", &rule)
+			}
+			c.saveRuleCache()
+			i := 0
+			for b.Loop() {
+				i++
+				c.remember(strconv.Itoa(i%n), "2026-12-02T00:00:"+strconv.Itoa(i%60)+"Z", &rule)
+				if mode == "rewrite" {
+					c.mu.Lock()
+					c.ruleFile.appendable = false
+					c.mu.Unlock()
+				}
+				c.saveRuleCache()
+			}
+			fi, err := os.Stat(c.o.RuleCacheFile)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+		})
+	}
 }

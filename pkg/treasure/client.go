@@ -39,6 +39,12 @@ type Client struct {
 	// rulesVersion counts changes of rules; savedRules is the count the
 	// saved file (Options.RuleCacheFile) holds.
 	rulesVersion, savedRules uint64
+	// changed holds the ids whose rule was remembered or removed since
+	// the last save; ruleFile what the saved file holds. saveMu keeps saves
+	// one at a time.
+	changed  map[string]bool
+	ruleFile ruleFile
+	saveMu   sync.Mutex
 	// rulesLoaded is closed once the saved rule cache is loaded: New
 	// starts the load and returns (a large file takes seconds to decode,
 	// which would keep a daemon from answering its health checks); Observe
@@ -80,7 +86,7 @@ func New(opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{o: o, red: newRedactor(o.APIKey), sem: make(chan struct{}, o.MaxConcurrent),
-		rules: map[string]cachedRule{}, connNames: map[string]string{}, connIDs: map[string]resolvedConn{}, parents: map[string]cachedParent{}, roots: map[string]string{}}
+		rules: map[string]cachedRule{}, changed: map[string]bool{}, connNames: map[string]string{}, connIDs: map[string]resolvedConn{}, parents: map[string]cachedParent{}, roots: map[string]string{}}
 	if o.RateLimit > 0 {
 		c.limit = newBucket(o.RateLimit, o.Burst, o.RateMargin, o.Now, o.Sleep)
 	}

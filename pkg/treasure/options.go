@@ -165,8 +165,10 @@ type Options struct {
 	ReadFile  func(string) ([]byte, error)
 	// RuleCacheFile, when set, keeps the cache of segment rules across
 	// restarts: loaded in the background from New (Observe waits for it),
-	// saved (a new file renamed over the old one) after an Observe that
-	// changed it. An entry is used only while the
+	// saved after an Observe that changed it (the changed rules appended
+	// as one checksummed line; a new file renamed over the old one when
+	// the appended lines grow past a quarter of the rules, or one is
+	// damaged). An entry is used only while the
 	// segment's updatedAt is the one saved with it; a file that is
 	// corrupt, of another version, or written for another CDPURL or Owner
 	// is ignored (every rule is read again). The file holds rules, never

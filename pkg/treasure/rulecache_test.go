@@ -1,6 +1,7 @@
 package treasure
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -121,5 +122,116 @@ func TestRuleCacheFileSurvivesRestart(t *testing.T) {
 	}
 	if n := len(e.srv.Requests()); n != listings+200 {
 		t.Errorf("another owner's client: %d requests, want %d", n, listings+200)
+	}
+}
+
+// TestRuleCacheFileAppendsChanges: a save after a few rules changed appends
+// them as one record and leaves the rules saved before as they are on
+// disk; restarts read the records (a removal included) and need only the
+// listings; a record cut short is ignored from there (its rules read
+// again) and the next save rewrites the file whole, as does a save of
+// more changed rules than a quarter of the file's.
+func TestRuleCacheFileAppendsChanges(t *testing.T) {
+	e := newEnv(t, noLimit)
+	ctx := context.Background()
+	p := e.mustParent(t, "Retail")
+	populate(t, e, p, 20, 10)
+	file := filepath.Join(t.TempDir(), "rules.json")
+	withFile := func(o *Options) { o.RuleCacheFile = file }
+	const listings = 3
+	observe := func(c *Client) (segment.State, int) {
+		t.Helper()
+		e.srv.ResetLog()
+		st, err := c.Observe(ctx, []string{"Retail"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, len(e.srv.Requests())
+	}
+	lines := func() [][]byte {
+		t.Helper()
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+	}
+	edit := func(id, value string) {
+		t.Helper()
+		e.clock.Advance(time.Second)
+		if err := e.srv.ModifySegment(id, "alice", func(s *tdstandin.Segment) {
+			s.Rule = []byte(`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"country"},"operator":{"type":"Equal","not":false,"rightValue":"` + value + `"},"arrayMatching":null,"exclude":false}]}]}`)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := observe(e.client(t, withFile))
+	base := lines()
+	if len(base) != 1 {
+		t.Fatalf("first save: %d lines, want 1", len(base))
+	}
+
+	edit(st.Segments[3].Meta.ID, "XA")
+	c := e.client(t, withFile)
+	if _, n := observe(c); n != listings+1 {
+		t.Errorf("restart after a hand edit: %d requests, want %d", n, listings+1)
+	}
+	after := lines()
+	if len(after) != 2 || !bytes.Equal(after[0], base[0]) || len(after[1]) > len(base[0])/20 {
+		t.Fatalf("save of one changed rule: %d lines (first unchanged: %v), want the first as it was and one short record",
+			len(after), len(after) > 0 && bytes.Equal(after[0], base[0]))
+	}
+	gone := st.Segments[5].Meta.ID
+	if err := c.DeleteSegment(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	observe(c)
+	edit(st.Segments[8].Meta.ID, "XB")
+	observe(e.client(t, withFile))
+	if l := lines(); len(l) != 4 {
+		t.Fatalf("after a delete and another edit: %d lines, want 4", len(l))
+	}
+	truth, _ := observe(e.client(t, func(*Options) {}))
+	got, n := observe(e.client(t, withFile))
+	if n != listings {
+		t.Errorf("restart with records: %d requests, want %d", n, listings)
+	}
+	if d := cmp.Diff(truth, got); d != "" {
+		t.Errorf("restart with records observed otherwise (-truth +got):\n%s", d)
+	}
+
+	// The last record cut short, as by a crash while appending.
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b[:len(b)-20], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, n = observe(e.client(t, withFile))
+	if n != listings+1 {
+		t.Errorf("restart with a torn last record: %d requests, want %d (its one rule read again)", n, listings+1)
+	}
+	if d := cmp.Diff(truth, got); d != "" {
+		t.Errorf("restart with a torn record observed otherwise (-truth +got):\n%s", d)
+	}
+	if l := lines(); len(l) != 1 {
+		t.Errorf("save after a torn record: %d lines, want the file rewritten whole", len(l))
+	}
+	if _, n := observe(e.client(t, withFile)); n != listings {
+		t.Errorf("restart after the rewrite: %d requests, want %d", n, listings)
+	}
+
+	// Many changes at once: rewritten whole, not appended.
+	for i := range 120 {
+		if s := st.Segments[i]; s.Meta.ID != gone {
+			edit(s.Meta.ID, "XC")
+		}
+	}
+	if _, n := observe(e.client(t, withFile)); n != listings+119 {
+		t.Errorf("restart after 119 hand edits: %d requests, want %d", n, listings+119)
+	}
+	if l := lines(); len(l) != 1 {
+		t.Errorf("save of 119 changed rules of 199: %d lines, want the file rewritten whole", len(l))
 	}
 }

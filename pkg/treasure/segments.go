@@ -87,6 +87,7 @@ func (c *Client) remember(id, updatedAt string, rule *segment.Rule) {
 	defer c.mu.Unlock()
 	c.rules[id] = cachedRule{updatedAt: updatedAt, rule: cp}
 	c.rulesVersion++
+	c.changed[id] = true
 }
 
 // cached returns the cached rule of segment id when it was cached at
@@ -230,6 +231,7 @@ func (c *Client) DeleteSegment(ctx context.Context, id string) error {
 	if _, ok := c.rules[id]; ok {
 		delete(c.rules, id)
 		c.rulesVersion++
+		c.changed[id] = true
 	}
 	c.mu.Unlock()
 	return c.do(ctx, call{endpoint: "segments", method: http.MethodDelete, jsonAPI: true,
