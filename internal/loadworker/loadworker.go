@@ -111,6 +111,11 @@ type Loader struct {
 	Cache  *spec.Cache
 	// Executable is the worker binary; empty means os.Executable.
 	Executable string
+
+	mu sync.Mutex
+	// sizes holds the size of each file of the last load by git blob id,
+	// for the files a load does not read again.
+	sizes map[[20]byte]int64
 }
 
 // New returns a loader with a fresh cache.
@@ -123,13 +128,22 @@ type request struct {
 	Workers int
 }
 
-// Load reads fsys and loads it within the limits.
+// Load reads fsys and loads it within the limits. When fsys is a
+// spec.GitObjectIDFS, a file whose path and blob id are in the cache is
+// neither read nor hashed: its result is known and its size is the one an
+// earlier load read (it passed the file size cap then; it still counts
+// towards the total).
 func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 	lim := l.Limits.withDefaults()
-	names, err := spec.Files(fsys)
+	ids, _ := fsys.(spec.GitObjectIDFS)
+	names, err := spec.ListFiles(fsys, l.Cache)
 	if err != nil {
 		return nil, err
 	}
+	l.mu.Lock()
+	known := l.sizes
+	l.mu.Unlock()
+	sizes := make(map[[20]byte]int64, len(known))
 	var ds diag.Diagnostics
 	skip := map[string]bool{}
 	var req request
@@ -143,17 +157,36 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 			}
 			break
 		}
-		if fi, err := fs.Stat(fsys, name); err == nil && fi.Size() > lim.MaxFileBytes {
+		var id [20]byte
+		hasID := false
+		if ids != nil {
+			id, hasID = ids.GitObjectID(name)
+		}
+		// sized: the size is that of an earlier load, the result cached.
+		size, sized := known[id]
+		sized = sized && hasID && l.Cache.HasGitObject(name, id)
+		if !sized {
+			if fi, err := fs.Stat(fsys, name); err == nil {
+				size = fi.Size()
+			}
+		}
+		var src []byte
+		if size <= lim.MaxFileBytes && !sized {
+			if src, err = fs.ReadFile(fsys, name); err != nil {
+				return nil, fmt.Errorf("read %s: %w", name, err)
+			}
+			size = int64(len(src))
+		}
+		if size > lim.MaxFileBytes {
 			ds = append(ds, diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, CodeFileTooLarge,
-				"file of %d bytes is larger than the limit of %d bytes", fi.Size(), lim.MaxFileBytes))
+				"file of %d bytes is larger than the limit of %d bytes", size, lim.MaxFileBytes))
 			skip[name] = true
 			continue
 		}
-		src, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+		if hasID {
+			sizes[id] = size
 		}
-		total += int64(len(src))
+		total += size
 		if total > lim.MaxTotalBytes {
 			ds = append(ds, diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, CodeRepoTooLarge,
 				"the CUE files up to this one hold more than the limit of %d bytes: this file and those after it are not loaded", lim.MaxTotalBytes))
@@ -162,12 +195,15 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 			}
 			break
 		}
-		if l.Cache.Has(name, src) {
+		if sized || hasID && l.Cache.HasGitObject(name, id) || !hasID && l.Cache.Has(name, src) {
 			continue
 		}
 		req.Names = append(req.Names, name)
 		req.Srcs = append(req.Srcs, src)
 	}
+	l.mu.Lock()
+	l.sizes = sizes
+	l.mu.Unlock()
 	if len(req.Names) > 0 {
 		over, err := l.probe(ctx, lim, req)
 		if err != nil {
@@ -178,7 +214,7 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 		}
 		ds = append(ds, over...)
 	}
-	res, err := spec.Load(ctx, without{fsys, skip}, spec.Options{Cache: l.Cache})
+	res, err := spec.Load(ctx, hide(fsys, skip), spec.Options{Cache: l.Cache})
 	if err != nil {
 		return nil, err
 	}
@@ -502,6 +538,30 @@ func Serve() int {
 	return 0
 }
 
+// hide returns fsys without the files of skip. When fsys gives git object
+// ids, so does the result, except for the directories that hold a hidden
+// file (spec.Load would take their listing, which has it, from the cache).
+func hide(fsys fs.FS, skip map[string]bool) fs.FS {
+	w := without{fsys, skip}
+	ids, ok := fsys.(spec.GitObjectIDFS)
+	if !ok {
+		return w
+	}
+	if len(skip) == 0 {
+		return ids
+	}
+	dirs := map[string]bool{}
+	for name := range skip {
+		for d := path.Dir(name); !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+			if d == "." {
+				break
+			}
+		}
+	}
+	return withoutIDs{w, ids, dirs}
+}
+
 // without hides files of an fs.FS.
 type without struct {
 	fs.FS
@@ -524,4 +584,20 @@ func (w without) ReadDir(name string) ([]fs.DirEntry, error) {
 		}
 	}
 	return out, err
+}
+
+// withoutIDs is a without over a GitObjectIDFS: it gives the ids of the
+// files it shows and of the directories that hide nothing.
+type withoutIDs struct {
+	without
+	ids spec.GitObjectIDFS
+	// hiding holds the directories with a hidden file under them.
+	hiding map[string]bool
+}
+
+func (w withoutIDs) GitObjectID(name string) ([20]byte, bool) {
+	if w.skip[name] || w.hiding[name] {
+		return [20]byte{}, false
+	}
+	return w.ids.GitObjectID(name)
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/cas-reconciler/reconciler/internal/apply"
 	"github.com/cas-reconciler/reconciler/pkg/plan"
@@ -14,11 +15,14 @@ import (
 const MaxWritesFirst = 16
 
 // settled is what Treasure held after the last run that wrote nothing
-// after its observation: that observation, and the revision it was
-// planned for.
+// after its observation: that observation, and the revision and desired
+// state it was planned for.
 type settled struct {
 	revision string
 	observed segment.State
+	// desired shares its slices with that run's desired state: a run
+	// replaces its Result's Desired, it does not change it in place.
+	desired segment.State
 }
 
 // keepSettled remembers the run's observation as what Treasure holds when
@@ -29,7 +33,7 @@ func (r *Reconciler) keepSettled(rn *run) {
 	defer r.mu.Unlock()
 	r.settled = nil
 	if rn.res.Plan != nil && !rn.res.Plan.Errored && !rn.res.Plan.HasChanges() {
-		r.settled = &settled{revision: rn.snap.Revision, observed: rn.observed}
+		r.settled = &settled{revision: rn.snap.Revision, observed: rn.observed, desired: rn.res.Desired}
 	}
 }
 
@@ -52,7 +56,10 @@ func (r *Reconciler) takeSettled() *settled {
 // and there are at most MaxWritesFirst of them, and the drift mode is not
 // report (a hand edit made since that observation would be overwritten
 // before the run could hold it); otherwise it writes nothing and the run
-// goes on as usual. The run then observes, plans and
+// goes on as usual. When the new revision's parents and folders are those
+// of the observation's and it changes at most MaxWritesFirst segments, the
+// plan covers only those segments and the ones they reference (see
+// changedOnly), not the whole repository. The run then observes, plans and
 // applies as always: what the early writes missed (a change made in
 // Treasure since that observation) is found and planned there, and
 // deletes stay last.
@@ -79,12 +86,13 @@ func (r *Reconciler) writeFirst(ctx context.Context, rn *run) error {
 	if err != nil || len(unknown) > 0 {
 		return nil
 	}
-	p := plan.Compute(rn.res.Desired, base.observed, opts)
+	desired, observed := changedOnly(rn.res.Desired, base)
+	p := plan.Compute(desired, observed, opts)
 	if !earlyWritable(p) {
 		return nil
 	}
 	if r.Population != nil && !rn.mode.NoPopulation {
-		rn.res.PopulationStatements += r.countAndHold(ctx, rn, p, base.observed)
+		rn.res.PopulationStatements += r.countAndHold(ctx, rn, p, observed)
 	}
 	first := detach(p)
 	if !first.HasChanges() {
@@ -140,4 +148,70 @@ func detach(p *plan.Plan) *plan.Plan {
 		out.Changes = append(out.Changes, c)
 	}
 	return &out
+}
+
+// changedOnly returns the desired state and base's observation reduced to
+// the segments of desired that differ from base's desired state and the
+// segments they reference (by name, under the same parent), with every
+// parent and folder: a plan of the two gives the same changes for those
+// segments as a plan of the whole states, and no-ops for nothing else
+// (the other segments are those base's plan found unchanged). When the
+// parents or folders differ, a segment was added, removed or renamed, or
+// more than MaxWritesFirst segments changed (an early write refuses such
+// plans anyway), it returns desired and the whole observation.
+func changedOnly(desired segment.State, base *settled) (segment.State, segment.State) {
+	old := base.desired
+	if len(desired.Segments) != len(old.Segments) ||
+		!reflect.DeepEqual(desired.Parents, old.Parents) || !reflect.DeepEqual(desired.Folders, old.Folders) {
+		return desired, base.observed
+	}
+	before := make(map[segment.Key]*segment.Segment, len(old.Segments))
+	for i := range old.Segments {
+		before[old.Segments[i].Key()] = &old.Segments[i]
+	}
+	byKey := make(map[segment.Key]*segment.Segment, len(desired.Segments))
+	var changed []*segment.Segment
+	for i := range desired.Segments {
+		s := &desired.Segments[i]
+		b := before[s.Key()]
+		if b == nil || byKey[s.Key()] != nil {
+			return desired, base.observed
+		}
+		byKey[s.Key()] = s
+		// Unchanged files share their rules with the spec cache, so
+		// this is mostly a comparison of pointers.
+		if !reflect.DeepEqual(s, b) {
+			if changed = append(changed, s); len(changed) > MaxWritesFirst {
+				return desired, base.observed
+			}
+		}
+	}
+	keep := map[segment.Key]bool{}
+	sub := segment.State{Parents: desired.Parents, Folders: desired.Folders}
+	add := func(s *segment.Segment) {
+		if !keep[s.Key()] {
+			keep[s.Key()] = true
+			sub.Segments = append(sub.Segments, *s)
+		}
+	}
+	for _, s := range changed {
+		add(s)
+		for i := range s.Rule.Conditions {
+			for _, c := range s.Rule.Conditions[i].Conditions {
+				if c.Type != segment.ReferenceCondition || c.Segment == "" {
+					continue
+				}
+				if ref := byKey[segment.Key{Parent: s.Parent, Name: c.Segment}]; ref != nil {
+					add(ref)
+				}
+			}
+		}
+	}
+	obs := segment.State{Parents: base.observed.Parents, Folders: base.observed.Folders}
+	for i := range base.observed.Segments {
+		if keep[base.observed.Segments[i].Key()] {
+			obs.Segments = append(obs.Segments, base.observed.Segments[i])
+		}
+	}
+	return sub, obs
 }

@@ -27,6 +27,9 @@ const (
 // hold everything Treasure has under the parent segments concerned.
 func Compute(desired, observed segment.State, opts Options) *Plan {
 	c := computer{opts: opts, plan: &Plan{}}
+	// Most objects are both desired and observed: one change each, in one
+	// allocation rather than the doublings of append.
+	c.plan.Changes = make([]Change, 0, len(desired.Parents)+len(desired.Folders)+len(desired.Segments)+8)
 	observed, folderRenames, segmentRenames := c.resolveRenames(desired, observed)
 	c.index(observed)
 	c.parents(desired, observed)
@@ -326,11 +329,11 @@ func (c *computer) folders(desired, observed segment.State, renames renamed) {
 // referenceDepths returns, per segment name of one parent, 1 + the depth of
 // the deepest segment it references (0 for none).
 func referenceDepths(segs []*segment.Segment) map[string]int {
-	byName := map[string]*segment.Segment{}
+	byName := make(map[string]*segment.Segment, len(segs))
 	for _, s := range segs {
 		byName[s.Name] = s
 	}
-	memo := map[string]int{}
+	memo := make(map[string]int, len(segs))
 	var visit func(name string, seen map[string]bool) int
 	visit = func(name string, seen map[string]bool) int {
 		if d, ok := memo[name]; ok {
@@ -351,8 +354,10 @@ func referenceDepths(segs []*segment.Segment) map[string]int {
 		memo[name] = d
 		return d
 	}
+	// visit leaves seen as it found it.
+	seen := map[string]bool{}
 	for _, s := range segs {
-		visit(s.Name, map[string]bool{})
+		visit(s.Name, seen)
 	}
 	return memo
 }
@@ -380,11 +385,11 @@ func byParent(segs []segment.Segment) map[string][]*segment.Segment {
 }
 
 func (c *computer) segments(desired, observed segment.State, renames renamed) {
-	obs := map[segment.Key]*segment.Segment{}
+	obs := make(map[segment.Key]*segment.Segment, len(observed.Segments))
 	for i := range observed.Segments {
 		obs[observed.Segments[i].Key()] = &observed.Segments[i]
 	}
-	want := map[segment.Key]bool{}
+	want := make(map[segment.Key]bool, len(desired.Segments))
 	for parent, segs := range byParent(desired.Segments) {
 		depths := referenceDepths(segs)
 		for _, d := range segs {
@@ -416,10 +421,15 @@ func (c *computer) segments(desired, observed segment.State, renames renamed) {
 		}
 	}
 	for _, segs := range byParent(observed.Segments) {
-		depths := referenceDepths(segs)
+		// The depths, over every observed segment of the parent, are
+		// needed only when one of them is deleted.
+		var depths map[string]int
 		for _, o := range segs {
 			if want[o.Key()] || !c.owned(o.Meta) {
 				continue
+			}
+			if depths == nil {
+				depths = referenceDepths(segs)
 			}
 			c.add(Change{Action: Delete, Kind: KindSegment, Key: o.Key(), ID: o.Meta.ID, Before: o,
 				Level: levelDeleteSegment + 1000 - depths[o.Name]})
