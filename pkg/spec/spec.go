@@ -72,20 +72,8 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 	for _, run := range runs {
 		nfiles += len(run)
 	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	perCtx := opts.FilesPerContext
-	if perCtx <= 0 {
-		perCtx = 200
-	}
 	opts.Cache.begin()
-	w := &loadWorkers{opts: opts, perCtx: perCtx, results: make([]*fileResult, nfiles), jobs: make(chan loadJob)}
-	for range min(workers, max(nfiles, 1)) {
-		w.wg.Add(1)
-		go w.run()
-	}
+	w := startWorkers(opts, nfiles, nil)
 	cached, readErr := w.feed(ctx, fsys, runs)
 	close(w.jobs)
 	w.wg.Wait()
@@ -123,6 +111,29 @@ type loadWorkers struct {
 	// sink, when set, takes each result instead of results and the cache
 	// (Evaluate).
 	sink func(path string, r *fileResult)
+}
+
+// startWorkers starts the goroutines of opts (Workers, FilesPerContext) to
+// evaluate n files: into results and opts.Cache, or, when sink is set, into
+// sink.
+func startWorkers(opts Options, n int, sink func(path string, r *fileResult)) *loadWorkers {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	perCtx := opts.FilesPerContext
+	if perCtx <= 0 {
+		perCtx = 200
+	}
+	w := &loadWorkers{opts: opts, perCtx: perCtx, jobs: make(chan loadJob), sink: sink}
+	if sink == nil {
+		w.results = make([]*fileResult, n)
+	}
+	for range min(workers, max(n, 1)) {
+		w.wg.Add(1)
+		go w.run()
+	}
+	return w
 }
 
 // idleEvaluators holds evaluators between loads: building one compiles the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"sync"
 
 	"github.com/cas-reconciler/reconciler/pkg/diag"
@@ -91,37 +90,25 @@ func (c *Cache) Export(name string, src []byte) ([]byte, error) {
 // opts.Cache is ignored; opts.Evaluating is called before each file. The
 // first error of done stops the evaluation and is returned.
 func Evaluate(ctx context.Context, names []string, srcs [][]byte, opts Options, done func(name string, data []byte) error) error {
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	perCtx := opts.FilesPerContext
-	if perCtx <= 0 {
-		perCtx = 200
-	}
 	var mu sync.Mutex
 	var sinkErr error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := &loadWorkers{opts: Options{Evaluating: opts.Evaluating}, perCtx: perCtx, jobs: make(chan loadJob)}
-	w.sink = func(path string, r *fileResult) {
-		data, err := encodeResult(r)
-		if err == nil {
-			err = done(path, data)
-		}
-		if err != nil {
-			mu.Lock()
-			if sinkErr == nil {
-				sinkErr = err
+	w := startWorkers(Options{Workers: opts.Workers, FilesPerContext: opts.FilesPerContext, Evaluating: opts.Evaluating}, len(names),
+		func(path string, r *fileResult) {
+			data, err := encodeResult(r)
+			if err == nil {
+				err = done(path, data)
 			}
-			mu.Unlock()
-			cancel()
-		}
-	}
-	for range min(workers, max(len(names), 1)) {
-		w.wg.Add(1)
-		go w.run()
-	}
+			if err != nil {
+				mu.Lock()
+				if sinkErr == nil {
+					sinkErr = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		})
 	err := func() error {
 		for i, name := range names {
 			select {
