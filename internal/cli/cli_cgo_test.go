@@ -364,12 +364,7 @@ func TestApplyUnderDriftReportKeepsAHandEdit(t *testing.T) {
 	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
 		t.Fatalf("apply: %s\n%s", out, errOut)
 	}
-	var id string
-	for _, s := range td.Segments() {
-		if s.Name == "Top Spenders" {
-			id = s.ID
-		}
-	}
+	id := segmentID(t, td, "Top Spenders")
 	if err := td.ModifySegment(id, "alice", func(s *tdstandin.Segment) {
 		s.Description = strings.Replace(s.Description, "Largest", "Biggest", 1)
 	}); err != nil {
@@ -389,6 +384,18 @@ func TestApplyUnderDriftReportKeepsAHandEdit(t *testing.T) {
 	}
 }
 
+// segmentID returns the id of the segment named name in the stand-in.
+func segmentID(t *testing.T, td *tdstandin.Server, name string) string {
+	t.Helper()
+	for _, s := range td.Segments() {
+		if s.Name == name {
+			return s.ID
+		}
+	}
+	t.Fatalf("no segment %q in Treasure Data", name)
+	return ""
+}
+
 // TestApplyFailsOnConflicts: a segment the reconciler does not own (its
 // ownership marker removed by hand) under a name the repository declares is
 // a conflict: apply changes nothing there and exits 1 saying so, also when
@@ -398,12 +405,7 @@ func TestApplyFailsOnConflicts(t *testing.T) {
 	if code, out, errOut := run(t, "", "apply", "--config", cfg, "--auto-approve"); code != exitOK {
 		t.Fatalf("apply: %s\n%s", out, errOut)
 	}
-	var id string
-	for _, s := range td.Segments() {
-		if s.Name == "Top Spenders" {
-			id = s.ID
-		}
-	}
+	id := segmentID(t, td, "Top Spenders")
 	if err := td.ModifySegment(id, "alice", func(s *tdstandin.Segment) {
 		if i := strings.Index(s.Description, "[managed-by:"); i >= 0 {
 			s.Description = strings.TrimSpace(s.Description[:i])
