@@ -18,15 +18,15 @@ func (c *compiler) behaviorCond(cond *segment.Condition, path string) (string, e
 		return "", c.errf(ReasonInvalid, path+".leftValue.aggregation", "a behavior condition needs an aggregation")
 	}
 	ag := lv.Aggregation
-	if len(ag.GroupingColumns) > 0 {
-		return "", c.errf(ReasonUnsupported, path+".leftValue.aggregation.groupingColumns", "grouped aggregations are not counted")
-	}
 	if len(ag.Extra) > 0 || len(lv.Extra) > 0 {
 		return "", c.errf(ReasonUnsupported, path+".leftValue", "fields %s are not counted", extraNames(ag.Extra)+extraNames(lv.Extra))
 	}
 	row, err := c.behaviorRows(b, lv, path)
 	if err != nil {
 		return "", err
+	}
+	if len(ag.GroupingColumns) > 0 {
+		return c.groupedCond(cond, b, row, path)
 	}
 	expr, typ, err := c.aggregationSQL(b, ag, row, path)
 	if err != nil {

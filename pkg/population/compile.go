@@ -22,6 +22,10 @@ type compiler struct {
 	joinOrder []string
 	behaviors map[string]*behaviorAgg
 	behOrder  []string
+	// grouped maps a behavior, row condition and grouping columns to the
+	// subquery of a grouped aggregation (grouped.go).
+	grouped    map[string]*groupedAgg
+	groupOrder []string
 	// seg is the segment being compiled, stack the references followed.
 	seg   string
 	stack []string
@@ -64,6 +68,13 @@ func (c *compiler) param(v any) string {
 	c.params = append(c.params, Param{Name: name, Value: v})
 	return ":" + name
 }
+
+// commentText makes s safe inside a /* */ comment: a name holding "*/"
+// would end the comment (and what follows would be SQL), one holding "/*"
+// would open a nested one (Databricks nests them).
+func commentText(s string) string { return commentEscaper.Replace(s) }
+
+var commentEscaper = strings.NewReplacer("*/", `*\/`, "/*", `/\*`)
 
 // maskBits is the number of segments one mask column holds: bits 0 to 62,
 // so that every mask is a positive BIGINT.
@@ -150,6 +161,7 @@ func (c *compiler) from() string {
 		}
 		fmt.Fprintf(&b, "\n  FROM %s\n  GROUP BY %s\n) AS %s ON %s.k = c.%s\n", quoteTable(a.b.Table), Quote(a.b.Key), a.alias, a.alias, key)
 	}
+	c.writeGrouped(&b, key)
 	return b.String()
 }
 
@@ -239,7 +251,7 @@ func (c *compiler) condition(cond *segment.Condition, path string) (string, erro
 		if err != nil {
 			return "", err
 		}
-		pred = fmt.Sprintf("(/* segment %s */ %s)", strconv.Quote(cond.Segment), p)
+		pred = fmt.Sprintf("(/* segment %s */ %s)", commentText(strconv.Quote(cond.Segment)), p)
 	case segment.ValueCondition:
 		if cond.LeftValue == nil || cond.Operator == nil {
 			return "", c.errf(ReasonInvalid, path, "a Value condition needs leftValue and operator")

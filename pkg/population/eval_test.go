@@ -3,6 +3,7 @@
 package population
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -198,7 +199,37 @@ func (e *evaluator) behavior(cond *segment.Condition, c row) bool {
 		}
 		rows = append(rows, r)
 	}
-	ag := lv.Aggregation
+	if len(lv.Aggregation.GroupingColumns) == 0 {
+		val, typ := e.aggregate(b, lv.Aggregation, rows)
+		return e.test(val, typ, cond.Operator, cond.ArrayMatching)
+	}
+	// Grouped: the aggregate of each group of rows with the same grouping
+	// values (nil a value of its own); the condition holds when any group
+	// passes, and a profile with no rows has no group.
+	groups := map[string][]row{}
+	var order []string
+	for _, r := range rows {
+		var k strings.Builder
+		for _, name := range lv.Aggregation.GroupingColumns {
+			gc, _ := b.Column(name)
+			fmt.Fprintf(&k, "%T:%v\x00", r[gc.SourceColumn()], r[gc.SourceColumn()])
+		}
+		if _, ok := groups[k.String()]; !ok {
+			order = append(order, k.String())
+		}
+		groups[k.String()] = append(groups[k.String()], r)
+	}
+	for _, k := range order {
+		val, typ := e.aggregate(b, lv.Aggregation, groups[k])
+		if e.test(val, typ, cond.Operator, cond.ArrayMatching) {
+			return true
+		}
+	}
+	return false
+}
+
+// aggregate is the value of aggregation ag over rows, and its type.
+func (e *evaluator) aggregate(b *segment.Behavior, ag *segment.Aggregation, rows []row) (any, segment.IONType) {
 	col := func(name string) (string, segment.IONType) {
 		if cc, ok := b.Column(name); ok {
 			return cc.SourceColumn(), cc.Type
@@ -268,7 +299,7 @@ func (e *evaluator) behavior(cond *segment.Condition, c row) bool {
 			}
 		}
 	}
-	return e.test(val, typ, cond.Operator, cond.ArrayMatching)
+	return val, typ
 }
 
 func (e *evaluator) filter(b *segment.Behavior, f *segment.Filter, r row) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -186,6 +187,15 @@ func (g *gen) condition(earlier []Named) segment.Condition {
 		}
 		if g.rng.IntN(2) == 0 {
 			lv.Filter = g.filter(b, 2)
+		}
+		if g.rng.IntN(4) == 0 {
+			// Grouped by one or two scalar columns.
+			for range 1 + g.rng.IntN(2) {
+				gc := cols[g.rng.IntN(len(cols))]
+				if !gc.Type.IsArray() && !slices.Contains(ag.GroupingColumns, gc.Name) {
+					ag.GroupingColumns = append(ag.GroupingColumns, gc.Name)
+				}
+			}
 		}
 		if g.rng.IntN(2) == 0 {
 			lv.Window = &segment.Window{Type: "TimeSliding", Duration: segment.Duration{g.pick([]string{"day", "hour", "week"}): 1 + g.rng.IntN(90)}}

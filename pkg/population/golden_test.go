@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,11 @@ func shapes(t testing.TB) map[string]string {
 		"percent limit": `{"type":"Or","conditions":[{"type":"And","conditions":[
 			{"type":"Value","leftValue":{"name":"country"},"operator":{"type":"Equal","not":false,"rightValue":"JP"},"arrayMatching":null,"exclude":false}]}],
 			"limit":{"type":"Percent","number":10}}`,
+		"grouped count": `{"type":"And","conditions":[{"type":"And","conditions":[
+			{"type":"Value","leftValue":{"source":{"name":"orders"},"aggregation":{"type":"Count","groupingColumns":["category"]},"window":{"type":"TimeSliding","duration":{"day":180}}},"operator":{"type":"Greater","not":false,"rightValue":1},"arrayMatching":null,"exclude":false}]}]}`,
+		"grouped sum exclude": `{"type":"Or","conditions":[{"type":"And","conditions":[
+			{"type":"Value","leftValue":{"source":{"name":"orders"},"aggregation":{"type":"Sum","column":"amount","groupingColumns":["channel","category"]},"filter":{"type":"And","conditions":[{"type":"Column","column":"quantity","operator":{"type":"Greater","not":false,"rightValue":1},"arrayMatching":null}]}},"operator":{"type":"GreaterEqual","not":false,"rightValue":100},"arrayMatching":null,"exclude":true},
+			{"type":"Value","leftValue":{"source":{"name":"orders"},"aggregation":{"type":"Max","column":"amount","groupingColumns":["channel","category"]},"filter":{"type":"And","conditions":[{"type":"Column","column":"quantity","operator":{"type":"Greater","not":false,"rightValue":1},"arrayMatching":null}]}},"operator":{"type":"Less","not":false,"rightValue":50},"arrayMatching":null,"exclude":false}]}]}`,
 		"composite letters": `{"type":"Composite","expr":"A or (B and C)","conditions":[
 			{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Less","not":false,"rightValue":30},"arrayMatching":null,"exclude":false}]},
 			{"type":"Or","conditions":[{"type":"Value","leftValue":{"name":"country"},"operator":{"type":"Contain","not":false,"rightValues":["U"]},"arrayMatching":null,"exclude":true}]},
@@ -267,11 +273,11 @@ func TestUnsupportedIsTypedError(t *testing.T) {
 		rule   string
 		reason Reason
 	}{
-		"grouped aggregation": {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"source":{"name":"orders"},"aggregation":{"type":"Count","groupingColumns":["category"]}},"operator":{"type":"Greater","not":false,"rightValue":1},"arrayMatching":null,"exclude":false}]}]}`, ReasonUnsupported},
-		"funnel reference":    {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"FunnelStageReference","id":"12","exclude":false}]}]}`, ReasonUnsupported},
-		"condition limit":     {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Greater","not":false,"rightValue":1},"arrayMatching":null,"exclude":false,"limit":{"type":"Count","number":3}}]}]}`, ReasonUnsupported},
-		"unknown attribute":   {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"nope"},"operator":{"type":"IsNull","not":false},"arrayMatching":null,"exclude":false}]}]}`, ReasonUnknownName},
-		"string for number":   {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Equal","not":false,"rightValue":"x"},"arrayMatching":null,"exclude":false}]}]}`, ReasonTypeMismatch},
+		"unknown grouping column": {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"source":{"name":"orders"},"aggregation":{"type":"Count","groupingColumns":["nope"]}},"operator":{"type":"Greater","not":false,"rightValue":1},"arrayMatching":null,"exclude":false}]}]}`, ReasonUnknownName},
+		"funnel reference":        {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"FunnelStageReference","id":"12","exclude":false}]}]}`, ReasonUnsupported},
+		"condition limit":         {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Greater","not":false,"rightValue":1},"arrayMatching":null,"exclude":false,"limit":{"type":"Count","number":3}}]}]}`, ReasonUnsupported},
+		"unknown attribute":       {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"nope"},"operator":{"type":"IsNull","not":false},"arrayMatching":null,"exclude":false}]}]}`, ReasonUnknownName},
+		"string for number":       {`{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Equal","not":false,"rightValue":"x"},"arrayMatching":null,"exclude":false}]}]}`, ReasonTypeMismatch},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -299,5 +305,39 @@ func TestUnsupportedIsTypedError(t *testing.T) {
 func TestQuote(t *testing.T) {
 	if got := Quote("a`b"); got != "`a``b`" {
 		t.Errorf("Quote = %s", got)
+	}
+}
+
+// TestNamesInCommentsCannotEndThem: a segment name is written into a SQL
+// comment; one holding "*/" must not end it (what followed would be SQL),
+// nor one holding "/*" open a nested comment.
+func TestNamesInCommentsCannotEndThem(t *testing.T) {
+	p, segs := demo(t)
+	opts := demoOptions(segs)
+	evil := "x */ OR TRUE OR /* y"
+	opts.Segments[evil] = decodeRule(t, `{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Value","leftValue":{"name":"age"},"operator":{"type":"Greater","not":false,"rightValue":30},"arrayMatching":null,"exclude":false}]}]}`)
+	r := decodeRule(t, `{"type":"And","conditions":[{"type":"And","conditions":[{"type":"Reference","segment":`+strconv.Quote(evil)+`,"exclude":false}]}]}`)
+	st, err := Compile(p, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Strip the comments as the warehouse reads them (nested), and what
+	// is left must not hold the name's text.
+	var out strings.Builder
+	depth := 0
+	for i := 0; i < len(st.SQL); i++ {
+		switch {
+		case strings.HasPrefix(st.SQL[i:], "/*"):
+			depth++
+			i++
+		case depth > 0 && strings.HasPrefix(st.SQL[i:], "*/"):
+			depth--
+			i++
+		case depth == 0:
+			out.WriteByte(st.SQL[i])
+		}
+	}
+	if depth != 0 || strings.Contains(out.String(), "OR TRUE") {
+		t.Fatalf("the name escaped its comment (depth %d):\n%s", depth, out.String())
 	}
 }
