@@ -29,8 +29,8 @@ func check(desired, observed segment.State) []string {
 		parents[p.Name] = true
 	}
 
-	folders := map[segment.Key]bool{}
-	seenFolder := map[segment.Key]bool{}
+	folders := make(map[segment.Key]bool, len(desired.Folders)+len(observed.Folders))
+	seenFolder := make(map[segment.Key]bool, len(desired.Folders))
 	for i := range desired.Folders {
 		k := desired.Folders[i].Key()
 		if seenFolder[k] {
@@ -52,8 +52,8 @@ func check(desired, observed segment.State) []string {
 		}
 	}
 
-	segs := map[segment.Key]bool{}
-	seenSeg := map[segment.Key]bool{}
+	segs := make(map[segment.Key]bool, len(desired.Segments)+len(observed.Segments))
+	seenSeg := make(map[segment.Key]bool, len(desired.Segments))
 	for i := range desired.Segments {
 		k := desired.Segments[i].Key()
 		if seenSeg[k] {

@@ -74,9 +74,14 @@ func (c *computer) index(o segment.State) {
 		}
 		ids.Folders[f.Parent][f.Path] = f.Meta.ID
 	}
-	for _, s := range o.Segments {
+	perParent := map[string]int{}
+	for i := range o.Segments {
+		perParent[o.Segments[i].Parent]++
+	}
+	for i := range o.Segments {
+		s := &o.Segments[i]
 		if ids.Segments[s.Parent] == nil {
-			ids.Segments[s.Parent] = map[string]string{}
+			ids.Segments[s.Parent] = make(map[string]string, perParent[s.Parent])
 		}
 		ids.Segments[s.Parent][s.Name] = s.Meta.ID
 	}
