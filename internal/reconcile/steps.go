@@ -213,6 +213,10 @@ func (r *Reconciler) checkWarehouse(ctx context.Context, rn *run) error {
 // other failures; a canceled run fails (ReasonFailed).
 func (r *Reconciler) observe(ctx context.Context, rn *run) error {
 	res := rn.res
+	// The last run's observation is stale once this one observes (the run
+	// replaces it, see keepSettled); forgetting it first keeps one
+	// observation in memory instead of two at the observe's peak.
+	r.takeSettled()
 	stop := rn.timed(StepObserve)
 	unknown, err := r.observeTreasure(ctx, rn)
 	stop()

@@ -83,12 +83,11 @@ func TestObserveRequestCount(t *testing.T) {
 	if d := cmp.Diff(st, st2); d != "" {
 		t.Errorf("a cached observe differs from the first one:\n%s", d)
 	}
-	// What a caller changes in the conditions of one observation does not
-	// reach the cache.
+	// A rule a caller replaces in one observation does not reach the
+	// cache (observed rules share the cache's storage: they are replaced,
+	// never changed in place, see Client.cached).
 	for i := range st2.Segments {
-		cd := &st2.Segments[i].Rule.Conditions[0].Conditions[0]
-		cd.ID, cd.Segment, cd.Type = "1", "changed", "changed"
-		st2.Segments[i].Rule.Conditions[0].Type = "changed"
+		st2.Segments[i].Rule = segment.Rule{Type: "changed"}
 	}
 	again, err := obs.Observe(ctx, []string{"Retail"})
 	if err != nil {

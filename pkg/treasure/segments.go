@@ -91,8 +91,12 @@ func (c *Client) remember(id, updatedAt string, rule *segment.Rule) {
 }
 
 // cached returns the cached rule of segment id when it was cached at
-// updatedAt. Its condition sets and conditions are a copy; what they point
-// to is shared with the cache (segment.Rule.CopyConditions).
+// updatedAt. A rule with a reference to another segment by id has its own
+// condition sets and conditions (resolveNames sets their Segment names);
+// what they point to is shared with the cache (segment.Rule.CopyConditions).
+// Any other rule is the cache's own: the observation holds no copy of the
+// rules it took from the cache (a reader replaces, never changes, the rule
+// of an observed segment).
 func (c *Client) cached(id, updatedAt string) (segment.Rule, bool) {
 	c.mu.Lock()
 	e, ok := c.rules[id]
@@ -100,7 +104,23 @@ func (c *Client) cached(id, updatedAt string) (segment.Rule, bool) {
 	if !ok || e.updatedAt != updatedAt || updatedAt == "" {
 		return segment.Rule{}, false
 	}
+	if !refersByID(&e.rule) {
+		return e.rule, true
+	}
 	return e.rule.CopyConditions(), true
+}
+
+// refersByID reports whether r has a reference condition with an id, the
+// conditions resolveNames writes to.
+func refersByID(r *segment.Rule) bool {
+	for i := range r.Conditions {
+		for j := range r.Conditions[i].Conditions {
+			if cd := &r.Conditions[i].Conditions[j]; cd.Type == segment.ReferenceCondition && cd.ID != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // written turns a write response into the observed segment: the rule is the
