@@ -184,13 +184,7 @@ func (c *compiler) aggregate(b *segment.Behavior, expr string) string {
 		c.behaviors[b.Name] = a
 		c.behOrder = append(c.behOrder, b.Name)
 	}
-	i, ok := a.index[expr]
-	if !ok {
-		i = len(a.exprs)
-		a.index[expr] = i
-		a.exprs = append(a.exprs, expr)
-	}
-	return c.column(a.alias, "a"+strconv.Itoa(i+1))
+	return c.column(a.alias, "a"+strconv.Itoa(addOnce(&a.exprs, a.index, expr)+1))
 }
 
 func (c *compiler) filter(b *segment.Behavior, f *segment.Filter, path string) (string, error) {

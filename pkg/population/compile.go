@@ -312,13 +312,7 @@ func (c *compiler) joined(jt segment.KeyedTable, t string) string {
 		c.joins[k] = j
 		c.joinOrder = append(c.joinOrder, k)
 	}
-	i, ok := j.index[t]
-	if !ok {
-		i = len(j.exprs)
-		j.index[t] = i
-		j.exprs = append(j.exprs, t)
-	}
-	return c.column(j.alias, "a"+strconv.Itoa(i+1))
+	return c.column(j.alias, "a"+strconv.Itoa(addOnce(&j.exprs, j.index, t)+1))
 }
 
 // nullTest is the result of test on a missing value: every operator fails

@@ -86,23 +86,20 @@ func (c *compiler) groupedFor(b *segment.Behavior, row string, cols []string) *g
 // value adds the aggregate expr to the per-group subquery, once, and
 // returns its column.
 func (g *groupedAgg) value(expr string) string {
-	i, ok := g.vidx[expr]
-	if !ok {
-		i = len(g.vals)
-		g.vidx[expr] = i
-		g.vals = append(g.vals, expr)
-	}
-	return Quote("v" + strconv.Itoa(i+1))
+	return Quote("v" + strconv.Itoa(addOnce(&g.vals, g.vidx, expr)+1))
 }
 
 // test adds the test t of a group to the per-key subquery, once, and
 // returns its index.
-func (g *groupedAgg) test(t string) int {
-	i, ok := g.tidx[t]
+func (g *groupedAgg) test(t string) int { return addOnce(&g.tests, g.tidx, t) }
+
+// addOnce appends s to list unless index has it, and returns its index.
+func addOnce(list *[]string, index map[string]int, s string) int {
+	i, ok := index[s]
 	if !ok {
-		i = len(g.tests)
-		g.tidx[t] = i
-		g.tests = append(g.tests, t)
+		i = len(*list)
+		index[s] = i
+		*list = append(*list, s)
 	}
 	return i
 }
