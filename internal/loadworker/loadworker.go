@@ -116,6 +116,9 @@ type Loader struct {
 	// sizes holds the size of each file of the last load by git blob id,
 	// for the files a load does not read again.
 	sizes map[[20]byte]int64
+	// Lean makes the load in process a spec.Options.Lean one: for a
+	// command that loads once, with a spec.NewOneShotCache.
+	Lean bool
 }
 
 // New returns a loader with a fresh cache.
@@ -214,7 +217,7 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 		}
 		ds = append(ds, over...)
 	}
-	res, err := spec.Load(ctx, hide(fsys, skip), spec.Options{Cache: l.Cache})
+	res, err := spec.Load(ctx, hide(fsys, skip), spec.Options{Cache: l.Cache, Lean: l.Lean})
 	if err != nil {
 		return nil, err
 	}
