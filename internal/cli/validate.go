@@ -16,6 +16,7 @@ import (
 	"github.com/cas-reconciler/reconciler/internal/reconcile"
 	"github.com/cas-reconciler/reconciler/pkg/diag"
 	"github.com/cas-reconciler/reconciler/pkg/segment"
+	"github.com/cas-reconciler/reconciler/pkg/spec"
 )
 
 // The validate command checks a repository of CUE definitions without
@@ -115,7 +116,13 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	if *maxFiles > 0 {
 		limits.MaxFiles = *maxFiles
 	}
-	res, err := loadworker.New(limits).Load(ctx, os.DirFS(dir))
+	// One load: the worker's results wait encoded until the load checks
+	// them, and, unless the warehouse checks need the rules, the state
+	// keeps none (the connections and counts need no rule).
+	loader := loadworker.New(limits)
+	loader.Cache = spec.NewOneShotCache()
+	loader.Lean = fs.Lookup("warehouse").Value.String() != "true"
+	res, err := loader.Load(ctx, os.DirFS(dir))
 	if _, over := err.(*loadworker.BudgetError); over {
 		err = nil // the over-budget files are in the diagnostics
 	}

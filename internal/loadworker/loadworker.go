@@ -116,16 +116,39 @@ type Loader struct {
 	// sizes holds the size of each file of the last load by git blob id,
 	// for the files a load does not read again.
 	sizes map[[20]byte]int64
+	// Lean makes the load in process a spec.Options.Lean one: for a
+	// command that loads once, with a spec.NewOneShotCache.
+	Lean bool
 }
 
 // New returns a loader with a fresh cache.
 func New(l Limits) *Loader { return &Loader{Limits: l, Cache: spec.NewCache()} }
 
+// request is what one worker is to evaluate: the files, which it is sent
+// one at a time as it takes them (the parent reads each again then, and
+// neither side holds the sources of all files), with the parallelism.
 type request struct {
 	Names []string
-	Srcs  [][]byte
+	// Srcs holds the sources read while checking the caps, up to
+	// keepSrcBytes in all (nil for the others, read again when sent):
+	// the few files of a small change are read once.
+	Srcs [][]byte
 	// Workers is how many files the worker evaluates at once.
 	Workers int
+}
+
+// keepSrcBytes bounds the sources a load keeps from its first read for the
+// worker.
+const keepSrcBytes = 8 << 20
+
+// header opens a worker's input; a file message follows for each file,
+// then the end of the input.
+type header struct{ Workers int }
+
+// file is one file a worker evaluates.
+type file struct {
+	Name string
+	Src  []byte
 }
 
 // Load reads fsys and loads it within the limits. When fsys is a
@@ -147,7 +170,7 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 	var ds diag.Diagnostics
 	skip := map[string]bool{}
 	var req request
-	var total int64
+	var total, kept int64
 	for i, name := range names {
 		if i >= lim.MaxFiles {
 			ds = append(ds, diag.Errorf(diag.Pos{File: name, Line: 1, Col: 1}, CodeTooManyFiles,
@@ -199,13 +222,17 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 			continue
 		}
 		req.Names = append(req.Names, name)
+		if kept+int64(len(src)) > keepSrcBytes {
+			src = nil
+		}
+		kept += int64(len(src))
 		req.Srcs = append(req.Srcs, src)
 	}
 	l.mu.Lock()
 	l.sizes = sizes
 	l.mu.Unlock()
 	if len(req.Names) > 0 {
-		over, err := l.probe(ctx, lim, req)
+		over, err := l.probe(ctx, lim, fsys, req)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +241,7 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 		}
 		ds = append(ds, over...)
 	}
-	res, err := spec.Load(ctx, hide(fsys, skip), spec.Options{Cache: l.Cache})
+	res, err := spec.Load(ctx, hide(fsys, skip), spec.Options{Cache: l.Cache, Lean: l.Lean})
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +259,7 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*spec.Result, error) {
 // a crash), each file it was evaluating is evaluated again alone in a
 // worker of its own, which blames it or clears it, and the files it had not
 // reached go to a new parallel worker.
-func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagnostics, error) {
+func (l *Loader) probe(ctx context.Context, lim Limits, fsys fs.FS, req request) (diag.Diagnostics, error) {
 	ctx, cancel := context.WithTimeout(ctx, wallLimit(lim.RunTimeout))
 	defer cancel()
 	var out diag.Diagnostics
@@ -253,13 +280,9 @@ func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagn
 		return out
 	}
 	var spent time.Duration // CPU time of the workers so far
-	src := map[string][]byte{}
-	for i, n := range req.Names {
-		src[n] = req.Srcs[i]
-	}
 	for len(req.Names) > 0 {
 		req.Workers = max(1, min(runtime.GOMAXPROCS(0), len(req.Names)))
-		r, err := l.run(ctx, lim, req, src, &spent)
+		r, err := l.run(ctx, lim, fsys, req, &spent)
 		if err != nil {
 			return nil, err
 		}
@@ -277,16 +300,19 @@ func (l *Loader) probe(ctx context.Context, lim Limits, req request) (diag.Diagn
 			}
 		}
 		var rest request
+		srcOf := map[string][]byte{}
 		for i, n := range req.Names {
 			if !r.done[n] && !r.inflight[n] {
 				rest.Names, rest.Srcs = append(rest.Names, n), append(rest.Srcs, req.Srcs[i])
+			} else if r.inflight[n] {
+				srcOf[n] = req.Srcs[i]
 			}
 		}
 		for _, n := range req.Names {
 			if !r.inflight[n] {
 				continue
 			}
-			one, err := l.run(ctx, lim, request{Names: []string{n}, Srcs: [][]byte{src[n]}, Workers: 1}, src, &spent)
+			one, err := l.run(ctx, lim, fsys, request{Names: []string{n}, Srcs: [][]byte{srcOf[n]}, Workers: 1}, &spent)
 			if err != nil {
 				return nil, err
 			}
@@ -328,10 +354,11 @@ type runResult struct {
 	runOver bool
 }
 
-// run starts one worker on req and imports the results it reports. Its
-// CPU budget is lim.FileTimeout per file evaluated at once, counted from
-// the last file it finished.
-func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[string][]byte, spent *time.Duration) (runResult, error) {
+// run starts one worker on req, sends it the files of fsys as it takes
+// them and imports the results it reports. Its CPU budget is
+// lim.FileTimeout per file evaluated at once, counted from the last file
+// it finished.
+func (l *Loader) run(ctx context.Context, lim Limits, fsys fs.FS, req request, spent *time.Duration) (runResult, error) {
 	res := runResult{done: map[string]bool{}, inflight: map[string]bool{}}
 	var lastCPU time.Duration
 	defer func() { *spent += lastCPU }()
@@ -342,18 +369,17 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[strin
 			return res, fmt.Errorf("load worker: %w", err)
 		}
 	}
-	var in bytes.Buffer
-	if err := gob.NewEncoder(&in).Encode(req); err != nil {
-		return res, err
-	}
 	cmd := exec.Command(exe)
 	// The soft limit is the kill limit: below it the collector runs at the
 	// worker's GOGC; a soft limit under it made a file whose memory
 	// explodes run the collector without pause until the CPU limit ended
 	// it, minutes later, instead of being stopped at the memory limit.
 	cmd.Env = append(os.Environ(), Env+"=1", "GOMEMLIMIT="+strconv.FormatInt(lim.MemoryLimit, 10))
-	cmd.Stdin = &in
 	cmd.Stderr = io.Discard
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return res, err
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return res, err
@@ -361,6 +387,8 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[strin
 	if err := cmd.Start(); err != nil {
 		return res, fmt.Errorf("load worker: %w", err)
 	}
+	in := sendFiles(fsys, req, lim.MaxFileBytes, stdin)
+	defer in.wait()
 	events := make(chan event)
 	go func() {
 		dec := gob.NewDecoder(bufio.NewReader(stdout))
@@ -391,6 +419,9 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[strin
 				if importErr != nil {
 					return res, importErr
 				}
+				if err := in.wait(); err != nil {
+					return res, err
+				}
 				if len(res.done) == len(req.Names) {
 					res.reason = ""
 					return res, nil
@@ -410,7 +441,7 @@ func (l *Loader) run(ctx context.Context, lim Limits, req request, src map[strin
 				res.inflight[ev.Name] = true
 				continue
 			}
-			if err := l.Cache.Import(ev.Name, src[ev.Name], ev.Data); err != nil && importErr == nil {
+			if err := l.Cache.Import(ev.Name, in.take(ev.Name), ev.Data); err != nil && importErr == nil {
 				importErr = fmt.Errorf("load worker result of %s: %w", ev.Name, err)
 			}
 			delete(res.inflight, ev.Name)
@@ -504,10 +535,26 @@ func residentBytes(pid int) int64 {
 // starts and each it finished with its encoded result. It returns the exit
 // code.
 func Serve() int {
-	var req request
-	if err := gob.NewDecoder(os.Stdin).Decode(&req); err != nil {
+	dec := gob.NewDecoder(bufio.NewReaderSize(os.Stdin, 64<<10))
+	var req header
+	if err := dec.Decode(&req); err != nil {
 		fmt.Fprintln(os.Stderr, "load worker:", err)
 		return 2
+	}
+	var readErr error
+	files := func(yield func(string, []byte) bool) {
+		for {
+			var f file
+			if err := dec.Decode(&f); err != nil {
+				if err != io.EOF {
+					readErr = err
+				}
+				return
+			}
+			if !yield(f.Name, f.Src) {
+				return
+			}
+		}
 	}
 	// The worker keeps no result once sent (spec.Evaluate), so its live
 	// heap is that of the files being evaluated: collecting at a small
@@ -524,13 +571,16 @@ func Serve() int {
 			_ = w.Flush()
 		}
 	}
-	err := spec.Evaluate(context.Background(), req.Names, req.Srcs, spec.Options{
+	err := spec.EvaluateSeq(context.Background(), files, spec.Options{
 		Workers:    max(req.Workers, 1),
 		Evaluating: func(name string) { send(event{Name: name}) },
 	}, func(name string, data []byte) error {
 		send(event{Done: true, Name: name, Data: data})
 		return nil
 	})
+	if err == nil {
+		err = readErr
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load worker:", err)
 		return 2
@@ -600,4 +650,70 @@ func (w withoutIDs) GitObjectID(name string) ([20]byte, bool) {
 		return [20]byte{}, false
 	}
 	return w.ids.GitObjectID(name)
+}
+
+// sender writes the files of a request to a worker's input, each read
+// again from the file system as the worker takes it, and holds the
+// contents of those sent and not yet reported done: the pipe and the
+// worker's read buffer bound them.
+type sender struct {
+	mu      sync.Mutex
+	pending map[string][]byte
+	err     error
+	done    chan struct{}
+}
+
+// sendFiles starts writing req to w, closing w after the last file or at
+// the first failure (a read, a worker gone).
+func sendFiles(fsys fs.FS, req request, maxBytes int64, w io.WriteCloser) *sender {
+	s := &sender{pending: map[string][]byte{}, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer w.Close()
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := gob.NewEncoder(bw)
+		if enc.Encode(header{Workers: req.Workers}) != nil {
+			return
+		}
+		for i, name := range req.Names {
+			src, err := req.Srcs[i], error(nil)
+			if src == nil {
+				src, err = fs.ReadFile(fsys, name)
+			}
+			if err == nil && int64(len(src)) > maxBytes {
+				err = fmt.Errorf("the file grew past the limit of %d bytes during the load", maxBytes)
+			}
+			if err != nil {
+				s.mu.Lock()
+				s.err = fmt.Errorf("read %s: %w", name, err)
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Lock()
+			s.pending[name] = src
+			s.mu.Unlock()
+			if enc.Encode(file{Name: name, Src: src}) != nil {
+				return // the worker is gone: run reports why
+			}
+		}
+		_ = bw.Flush()
+	}()
+	return s
+}
+
+// take returns the contents sent of a file reported done and forgets them.
+func (s *sender) take(name string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.pending[name]
+	delete(s.pending, name)
+	return src
+}
+
+// wait waits until the sender ends and returns its read error.
+func (s *sender) wait() error {
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }

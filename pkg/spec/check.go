@@ -192,38 +192,59 @@ type ref struct {
 }
 
 func (c *checker) checkSegments(parents map[string]*segment.Parent) {
-	idx, first := c.indexSegments()
-	graph := map[string]map[string][]ref{} // parent -> segment -> references
+	idx, first := indexSegments(len(c.segs), func(i int) (segment.Key, *brokenParts) { return c.segs[i].seg.Key(), c.segs[i].broken })
+	graph := refGraph{}
 	for i, cs := range c.segs {
-		s, broken := cs.seg, cs.broken
-		var p *segment.Parent
-		if broken == nil || !broken.parent {
-			if p = parents[s.Parent]; p == nil {
-				p = c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
-			}
+		var dupOf diag.Pos
+		f := first[i]
+		if int(f) != i {
+			dupOf = c.segs[f].seg.Origin.Pos
 		}
-		if broken == nil || !broken.name {
-			if f := first[i]; int(f) != i {
-				c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
-					Detail = "first declared at " + c.segs[f].seg.Origin.Pos.String()
-				continue
-			}
-		}
-		if refs := c.segmentChecks(cs, p, parentNames{idx: idx, parent: s.Parent}); p != nil && len(refs) > 0 {
-			if graph[s.Parent] == nil {
-				graph[s.Parent] = map[string][]ref{}
-			}
-			graph[s.Parent][s.Name] = refs
-		}
+		c.checkSegment(cs, parents, idx, int(f) != i, dupOf, graph)
 	}
-	for _, parent := range sortedKeys(graph) {
-		c.cycles(parent, graph[parent])
-	}
+	c.cyclesOf(graph)
 	declared := func(k segment.Key) bool { _, ok := idx[k]; return ok }
 	for _, cs := range c.segs {
 		if s := cs.seg; len(s.RenamedFrom) > 0 {
 			c.renames("segment", s.Parent, s.Name, s.RenamedFrom, s.Origin.At("renamedFrom"), declared)
 		}
+	}
+}
+
+// refGraph holds the references between segments: parent -> segment ->
+// references.
+type refGraph map[string]map[string][]ref
+
+// checkSegment runs the checks of one segment: its parent, whether it is a
+// duplicate (dup: of the segment at dupOf) and the checks of segmentChecks,
+// and adds its references to graph.
+func (c *checker) checkSegment(cs checkedSegment, parents map[string]*segment.Parent, idx segIndex, dup bool, dupOf diag.Pos, graph refGraph) {
+	s, broken := cs.seg, cs.broken
+	var p *segment.Parent
+	if broken == nil || !broken.parent {
+		if p = parents[s.Parent]; p == nil {
+			p = c.parentOf(parents, s.Parent, s.Origin.At("parent"), "segment", s.Name)
+		}
+	}
+	if broken == nil || !broken.name {
+		if dup {
+			c.errorf(s.Origin.Pos, "duplicate-segment", "duplicate segment %q in parent segment %q", s.Name, s.Parent).
+				Detail = "first declared at " + dupOf.String()
+			return
+		}
+	}
+	if refs := c.segmentChecks(cs, p, parentNames{idx: idx, parent: s.Parent}); p != nil && len(refs) > 0 {
+		if graph[s.Parent] == nil {
+			graph[s.Parent] = map[string][]ref{}
+		}
+		graph[s.Parent][s.Name] = refs
+	}
+}
+
+// cyclesOf reports the reference cycles of graph, parent by parent.
+func (c *checker) cyclesOf(graph refGraph) {
+	for _, parent := range sortedKeys(graph) {
+		c.cycles(parent, graph[parent])
 	}
 }
 
@@ -237,23 +258,24 @@ type segDecl struct {
 	named bool  // declared with a parent that is not broken: references resolve to it
 }
 
-// indexSegments returns the index of c.segs and, for each of them, the
-// index of the first declaration of its key (its own but for duplicates).
-func (c *checker) indexSegments() (segIndex, []int32) {
-	idx := make(segIndex, len(c.segs))
-	first := make([]int32, len(c.segs))
-	for i, cs := range c.segs {
+// indexSegments returns the index of n segments to check, the i-th with
+// key and broken parts at(i), and, for each of them, the index of the
+// first declaration of its key (its own but for duplicates).
+func indexSegments(n int, at func(i int) (segment.Key, *brokenParts)) (segIndex, []int32) {
+	idx := make(segIndex, n)
+	first := make([]int32, n)
+	for i := range n {
 		first[i] = int32(i)
-		if cs.broken != nil && cs.broken.name {
+		k, broken := at(i)
+		if broken != nil && broken.name {
 			continue
 		}
-		k := cs.seg.Key()
 		d, ok := idx[k]
 		if !ok {
 			d.first = int32(i)
 		}
 		first[i] = d.first
-		named := cs.broken == nil || !cs.broken.parent
+		named := broken == nil || !broken.parent
 		if ok && (d.named || !named) {
 			continue // nothing to change: no second write of the entry
 		}

@@ -13,10 +13,35 @@ import (
 // and Import between processes of the same binary: both sides know the
 // type, so only values are written. Unlike encoding/gob it keeps a pointer
 // to a zero value (a *bool false is not nil) and nil apart from empty.
+// A string that occurs again (a file's path in every position, field
+// names) is written as the number of its first occurrence, and decoded as
+// the same string, which the decoded result then holds once.
 
 var timeType = reflect.TypeOf(time.Time{})
 
-type wireEncoder struct{ b []byte }
+type wireEncoder struct {
+	b []byte
+	// strs numbers the non-empty strings written, from 1.
+	strs map[string]uint64
+}
+
+// str writes a string: 0 and the counted bytes the first time, its number
+// after that.
+func (e *wireEncoder) str(s string) {
+	if n, ok := e.strs[s]; ok {
+		e.uvarint(n)
+		return
+	}
+	e.uvarint(0)
+	e.uvarint(uint64(len(s)))
+	e.b = append(e.b, s...)
+	if s != "" {
+		if e.strs == nil {
+			e.strs = map[string]uint64{}
+		}
+		e.strs[s] = uint64(len(e.strs)) + 1
+	}
+}
 
 func (e *wireEncoder) uvarint(n uint64) { e.b = binary.AppendUvarint(e.b, n) }
 
@@ -35,8 +60,7 @@ func (e *wireEncoder) value(v reflect.Value) error {
 	case reflect.Float32, reflect.Float64:
 		e.uvarint(math.Float64bits(v.Float()))
 	case reflect.String:
-		e.uvarint(uint64(len(v.String())))
-		e.b = append(e.b, v.String()...)
+		e.str(v.String())
 	case reflect.Pointer:
 		if v.IsNil() {
 			e.b = append(e.b, 0)
@@ -126,9 +150,34 @@ func (e *wireEncoder) structValue(v reflect.Value) error {
 	return nil
 }
 
-type wireDecoder struct{ b []byte }
+type wireDecoder struct {
+	b []byte
+	// strs are the non-empty strings read, by number less one.
+	strs []string
+}
 
 var errShort = errors.New("cached result truncated")
+
+// str reads what wireEncoder.str wrote.
+func (d *wireDecoder) str() (string, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		if n > uint64(len(d.strs)) {
+			return "", errors.New("cached result refers to a string it does not hold")
+		}
+		return d.strs[n-1], nil
+	}
+	b, err := d.counted()
+	if err != nil || len(b) == 0 {
+		return "", err
+	}
+	s := string(b)
+	d.strs = append(d.strs, s)
+	return s, nil
+}
 
 func (d *wireDecoder) uvarint() (uint64, error) {
 	n, k := binary.Uvarint(d.b)
@@ -176,11 +225,11 @@ func (d *wireDecoder) value(v reflect.Value) error {
 		}
 		v.SetFloat(math.Float64frombits(n))
 	case reflect.String:
-		b, err := d.counted()
+		s, err := d.str()
 		if err != nil {
 			return err
 		}
-		v.SetString(string(b))
+		v.SetString(s)
 	case reflect.Pointer:
 		b, err := d.bytes(1)
 		if err != nil || b[0] == 0 {

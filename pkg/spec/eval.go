@@ -62,6 +62,9 @@ type fileResult struct {
 	// memo holds the check results of segments then partial, for a
 	// result in a Cache (nil otherwise).
 	memo []segMemo
+	// encoded, when set, is the whole result as Export encodes it: a
+	// stand-in that holds nothing else but the path (lean.go).
+	encoded []byte
 }
 
 // evaluator evaluates files in one cue.Context. It is used by one goroutine.

@@ -30,6 +30,13 @@ type Options struct {
 	// Evaluating and Evaluated, when set, are called by a worker before
 	// and after it evaluates a file (not for files found in Cache).
 	Evaluating, Evaluated func(file string)
+	// Lean is for a one-shot load, such as a command that checks a
+	// repository once: Load holds no file's decoded result beyond the file
+	// being checked (the others wait encoded, as in a one-shot Cache), and
+	// the segments of Result.State come without their rules (the zero
+	// Rule). The diagnostics, and the rest of the state, are those of a
+	// load without Lean.
+	Lean bool
 }
 
 // Result is a loaded repository.
@@ -84,7 +91,10 @@ func Load(ctx context.Context, fsys fs.FS, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("load schema: %w", w.err)
 	}
 	opts.Cache.sweep()
-	res := assemble(w.results, opts.Cache != nil)
+	res, err := assemble(w.results, opts.Cache != nil, opts.Lean)
+	if err != nil {
+		return nil, fmt.Errorf("load cached result: %w", err)
+	}
 	res.Files, res.Cached = nfiles, cached
 	return res, nil
 }
@@ -114,8 +124,8 @@ type loadWorkers struct {
 }
 
 // startWorkers starts the goroutines of opts (Workers, FilesPerContext) to
-// evaluate n files: into results and opts.Cache, or, when sink is set, into
-// sink.
+// evaluate n files (n < 0: not known beforehand): into results and
+// opts.Cache, or, when sink is set, into sink.
 func startWorkers(opts Options, n int, sink func(path string, r *fileResult)) *loadWorkers {
 	workers := opts.Workers
 	if workers <= 0 {
@@ -129,7 +139,10 @@ func startWorkers(opts Options, n int, sink func(path string, r *fileResult)) *l
 	if sink == nil {
 		w.results = make([]*fileResult, n)
 	}
-	for range min(workers, max(n, 1)) {
+	if n >= 0 {
+		workers = min(workers, max(n, 1))
+	}
+	for range workers {
 		w.wg.Add(1)
 		go w.run()
 	}
@@ -167,12 +180,24 @@ func (w *loadWorkers) run() {
 			w.sink(j.path, r)
 			continue
 		}
-		w.results[j.i] = r
-		w.opts.Cache.put(j.key, r)
+		w.results[j.i] = w.keep(j.key, r)
 		if w.opts.Evaluated != nil {
 			w.opts.Evaluated(j.path)
 		}
 	}
+}
+
+// keep puts the result of a file evaluated in the cache and returns what
+// the load keeps of it: encoded for a lean load, unless the cache holds it
+// decoded.
+func (w *loadWorkers) keep(key cacheKey, r *fileResult) *fileResult {
+	if w.opts.Cache.put(key, r) || !w.opts.Lean {
+		return r
+	}
+	if e, err := encoded(r); err == nil {
+		return e
+	}
+	return r
 }
 
 // feed reads the files in order, takes each one's result from the cache
@@ -261,9 +286,16 @@ func Files(fsys fs.FS) ([]string, error) { return cueFiles(fsys) }
 
 // assemble merges the per-file results, fills what needs the whole
 // repository, and runs the semantic checks. It copies what it keeps when the
-// results are shared (with a Cache); otherwise it takes them over.
-func assemble(results []*fileResult, shared bool) *Result {
-	a := gather(results, shared)
+// results are shared (with a Cache); otherwise it takes them over. A lean
+// load assembles in two passes over the files (lean.go).
+func assemble(results []*fileResult, shared, lean bool) (*Result, error) {
+	if lean {
+		return assembleLean(results, shared)
+	}
+	a, err := gather(results, shared)
+	if err != nil {
+		return nil, err
+	}
 	res := a.res
 	a.defaultParent()
 	for i := range res.State.Segments {
@@ -279,7 +311,7 @@ func assemble(results []*fileResult, shared bool) *Result {
 	res.Diagnostics = append(res.Diagnostics, check(&res.State, a.known, a.inFileOrder(), parentSrc)...)
 	res.State.Folders = impliedFolders(res.State.Folders, res.State.Segments)
 	res.Diagnostics = res.Diagnostics.Sort()
-	return res
+	return res, nil
 }
 
 // assembly is the repository merged from the per-file results.
@@ -296,8 +328,8 @@ type assembly struct {
 }
 
 // gather merges the per-file results, copying what it keeps when they are
-// shared.
-func gather(results []*fileResult, shared bool) *assembly {
+// shared and decoding those held encoded.
+func gather(results []*fileResult, shared bool) (*assembly, error) {
 	res := &Result{}
 	var np, nf, ns int
 	for _, r := range results {
@@ -309,10 +341,15 @@ func gather(results []*fileResult, shared bool) *assembly {
 	res.State.Folders = make([]segment.Folder, 0, nf)
 	res.State.Segments = make([]segment.Segment, 0, ns)
 	a := &assembly{res: res, known: knownNames{parents: map[string]bool{}, segments: map[string]bool{}}, files: make([]*fileResult, 0, len(results))}
-	for _, r := range results {
+	for _, held := range results {
+		r, err := decoded(held)
+		if err != nil {
+			return nil, err
+		}
 		if r == nil {
 			continue
 		}
+		shared := shared && r == held
 		res.Diagnostics = append(res.Diagnostics, r.diags...)
 		for i := range r.parents {
 			p := r.parents[i]
@@ -343,7 +380,7 @@ func gather(results []*fileResult, shared bool) *assembly {
 			a.known.segments[n] = true
 		}
 	}
-	return a
+	return a, nil
 }
 
 // defaultParent names the parent segment of the segments and folders that
@@ -469,6 +506,9 @@ type Cache struct {
 	// by path and tree id.
 	listings map[cacheKey]*listingEntry
 	gen      uint64
+	// oneShot keeps imported results encoded, and hands each out once
+	// (NewOneShotCache).
+	oneShot bool
 }
 
 type cacheEntry struct {
@@ -484,6 +524,18 @@ type listingEntry struct {
 // NewCache returns an empty cache.
 func NewCache() *Cache {
 	return &Cache{entries: map[cacheKey]*cacheEntry{}, listings: map[cacheKey]*listingEntry{}}
+}
+
+// NewOneShotCache returns an empty cache for a single load of results
+// that Import brings from another process (internal/loadworker): it keeps
+// each result encoded, a tenth of its decoded size, decodes it when the
+// load uses it, and drops it then (a later load evaluates the file again).
+// With Options.Lean, the load then holds one file's decoded result at a
+// time. Results that the load evaluates itself are not kept.
+func NewOneShotCache() *Cache {
+	c := NewCache()
+	c.oneShot = true
+	return c
 }
 
 // begin starts a load.
@@ -551,6 +603,9 @@ func (c *Cache) get(k cacheKey) *fileResult {
 		return nil
 	}
 	e.gen = c.gen
+	if c.oneShot {
+		delete(c.entries, k)
+	}
 	return e.r
 }
 
@@ -570,6 +625,9 @@ func (c *Cache) getKeyed(runs [][]fileRef, results []*fileResult) int {
 				e.gen = c.gen
 				results[i] = e.r
 				n++
+				if c.oneShot {
+					delete(c.entries, f.key)
+				}
 			}
 		}
 		i++
@@ -577,11 +635,18 @@ func (c *Cache) getKeyed(runs [][]fileRef, results []*fileResult) int {
 	return n
 }
 
-func (c *Cache) put(k cacheKey, r *fileResult) {
-	if c == nil {
-		return
+// put caches the result of a file evaluated; false when the cache does
+// not keep it (no cache, or a one-shot one).
+func (c *Cache) put(k cacheKey, r *fileResult) bool {
+	if c == nil || c.oneShot {
+		return false
 	}
 	r.memo = make([]segMemo, len(r.segments)+len(r.partial))
+	c.putEntry(k, r)
+	return true
+}
+
+func (c *Cache) putEntry(k cacheKey, r *fileResult) {
 	c.mu.Lock()
 	c.entries[k] = &cacheEntry{r: r, gen: c.gen}
 	c.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"reflect"
 	"sync"
 
@@ -78,6 +79,9 @@ func (c *Cache) Export(name string, src []byte) ([]byte, error) {
 	if e == nil {
 		return nil, ErrNotCached
 	}
+	if e.r.encoded != nil {
+		return e.r.encoded, nil
+	}
 	return encodeResult(e.r)
 }
 
@@ -90,11 +94,25 @@ func (c *Cache) Export(name string, src []byte) ([]byte, error) {
 // opts.Cache is ignored; opts.Evaluating is called before each file. The
 // first error of done stops the evaluation and is returned.
 func Evaluate(ctx context.Context, names []string, srcs [][]byte, opts Options, done func(name string, data []byte) error) error {
+	return EvaluateSeq(ctx, func(yield func(string, []byte) bool) {
+		for i, name := range names {
+			if !yield(name, srcs[i]) {
+				return
+			}
+		}
+	}, opts, done)
+}
+
+// EvaluateSeq is Evaluate over the files that files yields (path, content),
+// taken one at a time as a goroutine is free: it holds no content but that
+// of the files being evaluated, so a caller that reads the files as they
+// are asked for (a stream) holds no more either.
+func EvaluateSeq(ctx context.Context, files iter.Seq2[string, []byte], opts Options, done func(name string, data []byte) error) error {
 	var mu sync.Mutex
 	var sinkErr error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := startWorkers(Options{Workers: opts.Workers, FilesPerContext: opts.FilesPerContext, Evaluating: opts.Evaluating}, len(names),
+	w := startWorkers(Options{Workers: opts.Workers, FilesPerContext: opts.FilesPerContext, Evaluating: opts.Evaluating}, -1,
 		func(path string, r *fileResult) {
 			data, err := encodeResult(r)
 			if err == nil {
@@ -110,12 +128,14 @@ func Evaluate(ctx context.Context, names []string, srcs [][]byte, opts Options, 
 			}
 		})
 	err := func() error {
-		for i, name := range names {
+		i := 0
+		for name, src := range files {
 			select {
-			case w.jobs <- loadJob{i: i, path: name, src: srcs[i]}:
+			case w.jobs <- loadJob{i: i, path: name, src: src}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			i++
 		}
 		return nil
 	}()
@@ -130,6 +150,7 @@ func Evaluate(ctx context.Context, names []string, srcs [][]byte, opts Options, 
 	return err
 }
 
+// encodeResult encodes r for Export.
 func encodeResult(r *fileResult) ([]byte, error) {
 	w := toWire(r)
 	var enc wireEncoder
@@ -144,17 +165,31 @@ func encodeResult(r *fileResult) ([]byte, error) {
 // The result must come from the same binary (the cache key includes the
 // schema version, the encoding does not).
 func (c *Cache) Import(name string, src, data []byte) error {
+	if c != nil && c.oneShot {
+		// Decoded when the load uses it: a bad encoding fails that load.
+		c.putEntry(newCacheKey(name, src), &fileResult{path: name, encoded: data})
+		return nil
+	}
+	r, err := decodeResult(data, name)
+	if err != nil {
+		return err
+	}
+	c.put(newCacheKey(name, src), r)
+	return nil
+}
+
+// decodeResult decodes what encodeResult encoded, the result of file name.
+func decodeResult(data []byte, name string) (*fileResult, error) {
 	var w wireResult
 	dec := wireDecoder{b: data}
 	if err := dec.value(reflect.ValueOf(&w).Elem()); err != nil {
-		return err
+		return nil, err
 	}
 	if len(dec.b) != 0 {
-		return errors.New("cached result with trailing bytes")
+		return nil, errors.New("cached result with trailing bytes")
 	}
 	if w.Path != name {
-		return errors.New("cached result of " + w.Path + " imported as " + name)
+		return nil, errors.New("cached result of " + w.Path + " imported as " + name)
 	}
-	c.put(newCacheKey(name, src), fromWire(w))
-	return nil
+	return fromWire(w), nil
 }
