@@ -131,15 +131,9 @@ func (l *leanAssembly) first(i int, held *fileResult, shared bool) error {
 // pass.
 func (l *leanAssembly) defaultParent() {
 	st := &l.res.State
-	if len(st.Parents)+len(l.known.parents) != 1 {
+	name, ok := onlyParent(st.Parents, l.known)
+	if !ok {
 		return
-	}
-	name := ""
-	for _, p := range st.Parents {
-		name = p.Name
-	}
-	for n := range l.known.parents {
-		name = n
 	}
 	for i := range l.files {
 		for j := range l.files[i].segs {

@@ -387,15 +387,9 @@ func gather(results []*fileResult, shared bool) (*assembly, error) {
 // leave it out, in a repository with one parent segment.
 func (a *assembly) defaultParent() {
 	st := &a.res.State
-	if len(st.Parents)+len(a.known.parents) != 1 {
+	name, ok := onlyParent(st.Parents, a.known)
+	if !ok {
 		return
-	}
-	name := ""
-	for _, p := range st.Parents {
-		name = p.Name
-	}
-	for n := range a.known.parents {
-		name = n
 	}
 	for i := range st.Segments {
 		if st.Segments[i].Parent == "" {
@@ -412,6 +406,21 @@ func (a *assembly) defaultParent() {
 			st.Folders[i].Parent = name
 		}
 	}
+}
+
+// onlyParent returns the name of the repository's one parent segment, valid
+// or failing the schema; false when there are none or several.
+func onlyParent(parents []segment.Parent, known knownNames) (string, bool) {
+	if len(parents)+len(known.parents) != 1 {
+		return "", false
+	}
+	for _, p := range parents {
+		return p.Name, true
+	}
+	for n := range known.parents {
+		return n, true
+	}
+	return "", false
 }
 
 // inFileOrder lists the valid and partial segments for the checks, file by
