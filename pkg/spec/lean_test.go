@@ -128,15 +128,25 @@ func sortFields(v reflect.Value) {
 // fsys as another process would export it.
 func oneShotFrom(t *testing.T, fsys fs.FS) *Cache {
 	t.Helper()
+	dst := NewOneShotCache()
+	exportInto(t, fsys, dst, nil)
+	return dst
+}
+
+// exportInto loads fsys with a fresh cache, exports every file's result
+// from it into dst, calls each (when not nil) after each file's import,
+// and returns the load's result.
+func exportInto(t *testing.T, fsys fs.FS, dst *Cache, each func(name string, b []byte, src *Cache)) *Result {
+	t.Helper()
 	src := NewCache()
-	if _, err := Load(context.Background(), fsys, Options{Cache: src}); err != nil {
+	res, err := Load(context.Background(), fsys, Options{Cache: src})
+	if err != nil {
 		t.Fatal(err)
 	}
 	names, err := Files(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := NewOneShotCache()
 	for _, n := range names {
 		b, err := fs.ReadFile(fsys, n)
 		if err != nil {
@@ -144,13 +154,16 @@ func oneShotFrom(t *testing.T, fsys fs.FS) *Cache {
 		}
 		data, err := src.Export(n, b)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("export %s: %v", n, err)
 		}
 		if err := dst.Import(n, b, data); err != nil {
-			t.Fatal(err)
+			t.Fatalf("import %s: %v", n, err)
+		}
+		if each != nil {
+			each(n, b, src)
 		}
 	}
-	return dst
+	return res
 }
 
 // TestLeanLoadMatchesLoad: a lean load, evaluating the files itself or

@@ -119,34 +119,14 @@ func TestCacheExportImport(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			fsys := os.DirFS(dir)
-			src := NewCache()
-			want, err := Load(context.Background(), fsys, Options{Cache: src})
-			if err != nil {
-				t.Fatal(err)
-			}
-			names, err := Files(fsys)
-			if err != nil {
-				t.Fatal(err)
-			}
 			dst := NewCache()
-			for _, n := range names {
-				b, err := fs.ReadFile(fsys, n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				data, err := src.Export(n, b)
-				if err != nil {
-					t.Fatalf("export %s: %v", n, err)
-				}
-				// The per-file results themselves are the same.
-				if err := dst.Import(n, b, data); err != nil {
-					t.Fatalf("import %s: %v", n, err)
-				}
+			// The per-file results themselves are the same.
+			want := exportInto(t, fsys, dst, func(n string, b []byte, src *Cache) {
 				k := newCacheKey(n, b)
 				if d := firstDiff(reflect.ValueOf(src.entries[k].r), reflect.ValueOf(dst.entries[k].r), "result"); d != "" {
 					t.Errorf("%s: the result changed through Export and Import at %s", n, d)
 				}
-			}
+			})
 			got, err := Load(context.Background(), fsys, Options{Cache: dst, Evaluated: func(f string) { t.Errorf("%s evaluated again", f) }})
 			if err != nil {
 				t.Fatal(err)
